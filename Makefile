@@ -1,0 +1,83 @@
+# wsbridge: WebSocket to process/socket bridge.
+# make | make test | make run | make clean | make test SANITIZE=1 | V=1 for commands
+
+CC	?= cc
+PREFIX	?= /usr/local
+LLHTTP_SRC ?= /usr/share/llhttp
+LLHTTP_INC ?= /usr/share/include/llhttp
+
+ifeq ($(SANITIZE),1)
+B	:= build/san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined
+else
+B	:= build
+SANFLAGS :=
+endif
+
+WARN	:= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wpointer-arith -Wcast-qual -Wsign-compare
+CFLAGS	?= -O2 -g
+ALLCFLAGS := -std=c11 -D_GNU_SOURCE $(CFLAGS) $(SANFLAGS) -I$(LLHTTP_INC) -Isrc
+LDLIBS	:= -lev -linih -lssl -lcrypto -lz -lcrypt
+ifneq ($(V),1)
+Q	:= @
+endif
+
+SRCS	:= $(wildcard src/*.c)
+OBJS	:= $(SRCS:src/%.c=$(B)/%.o)
+LLHTTP_OBJS := $(B)/llhttp/llhttp.o $(B)/llhttp/api.o $(B)/llhttp/http.o
+# Modules without libev or sockets: unit tests link these alone.
+PURE	:= ws handshake buf config options util
+PURE_OBJS := $(filter $(PURE:%=$(B)/%.o),$(OBJS)) $(LLHTTP_OBJS)
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
+
+.PHONY: all deps test-deps unit integration test run clean install bench
+
+all: deps $(B)/wsbridge
+
+deps:
+	@sh packaging/deps.sh
+
+test-deps:
+	@sh packaging/deps.sh test
+
+$(B)/wsbridge: $(OBJS) $(LLHTTP_OBJS)
+	@echo "  LD    $@"
+	$(Q)$(CC) $(ALLCFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/%.o: src/%.c $(wildcard src/*.h) | $(B)
+	@echo "  CC    $<"
+	$(Q)$(CC) $(ALLCFLAGS) $(WARN) -c -o $@ $<
+
+# Third-party llhttp sources: relaxed warnings, never copied into src/.
+$(B)/llhttp/%.o: $(LLHTTP_SRC)/%.c | $(B)
+	@mkdir -p $(B)/llhttp
+	@echo "  CC    $<"
+	$(Q)$(CC) $(ALLCFLAGS) -w -c -o $@ $<
+
+$(B)/tests/%: tests/unit/%.c tests/unit/test.h $(PURE_OBJS) | $(B)
+	@mkdir -p $(B)/tests
+	@echo "  LD    $@"
+	$(Q)$(CC) $(ALLCFLAGS) $(WARN) -Itests/unit -o $@ $< $(PURE_OBJS) $(LDLIBS)
+
+$(B):
+	@mkdir -p $(B)
+
+unit: all $(UNIT_BINS)
+	@sh tests/unit/run.sh $(UNIT_BINS)
+
+integration: all
+	@WSBRIDGE_BIN=$(CURDIR)/$(B)/wsbridge /usr/bin/python3 -m pytest \
+	    -q -p no:cacheprovider tests/integration
+
+test: test-deps
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory integration
+
+run: all
+	./$(B)/wsbridge -c conf/wsbridge.ini
+
+clean:
+	rm -rf build

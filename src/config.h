@@ -1,0 +1,189 @@
+/*
+ * Configuration: the [server], [tls] and [route PATH] model, its defaults,
+ * the INI loader (inih) with FILE:LINE errors, checks and route lookup.
+ * Pure: no libev, no sockets other than address parsing/resolution.
+ */
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+/* Defaults, each also a config key (documented in conf/wsbridge.ini). */
+#define CONFIG_DEFAULT_PORT		8080
+#define CONFIG_MAX_CONNECTIONS		10000
+#define CONFIG_HANDSHAKE_TIMEOUT_MS	10000
+#define CONFIG_CLOSE_TIMEOUT_MS		5000
+#define CONFIG_SHUTDOWN_TIMEOUT_MS	10000
+#define CONFIG_MAX_HEADER_SIZE		(16 * 1024)
+#define CONFIG_MAX_MESSAGE_SIZE		(1024 * 1024)
+#define CONFIG_BUFFER_SIZE		(256 * 1024)
+#define CONFIG_PING_INTERVAL_MS		30000
+#define CONFIG_PING_TIMEOUT_MS		30000
+#define CONFIG_IDLE_TIMEOUT_MS		0
+#define CONFIG_CLOSE_GRACE_MS		500
+#define CONFIG_CONNECT_TIMEOUT_MS	5000
+#define CONFIG_MAX_LINE			199	/* inih's line limit */
+
+enum backend_kind {
+	BACKEND_NONE,
+	BACKEND_EXEC,		/* exec = command line */
+	BACKEND_DIR,		/* dir = directory of executables */
+	BACKEND_CONNECT,	/* connect = host:port | unix:/path */
+	BACKEND_ECHO,		/* echo = yes */
+};
+
+enum route_mode {
+	MODE_DEFAULT,		/* text for processes, binary for sockets */
+	MODE_TEXT,
+	MODE_BINARY,
+	MODE_PTY,
+};
+
+enum log_level {
+	LOG_LEVEL_ERROR,
+	LOG_LEVEL_WARN,
+	LOG_LEVEL_INFO,
+	LOG_LEVEL_ACCESS,
+	LOG_LEVEL_DEBUG,
+};
+
+/* A NULL-terminated growable list of strings. */
+struct strlist {
+	char	**v;		/* v[n] == NULL */
+	size_t	  n;
+};
+
+struct listen_spec {
+	char			*spec;		/* as written */
+	struct sockaddr_storage	 addr;		/* AF_INET, AF_INET6 or AF_UNIX */
+	socklen_t		 addrlen;
+	bool			 tls;
+	bool			 proxy_protocol;
+	int			 line;		/* 0 when from the command line */
+};
+
+/*
+ * Per-route limits. In [server] they are the defaults; a route's value
+ * of -1 (or NULL list) means "inherit" until config_finish() fills it.
+ */
+struct route_limits {
+	int64_t		max_message_size;
+	int64_t		buffer_size;
+	int64_t		ping_interval_ms;
+	int64_t		ping_timeout_ms;
+	int64_t		idle_timeout_ms;
+	int64_t		close_grace_ms;
+	int64_t		connect_timeout_ms;
+};
+
+struct route {
+	char			*path;		/* "/echo", or "/scripts" for "/scripts/*" */
+	bool			 prefix;	/* declared with a trailing "/*" */
+	enum backend_kind	 kind;
+	struct strlist		 argv;		/* exec, split like a shell */
+	char			*dir;
+	char			*connect;	/* as written */
+	struct sockaddr_storage	 addr;		/* resolved connect target */
+	socklen_t		 addrlen;
+	enum route_mode		 mode;		/* never MODE_DEFAULT after finish */
+	struct strlist		 origins;	/* empty: any origin */
+	bool			 same_origin;
+	struct strlist		 protocols;	/* subprotocols accepted */
+	bool			 require_protocol;
+	int			 max_connections;	/* 0 = unlimited */
+	struct strlist		 pass_env;
+	struct strlist		 env;		/* NAME=value */
+	char			*cwd;
+	struct strlist		 headers;	/* "Name: value": all responses */
+	struct strlist		 headers_ws;	/* only the 101 */
+	struct strlist		 headers_http;	/* only plain HTTP responses */
+	struct route_limits	 limits;
+	bool			 compression;
+	bool			 readonly;	/* pty: drop input */
+	char			*term;		/* pty: TERM */
+	int			 line;		/* section line, 0 from flags */
+	int			 active;	/* runtime: open connections */
+};
+
+struct config {
+	char			*path;		/* config file, NULL without -c */
+	struct listen_spec	*listens;
+	size_t			 nlistens;
+	int			 workers;	/* 0 = auto (cores) */
+	int			 max_connections;
+	int64_t			 handshake_timeout_ms;
+	int64_t			 close_timeout_ms;
+	int64_t			 shutdown_timeout_ms;
+	int64_t			 max_header_size;
+	char			*static_dir;
+	bool			 devconsole;
+	char			*user;
+	char			*group;
+	enum log_level		 log_level;
+	char			*access_log;	/* NULL = stderr */
+	struct route_limits	 limits;	/* server-wide route defaults */
+	struct strlist		 headers, headers_ws, headers_http;
+	/* [tls] */
+	char			*tls_cert;
+	char			*tls_key;
+	char			*tls_client_ca;
+	struct route		**routes;
+	size_t			 nroutes;
+};
+
+/* A config with every default set and no routes or listeners. */
+struct config	*config_new(void);
+void		 config_free(struct config *);
+
+/*
+ * Load an INI file into cfg (created by config_new). Every error is
+ * reported to errfp as "FILE:LINE: message"; returns the number of
+ * errors (0 = success). Does not run config_finish().
+ */
+int		 config_load(struct config *, const char *path, FILE *errfp);
+
+/*
+ * After the file and the command-line flags: inherit limits into routes,
+ * default listen address, resolve connect targets and listen addresses,
+ * check commands are executable and directories exist, no duplicate
+ * routes. Errors as in config_load (FILE:LINE where known); returns the
+ * error count.
+ */
+int		 config_finish(struct config *, FILE *errfp);
+
+/* Print the routes, one per line (for --check). */
+void		 config_print(const struct config *, FILE *);
+
+/*
+ * Longest-match route for a decoded path: exact routes match exactly, a
+ * prefix route "/p/*" matches "/p" and "/p/...". *rest gets the part of
+ * the path after the route's own path (for dir routes). NULL: no route.
+ */
+struct route	*config_match(const struct config *, const char *path,
+		    const char **rest);
+
+/* Strict value parsers, shared with the command line. 0 or -1. */
+int		 config_parse_duration(const char *, int64_t *ms);
+int		 config_parse_size(const char *, int64_t *bytes);
+int		 config_parse_bool(const char *, bool *);
+int		 config_parse_int(const char *, int64_t min, int64_t max,
+		    int64_t *);
+/* Split a command line like a shell would (quotes, backslash), no shell. */
+int		 config_split_argv(const char *, struct strlist *,
+		    const char **why);
+/* Parse "host:port", "[v6]:port", ":port", "port" or "unix:/path". */
+int		 config_parse_addr(const char *, int default_port,
+		    struct sockaddr_storage *, socklen_t *, const char **why);
+
+void		 strlist_add(struct strlist *, const char *);
+void		 strlist_free(struct strlist *);
+struct route	*route_new(const char *path);
+void		 config_add_route(struct config *, struct route *);
+void		 config_add_listen(struct config *, const char *spec, bool tls,
+		    int line);
+
+#endif
