@@ -35,6 +35,7 @@ struct hs_request {
 	bool			 complete;	/* head fully parsed */
 	bool			 keep_alive;
 	int			 error_status;	/* 400 or 431 once failed */
+	const char		*error_why;	/* its reason, static */
 	/* llhttp hands names/values in pieces: where the current one starts */
 	size_t			 cur_start;
 	int			 cur_kind;
@@ -53,6 +54,10 @@ void	 hs_reset(struct hs_request *);
  * malformed HTTP (*status 400) or a head over max_head (*status 431),
  * with a short reason in *why. A request with a body is answered 400
  * (nothing wsbridge serves takes one).
+ * Feed each chunk of the stream once, in order: the count returned is of
+ * this chunk's bytes (so buf + ret is where the rest starts), while
+ * req->head_len has the length of the whole head. After -1, every later
+ * call fails the same way; after a complete head, call hs_reset first.
  */
 ssize_t	 hs_parse(struct hs_request *, const char *, size_t, int *status,
 	    const char **why);
