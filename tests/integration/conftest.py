@@ -1,0 +1,142 @@
+"""Fixtures: start the real wsbridge binary on a free loopback port.
+
+The binary is $WSBRIDGE_BIN, default <repo>/build/wsbridge.  Each server
+runs in the test's tmp dir, in a session of its own so that anything it
+leaves behind can be found and killed at teardown; its stderr and stdout
+go to a log file that is printed when the test fails.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import wsutil  # noqa: E402
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BIN = os.environ.get("WSBRIDGE_BIN", os.path.join(REPO, "build", "wsbridge"))
+START_TIMEOUT = 10.0
+STOP_TIMEOUT = 5.0
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+class Server:
+    def __init__(self, args, cwd, env, logpath, port):
+        self.args = args
+        self.port = port
+        self.logpath = logpath
+        self._logf = open(logpath, "wb")
+        self.proc = subprocess.Popen(
+            [BIN] + args, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+            stdout=self._logf, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        self.pid = self.proc.pid
+
+    def url(self, path="/"):
+        return "ws://127.0.0.1:%d%s" % (self.port, path)
+
+    def log(self):
+        with open(self.logpath, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def wait_ready(self):
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(
+                    "wsbridge %s exited with %d before listening; log:\n%s"
+                    % (" ".join(self.args), self.proc.returncode, self.log()))
+            if port_open(self.port):
+                return
+            time.sleep(0.02)
+        raise AssertionError("wsbridge did not listen on %d within %.0fs"
+                             % (self.port, START_TIMEOUT))
+
+    def stop(self):
+        """SIGTERM, bounded wait, then SIGKILL; kill leftovers of the session."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(STOP_TIMEOUT)
+        for pid in wsutil.session_members(self.pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self._logf.close()
+
+
+@pytest.fixture
+def wsbridge(request, tmp_path):
+    """Factory: wsbridge(*args, env=None, port=None) -> Server.
+
+    --port and --address are added; env entries are added to (or, with
+    value None, removed from) this process's environment.
+    """
+    servers = []
+
+    def start(*args, env=None, port=None, ready=True):
+        port = port or free_port()
+        full_env = dict(os.environ)
+        for k, v in (env or {}).items():
+            if v is None:
+                full_env.pop(k, None)
+            else:
+                full_env[k] = v
+        argv = ["--port", str(port), "--address", "127.0.0.1"] + list(args)
+        srv = Server(argv, str(tmp_path), full_env,
+                     str(tmp_path / ("wsbridge-%d.log" % len(servers))), port)
+        servers.append(srv)
+        if ready:
+            srv.wait_ready()
+        return srv
+
+    yield start
+
+    failed = any(getattr(request.node, "rep_" + w, None) is not None
+                 and getattr(request.node, "rep_" + w).failed
+                 for w in ("setup", "call"))
+    for srv in servers:
+        srv.stop()
+        if failed:
+            log = srv.log()
+            if len(log) > 20000:
+                log = "...\n" + log[-20000:]
+            print("---- wsbridge %s (exit %s) log ----\n%s"
+                  % (" ".join(srv.args), srv.proc.returncode, log))
+
+
+@pytest.fixture
+def script(tmp_path):
+    """script(name, body) -> path of an executable /bin/sh script."""
+    def make(name, body):
+        return wsutil.write_script(tmp_path / name, body)
+    return make
