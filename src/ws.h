@@ -70,7 +70,11 @@ void	 ws_unmask(uint8_t *p, size_t n, const uint8_t mask[4], uint64_t offset);
 /* Streaming UTF-8 validation (Hoehrmann-style DFA state; 0 = accept). */
 #define WS_UTF8_ACCEPT	0
 #define WS_UTF8_REJECT	1
-/* Feed bytes; returns the new state, WS_UTF8_REJECT once invalid. */
+/*
+ * Feed bytes; returns the new state, WS_UTF8_REJECT (sticky) at the first
+ * byte that no valid text could continue with: overlongs, surrogates and
+ * code points over U+10FFFF are caught at their second byte.
+ */
 uint32_t ws_utf8_feed(uint32_t state, const uint8_t *p, size_t n);
 /* Whole-buffer check. */
 bool	 ws_utf8_valid(const uint8_t *p, size_t n);
@@ -122,17 +126,21 @@ void	 ws_msg_init(struct ws_msg *, uint64_t max_len, bool require_mask);
  * Check a parsed frame header against RFC 6455 and the message state:
  * RSV bits (no extension negotiated), reserved opcodes, masking, control
  * frames (<= 125 bytes, FIN set), continuation without a message, a new
- * data frame inside a fragmented message, and max_len. Updates the state
- * for data frames. Returns 0, or the close code to fail with (1002 or
- * 1009) and the reason in *why.
+ * data frame inside a fragmented message, and max_len, in that order.
+ * Updates the state for data frames only: control frames may come
+ * between the fragments of a message. Returns 0, or the close code to
+ * fail with (1002 or 1009) and the reason in *why.
  */
 unsigned ws_msg_frame(struct ws_msg *, const struct ws_header *,
 	    const char **why);
 /*
- * Account unmasked payload bytes of the current data frame: UTF-8 is
- * validated for text messages (fin_frame/last: this is the end of a FIN
- * frame, so the message must end on a character boundary). Returns 0 or
- * 1007 with *why.
+ * Account unmasked payload bytes of the current data frame (never of a
+ * control frame: a Close payload goes to ws_parse_close()). Call it once
+ * or more per data frame, as bytes arrive, so bad UTF-8 fails fast; set
+ * message_end on the last piece of a FIN frame, even an empty one. UTF-8
+ * is validated for text messages and must end on a character boundary
+ * at message_end, which also closes the message. Returns 0 or 1007 with
+ * *why.
  */
 unsigned ws_msg_payload(struct ws_msg *, const uint8_t *p, size_t n,
 	    bool message_end, const char **why);
