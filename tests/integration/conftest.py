@@ -98,12 +98,12 @@ class Server:
 def wsbridge(request, tmp_path):
     """Factory: wsbridge(*args, env=None, port=None) -> Server.
 
-    --port and --address are added; env entries are added to (or, with
+    --port and --address are added (unless listen_args=False); env entries are added to (or, with
     value None, removed from) this process's environment.
     """
     servers = []
 
-    def start(*args, env=None, port=None, ready=True):
+    def start(*args, env=None, port=None, ready=True, listen_args=True):
         port = port or free_port()
         full_env = dict(os.environ)
         for k, v in (env or {}).items():
@@ -111,7 +111,9 @@ def wsbridge(request, tmp_path):
                 full_env.pop(k, None)
             else:
                 full_env[k] = v
-        argv = ["--port", str(port), "--address", "127.0.0.1"] + list(args)
+        argv = list(args)
+        if listen_args:
+            argv = ["--port", str(port), "--address", "127.0.0.1"] + argv
         srv = Server(argv, str(tmp_path), full_env,
                      str(tmp_path / ("wsbridge-%d.log" % len(servers))), port)
         servers.append(srv)
