@@ -1,0 +1,536 @@
+/*
+ * Process backend: posix_spawn over pipes (or a pty) in a new process
+ * group, the websocketd-compatible environment, stderr drained to the log,
+ * reaping from the loop and the TERM-then-KILL sequence for the group.
+ * A proc outlives its connection until the child is reaped and the group
+ * signalled (tmux job.c: exit and EOF may come in either order).
+ */
+#include <sys/ioctl.h>
+#include <sys/queue.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "conn.h"
+#include "log.h"
+#include "version.h"
+
+#define PROC_STDERR_LINE	512	/* longer stderr lines are cut */
+
+struct proc {
+	pid_t			 pid;
+	struct conn		*conn;		/* NULL once detached */
+	int			 errfd;
+	ev_io			 err_rd;
+	char			 errline[PROC_STDERR_LINE];
+	size_t			 errlen;
+	bool			 errskip;	/* discarding a long line's tail */
+	ev_child		 child;
+	ev_timer		 timer;		/* TERM, then KILL */
+	int			 stage;		/* 0, 1 TERM sent, 2 KILL sent */
+	bool			 exited;
+	ev_tstamp		 grace;
+	char			 route[64];
+	LIST_ENTRY(proc)	 entry;
+};
+
+static LIST_HEAD(, proc)	procs = LIST_HEAD_INITIALIZER(procs);
+static int			nprocs;
+
+static void	proc_free(struct proc *);
+static void	proc_kill_group(struct proc *, int);
+
+pid_t
+backend_proc_pid(const struct proc *p)
+{
+	return p->pid;
+}
+
+int
+backend_proc_count(void)
+{
+	return nprocs;
+}
+
+/* Is anyone left in the child's process group? */
+static bool
+proc_group_alive(const struct proc *p)
+{
+	return kill(-p->pid, 0) == 0;
+}
+
+static void
+proc_kill_group(struct proc *p, int sig)
+{
+	if (kill(-p->pid, sig) == -1 && errno != ESRCH)
+		log_warn("route %s pid %d: kill", p->route, (int)p->pid);
+}
+
+/* Free once reaped and nothing can be left to signal. */
+static void
+proc_maybe_free(struct proc *p)
+{
+	if (p->exited && p->conn == NULL && p->stage == 0 &&
+	    !ev_is_active(&p->timer))
+		proc_free(p);
+}
+
+/* Fires close_grace after detach (or EOF): TERM, then KILL the group. */
+static void
+proc_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct proc	*p = w->data;
+
+	(void)revents;
+	if (p->stage == 0 && (!p->exited || proc_group_alive(p))) {
+		log_debug("route %s pid %d: SIGTERM to group", p->route,
+		    (int)p->pid);
+		proc_kill_group(p, SIGTERM);
+		p->stage = 1;
+		ev_timer_set(w, p->grace, 0.);
+		ev_timer_start(loop, w);
+		return;
+	}
+	if (p->stage == 1 && (!p->exited || proc_group_alive(p))) {
+		log_info("route %s pid %d: SIGKILL to group (ignored SIGTERM)",
+		    p->route, (int)p->pid);
+		proc_kill_group(p, SIGKILL);
+	}
+	p->stage = 0;
+	ev_timer_stop(loop, w);
+	if (p->exited && p->conn == NULL)
+		proc_free(p);
+}
+
+/* Start TERM/KILL after close_grace unless already under way. */
+void
+backend_proc_terminate(struct proc *p)
+{
+	if (ev_is_active(&p->timer) || p->stage != 0)
+		return;
+	ev_timer_set(&p->timer, p->grace, 0.);
+	ev_timer_start(server.loop, &p->timer);
+}
+
+void
+backend_proc_detach(struct proc *p)
+{
+	p->conn = NULL;
+	if (p->exited && !proc_group_alive(p))
+		proc_maybe_free(p);
+	else
+		backend_proc_terminate(p);
+}
+
+void
+backend_proc_kill_all(void)
+{
+	struct proc	*p;
+
+	LIST_FOREACH(p, &procs, entry)
+		proc_kill_group(p, SIGKILL);
+}
+
+/* Fires when the child changes state: reap it and tell the connection. */
+static void
+proc_child_cb(struct ev_loop *loop, ev_child *w, int revents)
+{
+	struct proc	*p = w->data;
+
+	(void)revents;
+	if (!WIFEXITED(w->rstatus) && !WIFSIGNALED(w->rstatus))
+		return;
+	ev_child_stop(loop, w);
+	p->exited = true;
+	log_debug("route %s pid %d: exit status 0x%x", p->route, (int)p->pid,
+	    w->rstatus);
+	/* Leftovers in the group (grandchildren) get the grace sequence. */
+	if (proc_group_alive(p))
+		backend_proc_terminate(p);
+	if (p->conn != NULL)
+		conn_proc_exited(p->conn, w->rstatus);
+	else
+		proc_maybe_free(p);
+}
+
+static void
+proc_stderr_flush(struct proc *p)
+{
+	char	 esc[PROC_STDERR_LINE * 4 + 8];
+
+	if (p->errlen == 0 && !p->errskip)
+		return;
+	log_escape(esc, sizeof(esc), p->errline, p->errlen);
+	log_info("route %s pid %d: stderr: %s%s", p->route, (int)p->pid, esc,
+	    p->errskip ? " [line cut]" : "");
+	p->errlen = 0;
+}
+
+static void
+proc_stderr_byte(struct proc *p, char ch)
+{
+	if (ch == '\n') {
+		proc_stderr_flush(p);
+		p->errskip = false;
+	} else if (p->errskip)
+		return;
+	else if (p->errlen == sizeof(p->errline)) {
+		proc_stderr_flush(p);
+		p->errskip = true;
+	} else
+		p->errline[p->errlen++] = ch;
+}
+
+/* Fires when the child writes to stderr: always drained, logged by line. */
+static void
+proc_stderr_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct proc	*p = w->data;
+	char		 chunk[16384];
+	ssize_t		 n, i;
+
+	(void)revents;
+	n = read(p->errfd, chunk, sizeof(chunk));
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		proc_stderr_flush(p);
+		ev_io_stop(loop, w);
+		close(p->errfd);
+		p->errfd = -1;
+		return;
+	}
+	for (i = 0; i < n; i++)
+		proc_stderr_byte(p, chunk[i]);
+}
+
+static void
+proc_free(struct proc *p)
+{
+	ev_child_stop(server.loop, &p->child);
+	ev_timer_stop(server.loop, &p->timer);
+	if (p->errfd != -1) {
+		proc_stderr_flush(p);
+		ev_io_stop(server.loop, &p->err_rd);
+		close(p->errfd);
+	}
+	LIST_REMOVE(p, entry);
+	nprocs--;
+	free(p);
+}
+
+static void
+env_add(struct strlist *env, const char *name, const char *value)
+{
+	char	*s;
+
+	if (asprintf(&s, "%s=%s", name, value) == -1)
+		fatal("asprintf");
+	strlist_add(env, s);
+	free(s);
+}
+
+static bool
+env_has(const struct strlist *env, const char *name)
+{
+	size_t	 i, len = strlen(name);
+
+	for (i = 0; i < env->n; i++)
+		if (strncmp(env->v[i], name, len) == 0 && env->v[i][len] == '=')
+			return true;
+	return false;
+}
+
+/* HTTP_* for each request header: upper case, '-' to '_', no CR/LF. */
+static void
+env_add_headers(struct strlist *env, const struct hs_request *req)
+{
+	char	 name[128], *value, *d;
+	size_t	 i, j;
+
+	for (i = 0; i < req->nheaders; i++) {
+		snprintf(name, sizeof(name), "HTTP_%s", req->headers[i].name);
+		for (j = 5; name[j] != '\0'; j++)
+			name[j] = name[j] == '-' ? '_' :
+			    (char)toupper((unsigned char)name[j]);
+		/* httpoxy: a "Proxy:" header must never become HTTP_PROXY. */
+		if (strcmp(name, "HTTP_PROXY") == 0 || env_has(env, name))
+			continue;
+		if ((value = strdup(req->headers[i].value)) == NULL)
+			fatal("strdup");
+		for (d = value; *d != '\0'; d++)
+			if (*d == '\r' || *d == '\n')
+				*d = ' ';
+		env_add(env, name, value);
+		free(value);
+	}
+}
+
+static void
+env_add_unique_id(struct strlist *env)
+{
+	unsigned char	 r[16];
+	char		 hex[33];
+	size_t		 i;
+
+	if (getrandom(r, sizeof(r), 0) != sizeof(r))
+		fatal("getrandom");
+	for (i = 0; i < sizeof(r); i++)
+		snprintf(hex + 2 * i, 3, "%02x", r[i]);
+	env_add(env, "UNIQUE_ID", hex);
+}
+
+static void
+env_add_server_name(struct strlist *env, const struct conn *c)
+{
+	const char	*host = hs_header(c->req, "Host");
+	char		 name[256], *colon;
+
+	if (host == NULL || *host == '\0')
+		host = c->local_ip;
+	snprintf(name, sizeof(name), "%s", host);
+	if (name[0] == '[') {
+		if ((colon = strchr(name, ']')) != NULL)
+			colon[1] = '\0';
+	} else if ((colon = strchr(name, ':')) != NULL)
+		*colon = '\0';
+	env_add(env, "SERVER_NAME", name);
+}
+
+/* The websocketd-compatible CGI-style environment for one connection. */
+static char **
+proc_build_env(const struct conn *c, struct strlist *env)
+{
+	const struct route	*r = c->route;
+	char			 num[16], *script;
+	const char		*val;
+	size_t			 i;
+
+	memset(env, 0, sizeof(*env));
+	for (i = 0; i < r->pass_env.n; i++)
+		if ((val = getenv(r->pass_env.v[i])) != NULL)
+			env_add(env, r->pass_env.v[i], val);
+	env_add(env, "SERVER_SOFTWARE", "wsbridge/" WSBRIDGE_VERSION);
+	env_add(env, "GATEWAY_INTERFACE", "websocketd-CGI/0.1");
+	env_add(env, "SERVER_PROTOCOL", "HTTP/1.1");
+	env_add_server_name(env, c);
+	snprintf(num, sizeof(num), "%d", c->local_port);
+	env_add(env, "SERVER_PORT", num);
+	env_add(env, "REQUEST_METHOD", "GET");
+	env_add(env, "REQUEST_URI", c->req->url);
+	script = c->script_name != NULL ? c->script_name : c->path;
+	env_add(env, "SCRIPT_NAME", script);
+	env_add(env, "PATH_INFO", c->path_info != NULL ? c->path_info : "");
+	env_add(env, "QUERY_STRING", c->query != NULL ? c->query : "");
+	env_add(env, "REMOTE_ADDR", c->peer_ip);
+	env_add(env, "REMOTE_HOST", c->peer_ip);
+	snprintf(num, sizeof(num), "%d", c->peer_port);
+	env_add(env, "REMOTE_PORT", num);
+	if (c->tls != NULL)
+		env_add(env, "HTTPS", "on");
+	env_add_unique_id(env);
+	for (i = 0; i < r->env.n; i++)
+		strlist_add(env, r->env.v[i]);
+	if (r->mode == MODE_PTY && !env_has(env, "TERM"))
+		env_add(env, "TERM", r->term != NULL ? r->term :
+		    "xterm-256color");
+	env_add_headers(env, c->req);
+	return env->v;
+}
+
+static int
+set_nonblock(int fd)
+{
+	int	 fl = fcntl(fd, F_GETFL);
+
+	return fl == -1 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+/* Signals wsbridge handles or ignores go back to default in the child. */
+static void
+proc_spawnattr(posix_spawnattr_t *at, bool pty)
+{
+	sigset_t	 none, def;
+
+	sigemptyset(&none);
+	sigemptyset(&def);
+	sigaddset(&def, SIGPIPE);
+	sigaddset(&def, SIGCHLD);
+	sigaddset(&def, SIGTERM);
+	sigaddset(&def, SIGINT);
+	sigaddset(&def, SIGHUP);
+	sigaddset(&def, SIGUSR1);
+	sigaddset(&def, SIGQUIT);
+	posix_spawnattr_init(at);
+	posix_spawnattr_setsigmask(at, &none);
+	posix_spawnattr_setsigdefault(at, &def);
+	if (pty)
+		posix_spawnattr_setflags(at, POSIX_SPAWN_SETSID |
+		    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	else {
+		posix_spawnattr_setpgroup(at, 0);
+		posix_spawnattr_setflags(at, POSIX_SPAWN_SETPGROUP |
+		    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	}
+}
+
+/* Pipes: fds[0..2] are the child's stdin/stdout/stderr, fds[3..5] ours. */
+static int
+proc_pipes(posix_spawn_file_actions_t *fa, int fds[6])
+{
+	int	 in[2], out[2], err[2];
+
+	if (pipe2(in, O_CLOEXEC) == -1)
+		return -1;
+	if (pipe2(out, O_CLOEXEC) == -1) {
+		close(in[0]);
+		close(in[1]);
+		return -1;
+	}
+	if (pipe2(err, O_CLOEXEC) == -1) {
+		close(in[0]);
+		close(in[1]);
+		close(out[0]);
+		close(out[1]);
+		return -1;
+	}
+	fds[0] = in[0], fds[1] = out[1], fds[2] = err[1];
+	fds[3] = in[1], fds[4] = out[0], fds[5] = err[0];
+	posix_spawn_file_actions_adddup2(fa, fds[0], 0);
+	posix_spawn_file_actions_adddup2(fa, fds[1], 1);
+	posix_spawn_file_actions_adddup2(fa, fds[2], 2);
+	return 0;
+}
+
+/*
+ * A pty: the child opens the slave after setsid (so it becomes its
+ * controlling terminal); we keep the master for reading and a dup of it
+ * for writing. fds as in proc_pipes, child's side unused (-1).
+ */
+static int
+proc_pty(posix_spawn_file_actions_t *fa, int fds[6], unsigned short cols,
+    unsigned short rows)
+{
+	struct winsize	 ws = { .ws_row = rows, .ws_col = cols };
+	char		 name[64];
+	int		 m;
+
+	if ((m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC)) == -1)
+		return -1;
+	if (grantpt(m) == -1 || unlockpt(m) == -1 ||
+	    ptsname_r(m, name, sizeof(name)) != 0 ||
+	    ioctl(m, TIOCSWINSZ, &ws) == -1 ||
+	    (fds[3] = fcntl(m, F_DUPFD_CLOEXEC, 0)) == -1) {
+		close(m);
+		return -1;
+	}
+	fds[0] = fds[1] = fds[2] = fds[5] = -1;
+	fds[4] = m;
+	posix_spawn_file_actions_addopen(fa, 0, name, O_RDWR, 0);
+	posix_spawn_file_actions_adddup2(fa, 0, 1);
+	posix_spawn_file_actions_adddup2(fa, 0, 2);
+	return 0;
+}
+
+static void
+close_fds(int *fds, int n)
+{
+	int	 i;
+
+	for (i = 0; i < n; i++)
+		if (fds[i] != -1)
+			close(fds[i]);
+}
+
+static struct proc *
+proc_new(struct conn *c, pid_t pid, int errfd)
+{
+	struct proc	*p;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		fatal("calloc");
+	p->pid = pid;
+	p->conn = c;
+	p->errfd = errfd;
+	p->grace = c->route->limits.close_grace_ms / 1000.;
+	snprintf(p->route, sizeof(p->route), "%s",
+	    c->script_name != NULL ? c->script_name : c->path);
+	ev_child_init(&p->child, proc_child_cb, pid, 0);
+	p->child.data = p;
+	ev_child_start(server.loop, &p->child);
+	ev_init(&p->timer, proc_timer_cb);
+	p->timer.data = p;
+	if (errfd != -1) {
+		ev_io_init(&p->err_rd, proc_stderr_cb, errfd, EV_READ);
+		p->err_rd.data = p;
+		ev_io_start(server.loop, &p->err_rd);
+	}
+	LIST_INSERT_HEAD(&procs, p, entry);
+	nprocs++;
+	return p;
+}
+
+int
+backend_proc_spawn(struct conn *c, unsigned short cols, unsigned short rows,
+    char *err, size_t errsz)
+{
+	const struct route		*r = c->route;
+	posix_spawn_file_actions_t	 fa;
+	posix_spawnattr_t		 at;
+	struct strlist			 env;
+	char				**argv, *dirargv[2];
+	int				 fds[6], rv;
+	pid_t				 pid;
+	bool				 pty = r->mode == MODE_PTY;
+
+	posix_spawn_file_actions_init(&fa);
+	if ((pty ? proc_pty(&fa, fds, cols, rows) : proc_pipes(&fa, fds)) ==
+	    -1) {
+		snprintf(err, errsz, "%s: %s", pty ? "pty" : "pipe",
+		    strerror(errno));
+		posix_spawn_file_actions_destroy(&fa);
+		return -1;
+	}
+	if (r->cwd != NULL)
+		posix_spawn_file_actions_addchdir_np(&fa, r->cwd);
+	proc_spawnattr(&at, pty);
+	argv = r->argv.v;
+	if (c->program != NULL) {
+		dirargv[0] = c->program;
+		dirargv[1] = NULL;
+		argv = dirargv;
+	}
+	rv = posix_spawn(&pid, argv[0], &fa, &at, argv,
+	    proc_build_env(c, &env));
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	strlist_free(&env);
+	close_fds(fds, 3);
+	if (rv != 0) {
+		snprintf(err, errsz, "spawn %s: %s", argv[0], strerror(rv));
+		close_fds(fds + 3, 3);
+		return -1;
+	}
+	set_nonblock(fds[3]);
+	set_nonblock(fds[4]);
+	if (fds[5] != -1)
+		set_nonblock(fds[5]);
+	c->backend.wfd = fds[3];
+	c->backend.rfd = fds[4];
+	c->proc = proc_new(c, pid, fds[5]);
+	log_debug("conn %llu: spawned %s pid %d", (unsigned long long)c->id,
+	    argv[0], (int)pid);
+	return 0;
+}

@@ -1,0 +1,1399 @@
+/*
+ * The connection state machine: HTTP handshake, then the relay between
+ * WebSocket frames on the client side and a byte stream on the backend
+ * side, with bounded buffers and backpressure in both directions, and
+ * the close handshake. Every exit goes through conn_close().
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "conn.h"
+#include "listener.h"
+#include "log.h"
+#include "net.h"
+
+struct server	 server;
+
+/* Scratch for backend reads; the loop is single-threaded. */
+static uint8_t	 scratch[CONN_READ_CHUNK];
+
+static void	conn_client_read_cb(struct ev_loop *, ev_io *, int);
+static void	conn_client_write_cb(struct ev_loop *, ev_io *, int);
+static void	conn_backend_read_cb(struct ev_loop *, ev_io *, int);
+static void	conn_backend_write_cb(struct ev_loop *, ev_io *, int);
+static void	conn_deadline_cb(struct ev_loop *, ev_timer *, int);
+static void	conn_ping_cb(struct ev_loop *, ev_timer *, int);
+static void	conn_idle_cb(struct ev_loop *, ev_timer *, int);
+static void	conn_process_input(struct conn *);
+static void	conn_handle_request(struct conn *);
+static void	conn_maybe_finish(struct conn *);
+static void	conn_update_backend_reading(struct conn *);
+
+static const char *const conn_state_names[] = {
+	[CONN_ACCEPTED] = "accepted",
+	[CONN_TLS] = "tls",
+	[CONN_HTTP] = "http",
+	[CONN_BACKEND] = "backend",
+	[CONN_OPEN] = "open",
+	[CONN_CLOSING] = "closing",
+	[CONN_CLOSED] = "closed",
+};
+
+const char *
+conn_state_name(enum conn_state s)
+{
+	return conn_state_names[s];
+}
+
+void
+conn_set_state(struct conn *c, enum conn_state s)
+{
+	log_debug("conn %llu: %s -> %s", (unsigned long long)c->id,
+	    conn_state_name(c->state), conn_state_name(s));
+	c->state = s;
+}
+
+struct config_ref *
+config_ref_new(struct config *cfg)
+{
+	struct config_ref	*r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		fatal("calloc");
+	r->cfg = cfg;
+	r->refs = 1;
+	return r;
+}
+
+void
+config_ref_put(struct config_ref *r)
+{
+	if (r != NULL && --r->refs == 0) {
+		config_free(r->cfg);
+		free(r);
+	}
+}
+
+/* Safe point: free connections closed during the last loop iteration. */
+static void
+server_reaper_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct conn	*c;
+
+	(void)loop, (void)w, (void)revents;
+	while ((c = TAILQ_FIRST(&server.dead)) != NULL) {
+		TAILQ_REMOVE(&server.dead, c, entry);
+		free(c);
+	}
+}
+
+void
+server_init(struct ev_loop *loop, struct config *cfg)
+{
+	memset(&server, 0, sizeof(server));
+	server.loop = loop;
+	server.cref = config_ref_new(cfg);
+	TAILQ_INIT(&server.conns);
+	TAILQ_INIT(&server.dead);
+	ev_prepare_init(&server.reaper, server_reaper_cb);
+	ev_prepare_start(loop, &server.reaper);
+	ev_unref(loop);
+}
+
+/* --- I/O on the client socket (plain or TLS) ------------------------ */
+
+static ssize_t
+client_recv(struct conn *c, void *p, size_t n)
+{
+	return read(c->client.rfd, p, n);
+}
+
+static ssize_t
+client_send(struct conn *c, const void *p, size_t n)
+{
+	return send(c->client.wfd, p, n, MSG_NOSIGNAL);
+}
+
+/* --- watchers ---------------------------------------------------------- */
+
+static void
+endpoint_init(struct endpoint *e, struct conn *c, struct endpoint *peer,
+    size_t high)
+{
+	e->rfd = e->wfd = -1;
+	e->conn = c;
+	e->peer = peer;
+	buf_init(&e->out, high);
+}
+
+static void
+endpoint_watch(struct endpoint *e, ev_io *w, void (*cb)(struct ev_loop *,
+    ev_io *, int), int fd, int events)
+{
+	ev_io_init(w, cb, fd, events);
+	w->data = e->conn;
+}
+
+static void
+watcher_set(ev_io *w, bool on)
+{
+	if (w->fd < 0)
+		return;
+	if (on && !ev_is_active(w))
+		ev_io_start(server.loop, w);
+	else if (!on && ev_is_active(w))
+		ev_io_stop(server.loop, w);
+}
+
+/* A write watcher runs only while its buffer holds data. */
+static void
+endpoint_flush_later(struct endpoint *e)
+{
+	if (buf_len(&e->out) > 0 && e->wfd != -1)
+		watcher_set(&e->wr, true);
+}
+
+/* --- logging ------------------------------------------------------------- */
+
+static void
+conn_access_log(struct conn *c, const char *reason)
+{
+	char	 exitbuf[32] = "-";
+
+	if (!log_enabled(LOG_LEVEL_ACCESS))
+		return;
+	if (c->exit_status != -1) {
+		if (WIFEXITED(c->exit_status))
+			snprintf(exitbuf, sizeof(exitbuf), "exit=%d",
+			    WEXITSTATUS(c->exit_status));
+		else if (WIFSIGNALED(c->exit_status))
+			snprintf(exitbuf, sizeof(exitbuf), "signal=%d",
+			    WTERMSIG(c->exit_status));
+	}
+	log_access("access conn=%llu peer=%s route=%s status=%d "
+	    "duration=%.3f in=%llu/%llu out=%llu/%llu close=%u %s reason=\"%s\"",
+	    (unsigned long long)c->id, c->peer,
+	    c->route ? (c->route->path[0] ? c->route->path : "/") : "-",
+	    c->status, ev_now(server.loop) - c->started,
+	    (unsigned long long)c->stats.bytes_in,
+	    (unsigned long long)c->stats.msgs_in,
+	    (unsigned long long)c->stats.bytes_out,
+	    (unsigned long long)c->stats.msgs_out, c->close_code, exitbuf,
+	    reason);
+}
+
+/* --- closing ------------------------------------------------------------- */
+
+static void
+endpoint_close(struct endpoint *e)
+{
+	watcher_set(&e->rd, false);
+	watcher_set(&e->wr, false);
+	if (e->rfd != -1)
+		close(e->rfd);
+	if (e->wfd != -1 && e->wfd != e->rfd)
+		close(e->wfd);
+	e->rfd = e->wfd = -1;
+	buf_free(&e->out);
+}
+
+void
+conn_close(struct conn *c, const char *reason)
+{
+	if (c->state == CONN_CLOSED)
+		return;
+	log_debug("conn %llu %s: closed: %s", (unsigned long long)c->id,
+	    c->peer, reason);
+	conn_access_log(c, reason);
+	conn_set_state(c, CONN_CLOSED);
+	ev_timer_stop(server.loop, &c->deadline);
+	ev_timer_stop(server.loop, &c->ping_timer);
+	ev_timer_stop(server.loop, &c->idle_timer);
+	endpoint_close(&c->client);
+	endpoint_close(&c->backend);
+	if (c->proc != NULL)
+		backend_proc_detach(c->proc);
+	if (c->req != NULL) {
+		hs_free(c->req);
+		free(c->req);
+	}
+	if (c->route != NULL)
+		c->route->active--;
+	buf_free(&c->in);
+	buf_free(&c->line);
+	free(c->path);
+	free(c->query);
+	free(c->script_name);
+	free(c->path_info);
+	free(c->program);
+	config_ref_put(c->cref);
+	TAILQ_REMOVE(&server.conns, c, entry);
+	TAILQ_INSERT_TAIL(&server.dead, c, entry);
+	server.nconns--;
+	listener_conn_closed(c->listener);
+}
+
+static void
+conn_deadline(struct conn *c, int64_t ms)
+{
+	ev_timer_stop(server.loop, &c->deadline);
+	if (ms <= 0)
+		return;
+	ev_timer_set(&c->deadline, ms / 1000., 0.);
+	ev_timer_start(server.loop, &c->deadline);
+}
+
+/* Fires when a phase (handshake, connect, close) overran its time. */
+static void
+conn_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct conn	*c = w->data;
+
+	(void)loop, (void)revents;
+	switch (c->state) {
+	case CONN_ACCEPTED:
+	case CONN_TLS:
+	case CONN_HTTP:
+		log_info("conn %llu %s: handshake timeout",
+		    (unsigned long long)c->id, c->peer);
+		conn_close(c, "handshake timeout");
+		break;
+	case CONN_BACKEND:
+		conn_backend_failed(c, "connect timeout");
+		break;
+	default:
+		conn_close(c, "close timeout");
+		break;
+	}
+}
+
+/* --- output to the client -------------------------------------------- */
+
+static int
+conn_send_raw(struct conn *c, const void *p, size_t n)
+{
+	if (buf_append(&c->client.out, p, n) == -1) {
+		conn_close(c, "out of memory");
+		return -1;
+	}
+	endpoint_flush_later(&c->client);
+	return 0;
+}
+
+static int
+conn_send_frame(struct conn *c, bool fin, int opcode, const void *p,
+    size_t n)
+{
+	uint8_t	 hdr[WS_MAX_HEADER], *dst;
+	size_t	 hlen = ws_build_header(hdr, fin, opcode, n);
+
+	if ((dst = buf_reserve(&c->client.out, hlen + n)) == NULL) {
+		conn_close(c, "out of memory");
+		return -1;
+	}
+	memcpy(dst, hdr, hlen);
+	if (n > 0)
+		memcpy(dst + hlen, p, n);
+	buf_commit(&c->client.out, hlen + n);
+	endpoint_flush_later(&c->client);
+	return 0;
+}
+
+/* Queue a Close frame; from now on nothing but the close handshake. */
+void
+conn_ws_close(struct conn *c, unsigned code, const char *reason)
+{
+	uint8_t	 frame[WS_MAX_HEADER + WS_MAX_CONTROL_PAYLOAD];
+	size_t	 n;
+
+	if (c->close_sent || c->state == CONN_CLOSED)
+		return;
+	n = ws_build_close(frame, code == WS_CLOSE_NO_STATUS ? 0 : code,
+	    reason);
+	c->close_sent = true;
+	c->close_code = code;
+	if (c->state != CONN_CLOSING)
+		conn_set_state(c, CONN_CLOSING);
+	ev_timer_stop(server.loop, &c->ping_timer);
+	ev_timer_stop(server.loop, &c->idle_timer);
+	conn_deadline(c, c->cref->cfg->close_timeout_ms);
+	/* The backend's output no longer has anywhere to go. */
+	watcher_set(&c->backend.rd, false);
+	conn_send_raw(c, frame, n);
+}
+
+/* Fail the WebSocket connection (RFC 6455 7.1.7): Close, then TCP close. */
+static void
+conn_fail(struct conn *c, unsigned code, const char *why)
+{
+	log_info("conn %llu %s: close %u: %s", (unsigned long long)c->id,
+	    c->peer, code, why);
+	c->input_blocked = false;
+	buf_free(&c->in);
+	conn_ws_close(c, code, why);
+	/* Nothing more is read but EOF: flush, shut down, wait for it. */
+	c->linger = true;
+	conn_maybe_finish(c);
+}
+
+/* An HTTP error (or any plain response): send it, then close. */
+static void
+conn_http_respond(struct conn *c, int status, const char *why,
+    int retry_after)
+{
+	struct config	*cfg = c->cref->cfg;
+	char		*resp, *const *hv;
+	size_t		 len, nh;
+
+	if (why != NULL)
+		log_info("conn %llu %s: %d: %s", (unsigned long long)c->id,
+		    c->peer, status, why);
+	c->status = status;
+	hv = c->route ? c->route->headers_http.v : cfg->headers_http.v;
+	nh = c->route ? c->route->headers_http.n : cfg->headers_http.n;
+	resp = hs_response_error(status, NULL, retry_after, hv, nh, &len);
+	if (resp == NULL) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	c->linger = true;
+	conn_set_state(c, CONN_CLOSING);
+	conn_deadline(c, cfg->close_timeout_ms);
+	conn_send_raw(c, resp, len);
+	free(resp);
+}
+
+/*
+ * Close the connection once everything owed is written: our Close or
+ * HTTP response to the client, and the client's data to the backend.
+ */
+static void
+conn_maybe_finish(struct conn *c)
+{
+	bool	 client_done;
+
+	if (c->state == CONN_CLOSED)
+		return;
+	client_done = c->client.eof || c->linger ||
+	    (c->close_sent && c->close_received);
+	if (!client_done || buf_len(&c->client.out) > 0)
+		return;
+	if (c->backend.wfd != -1 && buf_len(&c->backend.out) > 0)
+		return;
+	if (c->linger && !c->client.eof) {
+		/* Lingering close: the client reads all we sent, then EOF. */
+		if (!c->client.wr_shut && c->client.wfd != -1)
+			shutdown(c->client.wfd, SHUT_WR);
+		c->client.wr_shut = true;
+		watcher_set(&c->client.rd, true);
+		return;
+	}
+	conn_close(c, c->close_received ? "closed" : "client gone");
+}
+
+/* --- the handshake ------------------------------------------------------- */
+
+/*
+ * Does origin ("scheme://host[:port]") match pattern ("[scheme://]host
+ * [:port|:*]", host may start with "*.")? A pattern without a scheme
+ * takes any scheme; without a port, any port.
+ */
+static bool
+origin_match(const char *pattern, const char *origin)
+{
+	const char	*ps, *os, *pport, *oport;
+	size_t		 plen, olen;
+
+	if ((ps = strstr(pattern, "://")) != NULL) {
+		if (strncasecmp(pattern, origin, (size_t)(ps - pattern) + 3))
+			return false;
+		pattern = ps + 3;
+	}
+	if ((os = strstr(origin, "://")) != NULL)
+		origin = os + 3;
+	pport = strrchr(pattern, ':');
+	oport = strrchr(origin, ':');
+	if (oport != NULL && strchr(oport, ']') != NULL)
+		oport = NULL;
+	plen = pport ? (size_t)(pport - pattern) : strlen(pattern);
+	olen = oport ? (size_t)(oport - origin) : strlen(origin);
+	if (pport != NULL && strcmp(pport, ":*") != 0 &&
+	    (oport == NULL || strcmp(pport, oport) != 0))
+		return false;
+	if (plen > 2 && pattern[0] == '*' && pattern[1] == '.')
+		return olen > plen - 1 && strncasecmp(origin + olen -
+		    (plen - 1), pattern + 1, plen - 1) == 0;
+	return plen == olen && strncasecmp(pattern, origin, plen) == 0;
+}
+
+static bool
+conn_origin_allowed(struct conn *c, const struct route *r)
+{
+	const char	*origin = hs_header(c->req, "Origin");
+	const char	*host = hs_header(c->req, "Host"), *o;
+	size_t		 i;
+
+	if (r->origins.n == 0 && !r->same_origin)
+		return true;
+	if (origin == NULL)
+		return false;
+	if (r->same_origin && host != NULL) {
+		o = strstr(origin, "://");
+		if (o != NULL && strcasecmp(o + 3, host) == 0)
+			return true;
+	}
+	for (i = 0; i < r->origins.n; i++)
+		if (origin_match(r->origins.v[i], origin))
+			return true;
+	return false;
+}
+
+/*
+ * Dir routes: "/NAME/extra" runs DIR/NAME if it is an executable regular
+ * file really inside DIR (no dot names, no symlink escape).
+ */
+static int
+conn_resolve_script(struct conn *c, const char *rest)
+{
+	char		 name[256], cand[4096], root[PATH_MAX], real[PATH_MAX];
+	const char	*slash;
+	size_t		 len, rlen;
+	struct stat	 st;
+
+	if (*rest == '/')
+		rest++;
+	slash = strchr(rest, '/');
+	len = slash ? (size_t)(slash - rest) : strlen(rest);
+	if (len == 0 || len >= sizeof(name) || rest[0] == '.')
+		return -1;
+	memcpy(name, rest, len);
+	name[len] = '\0';
+	snprintf(cand, sizeof(cand), "%s/%s", c->route->dir, name);
+	if (realpath(c->route->dir, root) == NULL ||
+	    realpath(cand, real) == NULL)
+		return -1;
+	rlen = strlen(root);
+	if (strncmp(real, root, rlen) != 0 || real[rlen] != '/' ||
+	    stat(real, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    access(real, X_OK) == -1)
+		return -1;
+	c->program = strdup(real);
+	if (asprintf(&c->script_name, "%s/%s", c->route->path, name) == -1)
+		fatal("asprintf");
+	c->path_info = strdup(slash ? slash : "");
+	return 0;
+}
+
+static void
+conn_set_script(struct conn *c, const char *rest)
+{
+	const struct route	*r = c->route;
+
+	if (!r->prefix || r->path[0] == '\0') {
+		c->script_name = strdup(c->path);
+		c->path_info = strdup("");
+	} else {
+		c->script_name = strdup(r->path);
+		c->path_info = strdup(rest);
+	}
+}
+
+static void
+conn_start_timers(struct conn *c)
+{
+	const struct route_limits	*l = &c->route->limits;
+
+	ev_timer_stop(server.loop, &c->deadline);
+	if (l->ping_interval_ms > 0) {
+		ev_timer_set(&c->ping_timer, l->ping_interval_ms / 1000., 0.);
+		ev_timer_start(server.loop, &c->ping_timer);
+	}
+	if (l->idle_timeout_ms > 0) {
+		c->last_activity = ev_now(server.loop);
+		ev_timer_set(&c->idle_timer, l->idle_timeout_ms / 1000., 0.);
+		ev_timer_start(server.loop, &c->idle_timer);
+	}
+}
+
+/* The backend exists: answer 101 and start relaying. */
+static void
+conn_upgrade(struct conn *c)
+{
+	struct route	*r = c->route;
+	struct config	*cfg = c->cref->cfg;
+	struct strlist	 extra = { NULL, 0 };
+	char		 accept[29], *resp;
+	const char	*proto = NULL;
+	size_t		 len, i;
+
+	hs_accept_key(hs_header(c->req, "Sec-WebSocket-Key"), accept);
+	if (r->protocols.n > 0)
+		proto = hs_select_protocol(c->req, r->protocols.v,
+		    r->protocols.n);
+	for (i = 0; i < r->headers.n; i++)
+		strlist_add(&extra, r->headers.v[i]);
+	for (i = 0; i < r->headers_ws.n; i++)
+		strlist_add(&extra, r->headers_ws.v[i]);
+	resp = hs_response_101(accept, proto, NULL, extra.v, extra.n, &len);
+	strlist_free(&extra);
+	if (resp == NULL) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	c->status = 101;
+	conn_send_raw(c, resp, len);
+	free(resp);
+	hs_free(c->req);
+	free(c->req);
+	c->req = NULL;
+	ws_msg_init(&c->msg, (uint64_t)r->limits.max_message_size, true);
+	buf_init(&c->client.out, (size_t)r->limits.buffer_size);
+	c->backend.out.high = (size_t)r->limits.buffer_size;
+	conn_set_state(c, CONN_OPEN);
+	conn_start_timers(c);
+	(void)cfg;
+	conn_update_backend_reading(c);
+	conn_process_input(c);
+}
+
+/* Checks that need the route: origin, limits, subprotocol, script. */
+static int
+conn_check_route(struct conn *c, struct route *r, const char *rest)
+{
+	struct config	*cfg = c->cref->cfg;
+
+	if (!conn_origin_allowed(c, r)) {
+		conn_http_respond(c, 403, "origin not allowed", 0);
+		return -1;
+	}
+	if (server.stopping || server.nconns > cfg->max_connections) {
+		conn_http_respond(c, 503, "server connection limit", 5);
+		return -1;
+	}
+	if (r->max_connections > 0 && r->active >= r->max_connections) {
+		conn_http_respond(c, 429, "route connection limit", 5);
+		return -1;
+	}
+	if (r->require_protocol && (r->protocols.n == 0 ||
+	    hs_select_protocol(c->req, r->protocols.v, r->protocols.n) ==
+	    NULL)) {
+		conn_http_respond(c, 400, "no acceptable subprotocol", 0);
+		return -1;
+	}
+	c->route = r;
+	r->active++;
+	if (r->kind == BACKEND_DIR) {
+		if (conn_resolve_script(c, rest) == -1) {
+			conn_http_respond(c, 404, "no such script", 0);
+			return -1;
+		}
+	} else
+		conn_set_script(c, rest);
+	return 0;
+}
+
+/* Start the route's backend; the 101 follows once it exists. */
+static void
+conn_start_backend(struct conn *c)
+{
+	char	 err[256];
+
+	conn_set_state(c, CONN_BACKEND);
+	switch (c->route->kind) {
+	case BACKEND_EXEC:
+	case BACKEND_DIR:
+		if (c->route->mode == MODE_PTY)
+			break;	/* spawned at the client's init message */
+		if (backend_proc_spawn(c, 80, 24, err, sizeof(err)) == -1) {
+			conn_backend_failed(c, err);
+			return;
+		}
+		break;
+	case BACKEND_CONNECT:
+		if (backend_tcp_connect(c, err, sizeof(err)) == -1)
+			conn_backend_failed(c, err);
+		return;	/* conn_backend_connected() continues */
+	default:
+		break;
+	}
+	conn_backend_connected(c);
+}
+
+void
+conn_backend_connected(struct conn *c)
+{
+	struct endpoint	*b = &c->backend;
+
+	if (b->rfd != -1)
+		endpoint_watch(b, &b->rd, conn_backend_read_cb, b->rfd,
+		    EV_READ);
+	if (b->wfd != -1)
+		endpoint_watch(b, &b->wr, conn_backend_write_cb, b->wfd,
+		    EV_WRITE);
+	conn_upgrade(c);
+}
+
+void
+conn_backend_failed(struct conn *c, const char *why)
+{
+	log_warnx("conn %llu %s %s: backend: %s", (unsigned long long)c->id,
+	    c->peer, c->path, why);
+	endpoint_close(&c->backend);
+	conn_http_respond(c, 502, NULL, 0);
+}
+
+static void
+conn_handle_request(struct conn *c)
+{
+	struct config	*cfg = c->cref->cfg;
+	char		 path[4096], query[4096];
+	const char	*why, *rest = "";
+	struct route	*r;
+	enum hs_kind	 kind;
+	int		 status;
+
+	if (hs_split_url(c->req->url, path, sizeof(path), query,
+	    sizeof(query)) == -1) {
+		conn_http_respond(c, 400, "bad request target", 0);
+		return;
+	}
+	c->path = strdup(path);
+	c->query = strdup(query);
+	kind = hs_classify(c->req, &status, &why);
+	r = config_match(cfg, path, &rest);
+	if (kind == HS_PLAIN) {
+		conn_http_respond(c, r ? 426 : 404, NULL, 0);
+		return;
+	}
+	if (r == NULL)
+		conn_http_respond(c, 404, "no route", 0);
+	else if (kind == HS_BAD)
+		conn_http_respond(c, status, why, 0);
+	else if (conn_check_route(c, r, rest) == 0)
+		conn_start_backend(c);
+}
+
+/* --- client -> backend ------------------------------------------------- */
+
+static void
+conn_update_client_reading(struct conn *c)
+{
+	bool	 on;
+
+	on = c->state != CONN_CLOSED && c->state != CONN_BACKEND &&
+	    !c->client.eof && !c->input_blocked &&
+	    buf_len(&c->in) < CONN_IN_MAX;
+	watcher_set(&c->client.rd, on);
+}
+
+static void
+conn_update_backend_reading(struct conn *c)
+{
+	bool	 on;
+
+	on = c->state == CONN_OPEN && !c->close_sent && !c->backend_eof &&
+	    c->backend.rfd != -1 && !buf_full(&c->client.out) &&
+	    !c->output_paused;
+	watcher_set(&c->backend.rd, on);
+}
+
+/* Where client payload goes, and how much it can take now. */
+static size_t
+conn_sink_room(struct conn *c)
+{
+	if (c->close_sent)
+		return SIZE_MAX;	/* discarded */
+	if (c->route->kind == BACKEND_ECHO)
+		return buf_room(&c->client.out);
+	return buf_room(&c->backend.out);
+}
+
+static int
+conn_sink_backend(struct conn *c, const uint8_t *p, size_t n, bool end)
+{
+	struct endpoint	*b = &c->backend;
+
+	if (b->wfd == -1 || b->wr_shut)
+		return 0;	/* the backend stopped reading: drop */
+	if (buf_append(&b->out, p, n) == -1 ||
+	    (end && c->route->mode == MODE_TEXT &&
+	    buf_append(&b->out, "\n", 1) == -1)) {
+		conn_close(c, "out of memory");
+		return -1;
+	}
+	endpoint_flush_later(b);
+	return 0;
+}
+
+/* Deliver unmasked payload of the current data frame. */
+static int
+conn_deliver(struct conn *c, const uint8_t *p, size_t n, bool msg_end)
+{
+	int	 op;
+
+	if (c->close_sent)
+		return 0;
+	if (msg_end)
+		c->stats.msgs_in++;
+	c->stats.bytes_in += n;
+	if (c->route->kind != BACKEND_ECHO)
+		return conn_sink_backend(c, p, n, msg_end);
+	op = c->echo_started ? WS_OP_CONT : c->msg_opcode;
+	c->echo_started = !msg_end;
+	if (msg_end)
+		c->stats.msgs_out++;
+	c->stats.bytes_out += n;
+	return conn_send_frame(c, msg_end, op, p, n);
+}
+
+static void
+conn_handle_close_frame(struct conn *c, const uint8_t *p, size_t n)
+{
+	unsigned	 code;
+	const char	*why;
+
+	if (ws_parse_close(p, n, &code, &why) == -1) {
+		conn_fail(c, code, why);
+		return;
+	}
+	c->close_received = true;
+	if (!c->close_sent)
+		conn_ws_close(c, code, "");
+	buf_free(&c->in);
+	conn_maybe_finish(c);
+}
+
+/* A whole control frame is in c->in (header hlen, unmasked payload). */
+static void
+conn_handle_control(struct conn *c, uint8_t *p, size_t n)
+{
+	switch (c->hdr.opcode) {
+	case WS_OP_PING:
+		if (!c->close_sent)
+			conn_send_frame(c, true, WS_OP_PONG, p, n);
+		break;
+	case WS_OP_PONG:
+		if (c->ping_outstanding) {
+			c->ping_outstanding = false;
+			ev_timer_stop(server.loop, &c->ping_timer);
+			ev_timer_set(&c->ping_timer,
+			    c->route->limits.ping_interval_ms / 1000., 0.);
+			ev_timer_start(server.loop, &c->ping_timer);
+		}
+		break;
+	case WS_OP_CLOSE:
+		conn_handle_close_frame(c, p, n);
+		break;
+	}
+}
+
+/* Parse the next frame header; 1 progress, 0 need more or blocked. */
+static int
+conn_frame_start(struct conn *c)
+{
+	uint8_t		*p = buf_head(&c->in);
+	size_t		 avail = buf_len(&c->in);
+	const char	*why;
+	ssize_t		 hlen;
+	unsigned	 code;
+
+	if ((hlen = ws_parse_header(p, avail, &c->hdr, &why)) <= 0) {
+		if (hlen == -1)
+			conn_fail(c, WS_CLOSE_PROTOCOL, why);
+		return 0;
+	}
+	if ((code = ws_msg_frame(&c->msg, &c->hdr, &why)) != 0) {
+		conn_fail(c, code, why);
+		return 0;
+	}
+	if (c->hdr.opcode >= WS_OP_CLOSE) {
+		if (avail < (size_t)hlen + c->hdr.len)
+			return 0;
+		/* Pongs and Close need room in the client's buffer too. */
+		if (buf_full(&c->client.out) && !c->close_sent) {
+			c->input_blocked = true;
+			return 0;
+		}
+		ws_unmask(p + hlen, c->hdr.len, c->hdr.mask, 0);
+		buf_consume(&c->in, (size_t)hlen + c->hdr.len);
+		conn_handle_control(c, p + hlen, c->hdr.len);
+		return c->state == CONN_CLOSED ? 0 : 1;
+	}
+	if (c->hdr.opcode == WS_OP_BINARY && c->route->mode == MODE_TEXT &&
+	    c->route->kind != BACKEND_ECHO && !c->close_sent) {
+		conn_fail(c, WS_CLOSE_UNSUPPORTED, "binary message on a text "
+		    "route");
+		return 0;
+	}
+	if (c->hdr.opcode != WS_OP_CONT)
+		c->msg_opcode = c->hdr.opcode;
+	buf_consume(&c->in, (size_t)hlen);
+	c->in_frame = true;
+	c->frame_pos = 0;
+	return 1;
+}
+
+/* Move payload of the current frame to its sink; 1 progress, 0 not. */
+static int
+conn_frame_payload(struct conn *c)
+{
+	uint64_t	 left = c->hdr.len - c->frame_pos;
+	size_t		 k = buf_len(&c->in), room;
+	bool		 end;
+	const char	*why;
+	unsigned	 code;
+	uint8_t		*p = buf_head(&c->in);
+
+	if (left < k)
+		k = (size_t)left;
+	if (k == 0 && left > 0)
+		return 0;
+	if ((room = conn_sink_room(c)) == 0) {
+		c->input_blocked = true;
+		return 0;
+	}
+	if (k > room)
+		k = room;
+	end = c->frame_pos + k == c->hdr.len && c->hdr.fin;
+	ws_unmask(p, k, c->hdr.mask, c->frame_pos);
+	if ((code = ws_msg_payload(&c->msg, p, k, end, &why)) != 0) {
+		conn_fail(c, code, why);
+		return 0;
+	}
+	if (conn_deliver(c, p, k, end) == -1)
+		return 0;
+	c->frame_pos += k;
+	if (c->frame_pos == c->hdr.len)
+		c->in_frame = false;
+	buf_consume(&c->in, k);
+	return 1;
+}
+
+/* Decode what the client sent as far as the sinks allow. */
+static void
+conn_process_input(struct conn *c)
+{
+	int	 progress = 1;
+
+	c->input_blocked = false;
+	while (progress && (c->state == CONN_OPEN ||
+	    c->state == CONN_CLOSING) && !c->linger && !c->close_received)
+		progress = c->in_frame ? conn_frame_payload(c) :
+		    conn_frame_start(c);
+	if (c->linger || c->close_received)
+		buf_free(&c->in);
+	if (c->state != CONN_CLOSED)
+		conn_update_client_reading(c);
+}
+
+/* --- backend -> client ------------------------------------------------- */
+
+/* One text message; bytes that are not UTF-8 become U+FFFD. */
+static int
+conn_send_text(struct conn *c, const uint8_t *p, size_t n)
+{
+	uint8_t	*clean;
+	size_t	 m;
+	int	 rv;
+
+	c->stats.msgs_out++;
+	c->stats.bytes_out += n;
+	if (ws_utf8_valid(p, n))
+		return conn_send_frame(c, true, WS_OP_TEXT, p, n);
+	if ((clean = malloc(3 * n)) == NULL) {
+		conn_close(c, "out of memory");
+		return -1;
+	}
+	m = ws_utf8_sanitize(clean, p, n);
+	rv = conn_send_frame(c, true, WS_OP_TEXT, clean, m);
+	free(clean);
+	return rv;
+}
+
+/* A complete line (without "\n"): "\r" dropped, long lines in pieces. */
+static int
+conn_send_line(struct conn *c, const uint8_t *p, size_t n)
+{
+	size_t	 max = (size_t)c->route->limits.max_message_size, cut;
+
+	if (n > 0 && p[n - 1] == '\r')
+		n--;
+	while (n > max) {
+		if ((cut = ws_utf8_boundary(p, max)) == 0)
+			cut = max;
+		if (conn_send_text(c, p, cut) == -1)
+			return -1;
+		p += cut;
+		n -= cut;
+	}
+	return conn_send_text(c, p, n);
+}
+
+/* Keep a partial line; if it reaches the message limit, send a piece. */
+static int
+conn_hold_partial(struct conn *c, const uint8_t *p, size_t n)
+{
+	size_t	 max = (size_t)c->route->limits.max_message_size, cut;
+
+	if (buf_append(&c->line, p, n) == -1) {
+		conn_close(c, "out of memory");
+		return -1;
+	}
+	while (buf_len(&c->line) >= max) {
+		if ((cut = ws_utf8_boundary(buf_head(&c->line), max)) == 0)
+			cut = max;
+		if (conn_send_text(c, buf_head(&c->line), cut) == -1)
+			return -1;
+		buf_consume(&c->line, cut);
+	}
+	return 0;
+}
+
+/* Text mode: stdout split on "\n", one message per line. */
+static int
+conn_output_text(struct conn *c, const uint8_t *p, size_t n)
+{
+	const uint8_t	*nl;
+	size_t		 len;
+	int		 rv;
+
+	while (n > 0) {
+		if ((nl = memchr(p, '\n', n)) == NULL)
+			return conn_hold_partial(c, p, n);
+		len = (size_t)(nl - p);
+		if (buf_len(&c->line) > 0) {
+			if (buf_append(&c->line, p, len) == -1)
+				return -1;
+			rv = conn_send_line(c, buf_head(&c->line),
+			    buf_len(&c->line));
+			buf_free(&c->line);
+		} else
+			rv = conn_send_line(c, p, len);
+		if (rv == -1)
+			return -1;
+		p += len + 1;
+		n -= len + 1;
+	}
+	return 0;
+}
+
+static int
+conn_output(struct conn *c, const uint8_t *p, size_t n)
+{
+	if (c->route->mode == MODE_TEXT)
+		return conn_output_text(c, p, n);
+	c->stats.msgs_out++;
+	c->stats.bytes_out += n;
+	return conn_send_frame(c, true, WS_OP_BINARY, p, n);
+}
+
+/* Output EOF and (for processes) exit both seen: say goodbye. */
+static void
+conn_backend_finish(struct conn *c)
+{
+	char		 reason[32] = "";
+	unsigned	 code = WS_CLOSE_NORMAL;
+	int		 st = c->exit_status;
+
+	if (!c->backend_eof || (c->proc != NULL && !c->proc_exited))
+		return;
+	if (c->proc != NULL && WIFEXITED(st) && WEXITSTATUS(st) != 0) {
+		code = WS_CLOSE_INTERNAL;
+		snprintf(reason, sizeof(reason), "exit %d", WEXITSTATUS(st));
+	} else if (c->proc != NULL && WIFSIGNALED(st)) {
+		code = WS_CLOSE_INTERNAL;
+		snprintf(reason, sizeof(reason), "signal %d", WTERMSIG(st));
+	}
+	if (c->client.eof) {
+		conn_close(c, "client gone");
+		return;
+	}
+	conn_ws_close(c, code, reason);
+	conn_maybe_finish(c);
+}
+
+static void
+conn_backend_eof(struct conn *c)
+{
+	c->backend_eof = true;
+	watcher_set(&c->backend.rd, false);
+	if (buf_len(&c->line) > 0 && !c->close_sent) {
+		conn_send_line(c, buf_head(&c->line), buf_len(&c->line));
+		buf_free(&c->line);
+	}
+	if (c->state == CONN_CLOSED)
+		return;
+	if (c->proc != NULL && !c->proc_exited)
+		backend_proc_terminate(c->proc);
+	conn_backend_finish(c);
+}
+
+void
+conn_proc_exited(struct conn *c, int status)
+{
+	c->proc_exited = true;
+	c->exit_status = status;
+	conn_backend_finish(c);
+}
+
+/* Fires when the backend (stdout, socket, pty) has bytes for the client. */
+static void
+conn_backend_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct conn	*c = w->data;
+	size_t		 room = buf_room(&c->client.out);
+	ssize_t		 n;
+
+	(void)loop, (void)revents;
+	if (room > sizeof(scratch))
+		room = sizeof(scratch);
+	if (room == 0) {
+		conn_update_backend_reading(c);
+		return;
+	}
+	n = read(c->backend.rfd, scratch, room);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		if (n == -1 && errno != EIO)
+			log_debug("conn %llu: backend read: %s",
+			    (unsigned long long)c->id, strerror(errno));
+		conn_backend_eof(c);
+		return;
+	}
+	c->last_activity = ev_now(server.loop);
+	if (conn_output(c, scratch, (size_t)n) == 0)
+		conn_update_backend_reading(c);
+}
+
+/* --- writers ---------------------------------------------------------------- */
+
+/* Fires when the client socket can take more of client.out. */
+static void
+conn_client_write_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct conn	*c = w->data;
+	struct buf	*b = &c->client.out;
+	size_t		 len = buf_len(b);
+	ssize_t		 n;
+
+	(void)loop, (void)revents;
+	if (len > CONN_MAX_WRITE_PER_EVENT)
+		len = CONN_MAX_WRITE_PER_EVENT;
+	if (len > 0) {
+		n = client_send(c, buf_head(b), len);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n == -1) {
+			conn_close(c, "client write failed");
+			return;
+		}
+		buf_consume(b, (size_t)n);
+	}
+	if (buf_len(b) == 0) {
+		watcher_set(&c->client.wr, false);
+		conn_maybe_finish(c);
+		if (c->state == CONN_CLOSED)
+			return;
+	}
+	if (buf_low(b)) {
+		conn_update_backend_reading(c);
+		if (c->input_blocked)
+			conn_process_input(c);
+	}
+}
+
+/* The client is finished: no more data will reach the backend. */
+static void
+conn_backend_stop_input(struct conn *c)
+{
+	struct endpoint	*b = &c->backend;
+
+	if (b->wfd == -1 || b->wr_shut || buf_len(&b->out) > 0)
+		return;
+	watcher_set(&b->wr, false);
+	if (b->wfd == b->rfd)
+		shutdown(b->wfd, SHUT_WR);
+	else {
+		close(b->wfd);
+		b->wfd = -1;
+	}
+	b->wr_shut = true;
+}
+
+/* Fires when the backend (stdin, socket) can take more of backend.out. */
+static void
+conn_backend_write_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct conn	*c = w->data;
+	struct buf	*b = &c->backend.out;
+	ssize_t		 n;
+
+	(void)loop, (void)revents;
+	n = write(c->backend.wfd, buf_head(b), buf_len(b));
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n == -1) {
+		/* The backend stopped reading (EPIPE): its output decides. */
+		log_debug("conn %llu: backend write: %s",
+		    (unsigned long long)c->id, strerror(errno));
+		buf_free(b);
+		c->backend.wr_shut = true;
+	} else
+		buf_consume(b, (size_t)n);
+	if (buf_len(b) == 0) {
+		watcher_set(&c->backend.wr, false);
+		if (c->close_received || c->client.eof)
+			conn_backend_stop_input(c);
+		conn_maybe_finish(c);
+		if (c->state == CONN_CLOSED)
+			return;
+	}
+	if (buf_low(b) && c->input_blocked)
+		conn_process_input(c);
+}
+
+/* --- client reads ---------------------------------------------------------- */
+
+static void
+conn_client_gone(struct conn *c, const char *why)
+{
+	log_debug("conn %llu %s: %s", (unsigned long long)c->id, c->peer, why);
+	c->client.eof = true;
+	watcher_set(&c->client.rd, false);
+	if (c->state != CONN_OPEN && c->state != CONN_CLOSING) {
+		conn_close(c, why);
+		return;
+	}
+	/* Nobody will read the client side any more. */
+	buf_free(&c->client.out);
+	watcher_set(&c->client.wr, false);
+	conn_backend_stop_input(c);
+	conn_maybe_finish(c);
+	if (c->state != CONN_CLOSED)
+		conn_deadline(c, c->cref->cfg->close_timeout_ms);
+}
+
+/* HTTP phase: feed the request head to the parser. */
+static void
+conn_read_http(struct conn *c)
+{
+	ssize_t		 n, used;
+	int		 status;
+	const char	*why;
+
+	n = client_recv(c, scratch, sizeof(scratch));
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		conn_close(c, "client gone during handshake");
+		return;
+	}
+	used = hs_parse(c->req, (const char *)scratch, (size_t)n, &status,
+	    &why);
+	if (used == -1) {
+		conn_http_respond(c, status, why, 0);
+		return;
+	}
+	if (used == 0)
+		return;
+	/* Bytes after the head are the client's first frames. */
+	if (buf_append(&c->in, scratch + used, (size_t)(n - used)) == -1) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	conn_handle_request(c);
+}
+
+/* Lingering close: discard what the client still sends until EOF. */
+static void
+conn_read_discard(struct conn *c)
+{
+	ssize_t	 n = client_recv(c, scratch, sizeof(scratch));
+
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		c->client.eof = true;
+		watcher_set(&c->client.rd, false);
+		if (buf_len(&c->client.out) > 0)
+			conn_close(c, "client gone");
+		else
+			conn_maybe_finish(c);
+	}
+}
+
+/* Fires when the client socket is readable, whatever the state. */
+static void
+conn_client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct conn	*c = w->data;
+	uint8_t		*p;
+	ssize_t		 n;
+
+	(void)loop, (void)revents;
+	if (c->state == CONN_HTTP) {
+		conn_read_http(c);
+		return;
+	}
+	if (c->linger || c->close_received) {
+		conn_read_discard(c);
+		return;
+	}
+	if ((p = buf_reserve(&c->in, CONN_READ_CHUNK)) == NULL) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	n = client_recv(c, p, CONN_READ_CHUNK);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+		if (buf_len(&c->in) == 0)
+			buf_free(&c->in);
+		return;
+	}
+	if (n <= 0) {
+		if (buf_len(&c->in) == 0)
+			buf_free(&c->in);
+		conn_client_gone(c, n == 0 ? "client EOF" : strerror(errno));
+		return;
+	}
+	buf_commit(&c->in, (size_t)n);
+	c->last_activity = ev_now(server.loop);
+	conn_process_input(c);
+}
+
+/* --- timers ------------------------------------------------------------------ */
+
+/* Fires every ping_interval; a ping still unanswered ends the conn. */
+static void
+conn_ping_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct conn	*c = w->data;
+	uint8_t		 payload[8];
+	uint64_t	 id = c->id;
+
+	(void)revents;
+	if (c->ping_outstanding) {
+		log_info("conn %llu %s: no pong within %.1fs",
+		    (unsigned long long)c->id, c->peer,
+		    c->route->limits.ping_timeout_ms / 1000.);
+		conn_close(c, "ping timeout");
+		return;
+	}
+	memcpy(payload, &id, sizeof(payload));
+	conn_send_frame(c, true, WS_OP_PING, payload, sizeof(payload));
+	c->ping_outstanding = true;
+	ev_timer_set(w, c->route->limits.ping_timeout_ms / 1000., 0.);
+	ev_timer_start(loop, w);
+}
+
+/* Fires when no data moved for idle_timeout (re-armed lazily). */
+static void
+conn_idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct conn	*c = w->data;
+	ev_tstamp	 left;
+
+	(void)revents;
+	left = c->last_activity + c->route->limits.idle_timeout_ms / 1000. -
+	    ev_now(loop);
+	if (left > 0.001) {
+		ev_timer_set(w, left, 0.);
+		ev_timer_start(loop, w);
+		return;
+	}
+	log_info("conn %llu %s: idle timeout", (unsigned long long)c->id,
+	    c->peer);
+	conn_ws_close(c, WS_CLOSE_GOING_AWAY, "idle timeout");
+}
+
+/* --- accept and shutdown ---------------------------------------------------- */
+
+static void
+conn_peer_names(struct conn *c, const struct sockaddr *sa)
+{
+	struct sockaddr_storage	 local;
+	socklen_t		 len = sizeof(local);
+
+	net_addr_string(sa, c->peer_ip, sizeof(c->peer_ip), &c->peer_port);
+	if (sa->sa_family == AF_INET6)
+		snprintf(c->peer, sizeof(c->peer), "[%s]:%d", c->peer_ip,
+		    c->peer_port);
+	else
+		snprintf(c->peer, sizeof(c->peer), "%s:%d", c->peer_ip,
+		    c->peer_port);
+	if (getsockname(c->client.rfd, (struct sockaddr *)&local, &len) == 0)
+		net_addr_string((struct sockaddr *)&local, c->local_ip,
+		    sizeof(c->local_ip), &c->local_port);
+}
+
+void
+conn_accept(int fd, const struct sockaddr *sa, socklen_t salen,
+    struct listener *l)
+{
+	struct config	*cfg = server.cref->cfg;
+	struct conn	*c;
+
+	(void)salen;
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		log_warn("accept: calloc");
+		close(fd);
+		return;
+	}
+	c->id = ++server.next_id;
+	c->cref = server.cref;
+	c->cref->refs++;
+	c->listener = l;
+	c->exit_status = -1;
+	c->started = ev_now(server.loop);
+	endpoint_init(&c->client, c, &c->backend, CONFIG_BUFFER_SIZE);
+	endpoint_init(&c->backend, c, &c->client, CONFIG_BUFFER_SIZE);
+	c->client.rfd = c->client.wfd = fd;
+	net_set_nodelay(fd);
+	conn_peer_names(c, sa);
+	endpoint_watch(&c->client, &c->client.rd, conn_client_read_cb, fd,
+	    EV_READ);
+	endpoint_watch(&c->client, &c->client.wr, conn_client_write_cb, fd,
+	    EV_WRITE);
+	ev_init(&c->deadline, conn_deadline_cb);
+	ev_init(&c->ping_timer, conn_ping_cb);
+	ev_init(&c->idle_timer, conn_idle_cb);
+	c->deadline.data = c->ping_timer.data = c->idle_timer.data = c;
+	if ((c->req = calloc(1, sizeof(*c->req))) == NULL ||
+	    hs_init(c->req, (size_t)cfg->max_header_size) == -1)
+		fatal("handshake init");
+	TAILQ_INSERT_TAIL(&server.conns, c, entry);
+	server.nconns++;
+	conn_set_state(c, CONN_HTTP);
+	conn_deadline(c, cfg->handshake_timeout_ms);
+	watcher_set(&c->client.rd, true);
+}
+
+void
+conn_shutdown_all(void)
+{
+	struct conn	*c, *next;
+
+	server.stopping = true;
+	for (c = TAILQ_FIRST(&server.conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (c->state == CONN_OPEN)
+			conn_ws_close(c, WS_CLOSE_GOING_AWAY,
+			    "server shutting down");
+		else if (c->state != CONN_CLOSING)
+			conn_close(c, "server shutting down");
+	}
+}

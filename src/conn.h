@@ -1,0 +1,158 @@
+/*
+ * One client connection: its state machine, its two endpoints (client
+ * and backend) with bounded output buffers, its timers, and the relay
+ * between WebSocket frames and the backend's byte stream.
+ */
+#ifndef CONN_H
+#define CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+
+#include <ev.h>
+
+#include "buf.h"
+#include "config.h"
+#include "handshake.h"
+#include "ws.h"
+
+#define CONN_READ_CHUNK		(64 * 1024)	/* bytes per read() */
+#define CONN_MAX_WRITE_PER_EVENT (1024 * 1024)	/* fairness between conns */
+#define CONN_IN_MAX		(CONN_READ_CHUNK + WS_MAX_HEADER + 125)
+
+enum conn_state {
+	CONN_ACCEPTED,
+	CONN_TLS,
+	CONN_HTTP,
+	CONN_BACKEND,	/* waiting for the backend (TCP connect) */
+	CONN_OPEN,
+	CONN_CLOSING,
+	CONN_CLOSED,
+};
+
+struct conn;
+struct proc;
+struct tls_conn;
+struct listener;
+
+/* One side of the relay. The backend may read and write different fds. */
+struct endpoint {
+	int		 rfd, wfd;	/* -1 when closed */
+	ev_io		 rd, wr;
+	struct buf	 out;		/* bytes waiting to be written to wfd */
+	struct endpoint	*peer;
+	struct conn	*conn;
+	bool		 eof;		/* read side finished */
+	bool		 wr_shut;	/* write side shut down or closed */
+};
+
+/* A configuration shared by connections, freed with its last user. */
+struct config_ref {
+	struct config	*cfg;
+	int		 refs;
+};
+
+struct conn_stats {
+	uint64_t	 bytes_in, bytes_out;	/* payload, client's view */
+	uint64_t	 msgs_in, msgs_out;
+};
+
+struct conn {
+	uint64_t		 id;
+	enum conn_state		 state;
+	struct endpoint		 client, backend;
+	struct buf		 in;		/* client bytes not yet decoded */
+	struct buf		 line;		/* text mode: partial output line */
+	struct config_ref	*cref;
+	struct route		*route;
+	struct listener		*listener;
+	struct tls_conn		*tls;
+	struct hs_request	*req;		/* only until the 101 */
+	char			*path;		/* decoded request path */
+	char			*query;
+	char			*script_name;	/* dir routes: /scripts/NAME */
+	char			*path_info;	/* path after the script */
+	char			*program;	/* dir routes: resolved program */
+	char			 peer[INET6_ADDRSTRLEN + 8];
+	char			 peer_ip[INET6_ADDRSTRLEN];
+	int			 peer_port;
+	char			 local_ip[INET6_ADDRSTRLEN];
+	int			 local_port;
+	int			 status;	/* HTTP status answered */
+
+	/* Frame decoding. */
+	struct ws_msg		 msg;
+	struct ws_header	 hdr;
+	bool			 in_frame;	/* hdr is parsed, payload flowing */
+	uint64_t		 frame_pos;	/* payload bytes of hdr consumed */
+	uint8_t			 msg_opcode;	/* opcode of the message in flight */
+	bool			 echo_started;	/* echo: first fragment sent */
+	bool			 output_paused;	/* pty: client asked to pause */
+	bool			 input_blocked;	/* destination full */
+
+	/* Closing. */
+	bool			 close_sent, close_received;
+	bool			 linger;	/* flush, shut down, await EOF */
+	unsigned		 close_code;	/* code we sent, for the log */
+	bool			 backend_done;	/* output EOF (and exit) seen */
+	bool			 backend_eof;
+	bool			 proc_exited;
+	int			 exit_status;	/* wait status, -1 unknown */
+
+	/* Timers. */
+	ev_timer		 deadline;	/* handshake, close, connect */
+	ev_timer		 ping_timer;
+	ev_timer		 idle_timer;
+	bool			 ping_outstanding;
+	ev_tstamp		 last_activity;
+	ev_tstamp		 started;
+
+	struct proc		*proc;
+	struct conn_stats	 stats;
+	TAILQ_ENTRY(conn)	 entry;
+};
+
+TAILQ_HEAD(conn_list, conn);
+
+/* Runtime state of this process: one per worker. */
+struct server {
+	struct ev_loop		*loop;
+	struct config_ref	*cref;		/* config for new connections */
+	struct conn_list	 conns;
+	struct conn_list	 dead;		/* freed at the next safe point */
+	int			 nconns;
+	int			 nprocs;	/* process backends not yet reaped */
+	bool			 stopping;
+	uint64_t		 next_id;
+	ev_prepare		 reaper;
+};
+
+extern struct server	server;
+
+void		 server_init(struct ev_loop *, struct config *);
+void		 config_ref_put(struct config_ref *);
+struct config_ref *config_ref_new(struct config *);
+
+/* Take ownership of an accepted socket. */
+void		 conn_accept(int fd, const struct sockaddr *, socklen_t,
+		    struct listener *);
+/* The only way out: stop everything, log once, free at a safe point. */
+void		 conn_close(struct conn *, const char *reason);
+void		 conn_set_state(struct conn *, enum conn_state);
+const char	*conn_state_name(enum conn_state);
+/* Start the close handshake with code and reason (shutdown: 1001). */
+void		 conn_ws_close(struct conn *, unsigned code, const char *reason);
+/* Graceful stop of every connection (SIGTERM). */
+void		 conn_shutdown_all(void);
+
+/* Called by backends. */
+void		 conn_backend_connected(struct conn *);
+void		 conn_backend_failed(struct conn *, const char *why);
+void		 conn_backend_readable(struct conn *);
+void		 conn_proc_exited(struct conn *, int status);
+
+#endif

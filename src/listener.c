@@ -1,0 +1,201 @@
+/*
+ * Listening sockets and the accept watcher. Accepting pauses for a
+ * moment when descriptors run out instead of spinning on EMFILE.
+ */
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "listener.h"
+#include "log.h"
+#include "net.h"
+
+#define LISTENER_BACKLOG	1024
+#define LISTENER_ACCEPT_BURST	64
+#define LISTENER_EMFILE_PAUSE	0.1	/* seconds */
+
+static struct listener	*listeners;
+
+bool
+listener_is_tls(const struct listener *l)
+{
+	return l != NULL && l->spec.tls;
+}
+
+static void
+listener_free(struct listener *l)
+{
+	free(l->spec.spec);
+	free(l);
+}
+
+void
+listener_conn_closed(struct listener *l)
+{
+	if (l != NULL && --l->refs == 0 && l->closed)
+		listener_free(l);
+}
+
+static void
+listener_close(struct listener *l)
+{
+	ev_io_stop(server.loop, &l->io);
+	ev_timer_stop(server.loop, &l->pause);
+	if (l->fd != -1)
+		close(l->fd);
+	l->fd = -1;
+	l->closed = true;
+	if (l->refs == 0)
+		listener_free(l);
+}
+
+/* Fires after an EMFILE pause: try accepting again. */
+static void
+listener_resume_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct listener	*l = w->data;
+
+	(void)revents;
+	if (l->fd != -1)
+		ev_io_start(loop, &l->io);
+}
+
+static void
+listener_pause(struct listener *l)
+{
+	static ev_tstamp	 last_logged;
+
+	if (ev_now(server.loop) - last_logged > 10.) {
+		log_warn("listener %s: accept paused", l->spec.spec);
+		last_logged = ev_now(server.loop);
+	}
+	ev_io_stop(server.loop, &l->io);
+	ev_timer_set(&l->pause, LISTENER_EMFILE_PAUSE, 0.);
+	ev_timer_start(server.loop, &l->pause);
+}
+
+/* Fires when connections wait in the backlog: accept a burst of them. */
+static void
+listener_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct listener		*l = w->data;
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+	int			 fd, i;
+
+	(void)loop, (void)revents;
+	for (i = 0; i < LISTENER_ACCEPT_BURST; i++) {
+		len = sizeof(ss);
+		fd = accept4(l->fd, (struct sockaddr *)&ss, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM)
+				listener_pause(l);
+			else if (errno != EAGAIN && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_warn("listener %s: accept", l->spec.spec);
+			return;
+		}
+		l->refs++;
+		conn_accept(fd, (struct sockaddr *)&ss, len, l);
+	}
+}
+
+static struct listener *
+listener_open(const struct listen_spec *spec)
+{
+	struct listener	*l;
+	char		 err[256];
+	int		 fd;
+
+	fd = net_listen((const struct sockaddr *)&spec->addr, spec->addrlen,
+	    LISTENER_BACKLOG, err, sizeof(err));
+	if (fd == -1) {
+		log_error("listen %s: %s", spec->spec, err);
+		return NULL;
+	}
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		fatal("calloc");
+	l->fd = fd;
+	l->spec = *spec;
+	if ((l->spec.spec = strdup(spec->spec)) == NULL)
+		fatal("strdup");
+	ev_io_init(&l->io, listener_accept_cb, fd, EV_READ);
+	ev_init(&l->pause, listener_resume_cb);
+	l->io.data = l->pause.data = l;
+	ev_io_start(server.loop, &l->io);
+	log_info("listening on %s%s", spec->spec, spec->tls ? " (tls)" : "");
+	return l;
+}
+
+static struct listener *
+listener_find(const struct listen_spec *spec)
+{
+	struct listener	*l;
+
+	for (l = listeners; l != NULL; l = l->next)
+		if (!l->seen && l->spec.addrlen == spec->addrlen &&
+		    l->spec.tls == spec->tls &&
+		    memcmp(&l->spec.addr, &spec->addr, spec->addrlen) == 0)
+			return l;
+	return NULL;
+}
+
+int
+listeners_sync(const struct config *cfg)
+{
+	struct listener	*l, *next, *fresh = NULL, **tail = &fresh;
+	size_t		 i;
+
+	for (i = 0; i < cfg->nlistens; i++) {
+		if ((l = listener_find(&cfg->listens[i])) != NULL) {
+			l->seen = true;
+			l->spec.proxy_protocol = cfg->listens[i].proxy_protocol;
+			continue;
+		}
+		if ((l = listener_open(&cfg->listens[i])) == NULL)
+			goto fail;
+		*tail = l;
+		tail = &l->next;
+	}
+	/* Commit: drop the ones the config no longer names. */
+	for (l = listeners; l != NULL; l = next) {
+		next = l->next;
+		if (!l->seen) {
+			log_info("closing listener %s", l->spec.spec);
+			listener_close(l);
+		} else {
+			l->seen = false;
+			l->next = fresh;
+			fresh = l;
+		}
+	}
+	listeners = fresh;
+	return 0;
+fail:
+	for (l = fresh; l != NULL; l = next) {
+		next = l->next;
+		listener_close(l);
+	}
+	for (l = listeners; l != NULL; l = l->next)
+		l->seen = false;
+	return -1;
+}
+
+void
+listeners_close_all(void)
+{
+	struct listener	*l, *next;
+
+	for (l = listeners; l != NULL; l = next) {
+		next = l->next;
+		listener_close(l);
+	}
+	listeners = NULL;
+}

@@ -1,0 +1,37 @@
+/*
+ * Listening sockets: bind from the config, accept into connections,
+ * pause on descriptor exhaustion, follow the config across reloads.
+ */
+#ifndef LISTENER_H
+#define LISTENER_H
+
+#include <stdbool.h>
+
+#include <ev.h>
+
+#include "config.h"
+
+struct listener {
+	int			 fd;
+	ev_io			 io;
+	ev_timer		 pause;		/* EMFILE back-off */
+	struct listen_spec	 spec;		/* spec.spec owned */
+	int			 refs;		/* open connections */
+	bool			 closed;	/* removed; freed with last conn */
+	bool			 seen;		/* reload bookkeeping */
+	struct listener		*next;
+};
+
+/*
+ * Make the listener set match cfg: keep those whose address is
+ * unchanged, bind new ones, close removed ones. Errors are printed to
+ * stderr/logged; returns -1 if any new listener failed (nothing changed
+ * then).
+ */
+int	listeners_sync(const struct config *);
+/* Stop accepting (shutdown) and close every listening socket. */
+void	listeners_close_all(void);
+void	listener_conn_closed(struct listener *);
+bool	listener_is_tls(const struct listener *);
+
+#endif

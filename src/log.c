@@ -1,0 +1,157 @@
+/*
+ * Log lines go to stderr (journald adds its own time stamps) or to a file
+ * with a time stamp. log_warn appends strerror(errno); log_warnx doesn't.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static enum log_level	 log_level = LOG_LEVEL_INFO;
+static FILE		*log_fp;
+static char		*log_path;
+
+void
+log_init(enum log_level level, const char *path)
+{
+	log_level = level;
+	free(log_path);
+	log_path = path && strcmp(path, "stderr") != 0 ? strdup(path) : NULL;
+	if (log_reopen() == -1)
+		fprintf(stderr, "wsbridge: %s: %s\n", path, strerror(errno));
+}
+
+void
+log_set_level(enum log_level level)
+{
+	log_level = level;
+}
+
+/* Reopen the log file (SIGUSR1, after rotation). */
+int
+log_reopen(void)
+{
+	FILE	*fp;
+
+	if (log_path == NULL) {
+		log_fp = NULL;
+		return 0;
+	}
+	if ((fp = fopen(log_path, "a")) == NULL)
+		return -1;
+	setvbuf(fp, NULL, _IOLBF, 0);
+	if (log_fp != NULL)
+		fclose(log_fp);
+	log_fp = fp;
+	return 0;
+}
+
+int
+log_enabled(enum log_level level)
+{
+	return level <= log_level;
+}
+
+static void
+log_vwrite(enum log_level level, const char *tag, const char *err,
+    const char *fmt, va_list ap)
+{
+	char		 line[2048], stamp[32];
+	FILE		*fp = log_fp ? log_fp : stderr;
+	time_t		 now;
+	struct tm	 tm;
+
+	if (level > log_level)
+		return;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	if (log_fp != NULL) {
+		now = time(NULL);
+		localtime_r(&now, &tm);
+		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S%z ", &tm);
+	} else
+		stamp[0] = '\0';
+	if (err != NULL)
+		fprintf(fp, "%swsbridge[%d]: %s%s: %s\n", stamp, (int)getpid(),
+		    tag, line, err);
+	else
+		fprintf(fp, "%swsbridge[%d]: %s%s\n", stamp, (int)getpid(), tag,
+		    line);
+}
+
+#define LOG_FN(name, level, tag, witherr)				\
+void									\
+name(const char *fmt, ...)						\
+{									\
+	va_list	 ap;							\
+	int	 saved = errno;						\
+									\
+	va_start(ap, fmt);						\
+	log_vwrite(level, tag, witherr ? strerror(saved) : NULL, fmt, ap);\
+	va_end(ap);							\
+	errno = saved;							\
+}
+
+LOG_FN(log_warn, LOG_LEVEL_WARN, "warning: ", 1)
+LOG_FN(log_warnx, LOG_LEVEL_WARN, "warning: ", 0)
+LOG_FN(log_error, LOG_LEVEL_ERROR, "error: ", 0)
+LOG_FN(log_info, LOG_LEVEL_INFO, "", 0)
+LOG_FN(log_access, LOG_LEVEL_ACCESS, "", 0)
+LOG_FN(log_debug, LOG_LEVEL_DEBUG, "debug: ", 0)
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 saved = errno;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_LEVEL_ERROR, "fatal: ", strerror(saved), fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_LEVEL_ERROR, "fatal: ", NULL, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+char *
+log_escape(char *dst, size_t dstsz, const char *src, size_t n)
+{
+	size_t		 i, o = 0;
+	unsigned char	 ch;
+
+	if (dstsz < 8) {
+		if (dstsz > 0)
+			dst[0] = '\0';
+		return dst;
+	}
+	/* Stop early enough that "..." and the NUL always fit. */
+	for (i = 0; i < n && o + 8 < dstsz; i++) {
+		ch = (unsigned char)src[i];
+		if (ch >= 0x20 && ch < 0x7f && ch != '\\' && ch != '"')
+			dst[o++] = (char)ch;
+		else if (ch == '\\' || ch == '"') {
+			dst[o++] = '\\';
+			dst[o++] = (char)ch;
+		} else
+			o += (size_t)snprintf(dst + o, dstsz - o, "\\x%02x", ch);
+	}
+	if (i < n) {
+		memcpy(dst + o, "...", 3);
+		o += 3;
+	}
+	dst[o] = '\0';
+	return dst;
+}

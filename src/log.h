@@ -1,0 +1,35 @@
+/*
+ * Logging to stderr or a file: levels, errno variants, fatal, and a
+ * helper that escapes peer-supplied bytes before they reach a log line.
+ */
+#ifndef LOG_H
+#define LOG_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+void	log_init(enum log_level, const char *path);
+void	log_set_level(enum log_level);
+int	log_reopen(void);
+int	log_enabled(enum log_level);
+
+void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_error(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_access(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	fatal(const char *, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
+void	fatalx(const char *, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
+
+/*
+ * Copy n bytes of untrusted src into dst (size dstsz) with control and
+ * non-ASCII bytes as \xNN, backslash and quote escaped; always
+ * NUL-terminated, truncated with "..." if needed. Returns dst.
+ */
+char	*log_escape(char *dst, size_t dstsz, const char *src, size_t n);
+
+#endif

@@ -1,0 +1,167 @@
+/*
+ * wsbridge: options, start-up checks, signals and the event loop.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "backend.h"
+#include "config.h"
+#include "conn.h"
+#include "listener.h"
+#include "log.h"
+#include "options.h"
+#include "version.h"
+
+static int	 main_argc;
+static char	**main_argv;
+static ev_timer	 shutdown_timer;
+
+/* Fires at shutdown_timeout: whatever is left is killed. */
+static void
+main_shutdown_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct conn	*c;
+
+	(void)w, (void)revents;
+	log_warnx("shutdown timeout: killing what is left");
+	backend_proc_kill_all();
+	while ((c = TAILQ_FIRST(&server.conns)) != NULL)
+		conn_close(c, "shutdown timeout");
+	ev_break(loop, EVBREAK_ALL);
+}
+
+/* Checked at every loop iteration once stopping: done when all is gone. */
+static void
+main_stop_check_cb(struct ev_loop *loop, ev_check *w, int revents)
+{
+	(void)revents;
+	if (server.nconns == 0 && backend_proc_count() == 0) {
+		ev_check_stop(loop, w);
+		ev_break(loop, EVBREAK_ALL);
+	}
+}
+
+/* SIGTERM/SIGINT: stop accepting, Close 1001 to all, then exit. */
+static void
+main_stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	static ev_check	 check;
+
+	(void)revents;
+	if (server.stopping)
+		return;
+	log_info("signal %d: shutting down", w->signum);
+	listeners_close_all();
+	conn_shutdown_all();
+	ev_timer_init(&shutdown_timer, main_shutdown_timeout_cb,
+	    server.cref->cfg->shutdown_timeout_ms / 1000., 0.);
+	ev_timer_start(loop, &shutdown_timer);
+	ev_check_init(&check, main_stop_check_cb);
+	ev_check_start(loop, &check);
+}
+
+/* Build and check a config from the command line (and file). */
+static struct config *
+main_load_config(struct options *opts, int *rv)
+{
+	struct config	*cfg = NULL;
+
+	*rv = options_parse(main_argc, main_argv, opts, &cfg, stderr);
+	if (*rv != 0 || cfg == NULL)
+		return NULL;
+	if (config_finish(cfg, stderr) != 0) {
+		config_free(cfg);
+		*rv = 1;
+		return NULL;
+	}
+	return cfg;
+}
+
+/* SIGHUP: new config for new connections; a bad one keeps the old. */
+static void
+main_reload_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct options	 opts;
+	struct config	*cfg;
+	int		 rv;
+
+	(void)loop, (void)w, (void)revents;
+	if (server.stopping)
+		return;
+	log_info("SIGHUP: reloading configuration");
+	if ((cfg = main_load_config(&opts, &rv)) == NULL) {
+		log_error("reload failed; keeping the running configuration");
+		return;
+	}
+	if (listeners_sync(cfg) == -1) {
+		log_error("reload: listeners failed; keeping the running "
+		    "configuration");
+		config_free(cfg);
+		return;
+	}
+	config_ref_put(server.cref);
+	server.cref = config_ref_new(cfg);
+	log_set_level(cfg->log_level);
+	log_info("configuration reloaded: %zu routes", cfg->nroutes);
+}
+
+/* SIGUSR1: reopen the log file after rotation. */
+static void
+main_reopen_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	(void)loop, (void)w, (void)revents;
+	if (log_reopen() == -1)
+		log_warn("reopen log");
+}
+
+int
+main(int argc, char *argv[])
+{
+	static ev_signal	 sigs[5];
+	struct options		 opts;
+	struct config		*cfg;
+	struct ev_loop		*loop;
+	int			 rv;
+
+	main_argc = argc;
+	main_argv = argv;
+	if ((cfg = main_load_config(&opts, &rv)) == NULL) {
+		if (rv == 0 && opts.help)
+			options_usage(stdout);
+		else if (rv == 0 && opts.version)
+			printf("wsbridge %s\n", WSBRIDGE_VERSION);
+		return rv;
+	}
+	if (opts.check) {
+		config_print(cfg, stdout);
+		printf("configuration OK\n");
+		config_free(cfg);
+		return 0;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	log_init(cfg->log_level, cfg->access_log);
+	if ((loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
+		fatalx("cannot initialise libev");
+	server_init(loop, cfg);
+	if (listeners_sync(cfg) == -1)
+		return 1;
+	ev_signal_init(&sigs[0], main_stop_cb, SIGTERM);
+	ev_signal_init(&sigs[1], main_stop_cb, SIGINT);
+	ev_signal_init(&sigs[2], main_reload_cb, SIGHUP);
+	ev_signal_init(&sigs[3], main_reopen_cb, SIGUSR1);
+	for (rv = 0; rv < 4; rv++) {
+		ev_signal_start(loop, &sigs[rv]);
+		ev_unref(loop);
+	}
+	ev_run(loop, 0);
+	listeners_close_all();
+	config_ref_put(server.cref);
+	log_info("exiting");
+	return 0;
+}

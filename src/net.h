@@ -1,0 +1,21 @@
+/*
+ * Socket helpers in the manner of redis's anet.c: they fill the caller's
+ * error buffer and leave the logging to the caller.
+ */
+#ifndef NET_H
+#define NET_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+/* A non-blocking, close-on-exec listening socket bound to addr. */
+int	net_listen(const struct sockaddr *, socklen_t, int backlog,
+	    char *err, size_t errsz);
+/* Start a non-blocking connect; sets *in_progress. -1 on failure. */
+int	net_connect(const struct sockaddr *, socklen_t, int *in_progress,
+	    char *err, size_t errsz);
+int	net_set_nodelay(int fd);
+/* Numeric address and port of sa ("unix" for AF_UNIX). */
+void	net_addr_string(const struct sockaddr *, char *, size_t, int *port);
+
+#endif
