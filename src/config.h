@@ -27,6 +27,8 @@
 #define CONFIG_CLOSE_GRACE_MS		500
 #define CONFIG_CONNECT_TIMEOUT_MS	5000
 #define CONFIG_MAX_LINE			199	/* inih's line limit */
+/* Used when neither the file nor the flags name a listener. */
+#define CONFIG_DEFAULT_LISTEN		"127.0.0.1:8080"
 
 enum backend_kind {
 	BACKEND_NONE,
@@ -81,8 +83,8 @@ struct route_limits {
 };
 
 struct route {
-	char			*path;		/* "/echo", or "/scripts" for "/scripts/*" */
-	bool			 prefix;	/* declared with a trailing "/*" */
+	char			*path;		/* "/echo"; "/scripts" for a prefix route */
+	bool			 prefix;	/* declared with a trailing slash-star */
 	enum backend_kind	 kind;
 	struct strlist		 argv;		/* exec, split like a shell */
 	char			*dir;
@@ -106,6 +108,8 @@ struct route {
 	bool			 readonly;	/* pty: drop input */
 	char			*term;		/* pty: TERM */
 	int			 line;		/* section line, 0 from flags */
+	int			 backend_line;	/* exec/dir/connect/echo line */
+	int			 cwd_line;
 	int			 active;	/* runtime: open connections */
 };
 
@@ -131,6 +135,9 @@ struct config {
 	char			*tls_cert;
 	char			*tls_key;
 	char			*tls_client_ca;
+	/* lines of keys checked by config_finish(), 0 from flags */
+	int			 static_dir_line, user_line, group_line;
+	int			 tls_cert_line, tls_key_line, tls_client_ca_line;
 	struct route		**routes;
 	size_t			 nroutes;
 };
@@ -160,7 +167,7 @@ void		 config_print(const struct config *, FILE *);
 
 /*
  * Longest-match route for a decoded path: exact routes match exactly, a
- * prefix route "/p/*" matches "/p" and "/p/...". *rest gets the part of
+ * prefix route "/p/ *" (no space) matches "/p" and "/p/...". *rest gets the part of
  * the path after the route's own path (for dir routes). NULL: no route.
  */
 struct route	*config_match(const struct config *, const char *path,
@@ -179,11 +186,21 @@ int		 config_split_argv(const char *, struct strlist *,
 int		 config_parse_addr(const char *, int default_port,
 		    struct sockaddr_storage *, socklen_t *, const char **why);
 
+/*
+ * Set one key as a line of the file would: route NULL for a [server] key.
+ * Lists ("origins") are replaced, repeatable keys ("header") appended.
+ * On error, err gets the reason without the key ("invalid size \"1X\"").
+ */
+int		 config_set(struct config *, struct route *, const char *key,
+		    const char *value, int line, char *err, size_t errlen);
+
 void		 strlist_add(struct strlist *, const char *);
 void		 strlist_free(struct strlist *);
+/* path as written: "/echo", or "/x" plus slash-star for a prefix route. */
 struct route	*route_new(const char *path);
 void		 config_add_route(struct config *, struct route *);
 void		 config_add_listen(struct config *, const char *spec, bool tls,
 		    int line);
+void		 config_clear_listens(struct config *);
 
 #endif

@@ -1,0 +1,1662 @@
+/*
+ * Configuration: defaults, the INI loader (inih) with FILE:LINE errors,
+ * the start-up checks (commands, directories, addresses) and route lookup.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <netdb.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+#include "config.h"
+
+enum config_type {
+	T_STR, T_INT, T_DURATION, T_SIZE, T_BOOL, T_LIST, T_HEADER, T_ENV,
+	T_LISTEN, T_TLSLISTEN, T_WORKERS, T_LOGLEVEL, T_ACCESSLOG, T_MODE,
+	T_EXEC, T_DIR, T_CONNECT, T_ECHO,
+};
+
+#define NOLINE		((size_t)-1)
+#define MAXKEYS		40
+
+/* One key of a section: where it goes in struct config or struct route. */
+struct config_key {
+	const char		*name;
+	enum config_type	 type;
+	size_t			 off;		/* field offset */
+	size_t			 line_off;	/* int line field, or NOLINE */
+	int64_t			 min, max;	/* T_INT, T_SIZE, T_DURATION */
+	bool			 repeat;
+};
+
+#define C(f)	offsetof(struct config, f)
+#define R(f)	offsetof(struct route, f)
+#define BIG	INT64_MAX
+
+#define LIMIT_KEYS(S)							\
+	{ "max_message_size", T_SIZE, S(limits.max_message_size),	\
+	    NOLINE, 1, BIG, false },					\
+	{ "buffer_size", T_SIZE, S(limits.buffer_size), NOLINE,		\
+	    1024, BIG, false },						\
+	{ "ping_interval", T_DURATION, S(limits.ping_interval_ms),	\
+	    NOLINE, 0, BIG, false },					\
+	{ "ping_timeout", T_DURATION, S(limits.ping_timeout_ms),	\
+	    NOLINE, 1, BIG, false },					\
+	{ "idle_timeout", T_DURATION, S(limits.idle_timeout_ms),	\
+	    NOLINE, 0, BIG, false },					\
+	{ "close_grace", T_DURATION, S(limits.close_grace_ms),		\
+	    NOLINE, 0, BIG, false },					\
+	{ "connect_timeout", T_DURATION, S(limits.connect_timeout_ms),	\
+	    NOLINE, 1, BIG, false },					\
+	{ "header", T_HEADER, S(headers), NOLINE, 0, 0, true },	\
+	{ "header_ws", T_HEADER, S(headers_ws), NOLINE, 0, 0, true },	\
+	{ "header_http", T_HEADER, S(headers_http), NOLINE, 0, 0, true }
+
+static const struct config_key config_server_keys[] = {
+	{ "listen", T_LISTEN, 0, NOLINE, 0, 0, true },
+	{ "workers", T_WORKERS, C(workers), NOLINE, 0, 0, false },
+	{ "max_connections", T_INT, C(max_connections), NOLINE, 1,
+	    INT_MAX, false },
+	{ "handshake_timeout", T_DURATION, C(handshake_timeout_ms), NOLINE,
+	    1, BIG, false },
+	{ "close_timeout", T_DURATION, C(close_timeout_ms), NOLINE, 1, BIG,
+	    false },
+	{ "shutdown_timeout", T_DURATION, C(shutdown_timeout_ms), NOLINE,
+	    0, BIG, false },
+	{ "max_header_size", T_SIZE, C(max_header_size), NOLINE, 1024,
+	    INT_MAX, false },
+	{ "static_dir", T_STR, C(static_dir), C(static_dir_line), 0, 0,
+	    false },
+	{ "devconsole", T_BOOL, C(devconsole), NOLINE, 0, 0, false },
+	{ "user", T_STR, C(user), C(user_line), 0, 0, false },
+	{ "group", T_STR, C(group), C(group_line), 0, 0, false },
+	{ "log_level", T_LOGLEVEL, C(log_level), NOLINE, 0, 0, false },
+	{ "access_log", T_ACCESSLOG, C(access_log), NOLINE, 0, 0, false },
+	LIMIT_KEYS(C),
+	{ NULL, T_STR, 0, NOLINE, 0, 0, false },
+};
+
+static const struct config_key config_tls_keys[] = {
+	{ "listen", T_TLSLISTEN, 0, NOLINE, 0, 0, true },
+	{ "cert", T_STR, C(tls_cert), C(tls_cert_line), 0, 0, false },
+	{ "key", T_STR, C(tls_key), C(tls_key_line), 0, 0, false },
+	{ "client_ca", T_STR, C(tls_client_ca), C(tls_client_ca_line), 0, 0,
+	    false },
+	{ NULL, T_STR, 0, NOLINE, 0, 0, false },
+};
+
+static const struct config_key config_route_keys[] = {
+	{ "exec", T_EXEC, R(argv), R(backend_line), 0, 0, false },
+	{ "dir", T_DIR, R(dir), R(backend_line), 0, 0, false },
+	{ "connect", T_CONNECT, R(connect), R(backend_line), 0, 0, false },
+	{ "echo", T_ECHO, 0, R(backend_line), 0, 0, false },
+	{ "mode", T_MODE, R(mode), NOLINE, 0, 0, false },
+	{ "origins", T_LIST, R(origins), NOLINE, 0, 0, false },
+	{ "same_origin", T_BOOL, R(same_origin), NOLINE, 0, 0, false },
+	{ "protocols", T_LIST, R(protocols), NOLINE, 0, 0, false },
+	{ "require_protocol", T_BOOL, R(require_protocol), NOLINE, 0, 0,
+	    false },
+	{ "max_connections", T_INT, R(max_connections), NOLINE, 0, INT_MAX,
+	    false },
+	{ "pass_env", T_LIST, R(pass_env), NOLINE, 0, 0, false },
+	{ "env", T_ENV, R(env), NOLINE, 0, 0, true },
+	{ "cwd", T_STR, R(cwd), R(cwd_line), 0, 0, false },
+	{ "compression", T_BOOL, R(compression), NOLINE, 0, 0, false },
+	{ "readonly", T_BOOL, R(readonly), NOLINE, 0, 0, false },
+	{ "term", T_STR, R(term), NOLINE, 0, 0, false },
+	LIMIT_KEYS(R),
+	{ NULL, T_STR, 0, NOLINE, 0, 0, false },
+};
+
+enum config_section { SEC_NONE, SEC_SERVER, SEC_TLS, SEC_ROUTE, SEC_SKIP };
+
+/* The loader's state: inih calls back into it line by line. */
+struct config_ctx {
+	struct config		*cfg;
+	FILE			*errfp;
+	FILE			*fp;
+	char			*buf;
+	size_t			 bufsz;
+	int			 line;
+	int			 errors;
+	enum config_section	 sec;
+	int			 sec_line;
+	char			 secname[CONFIG_MAX_LINE + 16];
+	const struct config_key	*keys;
+	struct route		*route;
+	bool			 prev_key;	/* inih would continue it */
+	int			 seen[MAXKEYS];	/* line of each key, 0: unseen */
+	unsigned		 backends;	/* bit per backend key */
+	int			 server_line, tls_line;
+};
+
+static void
+config_oom(void)
+{
+	fputs("wsbridge: out of memory\n", stderr);
+	abort();
+}
+
+static void *
+config_xcalloc(size_t n, size_t size)
+{
+	void	*p;
+
+	if ((p = calloc(n, size)) == NULL)
+		config_oom();
+	return p;
+}
+
+static char *
+config_xstrdup(const char *s)
+{
+	char	*p;
+
+	if ((p = strdup(s)) == NULL)
+		config_oom();
+	return p;
+}
+
+void
+strlist_add(struct strlist *l, const char *s)
+{
+	char	**v;
+
+	if ((v = realloc(l->v, (l->n + 2) * sizeof(*v))) == NULL)
+		config_oom();
+	v[l->n++] = config_xstrdup(s);
+	v[l->n] = NULL;
+	l->v = v;
+}
+
+void
+strlist_free(struct strlist *l)
+{
+	size_t	 i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+/* Set but empty: "pass_env =" differs from no pass_env at all. */
+static void
+strlist_set_empty(struct strlist *l)
+{
+	strlist_free(l);
+	l->v = config_xcalloc(1, sizeof(*l->v));
+}
+
+static void
+strlist_copy(struct strlist *dst, const struct strlist *src)
+{
+	size_t	 i;
+
+	strlist_set_empty(dst);
+	for (i = 0; i < src->n; i++)
+		strlist_add(dst, src->v[i]);
+}
+
+/* Replace l with the items of a comma list, blanks trimmed. */
+static void
+strlist_set_csv(struct strlist *l, const char *csv)
+{
+	const char	*p, *e, *end;
+
+	strlist_set_empty(l);
+	for (p = csv; *p != '\0'; p = *e == ',' ? e + 1 : e) {
+		e = p + strcspn(p, ",");
+		end = e;
+		while (p < end && (*p == ' ' || *p == '\t'))
+			p++;
+		while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		if (end > p) {
+			char	*item = strndup(p, (size_t)(end - p));
+
+			if (item == NULL)
+				config_oom();
+			strlist_add(l, item);
+			free(item);
+		}
+	}
+}
+
+static void
+config_limits_init(struct route_limits *l, int64_t v)
+{
+	l->max_message_size = v;
+	l->buffer_size = v;
+	l->ping_interval_ms = v;
+	l->ping_timeout_ms = v;
+	l->idle_timeout_ms = v;
+	l->close_grace_ms = v;
+	l->connect_timeout_ms = v;
+}
+
+struct config *
+config_new(void)
+{
+	struct config	*cfg = config_xcalloc(1, sizeof(*cfg));
+
+	cfg->workers = 1;
+	cfg->max_connections = CONFIG_MAX_CONNECTIONS;
+	cfg->handshake_timeout_ms = CONFIG_HANDSHAKE_TIMEOUT_MS;
+	cfg->close_timeout_ms = CONFIG_CLOSE_TIMEOUT_MS;
+	cfg->shutdown_timeout_ms = CONFIG_SHUTDOWN_TIMEOUT_MS;
+	cfg->max_header_size = CONFIG_MAX_HEADER_SIZE;
+	cfg->log_level = LOG_LEVEL_INFO;
+	cfg->limits.max_message_size = CONFIG_MAX_MESSAGE_SIZE;
+	cfg->limits.buffer_size = CONFIG_BUFFER_SIZE;
+	cfg->limits.ping_interval_ms = CONFIG_PING_INTERVAL_MS;
+	cfg->limits.ping_timeout_ms = CONFIG_PING_TIMEOUT_MS;
+	cfg->limits.idle_timeout_ms = CONFIG_IDLE_TIMEOUT_MS;
+	cfg->limits.close_grace_ms = CONFIG_CLOSE_GRACE_MS;
+	cfg->limits.connect_timeout_ms = CONFIG_CONNECT_TIMEOUT_MS;
+	return cfg;
+}
+
+static void
+route_free(struct route *r)
+{
+	free(r->path);
+	strlist_free(&r->argv);
+	free(r->dir);
+	free(r->connect);
+	strlist_free(&r->origins);
+	strlist_free(&r->protocols);
+	strlist_free(&r->pass_env);
+	strlist_free(&r->env);
+	free(r->cwd);
+	strlist_free(&r->headers);
+	strlist_free(&r->headers_ws);
+	strlist_free(&r->headers_http);
+	free(r->term);
+	free(r);
+}
+
+void
+config_free(struct config *cfg)
+{
+	size_t	 i;
+
+	if (cfg == NULL)
+		return;
+	for (i = 0; i < cfg->nroutes; i++)
+		route_free(cfg->routes[i]);
+	free(cfg->routes);
+	for (i = 0; i < cfg->nlistens; i++)
+		free(cfg->listens[i].spec);
+	free(cfg->listens);
+	free(cfg->path);
+	free(cfg->static_dir);
+	free(cfg->user);
+	free(cfg->group);
+	free(cfg->access_log);
+	strlist_free(&cfg->headers);
+	strlist_free(&cfg->headers_ws);
+	strlist_free(&cfg->headers_http);
+	free(cfg->tls_cert);
+	free(cfg->tls_key);
+	free(cfg->tls_client_ca);
+	free(cfg);
+}
+
+struct route *
+route_new(const char *path)
+{
+	struct route	*r = config_xcalloc(1, sizeof(*r));
+	size_t		 len = strlen(path);
+
+	if (len >= 2 && strcmp(path + len - 2, "/*") == 0) {
+		r->prefix = true;
+		len -= 2;
+	}
+	if ((r->path = strndup(path, len)) == NULL)
+		config_oom();
+	r->kind = BACKEND_NONE;
+	r->mode = MODE_DEFAULT;
+	config_limits_init(&r->limits, -1);
+	return r;
+}
+
+void
+config_add_route(struct config *cfg, struct route *r)
+{
+	struct route	**v;
+
+	v = realloc(cfg->routes, (cfg->nroutes + 1) * sizeof(*v));
+	if (v == NULL)
+		config_oom();
+	v[cfg->nroutes++] = r;
+	cfg->routes = v;
+}
+
+void
+config_add_listen(struct config *cfg, const char *spec, bool tls, int line)
+{
+	struct listen_spec	*v, *ls;
+
+	v = realloc(cfg->listens, (cfg->nlistens + 1) * sizeof(*v));
+	if (v == NULL)
+		config_oom();
+	ls = &v[cfg->nlistens++];
+	memset(ls, 0, sizeof(*ls));
+	ls->spec = config_xstrdup(spec);
+	ls->tls = tls;
+	ls->line = line;
+	cfg->listens = v;
+}
+
+void
+config_clear_listens(struct config *cfg)
+{
+	size_t	 i;
+
+	for (i = 0; i < cfg->nlistens; i++)
+		free(cfg->listens[i].spec);
+	free(cfg->listens);
+	cfg->listens = NULL;
+	cfg->nlistens = 0;
+}
+
+/*
+ * Report one error: "FILE:LINE: message", or "wsbridge: message" for
+ * what came from the command line (line 0). Returns 1 for counting.
+ */
+static int __attribute__((format(printf, 4, 5)))
+config_err(const struct config *cfg, FILE *errfp, int line,
+    const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (errfp == NULL)
+		return 1;
+	if (line > 0 && cfg->path != NULL)
+		fprintf(errfp, "%s:%d: ", cfg->path, line);
+	else
+		fputs("wsbridge: ", errfp);
+	va_start(ap, fmt);
+	vfprintf(errfp, fmt, ap);
+	va_end(ap);
+	fputc('\n', errfp);
+	return 1;
+}
+
+/* A route as written in the file: "/echo", or "/scripts" plus slash-star. */
+static const char *
+config_route_name(const struct route *r, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%s", r->path, r->prefix ? "/*" : "");
+	return buf;
+}
+
+/* An error about a route; routes from the command line have no name. */
+static int __attribute__((format(printf, 5, 6)))
+config_route_err(const struct config *cfg, FILE *errfp,
+    const struct route *r, int line, const char *fmt, ...)
+{
+	char	 msg[1024], name[PATH_MAX];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (line <= 0 || cfg->path == NULL)
+		return config_err(cfg, errfp, 0, "%s", msg);
+	return config_err(cfg, errfp, line, "[route \"%s\"]: %s",
+	    config_route_name(r, name, sizeof(name)), msg);
+}
+
+/* Digits only, overflow checked; *end gets the first non-digit. */
+static int
+config_digits(const char *s, int64_t *v, const char **end)
+{
+	const char	*p;
+	int64_t		 n = 0;
+
+	for (p = s; *p >= '0' && *p <= '9'; p++) {
+		if (n > (INT64_MAX - (*p - '0')) / 10)
+			return -1;
+		n = n * 10 + (*p - '0');
+	}
+	if (p == s)
+		return -1;
+	*v = n;
+	*end = p;
+	return 0;
+}
+
+int
+config_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+	const char	*end;
+	int64_t		 n;
+	bool		 neg = false;
+
+	if (*s == '-' && min < 0) {
+		neg = true;
+		s++;
+	}
+	if (config_digits(s, &n, &end) == -1 || *end != '\0')
+		return -1;
+	if (neg)
+		n = -n;
+	if (n < min || n > max)
+		return -1;
+	*out = n;
+	return 0;
+}
+
+/* An integer and a unit; a bare number is only allowed for 0. */
+int
+config_parse_duration(const char *s, int64_t *ms)
+{
+	const char	*unit;
+	int64_t		 n, mult;
+
+	if (config_digits(s, &n, &unit) == -1)
+		return -1;
+	if (strcmp(unit, "ms") == 0)
+		mult = 1;
+	else if (strcmp(unit, "s") == 0)
+		mult = 1000;
+	else if (strcmp(unit, "m") == 0)
+		mult = 60 * 1000;
+	else if (strcmp(unit, "h") == 0)
+		mult = 60 * 60 * 1000;
+	else if (*unit == '\0' && n == 0)
+		mult = 1;
+	else
+		return -1;
+	if (n > INT64_MAX / mult)
+		return -1;
+	*ms = n * mult;
+	return 0;
+}
+
+/* An integer with an optional K, M or G (1024-based). */
+int
+config_parse_size(const char *s, int64_t *bytes)
+{
+	const char	*unit;
+	int64_t		 n, mult;
+
+	if (config_digits(s, &n, &unit) == -1)
+		return -1;
+	if (*unit == '\0')
+		mult = 1;
+	else if (strcasecmp(unit, "K") == 0)
+		mult = 1024;
+	else if (strcasecmp(unit, "M") == 0)
+		mult = 1024 * 1024;
+	else if (strcasecmp(unit, "G") == 0)
+		mult = 1024 * 1024 * 1024;
+	else
+		return -1;
+	if (n > INT64_MAX / mult)
+		return -1;
+	*bytes = n * mult;
+	return 0;
+}
+
+int
+config_parse_bool(const char *s, bool *b)
+{
+	if (strcasecmp(s, "yes") == 0 || strcasecmp(s, "on") == 0 ||
+	    strcasecmp(s, "true") == 0 || strcmp(s, "1") == 0)
+		*b = true;
+	else if (strcasecmp(s, "no") == 0 || strcasecmp(s, "off") == 0 ||
+	    strcasecmp(s, "false") == 0 || strcmp(s, "0") == 0)
+		*b = false;
+	else
+		return -1;
+	return 0;
+}
+
+/* Shell-like word splitting: one character of input at a time. */
+struct config_split {
+	const char	*p;
+	char		*word;		/* current word, room for all input */
+	size_t		 len;
+	bool		 inword;
+};
+
+/* Inside double quotes a backslash only escapes $ ` " \ (POSIX). */
+static int
+config_split_dquote(struct config_split *s, const char **why)
+{
+	for (s->p++; *s->p != '"'; s->p++) {
+		if (*s->p == '\0') {
+			*why = "unterminated double quote";
+			return -1;
+		}
+		if (*s->p == '\\' && s->p[1] != '\0' &&
+		    strchr("$`\"\\", s->p[1]) != NULL)
+			s->p++;
+		s->word[s->len++] = *s->p;
+	}
+	return 0;
+}
+
+static int
+config_split_char(struct config_split *s, const char **why)
+{
+	const char	*q;
+
+	s->inword = true;
+	if (*s->p == '\'') {
+		if ((q = strchr(s->p + 1, '\'')) == NULL) {
+			*why = "unterminated single quote";
+			return -1;
+		}
+		memcpy(s->word + s->len, s->p + 1, (size_t)(q - s->p - 1));
+		s->len += (size_t)(q - s->p - 1);
+		s->p = q;
+		return 0;
+	}
+	if (*s->p == '"')
+		return config_split_dquote(s, why);
+	if (*s->p == '\\' && *++s->p == '\0') {
+		*why = "trailing backslash";
+		return -1;
+	}
+	s->word[s->len++] = *s->p;
+	return 0;
+}
+
+static void
+config_split_word(struct config_split *s, struct strlist *l)
+{
+	if (s->inword) {
+		s->word[s->len] = '\0';
+		strlist_add(l, s->word);
+	}
+	s->inword = false;
+	s->len = 0;
+}
+
+int
+config_split_argv(const char *line, struct strlist *out, const char **why)
+{
+	struct config_split	 s = { line, NULL, 0, false };
+	struct strlist		 l = { NULL, 0 };
+	size_t			 i;
+	int			 rc = 0;
+
+	s.word = config_xcalloc(1, strlen(line) + 1);
+	for (; *s.p != '\0' && rc == 0; s.p++) {
+		if (*s.p == ' ' || *s.p == '\t' || *s.p == '\n')
+			config_split_word(&s, &l);
+		else
+			rc = config_split_char(&s, why);
+	}
+	config_split_word(&s, &l);
+	free(s.word);
+	if (rc == 0 && l.n == 0) {
+		*why = "empty command";
+		rc = -1;
+	}
+	for (i = 0; i < l.n && rc == 0; i++)
+		strlist_add(out, l.v[i]);
+	strlist_free(&l);
+	return rc;
+}
+
+static int
+config_addr_unix(const char *path, struct sockaddr_storage *ss,
+    socklen_t *len, const char **why)
+{
+	struct sockaddr_un	*su = (struct sockaddr_un *)ss;
+
+	if (*path == '\0') {
+		*why = "empty unix socket path";
+		return -1;
+	}
+	if (strlen(path) >= sizeof(su->sun_path)) {
+		*why = "unix socket path too long";
+		return -1;
+	}
+	memset(ss, 0, sizeof(*ss));
+	su->sun_family = AF_UNIX;
+	strcpy(su->sun_path, path);
+	*len = (socklen_t)sizeof(*su);
+	return 0;
+}
+
+/* Resolve host (numeric or by name, first result) and set the port. */
+static int
+config_addr_resolve(const char *host, int port, struct sockaddr_storage *ss,
+    socklen_t *len, const char **why)
+{
+	struct addrinfo	 hints, *res;
+	int		 rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	if ((rc = getaddrinfo(host, NULL, &hints, &res)) != 0) {
+		*why = gai_strerror(rc);
+		return -1;
+	}
+	memset(ss, 0, sizeof(*ss));
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*len = res->ai_addrlen;
+	freeaddrinfo(res);
+	if (ss->ss_family == AF_INET6)
+		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+	else
+		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+	return 0;
+}
+
+/* Split "host:port", "[v6]:port", ":port", "port" or "host". */
+static int
+config_addr_split(const char *s, char *host, size_t hostlen,
+    const char **port, const char **why)
+{
+	const char	*colon, *h = s, *hend;
+
+	*port = NULL;
+	if (*s == '[') {
+		h = s + 1;
+		if ((hend = strchr(h, ']')) == NULL || (hend[1] != '\0' &&
+		    hend[1] != ':')) {
+			*why = "bad [IPv6] address";
+			return -1;
+		}
+		if (hend[1] == ':')
+			*port = hend + 2;
+	} else if ((colon = strchr(s, ':')) != NULL) {
+		if (strchr(colon + 1, ':') != NULL) {
+			*why = "IPv6 addresses need brackets: [::1]:8080";
+			return -1;
+		}
+		hend = colon;
+		*port = colon + 1;
+	} else if (strspn(s, "0123456789") == strlen(s) && *s != '\0') {
+		hend = h;
+		*port = s;
+	} else
+		hend = s + strlen(s);
+	if ((size_t)(hend - h) >= hostlen) {
+		*why = "host name too long";
+		return -1;
+	}
+	memcpy(host, h, (size_t)(hend - h));
+	host[hend - h] = '\0';
+	return 0;
+}
+
+int
+config_parse_addr(const char *s, int default_port,
+    struct sockaddr_storage *ss, socklen_t *len, const char **why)
+{
+	char		 host[NI_MAXHOST];
+	const char	*portstr;
+	int64_t		 port = default_port;
+
+	if (strncmp(s, "unix:", 5) == 0)
+		return config_addr_unix(s + 5, ss, len, why);
+	if (config_addr_split(s, host, sizeof(host), &portstr, why) == -1)
+		return -1;
+	if (portstr != NULL &&
+	    config_parse_int(portstr, 0, 65535, &port) == -1) {
+		*why = "invalid port";
+		return -1;
+	}
+	if (port < 0) {
+		*why = "missing port";
+		return -1;
+	}
+	if (*host == '\0' || strcmp(host, "*") == 0)
+		strcpy(host, "0.0.0.0");
+	return config_addr_resolve(host, (int)port, ss, len, why);
+}
+
+/* A response header line as websocketd takes it: "Name: value". */
+static bool
+config_header_ok(const char *h)
+{
+	const char	*colon = strchr(h, ':');
+	static const char tchar[] = "!#$%&'*+-.^_`|~0123456789"
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+
+	if (colon == NULL || colon == h)
+		return false;
+	if (strspn(h, tchar) != (size_t)(colon - h))
+		return false;
+	return strpbrk(h, "\r\n") == NULL;
+}
+
+static bool
+config_env_ok(const char *e)
+{
+	const char	*eq = strchr(e, '=');
+	static const char ident[] = "_0123456789"
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+
+	if (eq == NULL || eq == e || (*e >= '0' && *e <= '9'))
+		return false;
+	return strspn(e, ident) == (size_t)(eq - e);
+}
+
+static int
+config_range_err(const struct config_key *k, const char *v, char *err,
+    size_t errlen)
+{
+	if (k->max == BIG)
+		snprintf(err, errlen, "\"%s\" is too small (minimum %lld%s)",
+		    v, (long long)k->min, k->type == T_DURATION ? "ms" : "");
+	else
+		snprintf(err, errlen, "\"%s\" out of range (%lld to %lld)",
+		    v, (long long)k->min, (long long)k->max);
+	return -1;
+}
+
+static int
+config_set_number(void *p, const struct config_key *k, const char *v,
+    char *err, size_t errlen)
+{
+	int64_t		 n;
+	const char	*what, *hint = "";
+	int		 rc;
+
+	switch (k->type) {
+	case T_INT:
+		what = "number";
+		rc = config_parse_int(v, INT64_MIN, INT64_MAX, &n);
+		break;
+	case T_DURATION:
+		what = "duration";
+		hint = " (use ms, s, m or h, e.g. 500ms, 10s)";
+		rc = config_parse_duration(v, &n);
+		break;
+	default:
+		what = "size";
+		hint = " (a number with K, M or G)";
+		rc = config_parse_size(v, &n);
+		break;
+	}
+	if (rc == -1) {
+		snprintf(err, errlen, "invalid %s \"%s\"%s", what, v, hint);
+		return -1;
+	}
+	if (n < k->min || n > k->max)
+		return config_range_err(k, v, err, errlen);
+	if (k->type == T_INT)
+		*(int *)p = (int)n;
+	else
+		*(int64_t *)p = n;
+	return 0;
+}
+
+static int
+config_set_string(void *p, const struct config_key *k, const char *v,
+    char *err, size_t errlen)
+{
+	char	**s = p;
+
+	switch (k->type) {
+	case T_LIST:
+		strlist_set_csv(p, v);
+		return 0;
+	case T_HEADER:
+	case T_ENV:
+		if (k->type == T_HEADER ? !config_header_ok(v) :
+		    !config_env_ok(v)) {
+			snprintf(err, errlen, "invalid %s \"%s\" (want %s)",
+			    k->type == T_HEADER ? "header" : "variable", v,
+			    k->type == T_HEADER ? "Name: value" :
+			    "NAME=value");
+			return -1;
+		}
+		strlist_add(p, v);
+		return 0;
+	default:
+		free(*s);
+		*s = NULL;
+		if (*v != '\0' && (k->type != T_ACCESSLOG ||
+		    strcmp(v, "stderr") != 0))
+			*s = config_xstrdup(v);
+		return 0;
+	}
+}
+
+/* Values spelled as one of a few words: map them to their numbers. */
+static int
+config_set_word(void *p, const struct config_key *k, const char *v,
+    char *err, size_t errlen)
+{
+	static const char *levels[] = { "error", "warn", "info", "access",
+	    "debug", NULL };
+	static const char *modes[] = { "", "text", "binary", "pty", NULL };
+	const char	**w = k->type == T_LOGLEVEL ? levels : modes;
+	int		 i;
+
+	for (i = 0; w[i] != NULL; i++) {
+		if (*w[i] != '\0' && strcmp(v, w[i]) == 0) {
+			if (k->type == T_LOGLEVEL)
+				*(enum log_level *)p = (enum log_level)i;
+			else
+				*(enum route_mode *)p = (enum route_mode)i;
+			return 0;
+		}
+	}
+	snprintf(err, errlen, "invalid %s \"%s\" (%s)", k->type ==
+	    T_LOGLEVEL ? "log level" : "mode", v, k->type == T_LOGLEVEL ?
+	    "error, warn, info, access or debug" : "text, binary or pty");
+	return -1;
+}
+
+static int
+config_set_backend(struct route *r, const struct config_key *k,
+    const char *v, char *err, size_t errlen)
+{
+	const char	*why = NULL;
+	bool		 b;
+
+	switch (k->type) {
+	case T_EXEC:
+		strlist_free(&r->argv);
+		if (config_split_argv(v, &r->argv, &why) == -1)
+			break;
+		r->kind = BACKEND_EXEC;
+		return 0;
+	case T_ECHO:
+		if (config_parse_bool(v, &b) == -1) {
+			snprintf(err, errlen, "invalid boolean \"%s\" "
+			    "(use yes or no)", v);
+			return -1;
+		}
+		if (b)
+			r->kind = BACKEND_ECHO;
+		else if (r->kind == BACKEND_ECHO)
+			r->kind = BACKEND_NONE;
+		return 0;
+	default:
+		if (*v == '\0') {
+			why = "empty value";
+			break;
+		}
+		free(*(char **)((char *)r + k->off));
+		*(char **)((char *)r + k->off) = config_xstrdup(v);
+		r->kind = k->type == T_DIR ? BACKEND_DIR : BACKEND_CONNECT;
+		return 0;
+	}
+	snprintf(err, errlen, "%s", why);
+	return -1;
+}
+
+static int
+config_set_other(struct config *cfg, void *p, const struct config_key *k,
+    const char *v, int line, char *err, size_t errlen)
+{
+	int64_t	 n;
+	bool	 b;
+
+	switch (k->type) {
+	case T_LISTEN:
+	case T_TLSLISTEN:
+		if (*v == '\0')
+			break;
+		config_add_listen(cfg, v, k->type == T_TLSLISTEN, line);
+		return 0;
+	case T_WORKERS:
+		if (strcmp(v, "auto") == 0)
+			n = 0;
+		else if (config_parse_int(v, 1, 1024, &n) == -1)
+			break;
+		*(int *)p = (int)n;
+		return 0;
+	default:
+		if (config_parse_bool(v, &b) == -1) {
+			snprintf(err, errlen, "invalid boolean \"%s\" "
+			    "(use yes or no)", v);
+			return -1;
+		}
+		*(bool *)p = b;
+		return 0;
+	}
+	snprintf(err, errlen, "invalid %s \"%s\"", k->type == T_WORKERS ?
+	    "number of workers (1 to 1024 or auto)" : "address", v);
+	return -1;
+}
+
+/* Store one value; err gets the reason without the key's name. */
+static int
+config_key_set(struct config *cfg, struct route *r,
+    const struct config_key *k, const char *v, int line, char *err,
+    size_t errlen)
+{
+	char	*base = r != NULL ? (char *)r : (char *)cfg;
+	void	*p = base + k->off;
+	int	 rc;
+
+	switch (k->type) {
+	case T_INT:
+	case T_DURATION:
+	case T_SIZE:
+		rc = config_set_number(p, k, v, err, errlen);
+		break;
+	case T_STR:
+	case T_LIST:
+	case T_HEADER:
+	case T_ENV:
+	case T_ACCESSLOG:
+		rc = config_set_string(p, k, v, err, errlen);
+		break;
+	case T_LOGLEVEL:
+	case T_MODE:
+		rc = config_set_word(p, k, v, err, errlen);
+		break;
+	case T_EXEC:
+	case T_DIR:
+	case T_CONNECT:
+	case T_ECHO:
+		rc = config_set_backend(r, k, v, err, errlen);
+		break;
+	default:
+		rc = config_set_other(cfg, p, k, v, line, err, errlen);
+		break;
+	}
+	if (rc == 0 && k->line_off != NOLINE)
+		*(int *)(base + k->line_off) = line;
+	return rc;
+}
+
+static const struct config_key *
+config_key_find(const struct config_key *keys, const char *name)
+{
+	for (; keys->name != NULL; keys++)
+		if (strcmp(keys->name, name) == 0)
+			return keys;
+	return NULL;
+}
+
+int
+config_set(struct config *cfg, struct route *r, const char *key,
+    const char *value, int line, char *err, size_t errlen)
+{
+	const struct config_key	*k;
+
+	k = config_key_find(r != NULL ? config_route_keys :
+	    config_server_keys, key);
+	if (k == NULL) {
+		snprintf(err, errlen, "unknown key \"%s\"", key);
+		return -1;
+	}
+	return config_key_set(cfg, r, k, value, line, err, errlen);
+}
+
+/* At the end of a [route]: exactly one of exec, dir, connect, echo. */
+static void
+config_section_end(struct config_ctx *ctx)
+{
+	static const char *names[] = { "exec", "dir", "connect", "echo" };
+	char		 list[64] = "";
+	unsigned	 i, n = 0;
+
+	if (ctx->sec != SEC_ROUTE)
+		return;
+	for (i = 0; i < 4; i++) {
+		if (ctx->backends & (1U << i)) {
+			snprintf(list + strlen(list), sizeof(list) -
+			    strlen(list), "%s%s", n++ ? ", " : "", names[i]);
+		}
+	}
+	if (n == 0)
+		ctx->errors += config_err(ctx->cfg, ctx->errfp, ctx->sec_line,
+		    "%s: no backend: give exec, dir, connect or echo = yes",
+		    ctx->secname);
+	else if (n > 1)
+		ctx->errors += config_err(ctx->cfg, ctx->errfp, ctx->sec_line,
+		    "%s: more than one backend (%s)", ctx->secname, list);
+}
+
+/* '*' only in a final slash-star; no blanks, controls or query. */
+static const char *
+config_path_why(const char *p)
+{
+	const char	*star = strchr(p, '*');
+	size_t		 len = strlen(p);
+
+	if (*p != '/')
+		return "route path must start with '/'";
+	if (star != NULL && (star != p + len - 1 || star[-1] != '/'))
+		return "'*' is only allowed as a final \"/*\"";
+	for (; *p != '\0'; p++)
+		if ((unsigned char)*p <= ' ' || *p == '?' || *p == '#' ||
+		    *p == 0x7f)
+			return "route path has a blank, control, '?' or '#'";
+	return NULL;
+}
+
+static void
+config_section_route(struct config_ctx *ctx, char *path)
+{
+	const char	*why;
+	size_t		 len = strlen(path);
+
+	if (len >= 2 && path[0] == '"' && path[len - 1] == '"') {
+		path[len - 1] = '\0';
+		path++;
+	}
+	snprintf(ctx->secname, sizeof(ctx->secname), "[route \"%s\"]", path);
+	if ((why = config_path_why(path)) != NULL) {
+		ctx->errors += config_err(ctx->cfg, ctx->errfp, ctx->line,
+		    "%s: %s", ctx->secname, why);
+		ctx->sec = SEC_SKIP;
+		return;
+	}
+	ctx->route = route_new(path);
+	ctx->route->line = ctx->line;
+	config_add_route(ctx->cfg, ctx->route);
+	ctx->sec = SEC_ROUTE;
+	ctx->keys = config_route_keys;
+}
+
+/* [server] and [tls] may appear once each. */
+static void
+config_section_once(struct config_ctx *ctx, int *first,
+    enum config_section sec, const struct config_key *keys)
+{
+	snprintf(ctx->secname, sizeof(ctx->secname), "[%s]",
+	    sec == SEC_SERVER ? "server" : "tls");
+	if (*first != 0) {
+		ctx->errors += config_err(ctx->cfg, ctx->errfp, ctx->line,
+		    "duplicate section %s (first on line %d)", ctx->secname,
+		    *first);
+		ctx->sec = SEC_SKIP;
+		return;
+	}
+	*first = ctx->line;
+	ctx->sec = sec;
+	ctx->keys = keys;
+}
+
+static bool
+config_blank_or_comment(const char *s)
+{
+	s += strspn(s, " \t");
+	return *s == '\0' || *s == ';' || *s == '#';
+}
+
+/* A "[name]" line: close the previous section and open the new one. */
+static void
+config_section(struct config_ctx *ctx, char *start)
+{
+	char	*end = strchr(start, ']'), *name;
+
+	config_section_end(ctx);
+	ctx->sec_line = ctx->line;
+	memset(ctx->seen, 0, sizeof(ctx->seen));
+	ctx->backends = 0;
+	ctx->route = NULL;
+	ctx->sec = SEC_SKIP;
+	if (end == NULL || !config_blank_or_comment(end + 1)) {
+		ctx->errors += config_err(ctx->cfg, ctx->errfp, ctx->line,
+		    "bad section header (want [server], [tls] or "
+		    "[route /PATH])");
+		return;
+	}
+	*end = '\0';
+	for (name = start + 1; *name == ' ' || *name == '\t'; name++)
+		;
+	while (end > name && (end[-1] == ' ' || end[-1] == '\t'))
+		*--end = '\0';
+	if (strcmp(name, "server") == 0)
+		config_section_once(ctx, &ctx->server_line, SEC_SERVER,
+		    config_server_keys);
+	else if (strcmp(name, "tls") == 0)
+		config_section_once(ctx, &ctx->tls_line, SEC_TLS,
+		    config_tls_keys);
+	else if (strncmp(name, "route", 5) == 0 && (name[5] == ' ' ||
+	    name[5] == '\t'))
+		config_section_route(ctx, name + 6 + strspn(name + 6, " \t"));
+	else
+		ctx->errors += config_err(ctx->cfg, ctx->errfp, ctx->line,
+		    strcmp(name, "route") == 0 ? "[%s]: missing path, e.g. "
+		    "[route /chat]" : "unknown section [%s]", name);
+}
+
+/*
+ * Look at a line before inih does: sections are handled here (inih has
+ * no callback for them), continuation lines are refused, and what inih
+ * gets has no indentation, so it never continues a value itself.
+ * Returns the text to hand to inih.
+ */
+static char *
+config_scan_line(struct config_ctx *ctx, char *line)
+{
+	char	*start;
+
+	if (ctx->line == 1 && strncmp(line, "\xef\xbb\xbf", 3) == 0)
+		line += 3;
+	start = line + strspn(line, " \t");
+	if (*start == '\0' || *start == ';' || *start == '#')
+		return start;
+	if (start > line && ctx->prev_key) {
+		ctx->errors += config_err(ctx->cfg, ctx->errfp, ctx->line,
+		    "indented continuation lines are not supported");
+		return NULL;
+	}
+	if (*start == '[') {
+		ctx->prev_key = false;
+		config_section(ctx, start);
+		return NULL;
+	}
+	ctx->prev_key = true;
+	if (strpbrk(start, "=:") == NULL) {
+		ctx->errors += config_err(ctx->cfg, ctx->errfp, ctx->line,
+		    "expected \"key = value\"");
+		return NULL;
+	}
+	return start;
+}
+
+/*
+ * inih's reader: one physical line per call, so inih's line count and
+ * ours agree. Over-long lines are reported and replaced by a blank line
+ * instead of being cut in pieces as inih would.
+ */
+static char *
+config_reader(char *str, int num, void *stream)
+{
+	struct config_ctx	*ctx = stream;
+	ssize_t			 len;
+	char			*text;
+
+	if ((len = getline(&ctx->buf, &ctx->bufsz, ctx->fp)) == -1)
+		return NULL;
+	ctx->line++;
+	while (len > 0 && (ctx->buf[len - 1] == '\n' ||
+	    ctx->buf[len - 1] == '\r'))
+		ctx->buf[--len] = '\0';
+	if (len > CONFIG_MAX_LINE || len >= num) {
+		ctx->errors += config_err(ctx->cfg, ctx->errfp, ctx->line,
+		    "line too long (%zd > %d characters)", len,
+		    CONFIG_MAX_LINE);
+		text = NULL;
+	} else
+		text = config_scan_line(ctx, ctx->buf);
+	snprintf(str, (size_t)num, "%s", text != NULL ? text : "");
+	return str;
+}
+
+/* The key's table entry, or NULL after reporting it unknown or repeated. */
+static const struct config_key *
+config_key_lookup(struct config_ctx *ctx, const char *name)
+{
+	const struct config_key	*k;
+	size_t			 i;
+
+	if ((k = config_key_find(ctx->keys, name)) == NULL) {
+		ctx->errors += config_err(ctx->cfg, ctx->errfp, ctx->line,
+		    "%s: unknown key \"%s\"", ctx->secname, name);
+		return NULL;
+	}
+	i = (size_t)(k - ctx->keys);
+	if (!k->repeat && ctx->seen[i] != 0) {
+		ctx->errors += config_err(ctx->cfg, ctx->errfp, ctx->line,
+		    "%s: duplicate key \"%s\" (first on line %d)",
+		    ctx->secname, name, ctx->seen[i]);
+		return NULL;
+	}
+	ctx->seen[i] = ctx->line;
+	return k;
+}
+
+/* inih's callback for each "key = value" line. */
+static int
+config_handler(void *user, const char *section, const char *name,
+    const char *value)
+{
+	struct config_ctx	*ctx = user;
+	const struct config_key	*k;
+	char			 err[512];
+	bool			 b;
+
+	(void)section;
+	if (ctx->sec == SEC_NONE)
+		ctx->errors += config_err(ctx->cfg, ctx->errfp, ctx->line,
+		    "key \"%s\" outside a section", name);
+	if (ctx->sec == SEC_NONE || ctx->sec == SEC_SKIP ||
+	    (k = config_key_lookup(ctx, name)) == NULL)
+		return 1;
+	if (config_key_set(ctx->cfg, ctx->route, k, value, ctx->line, err,
+	    sizeof(err)) == -1)
+		ctx->errors += config_err(ctx->cfg, ctx->errfp, ctx->line,
+		    "%s: %s: %s", ctx->secname, name, err);
+	/* a bad backend value counts: no "no backend" on top of it */
+	if (k->type >= T_EXEC && (k->type != T_ECHO ||
+	    config_parse_bool(value, &b) == -1 || b))
+		ctx->backends |= 1U << (k->type - T_EXEC);
+	return 1;
+}
+
+int
+config_load(struct config *cfg, const char *path, FILE *errfp)
+{
+	struct config_ctx	 ctx;
+	int			 rc;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.cfg = cfg;
+	ctx.errfp = errfp;
+	free(cfg->path);
+	cfg->path = config_xstrdup(path);
+	if ((ctx.fp = fopen(path, "r")) == NULL) {
+		if (errfp != NULL)
+			fprintf(errfp, "wsbridge: %s: %s\n", path,
+			    strerror(errno));
+		return 1;
+	}
+	rc = ini_parse_stream(config_reader, &ctx, config_handler, &ctx);
+	config_section_end(&ctx);
+	if (rc != 0 && ctx.errors == 0)
+		ctx.errors += config_err(cfg, errfp, rc > 0 ? rc : 0,
+		    "syntax error");
+	free(ctx.buf);
+	fclose(ctx.fp);
+	return ctx.errors;
+}
+
+/* Relative paths are made absolute against the current directory. */
+static char *
+config_absolute(const char *p)
+{
+	char	 cwd[PATH_MAX], *s;
+
+	while (p[0] == '.' && p[1] == '/')
+		p += 2 + strspn(p + 2, "/");
+	if (*p == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
+		return config_xstrdup(p);
+	if (asprintf(&s, "%s/%s", cwd, p) == -1)
+		config_oom();
+	return s;
+}
+
+/* Why path is not a runnable program, or NULL if it is. */
+static const char *
+config_exec_why(const char *path)
+{
+	struct stat	 st;
+
+	if (stat(path, &st) == -1)
+		return strerror(errno);
+	if (S_ISDIR(st.st_mode))
+		return "is a directory";
+	if (!S_ISREG(st.st_mode))
+		return "not a regular file";
+	if (access(path, X_OK) == -1)
+		return strerror(errno);
+	return NULL;
+}
+
+static char *
+config_search_path(const char *cmd)
+{
+	const char	*path = getenv("PATH"), *p, *e;
+	char		 buf[PATH_MAX];
+
+	if (path == NULL)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	for (p = path;; p = e + 1) {
+		e = p + strcspn(p, ":");
+		snprintf(buf, sizeof(buf), "%.*s%s%s", (int)(e - p), p,
+		    e == p ? "" : "/", cmd);
+		if (config_exec_why(buf) == NULL)
+			return config_absolute(buf);
+		if (*e == '\0')
+			return NULL;
+	}
+}
+
+static int
+config_check_exec(const struct config *cfg, struct route *r, FILE *errfp)
+{
+	const char	*cmd = r->argv.v[0], *why;
+	char		*path;
+
+	if (strchr(cmd, '/') == NULL) {
+		if ((path = config_search_path(cmd)) == NULL)
+			return config_route_err(cfg, errfp, r,
+			    r->backend_line, "exec: \"%s\": command not found",
+			    cmd);
+	} else {
+		if ((why = config_exec_why(cmd)) != NULL)
+			return config_route_err(cfg, errfp, r,
+			    r->backend_line, "exec: \"%s\": %s", cmd, why);
+		path = config_absolute(cmd);
+	}
+	free(r->argv.v[0]);
+	r->argv.v[0] = path;
+	return 0;
+}
+
+static const char *
+config_dir_why(const char *path)
+{
+	struct stat	 st;
+
+	if (stat(path, &st) == -1)
+		return strerror(errno);
+	if (!S_ISDIR(st.st_mode))
+		return "not a directory";
+	return NULL;
+}
+
+static int
+config_check_connect(const struct config *cfg, struct route *r,
+    FILE *errfp)
+{
+	const char	*why;
+
+	if (config_parse_addr(r->connect, -1, &r->addr, &r->addrlen,
+	    &why) == -1)
+		return config_route_err(cfg, errfp, r, r->backend_line,
+		    "connect \"%s\": %s", r->connect, why);
+	if (r->addr.ss_family != AF_UNIX &&
+	    ((struct sockaddr_in *)&r->addr)->sin_port == 0)
+		return config_route_err(cfg, errfp, r, r->backend_line,
+		    "connect \"%s\": port 0", r->connect);
+	return 0;
+}
+
+static int
+config_check_backend(const struct config *cfg, struct route *r,
+    FILE *errfp)
+{
+	const char	*why;
+	char		*abs;
+
+	switch (r->kind) {
+	case BACKEND_NONE:
+		if (r->line > 0)
+			return 0;	/* reported by config_load */
+		return config_route_err(cfg, errfp, r, 0, "no backend: give "
+		    "a COMMAND, --dir, --connect or --echo");
+	case BACKEND_EXEC:
+		return config_check_exec(cfg, r, errfp);
+	case BACKEND_DIR:
+		if ((why = config_dir_why(r->dir)) != NULL)
+			return config_route_err(cfg, errfp, r,
+			    r->backend_line, "dir \"%s\": %s", r->dir, why);
+		abs = config_absolute(r->dir);
+		free(r->dir);
+		r->dir = abs;
+		return 0;
+	case BACKEND_CONNECT:
+		return config_check_connect(cfg, r, errfp);
+	default:
+		return 0;
+	}
+}
+
+#define INHERIT(f)	do {					\
+	if (r->limits.f < 0)						\
+		r->limits.f = cfg->limits.f;				\
+} while (0)
+
+static void
+config_inherit(struct route *r, const struct config *cfg)
+{
+	INHERIT(max_message_size);
+	INHERIT(buffer_size);
+	INHERIT(ping_interval_ms);
+	INHERIT(ping_timeout_ms);
+	INHERIT(idle_timeout_ms);
+	INHERIT(close_grace_ms);
+	INHERIT(connect_timeout_ms);
+	if (r->headers.v == NULL)
+		strlist_copy(&r->headers, &cfg->headers);
+	if (r->headers_ws.v == NULL)
+		strlist_copy(&r->headers_ws, &cfg->headers_ws);
+	if (r->headers_http.v == NULL)
+		strlist_copy(&r->headers_http, &cfg->headers_http);
+	if (r->pass_env.v == NULL)
+		strlist_set_csv(&r->pass_env, "PATH,LD_LIBRARY_PATH");
+	if (r->term == NULL)
+		r->term = config_xstrdup("xterm-256color");
+}
+
+static int
+config_finish_route(const struct config *cfg, struct route *r, FILE *errfp)
+{
+	const char	*why;
+	int		 n = 0;
+
+	config_inherit(r, cfg);
+	if (r->mode == MODE_DEFAULT)
+		r->mode = r->kind == BACKEND_CONNECT ? MODE_BINARY : MODE_TEXT;
+	if (r->mode == MODE_PTY && r->kind == BACKEND_CONNECT)
+		n += config_route_err(cfg, errfp, r, r->line,
+		    "mode = pty needs exec or dir");
+	n += config_check_backend(cfg, r, errfp);
+	if (r->cwd != NULL && (why = config_dir_why(r->cwd)) != NULL)
+		n += config_route_err(cfg, errfp, r, r->cwd_line,
+		    "cwd \"%s\": %s", r->cwd, why);
+	return n;
+}
+
+static int
+config_check_duplicates(const struct config *cfg, FILE *errfp)
+{
+	const struct route	*a, *b;
+	size_t			 i, j;
+	int			 n = 0;
+
+	for (i = 0; i < cfg->nroutes; i++) {
+		b = cfg->routes[i];
+		for (j = 0; j < i; j++) {
+			a = cfg->routes[j];
+			if (a->prefix == b->prefix &&
+			    strcmp(a->path, b->path) == 0) {
+				n += config_route_err(cfg, errfp, b, b->line,
+				    "duplicate route (first on line %d)",
+				    a->line);
+				break;
+			}
+		}
+	}
+	return n;
+}
+
+/* A file named in the config must be readable now, before any drop. */
+static int
+config_check_readable(const struct config *cfg, FILE *errfp,
+    const char *what, const char *path, int line)
+{
+	int	 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return config_err(cfg, errfp, line, "%s%s \"%s\": %s",
+		    line > 0 ? "[tls]: " : "", what, path, strerror(errno));
+	close(fd);
+	return 0;
+}
+
+static int
+config_check_tls(const struct config *cfg, FILE *errfp)
+{
+	size_t	 i;
+	int	 n = 0, line = -1;
+
+	for (i = 0; i < cfg->nlistens && line < 0; i++)
+		if (cfg->listens[i].tls)
+			line = cfg->listens[i].line;
+	if (line < 0)
+		return 0;
+	if (cfg->tls_cert == NULL || cfg->tls_key == NULL)
+		return config_err(cfg, errfp, line, "%sa TLS listener needs "
+		    "cert and key (--sslcert, --sslkey)", line > 0 ?
+		    "[tls]: " : "");
+	n += config_check_readable(cfg, errfp, "cert", cfg->tls_cert,
+	    cfg->tls_cert_line);
+	n += config_check_readable(cfg, errfp, "key", cfg->tls_key,
+	    cfg->tls_key_line);
+	if (cfg->tls_client_ca != NULL)
+		n += config_check_readable(cfg, errfp, "client_ca",
+		    cfg->tls_client_ca, cfg->tls_client_ca_line);
+	return n;
+}
+
+static int
+config_check_listens(struct config *cfg, FILE *errfp)
+{
+	struct listen_spec	*ls;
+	const char		*why;
+	size_t			 i;
+	int			 n = 0;
+
+	if (cfg->nlistens == 0)
+		config_add_listen(cfg, CONFIG_DEFAULT_LISTEN, false, 0);
+	for (i = 0; i < cfg->nlistens; i++) {
+		ls = &cfg->listens[i];
+		if (config_parse_addr(ls->spec, CONFIG_DEFAULT_PORT, &ls->addr,
+		    &ls->addrlen, &why) == -1)
+			n += config_err(cfg, errfp, ls->line, "%slisten \"%s\": "
+			    "%s", ls->line > 0 ? (ls->tls ? "[tls]: " :
+			    "[server]: ") : "", ls->spec, why);
+	}
+	return n + config_check_tls(cfg, errfp);
+}
+
+static int
+config_check_server(const struct config *cfg, FILE *errfp)
+{
+	const char	*why, *sec = "[server]: ";
+	int		 n = 0;
+
+	if (cfg->static_dir != NULL &&
+	    (why = config_dir_why(cfg->static_dir)) != NULL)
+		n += config_err(cfg, errfp, cfg->static_dir_line,
+		    "%sstatic_dir \"%s\": %s", cfg->static_dir_line > 0 ?
+		    sec : "", cfg->static_dir, why);
+	if (cfg->user != NULL && getpwnam(cfg->user) == NULL)
+		n += config_err(cfg, errfp, cfg->user_line, "%suser \"%s\": "
+		    "no such user", cfg->user_line > 0 ? sec : "", cfg->user);
+	if (cfg->group != NULL && getgrnam(cfg->group) == NULL)
+		n += config_err(cfg, errfp, cfg->group_line, "%sgroup \"%s\": "
+		    "no such group", cfg->group_line > 0 ? sec : "",
+		    cfg->group);
+	return n;
+}
+
+int
+config_finish(struct config *cfg, FILE *errfp)
+{
+	size_t	 i;
+	int	 n = 0;
+
+	for (i = 0; i < cfg->nroutes; i++)
+		n += config_finish_route(cfg, cfg->routes[i], errfp);
+	if (cfg->nroutes == 0)
+		n += config_err(cfg, errfp, 0, "%s%sno routes",
+		    cfg->path != NULL ? cfg->path : "",
+		    cfg->path != NULL ? ": " : "");
+	n += config_check_duplicates(cfg, errfp);
+	n += config_check_listens(cfg, errfp);
+	n += config_check_server(cfg, errfp);
+	return n;
+}
+
+static void
+config_print_backend(const struct route *r, FILE *fp)
+{
+	static const char *modes[] = { "default", "text", "binary", "pty" };
+	size_t	 i;
+
+	switch (r->kind) {
+	case BACKEND_EXEC:
+		fputs("exec", fp);
+		for (i = 0; i < r->argv.n; i++)
+			fprintf(fp, strpbrk(r->argv.v[i], " \t'\"\\") ||
+			    *r->argv.v[i] == '\0' ? " '%s'" : " %s",
+			    r->argv.v[i]);
+		break;
+	case BACKEND_DIR:
+		fprintf(fp, "dir %s", r->dir);
+		break;
+	case BACKEND_CONNECT:
+		fprintf(fp, "connect %s", r->connect);
+		break;
+	case BACKEND_ECHO:
+		fputs("echo\n", fp);
+		return;
+	default:
+		fputs("none\n", fp);
+		return;
+	}
+	fprintf(fp, " (%s)\n", modes[r->mode]);
+}
+
+void
+config_print(const struct config *cfg, FILE *fp)
+{
+	char	 name[PATH_MAX];
+	size_t	 i;
+
+	for (i = 0; i < cfg->nlistens; i++)
+		fprintf(fp, "listen %s%s\n", cfg->listens[i].spec,
+		    cfg->listens[i].tls ? " (tls)" : "");
+	if (cfg->static_dir != NULL)
+		fprintf(fp, "static %s\n", cfg->static_dir);
+	for (i = 0; i < cfg->nroutes; i++) {
+		fprintf(fp, "route %s -> ", config_route_name(cfg->routes[i],
+		    name, sizeof(name)));
+		config_print_backend(cfg->routes[i], fp);
+	}
+}
+
+static bool
+config_route_matches(const struct route *r, const char *path)
+{
+	size_t	 len = strlen(r->path);
+
+	if (strncmp(path, r->path, len) != 0)
+		return false;
+	if (!r->prefix)
+		return path[len] == '\0';
+	return path[len] == '\0' || path[len] == '/';
+}
+
+struct route *
+config_match(const struct config *cfg, const char *path, const char **rest)
+{
+	struct route	*r, *best = NULL;
+	size_t		 i, score, best_score = 0;
+
+	for (i = 0; i < cfg->nroutes; i++) {
+		r = cfg->routes[i];
+		if (!config_route_matches(r, path))
+			continue;
+		/* longest wins; at equal length an exact route wins */
+		score = strlen(r->path) * 2 + (r->prefix ? 1 : 2);
+		if (score > best_score) {
+			best = r;
+			best_score = score;
+		}
+	}
+	if (best != NULL && rest != NULL)
+		*rest = path + strlen(best->path);
+	return best;
+}
