@@ -21,7 +21,8 @@ import wsutil  # noqa: E402
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.environ.get("WSBRIDGE_BIN", os.path.join(REPO, "build", "wsbridge"))
 START_TIMEOUT = 10.0
-STOP_TIMEOUT = 5.0
+# Bounded wait for exit after SIGTERM at teardown (then SIGKILL).
+STOP_TIMEOUT = float(os.environ.get("WSBRIDGE_STOP_TIMEOUT", "5"))
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)

@@ -166,3 +166,18 @@ def test_sigterm_closes_clients_1001_and_exits_0(wsbridge, script, tmp_path):
     assert code == 1001
     assert srv.proc.wait(10) == 0
     wait_until(lambda: not alive(pid), 5, what="child killed at shutdown")
+
+
+def test_sigterm_idle_server_exits_promptly(wsbridge):
+    # Nothing to drain: no reason to wait for shutdown_timeout.
+    srv = wsbridge("--echo")
+    c = open_ws(srv.port, "/")
+    send_frame(c, OP_CLOSE, close_payload(1000))
+    expect_close(c)
+    c.close()
+    srv.proc.send_signal(signal.SIGTERM)
+    try:
+        rc = srv.proc.wait(2)
+    except Exception:
+        raise AssertionError("idle wsbridge still running 2s after SIGTERM")
+    assert rc == 0
