@@ -81,3 +81,8 @@ run: all
 
 clean:
 	rm -rf build
+
+# Benchmarks, fuzzing and packaging keep their rules beside their files.
+-include tests/bench/bench.mk
+-include tests/fuzz/fuzz.mk
+-include packaging/packaging.mk

@@ -64,6 +64,7 @@ main_stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	ev_timer_start(loop, &shutdown_timer);
 	ev_check_init(&check, main_stop_check_cb);
 	ev_check_start(loop, &check);
+	main_stop_check_cb(loop, &check, 0);
 }
 
 /* Build and check a config from the command line (and file). */
