@@ -36,6 +36,20 @@ def fails_with(conn, code, allow_data=False):
     assert got == code, "expected close %d, got %s" % (code, got)
 
 
+def fails_after_partial_echo(conn, code, prefix):
+    """The echo may stream the start of a message before the failure is
+    known; what it forwarded must be a prefix of what was sent, never
+    completed (FIN) and, for text, never invalid UTF-8."""
+    import codecs
+    fails_with(conn, code, allow_data=True)
+    fwd = b"".join(p for _, _, p in conn.seen)
+    assert not any(fin for fin, _, _ in conn.seen), \
+        "a failed message was echoed as complete: %r" % conn.seen
+    assert prefix.startswith(fwd), "forwarded %r, sent %r" % (fwd, prefix)
+    if conn.seen and conn.seen[0][1] == OP_TEXT:
+        codecs.getincrementaldecoder("utf-8")().decode(fwd, final=False)
+
+
 def send_frames(conn, *frames):
     """Send (opcode, payload, fin) frames in one write, so the server has
     read them all before it fails the connection."""
@@ -245,7 +259,7 @@ def test_5_continuation_after_finished_message_fails(echo):
 def test_5_new_message_inside_fragmented_message_fails(echo, second):
     c = echo()
     send_frames(c, (OP_TEXT, b"frag", False), (second, b"new", True))
-    fails_with(c, 1002)
+    fails_after_partial_echo(c, 1002, b"frag")
 
 
 # ---- 6.x UTF-8 -----------------------------------------------------------
@@ -301,7 +315,7 @@ def test_6_invalid_utf8_split_across_fragments(echo):
     # Each fragment alone could be a valid prefix or suffix; together not.
     c = echo()
     send_frames(c, (OP_TEXT, b"ok \xce", False), (OP_CONT, b"A fine", True))
-    fails_with(c, 1007)
+    fails_after_partial_echo(c, 1007, b"ok \xce")
 
 
 def test_6_invalid_utf8_in_continuation(echo):
@@ -312,7 +326,8 @@ def test_6_invalid_utf8_in_continuation(echo):
     send_frames(c, (OP_TEXT, b"\xce\xba\xe1", False),
                 (OP_CONT, b"\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80",
                  False))
-    fails_with(c, 1007)
+    fails_after_partial_echo(c, 1007, b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc"
+                             b"\xce\xb5")
 
 
 def test_6_invalid_utf8_fails_fast(echo):
@@ -321,7 +336,8 @@ def test_6_invalid_utf8_fails_fast(echo):
     c = echo()
     send_frame(c, OP_TEXT, b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5"
                b"\xf4\x90\x80\x80", fin=False)
-    fails_with(c, 1007)
+    fails_after_partial_echo(c, 1007, b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc"
+                             b"\xce\xb5")
 
 
 # ---- 7.x close handling --------------------------------------------------
@@ -399,8 +415,10 @@ def test_7_close_in_the_middle_of_fragmented_message(echo):
     c = echo()
     send_frame(c, OP_TEXT, b"frag", fin=False)
     send_frame(c, OP_CLOSE, close_payload(1000))
-    code, _ = expect_close(c)
+    code, _ = expect_close(c, allow_data=True)
     assert code == 1000
+    assert b"".join(p for _, _, p in c.seen) in (b"", b"frag")
+    assert not any(fin for fin, _, _ in c.seen)
 
 
 # ---- masking -------------------------------------------------------------
@@ -445,7 +463,7 @@ def test_fragmented_message_over_limit_1009(small):
     c = small()
     send_frames(c, (OP_BINARY, b"F" * (40 * KiB), False),
                 (OP_CONT, b"F" * (40 * KiB), False), (OP_CONT, b"F", True))
-    fails_with(c, 1009)
+    fails_after_partial_echo(c, 1009, b"F" * (64 * KiB))
 
 
 def test_huge_declared_length_1009_without_payload(small):

@@ -342,6 +342,7 @@ def expect_close(conn, timeout=DEFAULT_TIMEOUT, reply=False, eof=True,
     waiting for the client's Close).
     """
     deadline = time.monotonic() + timeout
+    conn.seen = []      # data frames met before the Close: (fin, op, payload)
     while True:
         try:
             fin, op, payload = recv_frame(conn, deadline - time.monotonic())
@@ -352,6 +353,7 @@ def expect_close(conn, timeout=DEFAULT_TIMEOUT, reply=False, eof=True,
         if op in (OP_PING, OP_PONG):
             continue
         assert allow_data, "expected Close, got op %d %r" % (op, payload[:80])
+        conn.seen.append((fin, op, payload))
     code, reason = parse_close(payload)
     if reply:
         try:
