@@ -25,6 +25,7 @@
 #include "listener.h"
 #include "log.h"
 #include "net.h"
+#include "static.h"
 
 struct server	 server;
 
@@ -94,11 +95,15 @@ server_reaper_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	struct conn	*c;
 
-	(void)loop, (void)w, (void)revents;
+	(void)w, (void)revents;
 	while ((c = TAILQ_FIRST(&server.dead)) != NULL) {
 		TAILQ_REMOVE(&server.dead, c, entry);
 		free(c);
 	}
+	/* Shutting down: done once no connection or process is left. */
+	if (server.stopping && server.nconns == 0 &&
+	    backend_proc_count() == 0)
+		ev_break(loop, EVBREAK_ALL);
 }
 
 void
@@ -233,6 +238,8 @@ conn_close(struct conn *c, const char *reason)
 	}
 	if (c->route != NULL)
 		c->route->active--;
+	if (c->file_fd != -1)
+		close(c->file_fd);
 	buf_free(&c->in);
 	buf_free(&c->line);
 	free(c->path);
@@ -350,22 +357,25 @@ conn_fail(struct conn *c, unsigned code, const char *why)
 	conn_maybe_finish(c);
 }
 
-/* An HTTP error (or any plain response): send it, then close. */
+/* An HTTP error with extra header lines: send it, then close. */
 static void
-conn_http_respond(struct conn *c, int status, const char *why,
-    int retry_after)
+conn_http_error(struct conn *c, int status, char *const *more, size_t nmore)
 {
 	struct config	*cfg = c->cref->cfg;
-	char		*resp, *const *hv;
-	size_t		 len, nh;
+	struct strlist	 hv = { NULL, 0 };
+	const struct strlist *base;
+	char		*resp;
+	size_t		 len, i;
+	int		 retry = status == 429 || status == 503 ? 5 : 0;
 
-	if (why != NULL)
-		log_info("conn %llu %s: %d: %s", (unsigned long long)c->id,
-		    c->peer, status, why);
 	c->status = status;
-	hv = c->route ? c->route->headers_http.v : cfg->headers_http.v;
-	nh = c->route ? c->route->headers_http.n : cfg->headers_http.n;
-	resp = hs_response_error(status, NULL, retry_after, hv, nh, &len);
+	base = c->route ? &c->route->headers_http : &cfg->headers_http;
+	for (i = 0; i < base->n; i++)
+		strlist_add(&hv, base->v[i]);
+	for (i = 0; i < nmore; i++)
+		strlist_add(&hv, more[i]);
+	resp = hs_response_error(status, NULL, retry, hv.v, hv.n, &len);
+	strlist_free(&hv);
 	if (resp == NULL) {
 		conn_close(c, "out of memory");
 		return;
@@ -375,6 +385,38 @@ conn_http_respond(struct conn *c, int status, const char *why,
 	conn_deadline(c, cfg->close_timeout_ms);
 	conn_send_raw(c, resp, len);
 	free(resp);
+}
+
+static void
+conn_http_respond(struct conn *c, int status, const char *why,
+    int retry_after)
+{
+	(void)retry_after;
+	if (why != NULL)
+		log_info("conn %llu %s: %d: %s", (unsigned long long)c->id,
+		    c->peer, status, why);
+	conn_http_error(c, status, NULL, 0);
+}
+
+/* A built-in page (devconsole), then close. */
+static void
+conn_send_page(struct conn *c, const char *html, bool head)
+{
+	char	 hdr[256];
+	size_t	 len = strlen(html);
+	int	 n;
+
+	c->status = 200;
+	n = snprintf(hdr, sizeof(hdr), "HTTP/1.1 200 OK\r\n"
+	    "Content-Type: text/html; charset=utf-8\r\n"
+	    "Content-Length: %zu\r\nCache-Control: no-cache\r\n"
+	    "Connection: close\r\n\r\n", len);
+	conn_send_raw(c, hdr, (size_t)n);
+	if (!head)
+		conn_send_raw(c, html, len);
+	c->linger = true;
+	conn_set_state(c, CONN_CLOSING);
+	conn_deadline(c, c->cref->cfg->close_timeout_ms);
 }
 
 /*
@@ -390,7 +432,7 @@ conn_maybe_finish(struct conn *c)
 		return;
 	client_done = c->client.eof || c->linger ||
 	    (c->close_sent && c->close_received);
-	if (!client_done || buf_len(&c->client.out) > 0)
+	if (!client_done || buf_len(&c->client.out) > 0 || c->file_fd != -1)
 		return;
 	if (c->backend.wfd != -1 && buf_len(&c->backend.out) > 0)
 		return;
@@ -561,7 +603,7 @@ conn_upgrade(struct conn *c)
 	free(c->req);
 	c->req = NULL;
 	ws_msg_init(&c->msg, (uint64_t)r->limits.max_message_size, true);
-	buf_init(&c->client.out, (size_t)r->limits.buffer_size);
+	c->client.out.high = (size_t)r->limits.buffer_size;
 	c->backend.out.high = (size_t)r->limits.buffer_size;
 	conn_set_state(c, CONN_OPEN);
 	conn_start_timers(c);
@@ -656,6 +698,116 @@ conn_backend_failed(struct conn *c, const char *why)
 	conn_http_respond(c, 502, NULL, 0);
 }
 
+/* Send more of the file body while the client buffer has room. */
+static void
+conn_file_pump(struct conn *c)
+{
+	size_t	 n;
+	ssize_t	 r;
+	uint8_t	*p;
+
+	while (c->file_fd != -1 && !buf_full(&c->client.out)) {
+		n = c->file_left < CONN_READ_CHUNK ? (size_t)c->file_left :
+		    CONN_READ_CHUNK;
+		if ((p = buf_reserve(&c->client.out, n)) == NULL ||
+		    (r = read(c->file_fd, p, n)) <= 0) {
+			/* The file shrank or failed: the body is cut short. */
+			conn_close(c, "static file read failed");
+			return;
+		}
+		buf_commit(&c->client.out, (size_t)r);
+		c->stats.bytes_out += (uint64_t)r;
+		if ((c->file_left -= (uint64_t)r) == 0) {
+			close(c->file_fd);
+			c->file_fd = -1;
+		}
+	}
+	endpoint_flush_later(&c->client);
+}
+
+/* A keep-alive response is out: get ready for the next request. */
+static void
+conn_next_request(struct conn *c)
+{
+	struct buf	 pending = c->in;
+	int		 status;
+	const char	*why;
+	ssize_t		 used;
+
+	c->responded = false;
+	free(c->path);
+	free(c->query);
+	c->path = c->query = NULL;
+	hs_reset(c->req);
+	conn_deadline(c, c->cref->cfg->handshake_timeout_ms);
+	watcher_set(&c->client.rd, true);
+	if (buf_len(&pending) == 0)
+		return;
+	/* Pipelined bytes already read belong to the next request. */
+	buf_init(&c->in, pending.high);
+	used = hs_parse(c->req, (const char *)buf_head(&pending),
+	    buf_len(&pending), &status, &why);
+	if (used > 0 && buf_append(&c->in, buf_head(&pending) + used,
+	    buf_len(&pending) - (size_t)used) == -1)
+		used = -1, status = 500, why = "out of memory";
+	buf_free(&pending);
+	if (used == -1)
+		conn_http_respond(c, status, why, 0);
+	else if (used > 0)
+		conn_handle_request(c);
+}
+
+/* Plain GET/HEAD: a static file, the devconsole, 426 or 404. */
+static void
+conn_plain_request(struct conn *c, struct route *r)
+{
+	struct config		*cfg = c->cref->cfg;
+	struct static_result	 res = { 404, -1, 0, NULL, 0 };
+	bool			 head = c->req->method == HTTP_HEAD;
+	char			*allow[] = { "Allow: GET, HEAD" };
+
+	if (c->req->method != HTTP_GET && !head) {
+		c->status = 405;
+		conn_http_error(c, 405, allow, 1);
+		return;
+	}
+	res.status = 404;
+	c->keep_alive = c->req->keep_alive && !server.stopping;
+	if (cfg->static_dir != NULL && static_respond(cfg->static_dir,
+	    c->path, head, hs_header(c->req, "If-None-Match"),
+	    hs_header(c->req, "If-Modified-Since"), c->keep_alive,
+	    cfg->headers_http.v, cfg->headers_http.n, &res) == -1) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	if (res.status == 404 && (r != NULL || cfg->devconsole)) {
+		static_result_free(&res);
+		if (cfg->devconsole)
+			conn_send_page(c, static_devconsole_html(), head);
+		else
+			conn_http_respond(c, 426, NULL, 0);
+		return;
+	}
+	if (cfg->static_dir == NULL) {
+		conn_http_respond(c, 404, NULL, 0);
+		return;
+	}
+	c->status = res.status;
+	c->responded = true;
+	/* Pipelined requests wait in the kernel until this one is out. */
+	watcher_set(&c->client.rd, false);
+	conn_send_raw(c, res.head, res.head_len);
+	c->file_fd = res.fd;
+	c->file_left = (uint64_t)res.size;
+	res.fd = -1;
+	static_result_free(&res);
+	if (!c->keep_alive) {
+		c->linger = true;
+		conn_set_state(c, CONN_CLOSING);
+	}
+	conn_file_pump(c);
+}
+
 static void
 conn_handle_request(struct conn *c)
 {
@@ -676,7 +828,7 @@ conn_handle_request(struct conn *c)
 	kind = hs_classify(c->req, &status, &why);
 	r = config_match(cfg, path, &rest);
 	if (kind == HS_PLAIN) {
-		conn_http_respond(c, r ? 426 : 404, NULL, 0);
+		conn_plain_request(c, r);
 		return;
 	}
 	if (r == NULL)
@@ -805,7 +957,7 @@ conn_handle_control(struct conn *c, uint8_t *p, size_t n)
 static int
 conn_frame_start(struct conn *c)
 {
-	uint8_t		*p = buf_head(&c->in);
+	uint8_t		*p = buf_head(&c->in), ctl[WS_MAX_CONTROL_PAYLOAD];
 	size_t		 avail = buf_len(&c->in);
 	const char	*why;
 	ssize_t		 hlen;
@@ -828,9 +980,11 @@ conn_frame_start(struct conn *c)
 			c->input_blocked = true;
 			return 0;
 		}
-		ws_unmask(p + hlen, c->hdr.len, c->hdr.mask, 0);
+		/* Copy out: consuming may free the buffer. */
+		memcpy(ctl, p + hlen, c->hdr.len);
+		ws_unmask(ctl, c->hdr.len, c->hdr.mask, 0);
 		buf_consume(&c->in, (size_t)hlen + c->hdr.len);
-		conn_handle_control(c, p + hlen, c->hdr.len);
+		conn_handle_control(c, ctl, c->hdr.len);
 		return c->state == CONN_CLOSED ? 0 : 1;
 	}
 	if (c->hdr.opcode == WS_OP_BINARY && c->route->mode == MODE_TEXT &&
@@ -1104,8 +1258,15 @@ conn_client_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		buf_consume(b, (size_t)n);
 	}
+	if (c->file_fd != -1 && buf_low(b))
+		conn_file_pump(c);
 	if (buf_len(b) == 0) {
 		watcher_set(&c->client.wr, false);
+		if (c->responded && c->state == CONN_HTTP &&
+		    c->file_fd == -1) {
+			conn_next_request(c);
+			return;
+		}
 		conn_maybe_finish(c);
 		if (c->state == CONN_CLOSED)
 			return;
@@ -1358,6 +1519,7 @@ conn_accept(int fd, const struct sockaddr *sa, socklen_t salen,
 	c->cref->refs++;
 	c->listener = l;
 	c->exit_status = -1;
+	c->file_fd = -1;
 	c->started = ev_now(server.loop);
 	endpoint_init(&c->client, c, &c->backend, CONFIG_BUFFER_SIZE);
 	endpoint_init(&c->backend, c, &c->client, CONFIG_BUFFER_SIZE);
@@ -1393,7 +1555,8 @@ conn_shutdown_all(void)
 		if (c->state == CONN_OPEN)
 			conn_ws_close(c, WS_CLOSE_GOING_AWAY,
 			    "server shutting down");
-		else if (c->state != CONN_CLOSING)
+		else if (c->state != CONN_CLOSING ||
+		    (c->linger && buf_len(&c->client.out) == 0))
 			conn_close(c, "server shutting down");
 	}
 }

@@ -111,6 +111,12 @@ struct conn {
 	ev_tstamp		 last_activity;
 	ev_tstamp		 started;
 
+	/* Plain HTTP (static files, devconsole). */
+	int			 file_fd;	/* body being sent, or -1 */
+	uint64_t		 file_left;
+	bool			 keep_alive;	/* next request after this one */
+	bool			 responded;	/* a plain response is under way */
+
 	struct proc		*proc;
 	struct conn_stats	 stats;
 	TAILQ_ENTRY(conn)	 entry;

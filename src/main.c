@@ -36,23 +36,10 @@ main_shutdown_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	ev_break(loop, EVBREAK_ALL);
 }
 
-/* Checked at every loop iteration once stopping: done when all is gone. */
-static void
-main_stop_check_cb(struct ev_loop *loop, ev_check *w, int revents)
-{
-	(void)revents;
-	if (server.nconns == 0 && backend_proc_count() == 0) {
-		ev_check_stop(loop, w);
-		ev_break(loop, EVBREAK_ALL);
-	}
-}
-
 /* SIGTERM/SIGINT: stop accepting, Close 1001 to all, then exit. */
 static void
 main_stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
-	static ev_check	 check;
-
 	(void)revents;
 	if (server.stopping)
 		return;
@@ -62,9 +49,6 @@ main_stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	ev_timer_init(&shutdown_timer, main_shutdown_timeout_cb,
 	    server.cref->cfg->shutdown_timeout_ms / 1000., 0.);
 	ev_timer_start(loop, &shutdown_timer);
-	ev_check_init(&check, main_stop_check_cb);
-	ev_check_start(loop, &check);
-	main_stop_check_cb(loop, &check, 0);
 }
 
 /* Build and check a config from the command line (and file). */
