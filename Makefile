@@ -19,7 +19,7 @@ WARN	:= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wpointer-arith -Wcast-qual -Wsign-compare
 CFLAGS	?= -O2 -g
 ALLCFLAGS := -std=c11 -D_GNU_SOURCE $(CFLAGS) $(SANFLAGS) -I$(LLHTTP_INC) -Isrc
-LDLIBS	:= -lev -linih -lssl -lcrypto -lz -lcrypt
+LDLIBS	:= -lev -linih -ljson-c -lssl -lcrypto -lz -lcrypt
 ifneq ($(V),1)
 Q	:= @
 endif
@@ -28,7 +28,7 @@ SRCS	:= $(wildcard src/*.c)
 OBJS	:= $(SRCS:src/%.c=$(B)/%.o)
 LLHTTP_OBJS := $(B)/llhttp/llhttp.o $(B)/llhttp/api.o $(B)/llhttp/http.o
 # Modules without libev or sockets: unit tests link these alone.
-PURE	:= ws handshake buf config options static
+PURE	:= ws handshake buf config options static pty_proto
 PURE_OBJS := $(filter $(PURE:%=$(B)/%.o),$(OBJS)) $(LLHTTP_OBJS)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)

@@ -2,7 +2,7 @@
 # Install the Debian packages wsbridge needs to build (and, with "test",
 # to run its test suite). Prints the apt-get line when not root.
 set -e
-BUILD="gcc make libev-dev libssl-dev libinih-dev node-llhttp zlib1g-dev"
+BUILD="gcc make libev-dev libssl-dev libinih-dev libjson-c-dev libcrypt-dev node-llhttp zlib1g-dev"
 TEST="python3 python3-pytest python3-pytest-timeout python3-websockets procps openssl"
 pkgs="$BUILD"
 [ "$1" = test ] && pkgs="$BUILD $TEST"

@@ -4,6 +4,7 @@
  * side, with bounded buffers and backpressure in both directions, and
  * the close handshake. Every exit goes through conn_close().
  */
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "backend.h"
@@ -25,9 +27,12 @@
 #include "listener.h"
 #include "log.h"
 #include "net.h"
+#include "pty_proto.h"
 #include "static.h"
 
 struct server	 server;
+
+static char *const pty_protocols[] = { "tty", NULL };
 
 /* Scratch for backend reads; the loop is single-threaded. */
 static uint8_t	 scratch[CONN_READ_CHUNK];
@@ -41,6 +46,7 @@ static void	conn_ping_cb(struct ev_loop *, ev_timer *, int);
 static void	conn_idle_cb(struct ev_loop *, ev_timer *, int);
 static void	conn_process_input(struct conn *);
 static void	conn_handle_request(struct conn *);
+static void	conn_free_request(struct conn *);
 static void	conn_maybe_finish(struct conn *);
 static void	conn_update_backend_reading(struct conn *);
 
@@ -232,16 +238,14 @@ conn_close(struct conn *c, const char *reason)
 	endpoint_close(&c->backend);
 	if (c->proc != NULL)
 		backend_proc_detach(c->proc);
-	if (c->req != NULL) {
-		hs_free(c->req);
-		free(c->req);
-	}
+	conn_free_request(c);
 	if (c->route != NULL)
 		c->route->active--;
 	if (c->file_fd != -1)
 		close(c->file_fd);
 	buf_free(&c->in);
 	buf_free(&c->line);
+	buf_free(&c->ctl);
 	free(c->path);
 	free(c->query);
 	free(c->script_name);
@@ -301,13 +305,17 @@ conn_send_raw(struct conn *c, const void *p, size_t n)
 	return 0;
 }
 
+/* One frame; prefix (a ttyd command byte) goes first unless -1. */
 static int
-conn_send_frame(struct conn *c, bool fin, int opcode, const void *p,
-    size_t n)
+conn_send_frame_prefixed(struct conn *c, bool fin, int opcode, int prefix,
+    const void *p, size_t n)
 {
-	uint8_t	 hdr[WS_MAX_HEADER], *dst;
-	size_t	 hlen = ws_build_header(hdr, fin, opcode, n);
+	uint8_t	 hdr[WS_MAX_HEADER + 1], *dst;
+	size_t	 plen = prefix >= 0 ? 1 : 0;
+	size_t	 hlen = ws_build_header(hdr, fin, opcode, n + plen);
 
+	if (prefix >= 0)
+		hdr[hlen++] = (uint8_t)prefix;
 	if ((dst = buf_reserve(&c->client.out, hlen + n)) == NULL) {
 		conn_close(c, "out of memory");
 		return -1;
@@ -318,6 +326,13 @@ conn_send_frame(struct conn *c, bool fin, int opcode, const void *p,
 	buf_commit(&c->client.out, hlen + n);
 	endpoint_flush_later(&c->client);
 	return 0;
+}
+
+static int
+conn_send_frame(struct conn *c, bool fin, int opcode, const void *p,
+    size_t n)
+{
+	return conn_send_frame_prefixed(c, fin, opcode, -1, p, n);
 }
 
 /* Queue a Close frame; from now on nothing but the close handshake. */
@@ -555,6 +570,16 @@ conn_set_script(struct conn *c, const char *rest)
 }
 
 static void
+conn_free_request(struct conn *c)
+{
+	if (c->req != NULL) {
+		hs_free(c->req);
+		free(c->req);
+		c->req = NULL;
+	}
+}
+
+static void
 conn_start_timers(struct conn *c)
 {
 	const struct route_limits	*l = &c->route->limits;
@@ -586,6 +611,8 @@ conn_upgrade(struct conn *c)
 	if (r->protocols.n > 0)
 		proto = hs_select_protocol(c->req, r->protocols.v,
 		    r->protocols.n);
+	else if (r->mode == MODE_PTY)
+		proto = hs_select_protocol(c->req, pty_protocols, 1);
 	for (i = 0; i < r->headers.n; i++)
 		strlist_add(&extra, r->headers.v[i]);
 	for (i = 0; i < r->headers_ws.n; i++)
@@ -599,9 +626,9 @@ conn_upgrade(struct conn *c)
 	c->status = 101;
 	conn_send_raw(c, resp, len);
 	free(resp);
-	hs_free(c->req);
-	free(c->req);
-	c->req = NULL;
+	/* A terminal spawns later and needs the headers for its env. */
+	if (r->mode != MODE_PTY || r->kind == BACKEND_ECHO)
+		conn_free_request(c);
 	ws_msg_init(&c->msg, (uint64_t)r->limits.max_message_size, true);
 	c->client.out.high = (size_t)r->limits.buffer_size;
 	c->backend.out.high = (size_t)r->limits.buffer_size;
@@ -675,8 +702,8 @@ conn_start_backend(struct conn *c)
 	conn_backend_connected(c);
 }
 
-void
-conn_backend_connected(struct conn *c)
+static void
+conn_backend_attach(struct conn *c)
 {
 	struct endpoint	*b = &c->backend;
 
@@ -686,6 +713,12 @@ conn_backend_connected(struct conn *c)
 	if (b->wfd != -1)
 		endpoint_watch(b, &b->wr, conn_backend_write_cb, b->wfd,
 		    EV_WRITE);
+}
+
+void
+conn_backend_connected(struct conn *c)
+{
+	conn_backend_attach(c);
 	conn_upgrade(c);
 }
 
@@ -891,6 +924,117 @@ conn_sink_backend(struct conn *c, const uint8_t *p, size_t n, bool end)
 	return 0;
 }
 
+/* --- terminals (ttyd's protocol) ------------------------------------ */
+
+/* The init message: spawn now, at the client's size; title and prefs. */
+static int
+conn_pty_init(struct conn *c, const char *json, size_t n)
+{
+	struct pty_size	 sz;
+	char		 token[256], err[256], title[300], host[128];
+	const char	*why;
+
+	if (c->proc != NULL)
+		return 0;	/* a second init changes nothing */
+	if (pty_parse_init(json, n, &sz, token, sizeof(token), &why) == -1) {
+		conn_fail(c, WS_CLOSE_BAD_DATA, why);
+		return -1;
+	}
+	if (backend_proc_spawn(c, sz.cols, sz.rows, err, sizeof(err)) == -1) {
+		log_warnx("conn %llu %s %s: backend: %s",
+		    (unsigned long long)c->id, c->peer, c->path, err);
+		conn_ws_close(c, WS_CLOSE_INTERNAL, "spawn failed");
+		return -1;
+	}
+	conn_free_request(c);
+	conn_backend_attach(c);
+	if (gethostname(host, sizeof(host)) == -1)
+		snprintf(host, sizeof(host), "localhost");
+	snprintf(title, sizeof(title), "%s (%s)", c->program ? c->program :
+	    c->route->argv.v[0], host);
+	conn_send_frame_prefixed(c, true, WS_OP_BINARY, PTY_OUT_TITLE, title,
+	    strlen(title));
+	conn_send_frame_prefixed(c, true, WS_OP_BINARY, PTY_OUT_PREFS, "{}",
+	    2);
+	conn_update_backend_reading(c);
+	return 0;
+}
+
+static int
+conn_pty_resize(struct conn *c, const char *json, size_t n)
+{
+	struct pty_size	 sz;
+	struct winsize	 ws;
+	const char	*why;
+
+	if (pty_parse_resize(json, n, &sz, &why) == -1) {
+		conn_fail(c, WS_CLOSE_BAD_DATA, why);
+		return -1;
+	}
+	memset(&ws, 0, sizeof(ws));
+	ws.ws_col = sz.cols;
+	ws.ws_row = sz.rows;
+	if (c->backend.rfd != -1 && ioctl(c->backend.rfd, TIOCSWINSZ, &ws) ==
+	    -1)
+		log_warn("conn %llu: TIOCSWINSZ", (unsigned long long)c->id);
+	return 0;
+}
+
+/* A complete JSON or flow-control message. */
+static int
+conn_pty_command(struct conn *c, uint8_t cmd, const char *p, size_t n)
+{
+	switch (cmd) {
+	case PTY_IN_INIT:
+		return conn_pty_init(c, p, n);
+	case PTY_IN_RESIZE:
+		return conn_pty_resize(c, p, n);
+	case PTY_IN_PAUSE:
+	case PTY_IN_RESUME:
+		c->output_paused = cmd == PTY_IN_PAUSE;
+		conn_update_backend_reading(c);
+		return 0;
+	default:
+		log_info("conn %llu %s: unknown terminal command 0x%02x ignored",
+		    (unsigned long long)c->id, c->peer, cmd);
+		return 0;
+	}
+}
+
+/* Client payload on a pty route: input streams, JSON is collected. */
+static int
+conn_pty_input(struct conn *c, const uint8_t *p, size_t n, bool msg_end)
+{
+	int	 rv = 0;
+
+	if (c->pty_cmd == 0 && n > 0) {
+		c->pty_cmd = p[0];
+		/* The init message is JSON: its '{' is part of it. */
+		if (c->pty_cmd != PTY_IN_INIT)
+			p++, n--;
+	}
+	if (c->pty_cmd == PTY_IN_INPUT) {
+		if (!c->route->readonly && c->proc != NULL)
+			rv = conn_sink_backend(c, p, n, false);
+	} else if (c->pty_cmd != 0) {
+		if (buf_len(&c->ctl) + n > PTY_MAX_CONTROL) {
+			conn_fail(c, WS_CLOSE_TOO_BIG, "terminal control "
+			    "message too long");
+			return -1;
+		}
+		if (buf_append(&c->ctl, p, n) == -1)
+			return -1;
+		if (msg_end)
+			rv = conn_pty_command(c, c->pty_cmd,
+			    (const char *)buf_head(&c->ctl), buf_len(&c->ctl));
+	}
+	if (msg_end) {
+		c->pty_cmd = 0;
+		buf_free(&c->ctl);
+	}
+	return rv;
+}
+
 /* Deliver unmasked payload of the current data frame. */
 static int
 conn_deliver(struct conn *c, const uint8_t *p, size_t n, bool msg_end)
@@ -902,6 +1046,8 @@ conn_deliver(struct conn *c, const uint8_t *p, size_t n, bool msg_end)
 	if (msg_end)
 		c->stats.msgs_in++;
 	c->stats.bytes_in += n;
+	if (c->route->mode == MODE_PTY && c->route->kind != BACKEND_ECHO)
+		return conn_pty_input(c, p, n, msg_end);
 	if (c->route->kind != BACKEND_ECHO)
 		return conn_sink_backend(c, p, n, msg_end);
 	op = c->echo_started ? WS_OP_CONT : c->msg_opcode;
@@ -1152,6 +1298,9 @@ conn_output(struct conn *c, const uint8_t *p, size_t n)
 		return conn_output_text(c, p, n);
 	c->stats.msgs_out++;
 	c->stats.bytes_out += n;
+	if (c->route->mode == MODE_PTY)
+		return conn_send_frame_prefixed(c, true, WS_OP_BINARY,
+		    PTY_OUT_OUTPUT, p, n);
 	return conn_send_frame(c, true, WS_OP_BINARY, p, n);
 }
 

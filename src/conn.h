@@ -92,6 +92,8 @@ struct conn {
 	uint8_t			 msg_opcode;	/* opcode of the message in flight */
 	bool			 echo_started;	/* echo: first fragment sent */
 	bool			 output_paused;	/* pty: client asked to pause */
+	uint8_t			 pty_cmd;	/* pty: command of this message */
+	struct buf		 ctl;		/* pty: JSON message so far */
 	bool			 input_blocked;	/* destination full */
 
 	/* Closing. */
