@@ -3,13 +3,15 @@ with a slow client or a process that never reads, handshake deadline,
 server pings, idle timeout."""
 
 import select
+import socket
+import struct
 import time
 
 import pytest
 
 from wsutil import (open_ws, connect_tcp, recv_frame, recv_message,
                     send_frame, expect_close, build_frame, wait_until,
-                    rss_kib, children, OP_TEXT, OP_BINARY, OP_PING,
+                    rss_kib, children, alive, OP_TEXT, OP_BINARY, OP_PING,
                     OP_PONG, OP_CLOSE, close_payload)
 
 MiB = 1 << 20
@@ -59,37 +61,65 @@ def test_slow_client_flooding_process_bounded_memory(wsbridge, mode):
     c.close()
 
 
-def test_process_not_reading_stalls_client_bounded_memory(wsbridge):
-    srv = wsbridge("--binary", "sleep", "300")
-    baseline = rss_kib(srv.pid)
-    c = open_ws(srv.port, "/")
-    c.sock.setblocking(False)
+def flood_until_stalled(conn, limit=512 * MiB, seconds=20):
+    """Send 64 KiB binary frames until the socket stays unwritable for a
+    second.  Returns (stalled, bytes_sent)."""
+    conn.sock.setblocking(False)
     frame = build_frame(OP_BINARY, b"\x01" * 65536)
     pending = memoryview(frame)
     sent = 0
-    stalled = False
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and sent < 512 * MiB:
-        _, w, _ = select.select([], [c.sock], [], 1.0)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and sent < limit:
+        _, w, _ = select.select([], [conn.sock], [], 1.0)
         if not w:
-            stalled = True
-            break
+            return True, sent
         try:
-            n = c.sock.send(pending)
+            n = conn.sock.send(pending)
         except BlockingIOError:
             continue
         sent += n
         pending = pending[n:]
         if not pending:
             pending = memoryview(frame)
+    return False, sent
+
+
+def test_process_not_reading_stalls_client_bounded_memory(wsbridge):
+    srv = wsbridge("--binary", "sleep", "300")
+    baseline = rss_kib(srv.pid)
+    c = open_ws(srv.port, "/")
+    stalled, sent = flood_until_stalled(c)
     assert stalled, "wsbridge kept reading: %d MiB accepted in 20s from a " \
         "client whose process never reads" % (sent // MiB)
     # Kernel buffers (client send + server receive) hold some; wsbridge
     # buffers at most buffer_size per direction.
     assert sent < 96 * MiB, "%d MiB accepted before stalling" % (sent // MiB)
     assert rss_kib(srv.pid) - baseline < RSS_SLACK_KIB
-    c.sock.setblocking(True)
+    c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                      struct.pack("ii", 1, 0))
     c.close()
+
+
+@pytest.mark.parametrize("how", ["rst", "fin"])
+def test_client_vanishing_while_stalled_is_noticed(wsbridge, how):
+    # The client->process direction is stalled (the server is not reading
+    # the client), then the client goes away.  A FIN is stuck behind the
+    # unread data; keepalive (a failed ping write, or no pong within
+    # ping_timeout) must still end the connection and the process.
+    srv = wsbridge("--ping-interval", "1s", "--ping-timeout", "1s",
+                   "--closems", "200", "--binary",
+                   "sh", "-c", "echo $$; exec sleep 300")
+    c = open_ws(srv.port, "/")
+    op, pid = recv_message(c)
+    pid = int(pid)
+    stalled, _ = flood_until_stalled(c)
+    assert stalled
+    if how == "rst":
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                          struct.pack("ii", 1, 0))
+    c.sock.close()
+    wait_until(lambda: not alive(pid), 8, 0.05,
+               "process of a vanished, stalled client to be killed")
 
 
 def test_big_text_both_ways_no_deadlock(wsbridge):
