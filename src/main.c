@@ -16,11 +16,14 @@
 #include "listener.h"
 #include "log.h"
 #include "options.h"
+#include "privs.h"
+#include "worker.h"
 #include "version.h"
 
 static int	 main_argc;
 static char	**main_argv;
 static ev_timer	 shutdown_timer;
+static struct config	*main_cfg;
 
 /* Fires at shutdown_timeout: whatever is left is killed. */
 static void
@@ -105,14 +108,74 @@ main_reopen_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		log_warn("reopen log");
 }
 
+static bool
+main_spawns(const struct config *cfg)
+{
+	size_t	 i;
+
+	for (i = 0; i < cfg->nroutes; i++)
+		if (cfg->routes[i]->kind == BACKEND_EXEC ||
+		    cfg->routes[i]->kind == BACKEND_DIR)
+			return true;
+	return false;
+}
+
+/* Bind, drop privileges, then serve until stopped. */
+static int
+main_serve(int ready_fd)
+{
+	static ev_signal	 sigs[4];
+	struct config		*cfg = main_cfg;
+	struct ev_loop		*loop;
+	char			 err[256];
+	int			 i;
+
+	if ((loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
+		fatalx("cannot initialise libev");
+	server_init(loop, cfg);
+	if (listeners_sync(cfg) == -1)
+		return 1;
+	if ((cfg->user != NULL || cfg->group != NULL) &&
+	    privs_drop(cfg->user, cfg->group, err, sizeof(err)) == -1) {
+		log_error("dropping privileges: %s", err);
+		return 1;
+	}
+	if (geteuid() == 0 && main_spawns(cfg))
+		log_warnx("running as root: programs are spawned as root "
+		    "(set user = to drop privileges)");
+	ev_signal_init(&sigs[0], main_stop_cb, SIGTERM);
+	ev_signal_init(&sigs[1], main_stop_cb, SIGINT);
+	ev_signal_init(&sigs[2], main_reload_cb, SIGHUP);
+	ev_signal_init(&sigs[3], main_reopen_cb, SIGUSR1);
+	for (i = 0; i < 4; i++) {
+		ev_signal_start(loop, &sigs[i]);
+		ev_unref(loop);
+	}
+	if (ready_fd != -1 && write(ready_fd, "r", 1) != 1)
+		log_warn("ready pipe");
+	ev_run(loop, 0);
+	listeners_close_all();
+	config_ref_put(server.cref);
+	log_info("exiting");
+	return 0;
+}
+
+static int
+main_workers(const struct config *cfg)
+{
+	long	 n = cfg->workers;
+
+	if (n == 0 && (n = sysconf(_SC_NPROCESSORS_ONLN)) < 1)
+		n = 1;
+	return (int)n;
+}
+
 int
 main(int argc, char *argv[])
 {
-	static ev_signal	 sigs[5];
 	struct options		 opts;
 	struct config		*cfg;
-	struct ev_loop		*loop;
-	int			 rv;
+	int			 rv, n;
 
 	main_argc = argc;
 	main_argv = argv;
@@ -131,22 +194,10 @@ main(int argc, char *argv[])
 	}
 	signal(SIGPIPE, SIG_IGN);
 	log_init(cfg->log_level, cfg->access_log);
-	if ((loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
-		fatalx("cannot initialise libev");
-	server_init(loop, cfg);
-	if (listeners_sync(cfg) == -1)
-		return 1;
-	ev_signal_init(&sigs[0], main_stop_cb, SIGTERM);
-	ev_signal_init(&sigs[1], main_stop_cb, SIGINT);
-	ev_signal_init(&sigs[2], main_reload_cb, SIGHUP);
-	ev_signal_init(&sigs[3], main_reopen_cb, SIGUSR1);
-	for (rv = 0; rv < 4; rv++) {
-		ev_signal_start(loop, &sigs[rv]);
-		ev_unref(loop);
-	}
-	ev_run(loop, 0);
-	listeners_close_all();
-	config_ref_put(server.cref);
-	log_info("exiting");
-	return 0;
+	main_cfg = cfg;
+	if ((n = main_workers(cfg)) <= 1)
+		return main_serve(-1);
+	rv = worker_supervise(n, main_serve, NULL);
+	config_free(cfg);
+	return rv;
 }
