@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -28,8 +29,12 @@
 enum config_type {
 	T_STR, T_INT, T_DURATION, T_SIZE, T_BOOL, T_LIST, T_HEADER, T_ENV,
 	T_LISTEN, T_TLSLISTEN, T_WORKERS, T_LOGLEVEL, T_ACCESSLOG, T_MODE,
-	T_EXEC, T_DIR, T_CONNECT, T_ECHO,
+	T_LOGFORMAT, T_TLSVERSION, T_AUTH, T_SENDPROXY, T_CIDRS, T_URLPATH,
+	T_HEADERNAME, T_REALM,
+	/* backends last: config_handler counts them by type - T_EXEC */
+	T_EXEC, T_DIR, T_CONNECT, T_ECHO, T_TARGETS,
 };
+#define NBACKENDS	(T_TARGETS - T_EXEC + 1)
 
 #define NOLINE		((size_t)-1)
 #define MAXKEYS		40
@@ -46,6 +51,7 @@ struct config_key {
 
 #define C(f)	offsetof(struct config, f)
 #define R(f)	offsetof(struct route, f)
+#define S(f)	offsetof(struct tls_cert_spec, f)
 #define BIG	INT64_MAX
 
 #define LIMIT_KEYS(S)							\
@@ -87,6 +93,16 @@ static const struct config_key config_server_keys[] = {
 	{ "group", T_STR, C(group), C(group_line), 0, 0, false },
 	{ "log_level", T_LOGLEVEL, C(log_level), NOLINE, 0, 0, false },
 	{ "access_log", T_ACCESSLOG, C(access_log), NOLINE, 0, 0, false },
+	{ "access_log_format", T_LOGFORMAT, C(access_log_format), NOLINE,
+	    0, 0, false },
+	{ "trusted_proxies", T_CIDRS, 0, NOLINE, 0, 0, false },
+	{ "max_connections_per_ip", T_INT, C(max_connections_per_ip),
+	    NOLINE, 0, INT_MAX, false },
+	{ "allow_root", T_BOOL, C(allow_root), NOLINE, 0, 0, false },
+	{ "metrics_path", T_URLPATH, C(metrics_path), C(metrics_path_line),
+	    0, 0, false },
+	{ "metrics_listen", T_STR, C(metrics_listen),
+	    C(metrics_listen_line), 0, 0, false },
 	LIMIT_KEYS(C),
 	{ NULL, T_STR, 0, NOLINE, 0, 0, false },
 };
@@ -97,6 +113,15 @@ static const struct config_key config_tls_keys[] = {
 	{ "key", T_STR, C(tls_key), C(tls_key_line), 0, 0, false },
 	{ "client_ca", T_STR, C(tls_client_ca), C(tls_client_ca_line), 0, 0,
 	    false },
+	{ "min_version", T_TLSVERSION, C(tls_min_version), NOLINE, 0, 0,
+	    false },
+	{ NULL, T_STR, 0, NOLINE, 0, 0, false },
+};
+
+/* [tls NAME]: offsets into its struct tls_cert_spec. */
+static const struct config_key config_sni_keys[] = {
+	{ "cert", T_STR, S(cert), S(cert_line), 0, 0, false },
+	{ "key", T_STR, S(key), S(key_line), 0, 0, false },
 	{ NULL, T_STR, 0, NOLINE, 0, 0, false },
 };
 
@@ -105,6 +130,7 @@ static const struct config_key config_route_keys[] = {
 	{ "dir", T_DIR, R(dir), R(backend_line), 0, 0, false },
 	{ "connect", T_CONNECT, R(connect), R(backend_line), 0, 0, false },
 	{ "echo", T_ECHO, 0, R(backend_line), 0, 0, false },
+	{ "targets", T_TARGETS, R(targets), R(backend_line), 0, 0, false },
 	{ "mode", T_MODE, R(mode), NOLINE, 0, 0, false },
 	{ "origins", T_LIST, R(origins), NOLINE, 0, 0, false },
 	{ "same_origin", T_BOOL, R(same_origin), NOLINE, 0, 0, false },
@@ -119,11 +145,20 @@ static const struct config_key config_route_keys[] = {
 	{ "compression", T_BOOL, R(compression), NOLINE, 0, 0, false },
 	{ "readonly", T_BOOL, R(readonly), NOLINE, 0, 0, false },
 	{ "term", T_STR, R(term), NOLINE, 0, 0, false },
+	{ "auth", T_AUTH, R(auth), R(auth_line), 0, 0, false },
+	{ "auth_file", T_STR, R(auth_file), R(auth_file_line), 0, 0, false },
+	{ "auth_realm", T_REALM, R(auth_realm), NOLINE, 0, 0, false },
+	{ "auth_header", T_HEADERNAME, R(auth_header), R(auth_header_line),
+	    0, 0, false },
+	{ "send_proxy", T_SENDPROXY, R(send_proxy), R(send_proxy_line), 0,
+	    0, false },
 	LIMIT_KEYS(R),
 	{ NULL, T_STR, 0, NOLINE, 0, 0, false },
 };
 
-enum config_section { SEC_NONE, SEC_SERVER, SEC_TLS, SEC_ROUTE, SEC_SKIP };
+enum config_section {
+	SEC_NONE, SEC_SERVER, SEC_TLS, SEC_SNI, SEC_ROUTE, SEC_SKIP
+};
 
 /* The loader's state: inih calls back into it line by line. */
 struct config_ctx {
@@ -139,6 +174,7 @@ struct config_ctx {
 	char			 secname[CONFIG_MAX_LINE + 16];
 	const struct config_key	*keys;
 	struct route		*route;
+	size_t			 sni;		/* SEC_SNI: tls_certs[sni] */
 	bool			 prev_key;	/* inih would continue it */
 	int			 seen[MAXKEYS];	/* line of each key, 0: unseen */
 	unsigned		 backends;	/* bit per backend key */
@@ -263,6 +299,7 @@ config_new(void)
 	cfg->shutdown_timeout_ms = CONFIG_SHUTDOWN_TIMEOUT_MS;
 	cfg->max_header_size = CONFIG_MAX_HEADER_SIZE;
 	cfg->log_level = LOG_LEVEL_INFO;
+	cfg->tls_min_version = CONFIG_TLS_1_2;
 	cfg->limits.max_message_size = CONFIG_MAX_MESSAGE_SIZE;
 	cfg->limits.buffer_size = CONFIG_BUFFER_SIZE;
 	cfg->limits.ping_interval_ms = CONFIG_PING_INTERVAL_MS;
@@ -289,6 +326,10 @@ route_free(struct route *r)
 	strlist_free(&r->headers_ws);
 	strlist_free(&r->headers_http);
 	free(r->term);
+	free(r->auth_file);
+	free(r->auth_realm);
+	free(r->auth_header);
+	free(r->targets);
 	free(r);
 }
 
@@ -316,6 +357,15 @@ config_free(struct config *cfg)
 	free(cfg->tls_cert);
 	free(cfg->tls_key);
 	free(cfg->tls_client_ca);
+	for (i = 0; i < cfg->ntls_certs; i++) {
+		free(cfg->tls_certs[i].name);
+		free(cfg->tls_certs[i].cert);
+		free(cfg->tls_certs[i].key);
+	}
+	free(cfg->tls_certs);
+	free(cfg->trusted_proxies);
+	free(cfg->metrics_path);
+	free(cfg->metrics_listen);
 	free(cfg);
 }
 
@@ -840,29 +890,89 @@ config_set_string(void *p, const struct config_key *k, const char *v,
 	}
 }
 
-/* Values spelled as one of a few words: map them to their numbers. */
+/* Values spelled as one of a few words, and the numbers they stand for. */
+struct config_word {
+	enum config_type	 type;
+	const char		*word;
+	int			 value;
+};
+
+static const struct config_word config_words[] = {
+	{ T_LOGLEVEL, "error", LOG_LEVEL_ERROR },
+	{ T_LOGLEVEL, "warn", LOG_LEVEL_WARN },
+	{ T_LOGLEVEL, "info", LOG_LEVEL_INFO },
+	{ T_LOGLEVEL, "access", LOG_LEVEL_ACCESS },
+	{ T_LOGLEVEL, "debug", LOG_LEVEL_DEBUG },
+	{ T_MODE, "text", MODE_TEXT },
+	{ T_MODE, "binary", MODE_BINARY },
+	{ T_MODE, "pty", MODE_PTY },
+	{ T_LOGFORMAT, "text", ACCESS_LOG_TEXT },
+	{ T_LOGFORMAT, "json", ACCESS_LOG_JSON },
+	{ T_TLSVERSION, "1.2", CONFIG_TLS_1_2 },
+	{ T_TLSVERSION, "1.3", CONFIG_TLS_1_3 },
+	{ T_AUTH, "none", AUTH_NONE },
+	{ T_AUTH, "basic", AUTH_BASIC },
+	{ T_SENDPROXY, "no", SEND_PROXY_NO },
+	{ T_SENDPROXY, "v1", SEND_PROXY_V1 },
+	{ T_SENDPROXY, "v2", SEND_PROXY_V2 },
+	{ T_STR, NULL, 0 },
+};
+
+/* What a word-valued key is called in errors. */
+static const char *
+config_word_what(enum config_type t)
+{
+	switch (t) {
+	case T_LOGLEVEL:
+		return "log level";
+	case T_MODE:
+		return "mode";
+	case T_LOGFORMAT:
+		return "access log format";
+	case T_TLSVERSION:
+		return "TLS version";
+	case T_AUTH:
+		return "auth";
+	default:
+		return "send_proxy";
+	}
+}
+
+/* "a, b or c": the words a key of type t takes. */
+static void
+config_word_list(enum config_type t, char *buf, size_t len)
+{
+	const struct config_word	*w;
+	size_t				 n = 0, i = 0, total = 0;
+
+	for (w = config_words; w->word != NULL; w++)
+		total += w->type == t;
+	for (w = config_words; w->word != NULL && n < len; w++) {
+		if (w->type != t)
+			continue;
+		i++;
+		n += (size_t)snprintf(buf + n, len - n, "%s%s", i == 1 ? "" :
+		    i == total ? " or " : ", ", w->word);
+	}
+}
+
+/* The enum fields are int-sized; store the word's number through int. */
 static int
 config_set_word(void *p, const struct config_key *k, const char *v,
     char *err, size_t errlen)
 {
-	static const char *levels[] = { "error", "warn", "info", "access",
-	    "debug", NULL };
-	static const char *modes[] = { "", "text", "binary", "pty", NULL };
-	const char	**w = k->type == T_LOGLEVEL ? levels : modes;
-	int		 i;
+	const struct config_word	*w;
+	char				 list[128];
 
-	for (i = 0; w[i] != NULL; i++) {
-		if (*w[i] != '\0' && strcmp(v, w[i]) == 0) {
-			if (k->type == T_LOGLEVEL)
-				*(enum log_level *)p = (enum log_level)i;
-			else
-				*(enum route_mode *)p = (enum route_mode)i;
+	for (w = config_words; w->word != NULL; w++) {
+		if (w->type == k->type && strcmp(v, w->word) == 0) {
+			*(int *)p = w->value;
 			return 0;
 		}
 	}
-	snprintf(err, errlen, "invalid %s \"%s\" (%s)", k->type ==
-	    T_LOGLEVEL ? "log level" : "mode", v, k->type == T_LOGLEVEL ?
-	    "error, warn, info, access or debug" : "text, binary or pty");
+	config_word_list(k->type, list, sizeof(list));
+	snprintf(err, errlen, "invalid %s \"%s\" (%s)",
+	    config_word_what(k->type), v, list);
 	return -1;
 }
 
@@ -898,11 +1008,102 @@ config_set_backend(struct route *r, const struct config_key *k,
 		}
 		free(*(char **)((char *)r + k->off));
 		*(char **)((char *)r + k->off) = config_xstrdup(v);
-		r->kind = k->type == T_DIR ? BACKEND_DIR : BACKEND_CONNECT;
+		r->kind = k->type == T_DIR ? BACKEND_DIR : k->type ==
+		    T_TARGETS ? BACKEND_TARGETS : BACKEND_CONNECT;
 		return 0;
 	}
 	snprintf(err, errlen, "%s", why);
 	return -1;
+}
+
+/*
+ * "ADDRESS" or "ADDRESS proxy_protocol": the flag belongs to this one
+ * listener, so a port for HAProxy and a direct one can coexist.
+ */
+static int
+config_set_listen(struct config *cfg, const struct config_key *k,
+    const char *v, int line, char *err, size_t errlen)
+{
+	const char	*word;
+	char		*addr;
+	size_t		 len = strcspn(v, " \t");
+
+	word = v + len + strspn(v + len, " \t");
+	if (len == 0 || (*word != '\0' && strcmp(word, "proxy_protocol"))) {
+		snprintf(err, errlen, "invalid address \"%s\"%s", v, len == 0 ?
+		    "" : " (want ADDRESS or ADDRESS proxy_protocol)");
+		return -1;
+	}
+	if ((addr = strndup(v, len)) == NULL)
+		config_oom();
+	config_add_listen(cfg, addr, k->type == T_TLSLISTEN, line);
+	cfg->listens[cfg->nlistens - 1].proxy_protocol = *word != '\0';
+	free(addr);
+	return 0;
+}
+
+/* trusted_proxies: a comma list, each item checked in full. */
+static int
+config_set_cidrs(struct config *cfg, const char *v, char *err,
+    size_t errlen)
+{
+	struct strlist	 l = { NULL, 0 };
+	struct cidr	*c;
+	const char	*why;
+	size_t		 i;
+	int		 rc = 0;
+
+	strlist_set_csv(&l, v);
+	c = config_xcalloc(l.n + 1, sizeof(*c));
+	for (i = 0; i < l.n && rc == 0; i++)
+		if ((rc = config_parse_cidr(l.v[i], &c[i], &why)) == -1)
+			snprintf(err, errlen, "\"%s\": %s", l.v[i], why);
+	strlist_free(&l);
+	if (rc == -1) {
+		free(c);
+		return -1;
+	}
+	free(cfg->trusted_proxies);
+	cfg->trusted_proxies = c;
+	cfg->ntrusted_proxies = i;
+	return 0;
+}
+
+/* Why a string value is refused for its key, or NULL. */
+static const char *
+config_string_why(enum config_type t, const char *v)
+{
+	static const char tchar[] = "!#$%&'*+-.^_`|~0123456789"
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+	const char	*p;
+
+	if (t == T_URLPATH && *v != '\0' && *v != '/')
+		return "must start with '/'";
+	if (t == T_HEADERNAME && (*v == '\0' || strspn(v, tchar) !=
+	    strlen(v)))
+		return "not a header name";
+	for (p = v; *p != '\0'; p++)
+		if ((unsigned char)*p < ' ' || *p == 0x7f || (t == T_REALM &&
+		    (*p == '"' || *p == '\\')) || (t == T_URLPATH &&
+		    (*p == ' ' || *p == '?' || *p == '#')))
+			return t == T_REALM ? "no quotes, backslashes or "
+			    "control characters" : "invalid character";
+	return NULL;
+}
+
+static int
+config_set_checked(void *p, const struct config_key *k, const char *v,
+    char *err, size_t errlen)
+{
+	const char	*why;
+
+	if ((why = config_string_why(k->type, v)) != NULL) {
+		snprintf(err, errlen, "\"%s\": %s", v, why);
+		return -1;
+	}
+	free(*(char **)p);
+	*(char **)p = *v == '\0' ? NULL : config_xstrdup(v);
+	return 0;
 }
 
 static int
@@ -915,10 +1116,9 @@ config_set_other(struct config *cfg, void *p, const struct config_key *k,
 	switch (k->type) {
 	case T_LISTEN:
 	case T_TLSLISTEN:
-		if (*v == '\0')
-			break;
-		config_add_listen(cfg, v, k->type == T_TLSLISTEN, line);
-		return 0;
+		return config_set_listen(cfg, k, v, line, err, errlen);
+	case T_CIDRS:
+		return config_set_cidrs(cfg, v, err, errlen);
 	case T_WORKERS:
 		if (strcmp(v, "auto") == 0)
 			n = 0;
@@ -940,13 +1140,15 @@ config_set_other(struct config *cfg, void *p, const struct config_key *k,
 	return -1;
 }
 
-/* Store one value; err gets the reason without the key's name. */
+/*
+ * Store one value into base (the config, a route or a [tls NAME] spec, as
+ * the key's table says); err gets the reason without the key's name.
+ */
 static int
-config_key_set(struct config *cfg, struct route *r,
+config_key_set(struct config *cfg, struct route *r, char *base,
     const struct config_key *k, const char *v, int line, char *err,
     size_t errlen)
 {
-	char	*base = r != NULL ? (char *)r : (char *)cfg;
 	void	*p = base + k->off;
 	int	 rc;
 
@@ -965,12 +1167,22 @@ config_key_set(struct config *cfg, struct route *r,
 		break;
 	case T_LOGLEVEL:
 	case T_MODE:
+	case T_LOGFORMAT:
+	case T_TLSVERSION:
+	case T_AUTH:
+	case T_SENDPROXY:
 		rc = config_set_word(p, k, v, err, errlen);
+		break;
+	case T_URLPATH:
+	case T_HEADERNAME:
+	case T_REALM:
+		rc = config_set_checked(p, k, v, err, errlen);
 		break;
 	case T_EXEC:
 	case T_DIR:
 	case T_CONNECT:
 	case T_ECHO:
+	case T_TARGETS:
 		rc = config_set_backend(r, k, v, err, errlen);
 		break;
 	default:
@@ -1003,20 +1215,38 @@ config_set(struct config *cfg, struct route *r, const char *key,
 		snprintf(err, errlen, "unknown key \"%s\"", key);
 		return -1;
 	}
-	return config_key_set(cfg, r, k, value, line, err, errlen);
+	return config_key_set(cfg, r, r != NULL ? (char *)r : (char *)cfg, k,
+	    value, line, err, errlen);
 }
 
-/* At the end of a [route]: exactly one of exec, dir, connect, echo. */
+/* At the end of a [tls NAME]: both files given. */
+static void
+config_sni_end(struct config_ctx *ctx)
+{
+	const struct tls_cert_spec	*t = &ctx->cfg->tls_certs[ctx->sni];
+
+	if (t->cert == NULL || t->key == NULL)
+		ctx->errors += config_err(ctx->cfg, ctx->errfp, t->line,
+		    "%s: needs cert and key", ctx->secname);
+}
+
+/*
+ * At the end of a [route]: exactly one of exec, dir, connect, echo,
+ * targets.
+ */
 static void
 config_section_end(struct config_ctx *ctx)
 {
-	static const char *names[] = { "exec", "dir", "connect", "echo" };
+	static const char *names[NBACKENDS] = { "exec", "dir", "connect",
+	    "echo", "targets" };
 	char		 list[64] = "";
 	unsigned	 i, n = 0;
 
+	if (ctx->sec == SEC_SNI)
+		config_sni_end(ctx);
 	if (ctx->sec != SEC_ROUTE)
 		return;
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < NBACKENDS; i++) {
 		if (ctx->backends & (1U << i)) {
 			snprintf(list + strlen(list), sizeof(list) -
 			    strlen(list), "%s%s", n++ ? ", " : "", names[i]);
@@ -1024,7 +1254,8 @@ config_section_end(struct config_ctx *ctx)
 	}
 	if (n == 0)
 		ctx->errors += config_err(ctx->cfg, ctx->errfp, ctx->sec_line,
-		    "%s: no backend: give exec, dir, connect or echo = yes",
+		    "%s: no backend: give exec, dir, connect, targets or "
+		    "echo = yes",
 		    ctx->secname);
 	else if (n > 1)
 		ctx->errors += config_err(ctx->cfg, ctx->errfp, ctx->sec_line,
@@ -1071,6 +1302,60 @@ config_section_route(struct config_ctx *ctx, char *path)
 	config_add_route(ctx->cfg, ctx->route);
 	ctx->sec = SEC_ROUTE;
 	ctx->keys = config_route_keys;
+}
+
+/* A server name as SNI sends it, or "*." and one. */
+static const char *
+config_sni_why(const char *name)
+{
+	const char	*p = name;
+
+	if (strncmp(p, "*.", 2) == 0)
+		p += 2;
+	if (*p == '\0' || *p == '.' || p[strlen(p) - 1] == '.' ||
+	    strstr(p, "..") != NULL)
+		return "not a server name (want [tls example.com] or "
+		    "[tls *.example.com])";
+	if (strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789-.") != strlen(p))
+		return "server name has characters other than letters, "
+		    "digits, '-' and '.'";
+	return NULL;
+}
+
+/* A [tls NAME] line: one more certificate, chosen by SNI. */
+static void
+config_section_sni(struct config_ctx *ctx, char *name)
+{
+	struct config		*cfg = ctx->cfg;
+	struct tls_cert_spec	*v;
+	const char		*why;
+	size_t			 i;
+
+	for (i = 0; name[i] != '\0'; i++)
+		name[i] = (char)tolower((unsigned char)name[i]);
+	snprintf(ctx->secname, sizeof(ctx->secname), "[tls %s]", name);
+	if ((why = config_sni_why(name)) != NULL) {
+		ctx->errors += config_err(cfg, ctx->errfp, ctx->line, "%s: %s",
+		    ctx->secname, why);
+		return;
+	}
+	for (i = 0; i < cfg->ntls_certs; i++)
+		if (strcmp(cfg->tls_certs[i].name, name) == 0) {
+			ctx->errors += config_err(cfg, ctx->errfp, ctx->line,
+			    "duplicate section %s (first on line %d)",
+			    ctx->secname, cfg->tls_certs[i].line);
+			return;
+		}
+	v = realloc(cfg->tls_certs, (cfg->ntls_certs + 1) * sizeof(*v));
+	if (v == NULL)
+		config_oom();
+	cfg->tls_certs = v;
+	ctx->sni = cfg->ntls_certs++;
+	memset(&v[ctx->sni], 0, sizeof(*v));
+	v[ctx->sni].name = config_xstrdup(name);
+	v[ctx->sni].line = ctx->line;
+	ctx->sec = SEC_SNI;
+	ctx->keys = config_sni_keys;
 }
 
 /* [server] and [tls] may appear once each. */
@@ -1128,6 +1413,9 @@ config_section(struct config_ctx *ctx, char *start)
 	else if (strcmp(name, "tls") == 0)
 		config_section_once(ctx, &ctx->tls_line, SEC_TLS,
 		    config_tls_keys);
+	else if (strncmp(name, "tls", 3) == 0 && (name[3] == ' ' ||
+	    name[3] == '\t'))
+		config_section_sni(ctx, name + 4 + strspn(name + 4, " \t"));
 	else if (strncmp(name, "route", 5) == 0 && (name[5] == ' ' ||
 	    name[5] == '\t'))
 		config_section_route(ctx, name + 6 + strspn(name + 6, " \t"));
@@ -1231,7 +1519,7 @@ config_handler(void *user, const char *section, const char *name,
 {
 	struct config_ctx	*ctx = user;
 	const struct config_key	*k;
-	char			 err[512];
+	char			 err[512], *base;
 	bool			 b;
 
 	(void)section;
@@ -1241,8 +1529,13 @@ config_handler(void *user, const char *section, const char *name,
 	if (ctx->sec == SEC_NONE || ctx->sec == SEC_SKIP ||
 	    (k = config_key_lookup(ctx, name)) == NULL)
 		return 1;
-	if (config_key_set(ctx->cfg, ctx->route, k, value, ctx->line, err,
-	    sizeof(err)) == -1)
+	if (ctx->sec == SEC_SNI)
+		base = (char *)&ctx->cfg->tls_certs[ctx->sni];
+	else
+		base = ctx->route != NULL ? (char *)ctx->route :
+		    (char *)ctx->cfg;
+	if (config_key_set(ctx->cfg, ctx->route, base, k, value, ctx->line,
+	    err, sizeof(err)) == -1)
 		ctx->errors += config_err(ctx->cfg, ctx->errfp, ctx->line,
 		    "%s: %s: %s", ctx->secname, name, err);
 	/* a bad backend value counts: no "no backend" on top of it */
@@ -1364,6 +1657,18 @@ config_dir_why(const char *path)
 	return NULL;
 }
 
+/* A file named in the config must be readable now, before any drop. */
+static const char *
+config_readable_why(const char *path)
+{
+	int	 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1)
+		return strerror(errno);
+	close(fd);
+	return NULL;
+}
+
 static int
 config_check_connect(const struct config *cfg, struct route *r,
     FILE *errfp)
@@ -1406,9 +1711,45 @@ config_check_backend(const struct config *cfg, struct route *r,
 		return 0;
 	case BACKEND_CONNECT:
 		return config_check_connect(cfg, r, errfp);
+	case BACKEND_TARGETS:
+		if ((why = config_readable_why(r->targets)) != NULL)
+			return config_route_err(cfg, errfp, r,
+			    r->backend_line, "targets \"%s\": %s", r->targets,
+			    why);
+		return 0;
 	default:
 		return 0;
 	}
+}
+
+/* auth, auth_file, auth_header and send_proxy agree with each other. */
+static int
+config_check_access(const struct config *cfg, struct route *r,
+    FILE *errfp)
+{
+	const char	*why;
+	int		 n = 0;
+
+	if (r->auth == AUTH_BASIC && r->auth_file == NULL)
+		n += config_route_err(cfg, errfp, r, r->auth_line,
+		    "auth = basic needs auth_file");
+	if (r->auth != AUTH_BASIC && r->auth_file != NULL)
+		n += config_route_err(cfg, errfp, r, r->auth_file_line,
+		    "auth_file needs auth = basic");
+	if (r->auth_file != NULL &&
+	    (why = config_readable_why(r->auth_file)) != NULL)
+		n += config_route_err(cfg, errfp, r, r->auth_file_line,
+		    "auth_file \"%s\": %s", r->auth_file, why);
+	if (r->auth_header != NULL && cfg->ntrusted_proxies == 0)
+		n += config_route_err(cfg, errfp, r, r->auth_header_line,
+		    "auth_header needs trusted_proxies in [server]");
+	if (r->send_proxy != SEND_PROXY_NO && r->kind != BACKEND_CONNECT &&
+	    r->kind != BACKEND_TARGETS)
+		n += config_route_err(cfg, errfp, r, r->send_proxy_line,
+		    "send_proxy needs connect or targets");
+	if (r->auth_realm == NULL)
+		r->auth_realm = config_xstrdup(CONFIG_AUTH_REALM);
+	return n;
 }
 
 #define INHERIT(f)	do {					\
@@ -1446,11 +1787,14 @@ config_finish_route(const struct config *cfg, struct route *r, FILE *errfp)
 
 	config_inherit(r, cfg);
 	if (r->mode == MODE_DEFAULT)
-		r->mode = r->kind == BACKEND_CONNECT ? MODE_BINARY : MODE_TEXT;
-	if (r->mode == MODE_PTY && r->kind == BACKEND_CONNECT)
+		r->mode = r->kind == BACKEND_CONNECT ||
+		    r->kind == BACKEND_TARGETS ? MODE_BINARY : MODE_TEXT;
+	if (r->mode == MODE_PTY && (r->kind == BACKEND_CONNECT ||
+	    r->kind == BACKEND_TARGETS))
 		n += config_route_err(cfg, errfp, r, r->line,
 		    "mode = pty needs exec or dir");
 	n += config_check_backend(cfg, r, errfp);
+	n += config_check_access(cfg, r, errfp);
 	if (r->cwd != NULL && (why = config_dir_why(r->cwd)) != NULL)
 		n += config_route_err(cfg, errfp, r, r->cwd_line,
 		    "cwd \"%s\": %s", r->cwd, why);
@@ -1480,18 +1824,39 @@ config_check_duplicates(const struct config *cfg, FILE *errfp)
 	return n;
 }
 
-/* A file named in the config must be readable now, before any drop. */
+/* sec: "[tls]" or "[tls NAME]", shown when the key came from the file. */
 static int
 config_check_readable(const struct config *cfg, FILE *errfp,
-    const char *what, const char *path, int line)
+    const char *sec, const char *what, const char *path, int line)
 {
-	int	 fd;
+	const char	*why;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return config_err(cfg, errfp, line, "%s%s \"%s\": %s",
-		    line > 0 ? "[tls]: " : "", what, path, strerror(errno));
-	close(fd);
+	if ((why = config_readable_why(path)) != NULL)
+		return config_err(cfg, errfp, line, "%s%s%s \"%s\": %s",
+		    line > 0 ? sec : "", line > 0 ? ": " : "", what, path,
+		    why);
 	return 0;
+}
+
+static int
+config_check_sni(const struct config *cfg, FILE *errfp)
+{
+	const struct tls_cert_spec	*t;
+	char				 sec[CONFIG_MAX_LINE + 8];
+	size_t				 i;
+	int				 n = 0;
+
+	for (i = 0; i < cfg->ntls_certs; i++) {
+		t = &cfg->tls_certs[i];
+		snprintf(sec, sizeof(sec), "[tls %s]", t->name);
+		if (t->cert != NULL)
+			n += config_check_readable(cfg, errfp, sec, "cert",
+			    t->cert, t->cert_line);
+		if (t->key != NULL)
+			n += config_check_readable(cfg, errfp, sec, "key",
+			    t->key, t->key_line);
+	}
+	return n;
 }
 
 static int
@@ -1509,14 +1874,14 @@ config_check_tls(const struct config *cfg, FILE *errfp)
 		return config_err(cfg, errfp, line, "%sa TLS listener needs "
 		    "cert and key (--sslcert, --sslkey)", line > 0 ?
 		    "[tls]: " : "");
-	n += config_check_readable(cfg, errfp, "cert", cfg->tls_cert,
-	    cfg->tls_cert_line);
-	n += config_check_readable(cfg, errfp, "key", cfg->tls_key,
+	n += config_check_readable(cfg, errfp, "[tls]", "cert",
+	    cfg->tls_cert, cfg->tls_cert_line);
+	n += config_check_readable(cfg, errfp, "[tls]", "key", cfg->tls_key,
 	    cfg->tls_key_line);
 	if (cfg->tls_client_ca != NULL)
-		n += config_check_readable(cfg, errfp, "client_ca",
+		n += config_check_readable(cfg, errfp, "[tls]", "client_ca",
 		    cfg->tls_client_ca, cfg->tls_client_ca_line);
-	return n;
+	return n + config_check_sni(cfg, errfp);
 }
 
 static int
@@ -1540,8 +1905,28 @@ config_check_listens(struct config *cfg, FILE *errfp)
 	return n + config_check_tls(cfg, errfp);
 }
 
+/* metrics_listen is a separate listener for metrics_path only. */
 static int
-config_check_server(const struct config *cfg, FILE *errfp)
+config_check_metrics(struct config *cfg, FILE *errfp)
+{
+	const char	*why, *sec;
+
+	if (cfg->metrics_listen == NULL)
+		return 0;
+	sec = cfg->metrics_listen_line > 0 ? "[server]: " : "";
+	if (cfg->metrics_path == NULL)
+		return config_err(cfg, errfp, cfg->metrics_listen_line,
+		    "%smetrics_listen needs metrics_path", sec);
+	if (config_parse_addr(cfg->metrics_listen, -1, &cfg->metrics_addr,
+	    &cfg->metrics_addrlen, &why) == -1)
+		return config_err(cfg, errfp, cfg->metrics_listen_line,
+		    "%smetrics_listen \"%s\": %s", sec, cfg->metrics_listen,
+		    why);
+	return 0;
+}
+
+static int
+config_check_server(struct config *cfg, FILE *errfp)
 {
 	const char	*why, *sec = "[server]: ";
 	int		 n = 0;
@@ -1558,7 +1943,7 @@ config_check_server(const struct config *cfg, FILE *errfp)
 		n += config_err(cfg, errfp, cfg->group_line, "%sgroup \"%s\": "
 		    "no such group", cfg->group_line > 0 ? sec : "",
 		    cfg->group);
-	return n;
+	return n + config_check_metrics(cfg, errfp);
 }
 
 int
@@ -1659,4 +2044,98 @@ config_match(const struct config *cfg, const char *path, const char **rest)
 	if (best != NULL && rest != NULL)
 		*rest = path + strlen(best->path);
 	return best;
+}
+
+/* Do the first bits of a and b agree? */
+static bool
+config_prefix_eq(const uint8_t *a, const uint8_t *b, int bits)
+{
+	size_t	 full = (size_t)bits / 8;
+	uint8_t	 mask = (uint8_t)(0xff << (8 - bits % 8));
+
+	if (memcmp(a, b, full) != 0)
+		return false;
+	return bits % 8 == 0 || (a[full] & mask) == (b[full] & mask);
+}
+
+/* 10.0.0.1/8 is a typo for 10.0.0.0/8 or for 10.0.0.1/32: refuse it. */
+static bool
+config_cidr_clean(const struct cidr *c)
+{
+	uint8_t	 zero[16] = { 0 };
+	int	 bits = c->family == AF_INET ? 32 : 128, i;
+
+	for (i = c->prefix; i < bits; i++)
+		if (c->addr[i / 8] & (0x80 >> (i % 8)))
+			return false;
+	return c->prefix > 0 || memcmp(c->addr, zero, sizeof(zero)) == 0;
+}
+
+int
+config_parse_cidr(const char *s, struct cidr *c, const char **why)
+{
+	char		 host[INET6_ADDRSTRLEN];
+	const char	*slash = strchr(s, '/');
+	size_t		 len = slash != NULL ? (size_t)(slash - s) : strlen(s);
+	int64_t		 bits;
+
+	memset(c, 0, sizeof(*c));
+	*why = "not an IPv4 or IPv6 address or network";
+	if (len >= sizeof(host))
+		return -1;
+	memcpy(host, s, len);
+	host[len] = '\0';
+	if (inet_pton(AF_INET, host, c->addr) == 1)
+		c->family = AF_INET;
+	else if (inet_pton(AF_INET6, host, c->addr) == 1)
+		c->family = AF_INET6;
+	else
+		return -1;
+	bits = c->family == AF_INET ? 32 : 128;
+	if (slash != NULL &&
+	    config_parse_int(slash + 1, 0, bits, &bits) == -1) {
+		*why = "invalid prefix length";
+		return -1;
+	}
+	c->prefix = (int)bits;
+	if (!config_cidr_clean(c)) {
+		*why = "address has bits set beyond the prefix length";
+		return -1;
+	}
+	return 0;
+}
+
+bool
+config_cidr_contains(const struct cidr *v, size_t n, const struct sockaddr *sa)
+{
+	const struct sockaddr_in6	*s6 = (const struct sockaddr_in6 *)sa;
+	const uint8_t			*a4 = NULL, *a6 = NULL;
+	size_t				 i;
+
+	if (sa == NULL)
+		return false;
+	if (sa->sa_family == AF_INET)
+		a4 = (const uint8_t *)
+		    &((const struct sockaddr_in *)sa)->sin_addr;
+	else if (sa->sa_family == AF_INET6) {
+		a6 = s6->sin6_addr.s6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+			a4 = a6 + 12;
+	}
+	for (i = 0; i < n; i++) {
+		if (v[i].family == AF_INET && a4 != NULL &&
+		    config_prefix_eq(v[i].addr, a4, v[i].prefix))
+			return true;
+		if (v[i].family == AF_INET6 && a6 != NULL &&
+		    config_prefix_eq(v[i].addr, a6, v[i].prefix))
+			return true;
+	}
+	return false;
+}
+
+bool
+config_cidr_match(const struct config *cfg, const struct sockaddr *sa)
+{
+	return config_cidr_contains(cfg->trusted_proxies,
+	    cfg->ntrusted_proxies, sa);
 }

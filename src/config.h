@@ -29,6 +29,10 @@
 #define CONFIG_MAX_LINE			199	/* inih's line limit */
 /* Used when neither the file nor the flags name a listener. */
 #define CONFIG_DEFAULT_LISTEN		"127.0.0.1:8080"
+/* TLS protocol versions as on the wire (OpenSSL's TLS1_2_VERSION...). */
+#define CONFIG_TLS_1_2			0x0303
+#define CONFIG_TLS_1_3			0x0304
+#define CONFIG_AUTH_REALM		"wsbridge"
 
 enum backend_kind {
 	BACKEND_NONE,
@@ -36,6 +40,24 @@ enum backend_kind {
 	BACKEND_DIR,		/* dir = directory of executables */
 	BACKEND_CONNECT,	/* connect = host:port | unix:/path */
 	BACKEND_ECHO,		/* echo = yes */
+	BACKEND_TARGETS,	/* targets = token file, connect-style */
+};
+
+enum route_auth {
+	AUTH_NONE,
+	AUTH_BASIC,		/* auth_file, an htpasswd file */
+};
+
+/* PROXY protocol header sent to connect and targets backends. */
+enum send_proxy {
+	SEND_PROXY_NO,
+	SEND_PROXY_V1,
+	SEND_PROXY_V2,
+};
+
+enum access_log_format {
+	ACCESS_LOG_TEXT,
+	ACCESS_LOG_JSON,
 };
 
 enum route_mode {
@@ -59,12 +81,27 @@ struct strlist {
 	size_t	  n;
 };
 
+/* A network, as in trusted_proxies: 10.0.0.0/8, ::1 (= ::1/128). */
+struct cidr {
+	int		 family;	/* AF_INET or AF_INET6 */
+	uint8_t		 addr[16];	/* network order, host bits zero */
+	int		 prefix;	/* 0-32 or 0-128 */
+};
+
+/* A [tls NAME] section: the certificate offered for SNI NAME. */
+struct tls_cert_spec {
+	char		*name;		/* lower case; may be "*.example.com" */
+	char		*cert, *key;
+	int		 line;		/* section line */
+	int		 cert_line, key_line;
+};
+
 struct listen_spec {
 	char			*spec;		/* as written */
 	struct sockaddr_storage	 addr;		/* AF_INET, AF_INET6 or AF_UNIX */
 	socklen_t		 addrlen;
 	bool			 tls;
-	bool			 proxy_protocol;
+	bool			 proxy_protocol;	/* PROXY header first */
 	int			 line;		/* 0 when from the command line */
 };
 
@@ -110,6 +147,14 @@ struct route {
 	int			 line;		/* section line, 0 from flags */
 	int			 backend_line;	/* exec/dir/connect/echo line */
 	int			 cwd_line;
+	enum route_auth		 auth;
+	char			*auth_file;	/* htpasswd */
+	char			*auth_realm;	/* never NULL after finish */
+	char			*auth_header;	/* e.g. X-Remote-User */
+	enum send_proxy		 send_proxy;
+	char			*targets;	/* token file */
+	int			 auth_line, auth_file_line, auth_header_line;
+	int			 send_proxy_line;
 	int			 active;	/* runtime: open connections */
 };
 
@@ -129,15 +174,28 @@ struct config {
 	char			*group;
 	enum log_level		 log_level;
 	char			*access_log;	/* NULL = stderr */
+	enum access_log_format	 access_log_format;
+	struct cidr		*trusted_proxies;
+	size_t			 ntrusted_proxies;
+	int			 max_connections_per_ip; /* 0: no limit */
+	bool			 allow_root;	/* spawn processes as root */
+	char			*metrics_path;	/* NULL = no metrics */
+	char			*metrics_listen; /* NULL: on listeners */
+	struct sockaddr_storage	 metrics_addr;	/* resolved metrics_listen */
+	socklen_t		 metrics_addrlen;
 	struct route_limits	 limits;	/* server-wide route defaults */
 	struct strlist		 headers, headers_ws, headers_http;
 	/* [tls] */
 	char			*tls_cert;
 	char			*tls_key;
 	char			*tls_client_ca;
+	int			 tls_min_version; /* CONFIG_TLS_1_2, _1_3 */
+	struct tls_cert_spec	*tls_certs;	/* [tls NAME] sections */
+	size_t			 ntls_certs;
 	/* lines of keys checked by config_finish(), 0 from flags */
 	int			 static_dir_line, user_line, group_line;
 	int			 tls_cert_line, tls_key_line, tls_client_ca_line;
+	int			 metrics_path_line, metrics_listen_line;
 	struct route		**routes;
 	size_t			 nroutes;
 };
@@ -161,6 +219,18 @@ int		 config_load(struct config *, const char *path, FILE *errfp);
  * error count.
  */
 int		 config_finish(struct config *, FILE *errfp);
+
+/*
+ * Is the peer in trusted_proxies? IPv4-mapped IPv6 peers (::ffff:a.b.c.d)
+ * match IPv4 networks; other families (unix sockets) never match.
+ */
+bool		 config_cidr_match(const struct config *,
+		    const struct sockaddr *);
+bool		 config_cidr_contains(const struct cidr *, size_t n,
+		    const struct sockaddr *);
+/* "10.0.0.0/8", "::1/128", or an address alone (all bits). 0 or -1. */
+int		 config_parse_cidr(const char *, struct cidr *,
+		    const char **why);
 
 /* Print the routes, one per line (for --check). */
 void		 config_print(const struct config *, FILE *);

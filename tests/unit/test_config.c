@@ -341,8 +341,8 @@ test_errors(void)
 	    "F:2: [server]: max_connections: \"0\" out of range "
 	    "(1 to 2147483647)\n");
 	check_error("\n[route /a]\nmode = text\n", false,
-	    "F:2: [route \"/a\"]: no backend: give exec, dir, connect or "
-	    "echo = yes\n");
+	    "F:2: [route \"/a\"]: no backend: give exec, dir, connect, "
+	    "targets or echo = yes\n");
 	check_error("[route /a]\necho = yes\nexec = cat\n[server]\n", false,
 	    "F:1: [route \"/a\"]: more than one backend (exec, echo)\n");
 	check_error("[route /a]\necho = yes\n[route /a]\necho = yes\n", true,
@@ -615,6 +615,223 @@ test_set(void)
 	config_free(cfg);
 }
 
+/* Issue 4's keys: proxies, limits, metrics, SNI, auth, send_proxy. */
+static const char front_door[] =
+    "[server]\n"
+    "listen = 127.0.0.1:8080\n"
+    "listen = 127.0.0.1:8081   proxy_protocol\n"
+    "trusted_proxies = 127.0.0.1, 10.0.0.0/8, ::1, fd00::/8\n"
+    "max_connections_per_ip = 20\n"
+    "allow_root = yes\n"
+    "access_log_format = json\n"
+    "metrics_path = /metrics\n"
+    "metrics_listen = 127.0.0.1:9100\n"
+    "[tls]\n"
+    "listen = 127.0.0.1:8443 proxy_protocol\n"
+    "cert = /dev/null\n"
+    "key = /dev/null\n"
+    "min_version = 1.3\n"
+    "[tls Example.COM]\n"
+    "cert = /dev/null\n"
+    "key = /dev/null\n"
+    "[tls *.example.net]\n"
+    "cert = /dev/null\n"
+    "key = /dev/null\n"
+    "[route /a]\n"
+    "connect = 127.0.0.1:5900\n"
+    "send_proxy = v2\n"
+    "auth = basic\n"
+    "auth_file = /dev/null\n"
+    "auth_realm = Private area\n"
+    "auth_header = X-Remote-User\n"
+    "[route /t]\n"
+    "targets = /dev/null\n"
+    "send_proxy = v1\n";
+
+static void
+test_front_door_route(const struct config *cfg)
+{
+	const struct route	*r = cfg->routes[0];
+
+	CHECK_EQ(r->send_proxy, SEND_PROXY_V2);
+	CHECK_EQ(r->auth, AUTH_BASIC);
+	CHECK_STR(r->auth_file, "/dev/null");
+	CHECK_STR(r->auth_realm, "Private area");
+	CHECK_STR(r->auth_header, "X-Remote-User");
+	r = cfg->routes[1];
+	CHECK_EQ(r->kind, BACKEND_TARGETS);
+	CHECK_EQ(r->mode, MODE_BINARY);
+	CHECK_STR(r->targets, "/dev/null");
+	CHECK_EQ(r->send_proxy, SEND_PROXY_V1);
+	CHECK_EQ(r->auth, AUTH_NONE);
+	CHECK_STR(r->auth_realm, "wsbridge");
+	CHECK(r->auth_header == NULL);
+}
+
+static void
+test_front_door(void)
+{
+	struct config	*cfg;
+	char		 out[4096];
+
+	CHECK_EQ(load(front_door, true, out, sizeof(out), &cfg), 0);
+	CHECK_STR(out, "");
+	CHECK_EQ(cfg->nlistens, 3);
+	CHECK_STR(cfg->listens[1].spec, "127.0.0.1:8081");
+	CHECK(!cfg->listens[0].proxy_protocol);
+	CHECK(cfg->listens[1].proxy_protocol && cfg->listens[2].tls &&
+	    cfg->listens[2].proxy_protocol);
+	CHECK_EQ(cfg->ntrusted_proxies, 4);
+	CHECK_EQ(cfg->trusted_proxies[1].prefix, 8);
+	CHECK_EQ(cfg->trusted_proxies[2].family, AF_INET6);
+	CHECK_EQ(cfg->max_connections_per_ip, 20);
+	CHECK(cfg->allow_root);
+	CHECK_EQ(cfg->access_log_format, ACCESS_LOG_JSON);
+	CHECK_STR(cfg->metrics_path, "/metrics");
+	CHECK_EQ(cfg->metrics_addr.ss_family, AF_INET);
+	CHECK_EQ(cfg->tls_min_version, CONFIG_TLS_1_3);
+	CHECK_EQ(cfg->ntls_certs, 2);
+	CHECK_STR(cfg->tls_certs[0].name, "example.com");
+	CHECK_STR(cfg->tls_certs[1].name, "*.example.net");
+	CHECK_STR(cfg->tls_certs[1].key, "/dev/null");
+	CHECK_EQ(cfg->tls_certs[1].line, 18);
+	if (cfg->nroutes == 2)
+		test_front_door_route(cfg);
+	config_free(cfg);
+	CHECK_EQ(load("[route /e]\necho = yes\n", true, out, sizeof(out),
+	    &cfg), 0);
+	CHECK_EQ(cfg->tls_min_version, CONFIG_TLS_1_2);
+	CHECK_EQ(cfg->access_log_format, ACCESS_LOG_TEXT);
+	CHECK(!cfg->allow_root && cfg->metrics_path == NULL);
+	CHECK_EQ(cfg->max_connections_per_ip, 0);
+	config_free(cfg);
+}
+
+static void
+test_front_door_errors(void)
+{
+	check_error("[server]\ntrusted_proxies = 10.0.0.1/8\n", false,
+	    "F:2: [server]: trusted_proxies: \"10.0.0.1/8\": address has "
+	    "bits set beyond the prefix length\n");
+	check_error("[server]\ntrusted_proxies = 1.2.3.4, localhost\n", false,
+	    "F:2: [server]: trusted_proxies: \"localhost\": not an IPv4 or "
+	    "IPv6 address or network\n");
+	check_error("[server]\ntrusted_proxies = ::1/129\n", false,
+	    "F:2: [server]: trusted_proxies: \"::1/129\": invalid prefix "
+	    "length\n");
+	check_error("[server]\nlisten = :80 proxy\n", false,
+	    "F:2: [server]: listen: invalid address \":80 proxy\" (want "
+	    "ADDRESS or ADDRESS proxy_protocol)\n");
+	check_error("[server]\naccess_log_format = xml\n", false,
+	    "F:2: [server]: access_log_format: invalid access log format "
+	    "\"xml\" (text or json)\n");
+	check_error("[server]\nmetrics_path = metrics\n", false,
+	    "F:2: [server]: metrics_path: \"metrics\": must start with "
+	    "'/'\n");
+	check_error("[server]\nmetrics_listen = :9100\n[route /e]\n"
+	    "echo = yes\n", true,
+	    "F:2: [server]: metrics_listen needs metrics_path\n");
+	check_error("[tls]\nmin_version = 1.1\n", false,
+	    "F:2: [tls]: min_version: invalid TLS version \"1.1\" (1.2 or "
+	    "1.3)\n");
+	check_error("[tls a.example]\ncert = /dev/null\n", false,
+	    "F:1: [tls a.example]: needs cert and key\n");
+	check_error("[tls a..b]\n", false, "F:1: [tls a..b]: not a server "
+	    "name (want [tls example.com] or [tls *.example.com])\n");
+	check_error("[tls a]\ncert=/dev/null\nkey=/dev/null\n[tls A]\n", false,
+	    "F:4: duplicate section [tls a] (first on line 1)\n");
+	check_error("[tls a]\nlisten = :1\ncert = /dev/null\nkey = /dev/null\n",
+	    false, "F:2: [tls a]: unknown key \"listen\"\n");
+	check_error("[tls]\nlisten = 127.0.0.1:8443\ncert = /dev/null\n"
+	    "key = /dev/null\n[tls x.example]\ncert = /nonexistent\n"
+	    "key = /dev/null\n[route /e]\necho = yes\n", true,
+	    "F:6: [tls x.example]: cert \"/nonexistent\": No such file or "
+	    "directory\n");
+}
+
+static void
+test_route_access_errors(void)
+{
+	check_error("[route /a]\nconnect = :1\ntargets = /dev/null\n", false,
+	    "F:1: [route \"/a\"]: more than one backend (connect, "
+	    "targets)\n");
+	check_error("[route /a]\ntargets = /nonexistent\n", true,
+	    "F:2: [route \"/a\"]: targets \"/nonexistent\": No such file "
+	    "or directory\n");
+	check_error("[route /a]\necho = yes\nauth = basic\n", true,
+	    "F:3: [route \"/a\"]: auth = basic needs auth_file\n");
+	check_error("[route /a]\necho = yes\nauth_file = /dev/null\n", true,
+	    "F:3: [route \"/a\"]: auth_file needs auth = basic\n");
+	check_error("[route /a]\necho = yes\nauth = basic\n"
+	    "auth_file = /nonexistent\n", true,
+	    "F:4: [route \"/a\"]: auth_file \"/nonexistent\": No such file "
+	    "or directory\n");
+	check_error("[route /a]\necho = yes\nauth = digest\n", false,
+	    "F:3: [route \"/a\"]: auth: invalid auth \"digest\" (none or "
+	    "basic)\n");
+	check_error("[route /a]\necho = yes\nauth_header = X-User\n", true,
+	    "F:3: [route \"/a\"]: auth_header needs trusted_proxies in "
+	    "[server]\n");
+	check_error("[route /a]\necho = yes\nauth_header = X User\n", false,
+	    "F:3: [route \"/a\"]: auth_header: \"X User\": not a header "
+	    "name\n");
+	check_error("[route /a]\necho = yes\nauth_realm = a\"b\n", false,
+	    "F:3: [route \"/a\"]: auth_realm: \"a\"b\": no quotes, "
+	    "backslashes or control characters\n");
+	check_error("[route /a]\necho = yes\nsend_proxy = v2\n", true,
+	    "F:3: [route \"/a\"]: send_proxy needs connect or targets\n");
+	check_error("[route /a]\nconnect = :1\nsend_proxy = v3\n", false,
+	    "F:3: [route \"/a\"]: send_proxy: invalid send_proxy \"v3\" "
+	    "(no, v1 or v2)\n");
+}
+
+static void
+cidr_sa(struct sockaddr_storage *ss, const char *addr)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, addr,
+	    &((struct sockaddr_in *)ss)->sin_addr) == 1)
+		ss->ss_family = AF_INET;
+	else if (inet_pton(AF_INET6, addr,
+	    &((struct sockaddr_in6 *)ss)->sin6_addr) == 1)
+		ss->ss_family = AF_INET6;
+}
+
+static void
+test_cidr(void)
+{
+	struct config		*cfg = config_new();
+	struct sockaddr_storage	 ss;
+	char			 err[256];
+	const char		*why;
+	struct cidr		 c;
+
+	CHECK_EQ(config_set(cfg, NULL, "trusted_proxies", "10.1.0.0/16, "
+	    "192.0.2.7, 2001:db8::/33, 0.0.0.0/0", 0, err, sizeof(err)), 0);
+	cidr_sa(&ss, "10.1.255.3");
+	CHECK(config_cidr_match(cfg, (struct sockaddr *)&ss));
+	cidr_sa(&ss, "::ffff:192.0.2.7");
+	CHECK(config_cidr_match(cfg, (struct sockaddr *)&ss));
+	cidr_sa(&ss, "2001:db8:7fff::1");
+	CHECK(config_cidr_match(cfg, (struct sockaddr *)&ss));
+	cidr_sa(&ss, "2001:db8:8000::1");
+	CHECK(!config_cidr_match(cfg, (struct sockaddr *)&ss));
+	CHECK_EQ(config_set(cfg, NULL, "trusted_proxies", "10.1.0.0/16",
+	    0, err, sizeof(err)), 0);
+	cidr_sa(&ss, "10.2.0.1");
+	CHECK(!config_cidr_match(cfg, (struct sockaddr *)&ss));
+	ss.ss_family = AF_UNIX;
+	CHECK(!config_cidr_match(cfg, (struct sockaddr *)&ss));
+	CHECK(!config_cidr_match(cfg, NULL));
+	CHECK_EQ(config_parse_cidr("0.0.0.0/0", &c, &why), 0);
+	CHECK_EQ(config_parse_cidr("1.0.0.0/0", &c, &why), -1);
+	CHECK_EQ(config_parse_cidr("1.2.3.4/", &c, &why), -1);
+	CHECK_EQ(config_parse_cidr("[::1]", &c, &why), -1);
+	CHECK_EQ(config_parse_cidr("::/0", &c, &why), 0);
+	CHECK_EQ(c.prefix, 0);
+	config_free(cfg);
+}
+
 int
 main(void)
 {
@@ -629,6 +846,10 @@ main(void)
 	test_addr();
 	test_print();
 	test_set();
+	test_front_door();
+	test_front_door_errors();
+	test_route_access_errors();
+	test_cidr();
 	test_shipped();
 	TEST_REPORT();
 }
