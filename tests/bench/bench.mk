@@ -1,0 +1,27 @@
+# Benchmark client and TCP echo server (issue 6), kept beside their sources.
+# make bench: the full comparison (tests/bench/run.sh, a few minutes).
+# make bench-smoke: wsbench against wsbridge --echo for a second.
+
+B		?= build
+BENCH_CFLAGS	:= -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror $(WARN)
+BENCH_BINS	:= $(B)/bench/wsbench $(B)/bench/echo_server
+
+.PHONY: bench bench-bins bench-smoke
+
+bench-bins: $(BENCH_BINS)
+
+$(B)/bench/wsbench: tests/bench/wsbench.c
+	@mkdir -p $(B)/bench
+	@echo "  CC    $@"
+	$(Q)$(CC) $(BENCH_CFLAGS) -o $@ $< -lcrypto
+
+$(B)/bench/echo_server: tests/bench/echo_server.c
+	@mkdir -p $(B)/bench
+	@echo "  CC    $@"
+	$(Q)$(CC) $(BENCH_CFLAGS) -o $@ $<
+
+bench: all bench-bins
+	@B=$(B) bash tests/bench/run.sh
+
+bench-smoke: all bench-bins
+	@B=$(B) bash tests/bench/smoke.sh

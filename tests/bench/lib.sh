@@ -1,0 +1,59 @@
+# Shared by run.sh and smoke.sh: free ports, servers started in their own
+# process group (so websockify's and websocketd's children go with them),
+# readiness polls and cleanup at exit.
+
+BENCH_PIDS=""
+
+free_port() {
+	python3 -c 'import socket; s = socket.socket()
+s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_port PORT PID: poll until PORT accepts, for at most 10 s.
+wait_port() {
+	local i
+	for i in $(seq 200); do
+		kill -0 "$2" 2>/dev/null || return 1
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# start_server LOG PORT CMD...: sets SERVER_PID; fails if PORT never opens.
+start_server() {
+	local log=$1 port=$2
+	shift 2
+	setsid "$@" >"$log" 2>&1 &
+	SERVER_PID=$!
+	BENCH_PIDS="$BENCH_PIDS $SERVER_PID"
+	if ! wait_port "$port" "$SERVER_PID"; then
+		echo "bench: $* did not listen on $port; log:" >&2
+		tail -n 20 "$log" >&2
+		stop_server "$SERVER_PID"
+		return 1
+	fi
+}
+
+# stop_server PID: TERM to the group, KILL after 2 s (websockify's children
+# outlive TERM), then reap.
+stop_server() {
+	local i
+	kill -TERM -- "-$1" 2>/dev/null
+	for i in $(seq 40); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -KILL -- "-$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+	BENCH_PIDS=$(echo "$BENCH_PIDS" | sed "s/ $1\b//")
+}
+
+stop_all() {
+	local p
+	for p in $BENCH_PIDS; do
+		stop_server "$p"
+	done
+}
+trap stop_all EXIT
+trap 'exit 130' INT TERM

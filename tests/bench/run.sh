@@ -1,0 +1,254 @@
+#!/bin/bash
+# Benchmark wsbridge against websocketd and websockify on loopback (issue 6).
+# Every load runs BENCH_RUNS times (default 3), interleaved between servers,
+# BENCH_SECONDS each (default 3); the table shows medians and the ratios the
+# issue targets. The whole run takes about five minutes at the defaults.
+cd "$(dirname "$0")/../.." || exit 1
+. tests/bench/lib.sh
+
+B=${B:-build}
+SECS=${BENCH_SECONDS:-3}
+RUNS=${BENCH_RUNS:-3}
+IDLE=${BENCH_IDLE:-10000}
+IDLE_WSD=${BENCH_IDLE_WEBSOCKETD:-500}
+IDLE_WSF=${BENCH_IDLE_WEBSOCKIFY:-50}
+WSB=$B/wsbridge
+WSBENCH=$B/bench/wsbench
+OUT=$B/bench/run
+RES=$OUT/results
+
+build() {
+	make --no-print-directory all bench-bins >/dev/null || exit 1
+}
+
+# The peers come from Debian; without root (or apt) the table shows wsbridge
+# alone.
+install_peers() {
+	command -v websocketd >/dev/null && command -v websockify >/dev/null &&
+	    return
+	if [ "$(id -u)" != 0 ]; then
+		echo "bench: websocketd/websockify missing; as root:" \
+		    "apt-get install -y websocketd websockify" >&2
+		return
+	fi
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    websocketd websockify >/dev/null
+}
+
+have() {
+	command -v "$1" >/dev/null
+}
+
+# Each idle connection costs wsbridge two descriptors (client, backend).
+idle_count() {
+	local hard
+	ulimit -n "$(ulimit -Hn)" 2>/dev/null
+	hard=$(ulimit -Hn)
+	if [ "$hard" != unlimited ] && [ $(((hard - 100) / 2)) -lt "$IDLE" ]
+	then
+		echo "bench: descriptor limit $hard: idle test holds" \
+		    "$(((hard - 100) / 2)) connections, not $IDLE" >&2
+		IDLE=$(((hard - 100) / 2))
+	fi
+}
+
+# server NAME PORT: the command line of a server under test.
+server_cmd() {
+	case $1 in
+	wsbridge-text)	echo "$WSB --port $2 --address 127.0.0.1 cat" ;;
+	wsbridge-binary) echo "$WSB --port $2 --address 127.0.0.1 --binary cat" ;;
+	websocketd-text) echo "websocketd --port $2 --address 127.0.0.1 cat" ;;
+	websocketd-binary)
+		echo "websocketd --port $2 --address 127.0.0.1 --binary cat" ;;
+	wsbridge-tcp)	echo "$WSB --port $2 --address 127.0.0.1" \
+		    "--connect 127.0.0.1:$ECHO_PORT" ;;
+	wsbridge-tcp-large) echo "$WSB --port $2 --address 127.0.0.1" \
+		    "--connect 127.0.0.1:$ECHO_PORT --max-message-size 32M" ;;
+	websockify)	echo "websockify 127.0.0.1:$2 127.0.0.1:$ECHO_PORT" ;;
+	esac
+}
+
+# measure KEY SERVER WSBENCH-ARGS...: one run; "raw" talks to the echo
+# server. Appends the RESULT fields to $RES as "KEY field value".
+measure() {
+	local key=$1 srv=$2 port pid=0 log rc line f
+	shift 2
+	case $srv in
+	websocketd*) have websocketd || return ;;
+	websockify) have websockify || return ;;
+	esac
+	log=$OUT/$key.log
+	if [ "$srv" = raw ]; then
+		port=$ECHO_PORT
+	else
+		port=$(free_port)
+		# shellcheck disable=SC2046
+		start_server "$OUT/$key.server.log" "$port" \
+		    $(server_cmd "$srv" "$port") || { echo "$key failed" \
+		    "errors 1" >>"$RES"; return; }
+		pid=$SERVER_PID
+	fi
+	[ "$1" = idle ] && set -- "$@" --pid "$pid"
+	timeout $((SECS + 90)) "$WSBENCH" "$@" --port "$port" >>"$log" 2>&1
+	rc=$?
+	[ "$pid" != 0 ] && stop_server "$pid"
+	line=$(grep '^RESULT' "$log" | tail -n 1)
+	for f in ${line#RESULT }; do
+		echo "$key ${f%%=*} ${f#*=}" >>"$RES"
+	done
+	if [ $rc != 0 ]; then
+		echo "$key failed 1" >>"$RES"
+		echo "bench: $key: wsbench exit $rc:" \
+		    "$(grep -v '^RESULT' "$log" | tail -n 2 | tr '\n' ' ')" >&2
+	fi
+	printf '.' >&2
+}
+
+# One round of every load, servers alternating.
+round() {
+	local s e="echo --conns 100 --depth 16 --size 64 --seconds $SECS"
+	local c="connect --conns 10 --size 64 --seconds $SECS"
+	for s in wsbridge-text websocketd-text; do
+		measure "echo.$s" "$s" $e
+	done
+	for s in wsbridge-binary websocketd-binary; do
+		measure "echo.$s" "$s" $e --binary
+	done
+	for s in wsbridge-tcp websockify; do
+		measure "echo.$s" "$s" $e --binary
+	done
+	measure echo.raw raw raw --conns 100 --depth 16 --size 64 \
+	    --seconds "$SECS"
+	for s in wsbridge-text websocketd-text; do
+		measure "connect.$s" "$s" $c
+	done
+	for s in wsbridge-tcp websockify; do
+		measure "connect.$s" "$s" $c --binary
+	done
+	measure connect.raw raw $c --raw
+	for s in wsbridge-text websocketd-text; do
+		measure "p99.$s" "$s" echo --conns 100 --depth 1 --size 64 \
+		    --seconds "$SECS"
+	done
+	measure large.wsbridge-tcp wsbridge-tcp-large large --count 5
+	measure large.raw raw large --raw --count 5
+}
+
+# Once: the heavy idle loads, and websockify's large message, which takes
+# many seconds (a Python process buffering and unmasking 16 MiB).
+extras() {
+	measure large.websockify websockify large --count 1 --seconds 10
+	measure idle.wsbridge-tcp wsbridge-tcp idle --count "$IDLE" --binary
+	measure idle.websocketd-text websocketd-text idle --count "$IDLE_WSD"
+	measure idle.websockify websockify idle --count "$IDLE_WSF" --binary
+}
+
+# med KEY FIELD: the median over the runs, "-" when none.
+med() {
+	awk -v k="$1" -v f="$2" '$1 == k && $2 == f { print $3 }' "$RES" |
+	    sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-";
+	    else if (NR % 2) print v[(NR + 1) / 2];
+	    else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+fails() {
+	awk -v k="$1" '$1 == k && $2 == "failed" { n++ } END { print n + 0 }' \
+	    "$RES"
+}
+
+print_medians() {
+	local k
+	printf '\n%-26s %12s %9s %9s %9s %6s\n' "load.server" "rate/s" \
+	    "p50 us" "p99 us" "max us" "fails"
+	for k in $(awk '{ print $1 }' "$RES" | awk '!seen[$0]++' |
+	    grep -v '^idle\.'); do
+		case $k in
+		connect.*)	r=$(med "$k" sessions_per_s) ;;
+		large.*)	r="$(med "$k" mb_per_s) MB" ;;
+		*)		r=$(med "$k" msgs_per_s) ;;
+		esac
+		printf '%-26s %12s %9s %9s %9s %6s\n' "$k" "$r" \
+		    "$(med "$k" p50_us)" "$(med "$k" p99_us)" \
+		    "$(med "$k" max_us)" "$(fails "$k")"
+	done
+	printf '\n%-26s %7s %9s %12s %12s %8s\n' "idle.server" "conns" \
+	    "open" "B/conn" "+children" "echo ok"
+	for k in idle.wsbridge-tcp idle.websocketd-text idle.websockify; do
+		printf '%-26s %7s %9s %12s %12s %8s\n' "$k" "$(med "$k" conns)" \
+		    "$(med "$k" open)" "$(med "$k" bytes_per_conn)" \
+		    "$(med "$k" tree_bytes_per_conn)" \
+		    "$(med "$k" echo_ok)/$(med "$k" sample)"
+	done
+}
+
+# target LABEL VALUE OP LIMIT: one line of the targets table.
+target() {
+	awk -v l="$1" -v v="$2" -v op="$3" -v t="$4" 'BEGIN {
+		if (v == "-" || v == "" || v == "inf") { r = "no data" }
+		else if (op == ">=") { r = (v + 0 >= t + 0) ? "met" : "NOT met" }
+		else { r = (v + 0 <= t + 0) ? "met" : "NOT met" }
+		printf "%-44s %10s   %2s %-8s %s\n", l, v, op, t, r }'
+}
+
+ratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b + 0 == 0)
+	    print "-"; else printf "%.2f\n", a / b }'
+}
+
+print_targets() {
+	local m=msgs_per_s s=sessions_per_s
+	printf '\n%-44s %10s   %s\n' "target (issue 6)" "measured" "goal"
+	target "process text msgs/s / websocketd" \
+	    "$(ratio "$(med echo.wsbridge-text $m)" \
+	    "$(med echo.websocketd-text $m)")" ">=" 3
+	target "process binary msgs/s / websocketd" \
+	    "$(ratio "$(med echo.wsbridge-binary $m)" \
+	    "$(med echo.websocketd-binary $m)")" ">=" 2
+	target "TCP route msgs/s / websockify" \
+	    "$(ratio "$(med echo.wsbridge-tcp $m)" \
+	    "$(med echo.websockify $m)")" ">=" 10
+	target "TCP route msgs/s / raw TCP echo" \
+	    "$(ratio "$(med echo.wsbridge-tcp $m)" "$(med echo.raw $m)")" \
+	    ">=" 0.40
+	target "process connect sessions/s / websocketd" \
+	    "$(ratio "$(med connect.wsbridge-text $s)" \
+	    "$(med connect.websocketd-text $s)")" ">=" 3
+	target "TCP connect sessions/s / websockify" \
+	    "$(ratio "$(med connect.wsbridge-tcp $s)" \
+	    "$(med connect.websockify $s)")" ">=" 20
+	target "idle RSS bytes/conn ($IDLE TCP-route conns)" \
+	    "$(med idle.wsbridge-tcp bytes_per_conn)" "<=" 8192
+	target "16 MiB through TCP route, MB/s" \
+	    "$(med large.wsbridge-tcp mb_per_s)" ">=" 1000
+	target "p99 100x1x64: websocketd p99 / wsbridge p99" \
+	    "$(ratio "$(med p99.websocketd-text p99_us)" \
+	    "$(med p99.wsbridge-text p99_us)")" ">=" 1
+}
+
+main() {
+	local r
+	build
+	install_peers
+	idle_count
+	rm -rf "$OUT"
+	mkdir -p "$OUT"
+	: >"$RES"
+	ECHO_PORT=$(free_port)
+	start_server "$OUT/echo_server.log" "$ECHO_PORT" \
+	    "$B/bench/echo_server" --port "$ECHO_PORT" || exit 1
+	echo "bench: $RUNS rounds of ${SECS}s loads, logs in $OUT" >&2
+	for r in $(seq "$RUNS"); do
+		round
+	done
+	extras
+	echo >&2
+	{
+		echo "wsbridge benchmark: $(nproc) CPUs," \
+		    "$(uname -sr), $(date -u +%Y-%m-%dT%H:%MZ)," \
+		    "medians of $RUNS x ${SECS}s, loopback"
+		print_medians
+		print_targets
+	} | tee "$OUT/table.txt"
+}
+
+main
