@@ -165,8 +165,9 @@ static void
 proxy_set_unix(struct sockaddr_storage *ss, socklen_t *len, const uint8_t *p)
 {
 	struct sockaddr_un	*su = (struct sockaddr_un *)ss;
-	size_t			 n = strnlen((const char *)p, PROXY_V2_UNIX_PATH);
+	size_t			 n;
 
+	n = strnlen((const char *)p, PROXY_V2_UNIX_PATH);
 	memset(ss, 0, sizeof(*ss));
 	su->sun_family = AF_UNIX;
 	if (n >= sizeof(su->sun_path))
