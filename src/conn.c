@@ -49,6 +49,7 @@ static void	conn_handle_request(struct conn *);
 static void	conn_free_request(struct conn *);
 static void	conn_maybe_finish(struct conn *);
 static void	conn_update_backend_reading(struct conn *);
+static void	server_flush_queued(void);
 
 static const char *const conn_state_names[] = {
 	[CONN_ACCEPTED] = "accepted",
@@ -102,6 +103,7 @@ server_reaper_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	struct conn	*c;
 
 	(void)w, (void)revents;
+	server_flush_queued();
 	while ((c = TAILQ_FIRST(&server.dead)) != NULL) {
 		TAILQ_REMOVE(&server.dead, c, entry);
 		free(c);
@@ -120,6 +122,7 @@ server_init(struct ev_loop *loop, struct config *cfg)
 	server.cref = config_ref_new(cfg);
 	TAILQ_INIT(&server.conns);
 	TAILQ_INIT(&server.dead);
+	TAILQ_INIT(&server.flushq);
 	ev_prepare_init(&server.reaper, server_reaper_cb);
 	ev_prepare_start(loop, &server.reaper);
 	ev_unref(loop);
@@ -170,12 +173,44 @@ watcher_set(ev_io *w, bool on)
 		ev_io_stop(server.loop, w);
 }
 
-/* A write watcher runs only while its buffer holds data. */
+/*
+ * Data was queued: write it just before the loop polls again (redis's
+ * beforeSleep), so most writes need no write watcher and no extra trip
+ * through epoll. The watcher runs only while a socket is full.
+ */
 static void
 endpoint_flush_later(struct endpoint *e)
 {
-	if (buf_len(&e->out) > 0 && e->wfd != -1)
-		watcher_set(&e->wr, true);
+	if (buf_len(&e->out) == 0 || e->wfd == -1 || e->flush_queued ||
+	    ev_is_active(&e->wr))
+		return;
+	e->flush_queued = true;
+	TAILQ_INSERT_TAIL(&server.flushq, e, flush_entry);
+}
+
+static void
+endpoint_unqueue(struct endpoint *e)
+{
+	if (e->flush_queued) {
+		TAILQ_REMOVE(&server.flushq, e, flush_entry);
+		e->flush_queued = false;
+	}
+}
+
+static void
+server_flush_queued(void)
+{
+	struct endpoint	*e;
+
+	while ((e = TAILQ_FIRST(&server.flushq)) != NULL) {
+		endpoint_unqueue(e);
+		if (e->wfd == -1 || e->conn->state == CONN_CLOSED)
+			continue;
+		if (e == &e->conn->client)
+			conn_client_write_cb(server.loop, &e->wr, 0);
+		else
+			conn_backend_write_cb(server.loop, &e->wr, 0);
+	}
 }
 
 /* --- logging ------------------------------------------------------------- */
@@ -212,6 +247,7 @@ conn_access_log(struct conn *c, const char *reason)
 static void
 endpoint_close(struct endpoint *e)
 {
+	endpoint_unqueue(e);
 	watcher_set(&e->rd, false);
 	watcher_set(&e->wr, false);
 	if (e->rfd != -1)
@@ -1399,8 +1435,10 @@ conn_client_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 		len = CONN_MAX_WRITE_PER_EVENT;
 	if (len > 0) {
 		n = client_send(c, buf_head(b), len);
-		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+			watcher_set(&c->client.wr, true);
 			return;
+		}
 		if (n == -1) {
 			conn_close(c, "client write failed");
 			return;
@@ -1425,6 +1463,8 @@ conn_client_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 		if (c->input_blocked)
 			conn_process_input(c);
 	}
+	if (c->state != CONN_CLOSED && buf_len(b) > 0)
+		watcher_set(&c->client.wr, true);
 }
 
 /* The client is finished: no more data will reach the backend. */
@@ -1455,8 +1495,10 @@ conn_backend_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 	(void)loop, (void)revents;
 	n = write(c->backend.wfd, buf_head(b), buf_len(b));
-	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+	if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+		watcher_set(&c->backend.wr, true);
 		return;
+	}
 	if (n == -1) {
 		/* The backend stopped reading (EPIPE): its output decides. */
 		log_debug("conn %llu: backend write: %s",
@@ -1475,6 +1517,8 @@ conn_backend_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	if (buf_low(b) && c->input_blocked)
 		conn_process_input(c);
+	if (c->state != CONN_CLOSED && buf_len(b) > 0 && c->backend.wfd != -1)
+		watcher_set(&c->backend.wr, true);
 }
 
 /* --- client reads ---------------------------------------------------------- */
@@ -1596,6 +1640,12 @@ conn_ping_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	uint64_t	 id = c->id;
 
 	(void)revents;
+	if (c->ping_outstanding && c->input_blocked) {
+		/* The pong may wait behind data the backend hasn't taken. */
+		ev_timer_set(w, c->route->limits.ping_timeout_ms / 1000., 0.);
+		ev_timer_start(loop, w);
+		return;
+	}
 	if (c->ping_outstanding) {
 		log_info("conn %llu %s: no pong within %.1fs",
 		    (unsigned long long)c->id, c->peer,

@@ -48,6 +48,8 @@ struct endpoint {
 	struct conn	*conn;
 	bool		 eof;		/* read side finished */
 	bool		 wr_shut;	/* write side shut down or closed */
+	bool		 flush_queued;	/* on server.flushq */
+	TAILQ_ENTRY(endpoint) flush_entry;
 };
 
 /* A configuration shared by connections, freed with its last user. */
@@ -132,6 +134,7 @@ struct server {
 	struct config_ref	*cref;		/* config for new connections */
 	struct conn_list	 conns;
 	struct conn_list	 dead;		/* freed at the next safe point */
+	TAILQ_HEAD(, endpoint)	 flushq;	/* written before the next poll */
 	int			 nconns;
 	int			 nprocs;	/* process backends not yet reaped */
 	bool			 stopping;

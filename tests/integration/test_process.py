@@ -59,10 +59,10 @@ def test_env_cgi_variables(envsrv):
     assert "HTTPS" not in env
 
 
-def test_env_gateway_interface_is_cgi_1_1(envsrv):
-    # RFC 3875's value.  (websocketd 0.4.1 says "websocketd-CGI/0.1".)
+def test_env_gateway_interface_is_websocketds(envsrv):
+    # Scripts written for websocketd 0.4.1 see the value they know.
     _, env = run_env(envsrv)
-    assert env.get("GATEWAY_INTERFACE") == "CGI/1.1"
+    assert env.get("GATEWAY_INTERFACE") == "websocketd-CGI/0.1"
 
 
 def test_env_no_query(envsrv):
