@@ -1,0 +1,44 @@
+/*
+ * websockify-style token files for targets routes: "TOKEN: HOST:PORT" or
+ * "TOKEN: unix:/PATH" lines, '#' comments and blank lines ignored. The
+ * file is re-read when it changes, so tokens come and go without a
+ * reload. Pure: files and getaddrinfo only, no event loop.
+ */
+#ifndef TARGETS_H
+#define TARGETS_H
+
+#include <sys/socket.h>
+
+#include <stddef.h>
+
+struct targets;
+
+/* The longest line of a token file. */
+#define TARGETS_MAX_LINE	1024
+
+/*
+ * Load path. Each bad line is skipped and reported to warn (may be NULL)
+ * as "FILE:LINE: reason", now and at every re-read. NULL, with err set,
+ * when the file cannot be read.
+ */
+struct targets	*targets_open(const char *path,
+		    void (*warn)(void *arg, const char *msg), void *arg,
+		    char *err, size_t errsz);
+
+/*
+ * The address of token's target, re-reading the file first if its
+ * mtime, size or inode changed (an unreadable or removed file leaves no
+ * tokens). Host names are resolved now, with getaddrinfo, which blocks:
+ * numeric addresses do not. Returns 0; -1 for an unknown token; -2 when
+ * the target does not resolve (reported to warn).
+ */
+int		 targets_lookup(struct targets *, const char *token,
+		    struct sockaddr_storage *, socklen_t *);
+
+/* Bad lines skipped in the last read; tokens loaded. */
+size_t		 targets_nbad(const struct targets *);
+size_t		 targets_count(const struct targets *);
+
+void		 targets_close(struct targets *);
+
+#endif
