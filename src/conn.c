@@ -1640,13 +1640,12 @@ conn_ping_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	uint64_t	 id = c->id;
 
 	(void)revents;
-	if (c->ping_outstanding && c->input_blocked) {
-		/* The pong may wait behind data the backend hasn't taken. */
-		ev_timer_set(w, c->route->limits.ping_timeout_ms / 1000., 0.);
-		ev_timer_start(loop, w);
-		return;
-	}
-	if (c->ping_outstanding) {
+	/*
+	 * While the backend isn't taking the client's data, the pong may
+	 * wait behind it: ping again instead of giving up (a vanished
+	 * client still shows, as a failed write).
+	 */
+	if (c->ping_outstanding && !c->input_blocked) {
 		log_info("conn %llu %s: no pong within %.1fs",
 		    (unsigned long long)c->id, c->peer,
 		    c->route->limits.ping_timeout_ms / 1000.);
