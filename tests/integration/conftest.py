@@ -95,6 +95,10 @@ class Server:
         self._logf.close()
 
 
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                   "runtime error:")
+
+
 @pytest.fixture
 def wsbridge(request, tmp_path):
     """Factory: wsbridge(*args, env=None, port=None) -> Server.
@@ -127,14 +131,19 @@ def wsbridge(request, tmp_path):
     failed = any(getattr(request.node, "rep_" + w, None) is not None
                  and getattr(request.node, "rep_" + w).failed
                  for w in ("setup", "call"))
+    reports = []
     for srv in servers:
         srv.stop()
-        if failed:
-            log = srv.log()
+        log = srv.log()
+        # Under `make test SANITIZE=1` any ASan/UBSan/LSan report fails.
+        if any(m in log for m in SANITIZER_MARKS):
+            reports.append(srv)
+        if failed or srv in reports:
             if len(log) > 20000:
                 log = "...\n" + log[-20000:]
             print("---- wsbridge %s (exit %s) log ----\n%s"
                   % (" ".join(srv.args), srv.proc.returncode, log))
+    assert not reports, "sanitizer report in the wsbridge log (printed above)"
 
 
 @pytest.fixture
