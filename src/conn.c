@@ -1146,8 +1146,9 @@ conn_frame_start(struct conn *c)
 	unsigned	 code;
 
 	if ((hlen = ws_parse_header(p, avail, &c->hdr, &why)) <= 0) {
+		/* The only malformed header is a length of 2^63 or more. */
 		if (hlen == -1)
-			conn_fail(c, WS_CLOSE_PROTOCOL, why);
+			conn_fail(c, WS_CLOSE_TOO_BIG, why);
 		return 0;
 	}
 	if ((code = ws_msg_frame(&c->msg, &c->hdr, &why)) != 0) {
@@ -1350,7 +1351,11 @@ conn_backend_finish(struct conn *c)
 
 	if (!c->backend_eof || (c->proc != NULL && !c->proc_exited))
 		return;
-	if (c->proc != NULL && WIFEXITED(st) && WEXITSTATUS(st) != 0) {
+	if (c->backend_error != 0) {
+		code = WS_CLOSE_INTERNAL;
+		snprintf(reason, sizeof(reason), "backend: %s",
+		    strerror(c->backend_error));
+	} else if (c->proc != NULL && WIFEXITED(st) && WEXITSTATUS(st) != 0) {
 		code = WS_CLOSE_INTERNAL;
 		snprintf(reason, sizeof(reason), "exit %d", WEXITSTATUS(st));
 	} else if (c->proc != NULL && WIFSIGNALED(st)) {
@@ -1408,9 +1413,14 @@ conn_backend_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
-		if (n == -1 && errno != EIO)
-			log_debug("conn %llu: backend read: %s",
-			    (unsigned long long)c->id, strerror(errno));
+		/* EIO is how a pty reports that its last writer closed. */
+		if (n == -1 && errno != EIO) {
+			log_info("conn %llu %s: backend read: %s",
+			    (unsigned long long)c->id, c->peer,
+			    strerror(errno));
+			if (c->proc == NULL)
+				c->backend_error = errno;
+		}
 		conn_backend_eof(c);
 		return;
 	}

@@ -104,6 +104,7 @@ struct conn {
 	unsigned		 close_code;	/* code we sent, for the log */
 	bool			 backend_done;	/* output EOF (and exit) seen */
 	bool			 backend_eof;
+	int			 backend_error;	/* errno of a failed socket read */
 	bool			 proc_exited;
 	int			 exit_status;	/* wait status, -1 unknown */
 
