@@ -73,11 +73,13 @@ integration: all
 	@WSBRIDGE_BIN=$(CURDIR)/$(B)/wsbridge /usr/bin/python3 -m pytest \
 	    -q -p no:cacheprovider tests/integration
 
+# Every stage (unit, integration, sanitizers, browser, fuzz and bench
+# smoke runs), then "N passed, N failed"; tests/run_all.sh says more.
 test: test-deps
-	@$(MAKE) --no-print-directory unit
-	@$(MAKE) --no-print-directory integration
+	@$(MAKE) --no-print-directory all browser-deps
+	@bash tests/run_all.sh
 
-run: all
+run: all browser-deps
 	./$(B)/wsbridge -c conf/wsbridge.ini
 
 clean:
@@ -86,4 +88,5 @@ clean:
 # Benchmarks, fuzzing and packaging keep their rules beside their files.
 -include tests/bench/bench.mk
 -include tests/fuzz/fuzz.mk
+-include tests/browser/browser.mk
 -include packaging/packaging.mk

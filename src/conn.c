@@ -849,7 +849,7 @@ conn_plain_request(struct conn *c, struct route *r)
 		conn_close(c, "out of memory");
 		return;
 	}
-	if (res.status == 404 && (r != NULL || cfg->devconsole)) {
+	if (res.status == 404 && r != NULL) {
 		static_result_free(&res);
 		if (cfg->devconsole)
 			conn_send_page(c, static_devconsole_html(), head);
