@@ -594,7 +594,7 @@ test_shipped(void)
 	CHECK_EQ(config_load(cfg, "conf/wsbridge.ini", stderr), 0);
 	if (stat("examples/www", &st) == 0)
 		CHECK_EQ(config_finish(cfg, stderr), 0);
-	CHECK_EQ(cfg->nroutes, 3);
+	CHECK_EQ(cfg->nroutes, 5);
 	config_free(cfg);
 }
 
