@@ -167,6 +167,17 @@ auth_line(struct auth_file *a, char *line, int lineno)
 	auth_add(a, line, hash, lineno);
 }
 
+/* Remember the file as read, to notice when it changes. */
+static void
+auth_stamp(struct auth_file *a, const struct stat *st)
+{
+	a->readable = true;
+	a->dev = st->st_dev;
+	a->ino = st->st_ino;
+	a->size = st->st_size;
+	a->mtime = st->st_mtim;
+}
+
 /* Read the file again from scratch; -1 leaves no users. */
 static int
 auth_read(struct auth_file *a, char *err, size_t errsz)
@@ -192,11 +203,7 @@ auth_read(struct auth_file *a, char *err, size_t errsz)
 		explicit_bzero(line, cap);
 	free(line);
 	fclose(fp);
-	a->readable = true;
-	a->dev = st.st_dev;
-	a->ino = st.st_ino;
-	a->size = st.st_size;
-	a->mtime = st.st_mtim;
+	auth_stamp(a, &st);
 	return 0;
 }
 

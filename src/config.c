@@ -333,6 +333,19 @@ route_free(struct route *r)
 	free(r);
 }
 
+static void
+config_free_sni(struct config *cfg)
+{
+	size_t	 i;
+
+	for (i = 0; i < cfg->ntls_certs; i++) {
+		free(cfg->tls_certs[i].name);
+		free(cfg->tls_certs[i].cert);
+		free(cfg->tls_certs[i].key);
+	}
+	free(cfg->tls_certs);
+}
+
 void
 config_free(struct config *cfg)
 {
@@ -357,12 +370,7 @@ config_free(struct config *cfg)
 	free(cfg->tls_cert);
 	free(cfg->tls_key);
 	free(cfg->tls_client_ca);
-	for (i = 0; i < cfg->ntls_certs; i++) {
-		free(cfg->tls_certs[i].name);
-		free(cfg->tls_certs[i].cert);
-		free(cfg->tls_certs[i].key);
-	}
-	free(cfg->tls_certs);
+	config_free_sni(cfg);
 	free(cfg->trusted_proxies);
 	free(cfg->metrics_path);
 	free(cfg->metrics_listen);
@@ -1322,6 +1330,22 @@ config_sni_why(const char *name)
 	return NULL;
 }
 
+static bool
+config_sni_duplicate(struct config_ctx *ctx, const char *name)
+{
+	const struct config	*cfg = ctx->cfg;
+	size_t			 i;
+
+	for (i = 0; i < cfg->ntls_certs; i++)
+		if (strcmp(cfg->tls_certs[i].name, name) == 0) {
+			ctx->errors += config_err(cfg, ctx->errfp, ctx->line,
+			    "duplicate section %s (first on line %d)",
+			    ctx->secname, cfg->tls_certs[i].line);
+			return true;
+		}
+	return false;
+}
+
 /* A [tls NAME] line: one more certificate, chosen by SNI. */
 static void
 config_section_sni(struct config_ctx *ctx, char *name)
@@ -1339,13 +1363,8 @@ config_section_sni(struct config_ctx *ctx, char *name)
 		    ctx->secname, why);
 		return;
 	}
-	for (i = 0; i < cfg->ntls_certs; i++)
-		if (strcmp(cfg->tls_certs[i].name, name) == 0) {
-			ctx->errors += config_err(cfg, ctx->errfp, ctx->line,
-			    "duplicate section %s (first on line %d)",
-			    ctx->secname, cfg->tls_certs[i].line);
-			return;
-		}
+	if (config_sni_duplicate(ctx, name))
+		return;
 	v = realloc(cfg->tls_certs, (cfg->ntls_certs + 1) * sizeof(*v));
 	if (v == NULL)
 		config_oom();
@@ -2001,8 +2020,12 @@ config_print(const struct config *cfg, FILE *fp)
 	size_t	 i;
 
 	for (i = 0; i < cfg->nlistens; i++)
-		fprintf(fp, "listen %s%s\n", cfg->listens[i].spec,
-		    cfg->listens[i].tls ? " (tls)" : "");
+		fprintf(fp, "listen %s%s%s\n", cfg->listens[i].spec,
+		    cfg->listens[i].tls ? " (tls)" : "",
+		    cfg->listens[i].proxy_protocol ? " (proxy_protocol)" : "");
+	for (i = 0; i < cfg->ntls_certs; i++)
+		fprintf(fp, "tls %s %s\n", cfg->tls_certs[i].name,
+		    cfg->tls_certs[i].cert);
 	if (cfg->static_dir != NULL)
 		fprintf(fp, "static %s\n", cfg->static_dir);
 	for (i = 0; i < cfg->nroutes; i++) {
@@ -2071,6 +2094,16 @@ config_cidr_clean(const struct cidr *c)
 	return c->prefix > 0 || memcmp(c->addr, zero, sizeof(zero)) == 0;
 }
 
+static int
+config_cidr_family(const char *host, uint8_t addr[16])
+{
+	if (inet_pton(AF_INET, host, addr) == 1)
+		return AF_INET;
+	if (inet_pton(AF_INET6, host, addr) == 1)
+		return AF_INET6;
+	return AF_UNSPEC;
+}
+
 int
 config_parse_cidr(const char *s, struct cidr *c, const char **why)
 {
@@ -2085,11 +2118,7 @@ config_parse_cidr(const char *s, struct cidr *c, const char **why)
 		return -1;
 	memcpy(host, s, len);
 	host[len] = '\0';
-	if (inet_pton(AF_INET, host, c->addr) == 1)
-		c->family = AF_INET;
-	else if (inet_pton(AF_INET6, host, c->addr) == 1)
-		c->family = AF_INET6;
-	else
+	if ((c->family = config_cidr_family(host, c->addr)) == AF_UNSPEC)
 		return -1;
 	bits = c->family == AF_INET ? 32 : 128;
 	if (slash != NULL &&

@@ -153,18 +153,23 @@ targets_line(struct targets *t, char *line, int lineno)
 	line = targets_trim(line);
 	if (*line == '\0' || *line == '#')
 		return;
-	if ((colon = strchr(line, ':')) == NULL) {
+	if ((colon = strchr(line, ':')) == NULL)
 		why = "want TOKEN: TARGET";
-		goto bad;
+	else {
+		*colon = '\0';
+		token = targets_trim(line);
+		target = targets_trim(colon + 1);
+		/* websockify spells unix sockets "unix_socket:/path" */
+		if (strncmp(target, "unix_socket:", 12) == 0)
+			memmove(target + 4, target + 11,
+			    strlen(target + 11) + 1);
+		why = targets_why(token, target);
 	}
-	*colon = '\0';
-	token = targets_trim(line);
-	target = targets_trim(colon + 1);
-	/* websockify spells unix sockets "unix_socket:/path" */
-	if (strncmp(target, "unix_socket:", 12) == 0)
-		memmove(target + 4, target + 11, strlen(target + 11) + 1);
-	if ((why = targets_why(token, target)) != NULL)
-		goto bad;
+	if (why != NULL) {
+		targets_warn(t, "%s:%d: %s", t->path, lineno, why);
+		t->nbad++;
+		return;
+	}
 	if ((dup = targets_find(t, token)) != NULL) {
 		targets_warn(t, "%s:%d: duplicate token (first on line %d)",
 		    t->path, lineno, dup->line);
@@ -172,10 +177,17 @@ targets_line(struct targets *t, char *line, int lineno)
 		return;
 	}
 	targets_add(t, token, target, lineno);
-	return;
-bad:
-	targets_warn(t, "%s:%d: %s", t->path, lineno, why);
-	t->nbad++;
+}
+
+/* Remember the file as read, to notice when it changes. */
+static void
+targets_stamp(struct targets *t, const struct stat *st)
+{
+	t->readable = true;
+	t->dev = st->st_dev;
+	t->ino = st->st_ino;
+	t->size = st->st_size;
+	t->mtime = st->st_mtim;
 }
 
 /* Read the file again from scratch; -1 leaves no tokens. */
@@ -209,11 +221,7 @@ targets_read(struct targets *t, char *err, size_t errsz)
 	}
 	free(line);
 	fclose(fp);
-	t->readable = true;
-	t->dev = st.st_dev;
-	t->ino = st.st_ino;
-	t->size = st.st_size;
-	t->mtime = st.st_mtim;
+	targets_stamp(t, &st);
 	return 0;
 }
 
