@@ -40,8 +40,8 @@ backend_tcp_connect(struct conn *c, char *err, size_t errsz)
 	const struct route	*r = c->route;
 	int			 fd, pending;
 
-	fd = net_connect((const struct sockaddr *)&r->addr, r->addrlen,
-	    &pending, err, errsz);
+	fd = net_connect((const struct sockaddr *)&c->backend_addr,
+	    c->backend_addrlen, &pending, err, errsz);
 	if (fd == -1)
 		return -1;
 	c->backend.rfd = c->backend.wfd = fd;

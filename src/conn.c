@@ -22,11 +22,15 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "backend.h"
 #include "conn.h"
 #include "listener.h"
+#include "auth.h"
+#include "iplimit.h"
 #include "log.h"
 #include "net.h"
+#include "proxy_proto.h"
 #include "pty_proto.h"
 #include "static.h"
 
@@ -50,6 +54,9 @@ static void	conn_free_request(struct conn *);
 static void	conn_maybe_finish(struct conn *);
 static void	conn_update_backend_reading(struct conn *);
 static void	server_flush_queued(void);
+static void	conn_set_peer(struct conn *, const struct sockaddr *,
+		    socklen_t);
+static void	conn_set_local(struct conn *, const struct sockaddr *);
 
 static const char *const conn_state_names[] = {
 	[CONN_ACCEPTED] = "accepted",
@@ -277,6 +284,9 @@ conn_close(struct conn *c, const char *reason)
 	conn_free_request(c);
 	if (c->route != NULL)
 		c->route->active--;
+	if (c->ip_counted)
+		iplimit_release((struct sockaddr *)&c->peer_addr);
+	free(c->remote_user);
 	if (c->file_fd != -1)
 		close(c->file_fd);
 	buf_free(&c->in);
@@ -501,61 +511,6 @@ conn_maybe_finish(struct conn *c)
 /* --- the handshake ------------------------------------------------------- */
 
 /*
- * Does origin ("scheme://host[:port]") match pattern ("[scheme://]host
- * [:port|:*]", host may start with "*.")? A pattern without a scheme
- * takes any scheme; without a port, any port.
- */
-static bool
-origin_match(const char *pattern, const char *origin)
-{
-	const char	*ps, *os, *pport, *oport;
-	size_t		 plen, olen;
-
-	if ((ps = strstr(pattern, "://")) != NULL) {
-		if (strncasecmp(pattern, origin, (size_t)(ps - pattern) + 3))
-			return false;
-		pattern = ps + 3;
-	}
-	if ((os = strstr(origin, "://")) != NULL)
-		origin = os + 3;
-	pport = strrchr(pattern, ':');
-	oport = strrchr(origin, ':');
-	if (oport != NULL && strchr(oport, ']') != NULL)
-		oport = NULL;
-	plen = pport ? (size_t)(pport - pattern) : strlen(pattern);
-	olen = oport ? (size_t)(oport - origin) : strlen(origin);
-	if (pport != NULL && strcmp(pport, ":*") != 0 &&
-	    (oport == NULL || strcmp(pport, oport) != 0))
-		return false;
-	if (plen > 2 && pattern[0] == '*' && pattern[1] == '.')
-		return olen > plen - 1 && strncasecmp(origin + olen -
-		    (plen - 1), pattern + 1, plen - 1) == 0;
-	return plen == olen && strncasecmp(pattern, origin, plen) == 0;
-}
-
-static bool
-conn_origin_allowed(struct conn *c, const struct route *r)
-{
-	const char	*origin = hs_header(c->req, "Origin");
-	const char	*host = hs_header(c->req, "Host"), *o;
-	size_t		 i;
-
-	if (r->origins.n == 0 && !r->same_origin)
-		return true;
-	if (origin == NULL)
-		return false;
-	if (r->same_origin && host != NULL) {
-		o = strstr(origin, "://");
-		if (o != NULL && strcasecmp(o + 3, host) == 0)
-			return true;
-	}
-	for (i = 0; i < r->origins.n; i++)
-		if (origin_match(r->origins.v[i], origin))
-			return true;
-	return false;
-}
-
-/*
  * Dir routes: "/NAME/extra" runs DIR/NAME if it is an executable regular
  * file really inside DIR (no dot names, no symlink escape).
  */
@@ -675,24 +630,94 @@ conn_upgrade(struct conn *c)
 	conn_process_input(c);
 }
 
-/* Checks that need the route: origin, limits, subprotocol, script. */
+/* Origin and authentication: 403 or 401 on failure. */
 static int
-conn_check_route(struct conn *c, struct route *r, const char *rest)
+conn_check_access(struct conn *c, struct route *r)
 {
-	struct config	*cfg = c->cref->cfg;
+	char	 user[AUTH_MAX_USER], challenge[300], line[340];
+	char	*hdr[1] = { line };
+	int	 status;
 
-	if (!conn_origin_allowed(c, r)) {
+	if (!access_origin_allowed(r, c->req)) {
 		conn_http_respond(c, 403, "origin not allowed", 0);
 		return -1;
 	}
+	status = access_authenticate(r, c->req, c->peer_trusted, user,
+	    sizeof(user), challenge, sizeof(challenge));
+	if (status == 401) {
+		log_info("conn %llu %s %s: 401: not authenticated",
+		    (unsigned long long)c->id, c->peer, c->path);
+		snprintf(line, sizeof(line), "WWW-Authenticate: %s",
+		    challenge);
+		conn_http_error(c, 401, hdr, 1);
+		return -1;
+	}
+	if (status != 0) {
+		conn_http_respond(c, status, "authentication file", 0);
+		return -1;
+	}
+	if (user[0] != '\0' && (c->remote_user = strdup(user)) == NULL)
+		fatal("strdup");
+	return 0;
+}
+
+/* Server, route and per-address connection limits: 503 or 429. */
+static int
+conn_check_limits(struct conn *c, struct route *r)
+{
+	struct config	*cfg = c->cref->cfg;
+
 	if (server.stopping || server.nconns > cfg->max_connections) {
-		conn_http_respond(c, 503, "server connection limit", 5);
+		conn_http_respond(c, 503, server.stopping ? "shutting down" :
+		    "server connection limit", 0);
 		return -1;
 	}
 	if (r->max_connections > 0 && r->active >= r->max_connections) {
-		conn_http_respond(c, 429, "route connection limit", 5);
+		conn_http_respond(c, 429, "route connection limit", 0);
 		return -1;
 	}
+	if (cfg->max_connections_per_ip > 0) {
+		if (!iplimit_take((struct sockaddr *)&c->peer_addr,
+		    cfg->max_connections_per_ip)) {
+			conn_http_respond(c, 429, "per-address limit", 0);
+			return -1;
+		}
+		c->ip_counted = true;
+	}
+	return 0;
+}
+
+/* Where a socket route connects: its address, or the token's. */
+static int
+conn_backend_address(struct conn *c, struct route *r)
+{
+	char	 shown[16];
+	int	 status;
+
+	if (r->kind == BACKEND_CONNECT) {
+		memcpy(&c->backend_addr, &r->addr, r->addrlen);
+		c->backend_addrlen = r->addrlen;
+		return 0;
+	}
+	if (r->kind != BACKEND_TARGETS)
+		return 0;
+	status = access_target(r, c->query, c->req, &c->backend_addr,
+	    &c->backend_addrlen, shown, sizeof(shown));
+	if (status == 0)
+		return 0;
+	conn_http_respond(c, status, status == 404 ? "unknown token" :
+	    "token target unavailable", 0);
+	log_info("conn %llu %s %s: token %s", (unsigned long long)c->id,
+	    c->peer, c->path, shown);
+	return -1;
+}
+
+/* Checks that need the route: access, limits, subprotocol, script. */
+static int
+conn_check_route(struct conn *c, struct route *r, const char *rest)
+{
+	if (conn_check_access(c, r) == -1 || conn_check_limits(c, r) == -1)
+		return -1;
 	if (r->require_protocol && (r->protocols.n == 0 ||
 	    hs_select_protocol(c->req, r->protocols.v, r->protocols.n) ==
 	    NULL)) {
@@ -708,7 +733,7 @@ conn_check_route(struct conn *c, struct route *r, const char *rest)
 		}
 	} else
 		conn_set_script(c, rest);
-	return 0;
+	return conn_backend_address(c, r);
 }
 
 /* Start the route's backend; the 101 follows once it exists. */
@@ -729,6 +754,7 @@ conn_start_backend(struct conn *c)
 		}
 		break;
 	case BACKEND_CONNECT:
+	case BACKEND_TARGETS:
 		if (backend_tcp_connect(c, err, sizeof(err)) == -1)
 			conn_backend_failed(c, err);
 		return;	/* conn_backend_connected() continues */
@@ -1552,13 +1578,68 @@ conn_client_gone(struct conn *c, const char *why)
 		conn_deadline(c, c->cref->cfg->close_timeout_ms);
 }
 
-/* HTTP phase: feed the request head to the parser. */
+/* Request head bytes: parse; what follows the head is frame data. */
+static void
+conn_feed_http(struct conn *c, const uint8_t *p, size_t n)
+{
+	ssize_t		 used;
+	int		 status;
+	const char	*why;
+
+	used = hs_parse(c->req, (const char *)p, n, &status, &why);
+	if (used == -1) {
+		conn_http_respond(c, status, why, 0);
+		return;
+	}
+	if (used == 0)
+		return;
+	if (buf_append(&c->in, p + used, n - (size_t)used) == -1) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	conn_handle_request(c);
+}
+
+/* PROXY protocol listeners: the whole header first, never a guess. */
+static void
+conn_feed_proxy(struct conn *c, const uint8_t *p, size_t n)
+{
+	struct proxy_info	 pi;
+	const char		*why;
+	ssize_t			 used;
+	size_t			 len;
+
+	if (buf_append(&c->in, p, n) == -1) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	used = proxy_parse(buf_head(&c->in), buf_len(&c->in), &pi, &why);
+	if (used == 0)
+		return;
+	if (used == -1) {
+		log_info("conn %llu %s: PROXY header: %s",
+		    (unsigned long long)c->id, c->peer, why);
+		conn_close(c, "bad PROXY header");
+		return;
+	}
+	if (!pi.local) {
+		conn_set_peer(c, (struct sockaddr *)&pi.src, pi.srclen);
+		conn_set_local(c, (struct sockaddr *)&pi.dst);
+	}
+	buf_consume(&c->in, (size_t)used);
+	conn_set_state(c, CONN_HTTP);
+	if ((len = buf_len(&c->in)) > 0) {
+		memcpy(scratch, buf_head(&c->in), len);
+		buf_free(&c->in);
+		conn_feed_http(c, scratch, len);
+	}
+}
+
+/* Handshake phase: PROXY header, then the HTTP request head. */
 static void
 conn_read_http(struct conn *c)
 {
-	ssize_t		 n, used;
-	int		 status;
-	const char	*why;
+	ssize_t	 n;
 
 	n = client_recv(c, scratch, sizeof(scratch));
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
@@ -1567,20 +1648,10 @@ conn_read_http(struct conn *c)
 		conn_close(c, "client gone during handshake");
 		return;
 	}
-	used = hs_parse(c->req, (const char *)scratch, (size_t)n, &status,
-	    &why);
-	if (used == -1) {
-		conn_http_respond(c, status, why, 0);
-		return;
-	}
-	if (used == 0)
-		return;
-	/* Bytes after the head are the client's first frames. */
-	if (buf_append(&c->in, scratch + used, (size_t)(n - used)) == -1) {
-		conn_close(c, "out of memory");
-		return;
-	}
-	conn_handle_request(c);
+	if (c->state == CONN_ACCEPTED)
+		conn_feed_proxy(c, scratch, (size_t)n);
+	else
+		conn_feed_http(c, scratch, (size_t)n);
 }
 
 /* Lingering close: discard what the client still sends until EOF. */
@@ -1610,7 +1681,7 @@ conn_client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	ssize_t		 n;
 
 	(void)loop, (void)revents;
-	if (c->state == CONN_HTTP) {
+	if (c->state == CONN_HTTP || c->state == CONN_ACCEPTED) {
 		conn_read_http(c);
 		return;
 	}
@@ -1691,12 +1762,13 @@ conn_idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* --- accept and shutdown ---------------------------------------------------- */
 
+/* The client's address (socket, PROXY header or trusted header). */
 static void
-conn_peer_names(struct conn *c, const struct sockaddr *sa)
+conn_set_peer(struct conn *c, const struct sockaddr *sa, socklen_t len)
 {
-	struct sockaddr_storage	 local;
-	socklen_t		 len = sizeof(local);
-
+	if (len > sizeof(c->peer_addr))
+		len = sizeof(c->peer_addr);
+	memcpy(&c->peer_addr, sa, len);
 	net_addr_string(sa, c->peer_ip, sizeof(c->peer_ip), &c->peer_port);
 	if (sa->sa_family == AF_INET6)
 		snprintf(c->peer, sizeof(c->peer), "[%s]:%d", c->peer_ip,
@@ -1704,9 +1776,27 @@ conn_peer_names(struct conn *c, const struct sockaddr *sa)
 	else
 		snprintf(c->peer, sizeof(c->peer), "%s:%d", c->peer_ip,
 		    c->peer_port);
+	c->peer_trusted = config_cidr_match(c->cref->cfg, sa);
+}
+
+static void
+conn_set_local(struct conn *c, const struct sockaddr *sa)
+{
+	memcpy(&c->local_addr, sa, sizeof(c->local_addr));
+	net_addr_string(sa, c->local_ip, sizeof(c->local_ip),
+	    &c->local_port);
+}
+
+static void
+conn_peer_names(struct conn *c, const struct sockaddr *sa, socklen_t salen)
+{
+	struct sockaddr_storage	 local;
+	socklen_t		 len = sizeof(local);
+
+	conn_set_peer(c, sa, salen);
+	memset(&local, 0, sizeof(local));
 	if (getsockname(c->client.rfd, (struct sockaddr *)&local, &len) == 0)
-		net_addr_string((struct sockaddr *)&local, c->local_ip,
-		    sizeof(c->local_ip), &c->local_port);
+		conn_set_local(c, (struct sockaddr *)&local);
 }
 
 void
@@ -1716,7 +1806,6 @@ conn_accept(int fd, const struct sockaddr *sa, socklen_t salen,
 	struct config	*cfg = server.cref->cfg;
 	struct conn	*c;
 
-	(void)salen;
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		log_warn("accept: calloc");
 		close(fd);
@@ -1733,7 +1822,7 @@ conn_accept(int fd, const struct sockaddr *sa, socklen_t salen,
 	endpoint_init(&c->backend, c, &c->client, CONFIG_BUFFER_SIZE);
 	c->client.rfd = c->client.wfd = fd;
 	net_set_nodelay(fd);
-	conn_peer_names(c, sa);
+	conn_peer_names(c, sa, salen);
 	endpoint_watch(&c->client, &c->client.rd, conn_client_read_cb, fd,
 	    EV_READ);
 	endpoint_watch(&c->client, &c->client.wr, conn_client_write_cb, fd,
@@ -1747,7 +1836,8 @@ conn_accept(int fd, const struct sockaddr *sa, socklen_t salen,
 		fatal("handshake init");
 	TAILQ_INSERT_TAIL(&server.conns, c, entry);
 	server.nconns++;
-	conn_set_state(c, CONN_HTTP);
+	if (!l->spec.proxy_protocol)
+		conn_set_state(c, CONN_HTTP);
 	conn_deadline(c, cfg->handshake_timeout_ms);
 	watcher_set(&c->client.rd, true);
 }

@@ -79,6 +79,13 @@ struct conn {
 	char			*script_name;	/* dir routes: /scripts/NAME */
 	char			*path_info;	/* path after the script */
 	char			*program;	/* dir routes: resolved program */
+	struct sockaddr_storage	 peer_addr;	/* the client (PROXY, XFF) */
+	struct sockaddr_storage	 local_addr;
+	bool			 peer_trusted;	/* in trusted_proxies */
+	bool			 ip_counted;	/* in the per-address count */
+	char			*remote_user;	/* authenticated user */
+	struct sockaddr_storage	 backend_addr;	/* socket routes */
+	socklen_t		 backend_addrlen;
 	char			 peer[INET6_ADDRSTRLEN + 8];
 	char			 peer_ip[INET6_ADDRSTRLEN];
 	int			 peer_port;

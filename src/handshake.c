@@ -128,12 +128,11 @@ hs_url_complete_cb(llhttp_t *p)
 static int
 hs_field_cb(llhttp_t *p, const char *at, size_t len)
 {
-	struct hs_request	*req = p->data;
-
-	if (req->cur_kind != HS_PIECE_FIELD &&
-	    req->nheaders == HS_MAX_HEADERS)
-		return hs_fail(req, 431, "too many request headers");
-	return hs_piece_append(req, HS_PIECE_FIELD, at, len);
+	/*
+	 * The header count is checked once the name is complete, so the
+	 * status does not depend on how the head arrived in pieces.
+	 */
+	return hs_piece_append(p->data, HS_PIECE_FIELD, at, len);
 }
 
 /* Fires once a header name has ended. */

@@ -517,6 +517,9 @@ opt_load(const struct options *opts, const struct opt_scan *s,
 
 	if (opts->config_path != NULL &&
 	    config_load(cfg, opts->config_path, errfp) > 0) {
+		/* Report the checks' errors too: all of them in one run. */
+		if (opt_build(cfg, opts, s, errfp) == 0)
+			config_finish(cfg, errfp);
 		config_free(cfg);
 		return 1;
 	}

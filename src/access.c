@@ -1,0 +1,183 @@
+/*
+ * Route access checks and token targets, with the htpasswd and token
+ * files cached by path for the life of the process.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "access.h"
+#include "auth.h"
+#include "log.h"
+#include "targets.h"
+
+#define ACCESS_MAX_FILES	64
+
+struct access_file {
+	char		*path;
+	void		*handle;
+};
+
+static struct access_file	 auth_files[ACCESS_MAX_FILES];
+static struct access_file	 target_files[ACCESS_MAX_FILES];
+
+static void
+access_warn_cb(void *arg, const char *msg)
+{
+	(void)arg;
+	log_warnx("%s", msg);
+}
+
+/* The cached handle for path, opened on first use; NULL if unreadable. */
+static void *
+access_file(struct access_file *cache, const char *path, bool is_auth)
+{
+	char	 err[256];
+	size_t	 i;
+
+	for (i = 0; i < ACCESS_MAX_FILES && cache[i].path != NULL; i++)
+		if (strcmp(cache[i].path, path) == 0)
+			return cache[i].handle;
+	if (i == ACCESS_MAX_FILES)
+		return NULL;
+	cache[i].handle = is_auth ?
+	    (void *)auth_open(path, access_warn_cb, NULL, err, sizeof(err)) :
+	    (void *)targets_open(path, access_warn_cb, NULL, err,
+	    sizeof(err));
+	if (cache[i].handle == NULL) {
+		log_warnx("%s", err);
+		return NULL;
+	}
+	if ((cache[i].path = strdup(path)) == NULL)
+		fatal("strdup");
+	return cache[i].handle;
+}
+
+bool
+access_origin_match(const char *pattern, const char *origin)
+{
+	const char	*ps, *os, *pport, *oport;
+	size_t		 plen, olen;
+
+	if ((ps = strstr(pattern, "://")) != NULL) {
+		if (strncasecmp(pattern, origin, (size_t)(ps - pattern) + 3))
+			return false;
+		pattern = ps + 3;
+	}
+	if ((os = strstr(origin, "://")) != NULL)
+		origin = os + 3;
+	pport = strrchr(pattern, ':');
+	oport = strrchr(origin, ':');
+	if (oport != NULL && strchr(oport, ']') != NULL)
+		oport = NULL;
+	plen = pport ? (size_t)(pport - pattern) : strlen(pattern);
+	olen = oport ? (size_t)(oport - origin) : strlen(origin);
+	if (pport != NULL && strcmp(pport, ":*") != 0 &&
+	    (oport == NULL || strcmp(pport, oport) != 0))
+		return false;
+	if (plen > 2 && pattern[0] == '*' && pattern[1] == '.')
+		return olen > plen - 1 && strncasecmp(origin + olen -
+		    (plen - 1), pattern + 1, plen - 1) == 0;
+	return plen == olen && strncasecmp(pattern, origin, plen) == 0;
+}
+
+bool
+access_origin_allowed(const struct route *r, const struct hs_request *req)
+{
+	const char	*origin = hs_header(req, "Origin");
+	const char	*host = hs_header(req, "Host"), *o;
+	size_t		 i;
+
+	if (r->origins.n == 0 && !r->same_origin)
+		return true;
+	if (origin == NULL)
+		return false;
+	if (r->same_origin && host != NULL) {
+		o = strstr(origin, "://");
+		if (o != NULL && strcasecmp(o + 3, host) == 0)
+			return true;
+	}
+	for (i = 0; i < r->origins.n; i++)
+		if (access_origin_match(r->origins.v[i], origin))
+			return true;
+	return false;
+}
+
+int
+access_authenticate(const struct route *r, const struct hs_request *req,
+    bool peer_trusted, char *user, size_t usersz, char *challenge,
+    size_t challengesz)
+{
+	struct auth_file	*af;
+	const char		*v;
+
+	user[0] = '\0';
+	/* An SSO proxy in front vouches for the user; nobody else may. */
+	if (r->auth_header != NULL && peer_trusted &&
+	    (v = hs_header(req, r->auth_header)) != NULL && *v != '\0') {
+		snprintf(user, usersz, "%s", v);
+		return 0;
+	}
+	if (r->auth != AUTH_BASIC) {
+		if (r->auth_header == NULL)
+			return 0;
+		auth_challenge(r->auth_realm, challenge, challengesz);
+		return 401;
+	}
+	if ((af = access_file(auth_files, r->auth_file, true)) == NULL)
+		return 500;
+	if (auth_basic_check(af, hs_header(req, "Authorization"), user,
+	    usersz) == 1)
+		return 0;
+	auth_challenge(r->auth_realm, challenge, challengesz);
+	return 401;
+}
+
+/* The value of name in a query string (no decoding: tokens are plain). */
+static bool
+access_query_param(const char *query, const char *name, char *out,
+    size_t outsz)
+{
+	size_t		 nlen = strlen(name), vlen;
+	const char	*p = query, *end;
+
+	while (p != NULL && *p != '\0') {
+		end = strchr(p, '&');
+		if (strncmp(p, name, nlen) == 0 && p[nlen] == '=') {
+			p += nlen + 1;
+			vlen = end ? (size_t)(end - p) : strlen(p);
+			if (vlen == 0 || vlen >= outsz)
+				return false;
+			memcpy(out, p, vlen);
+			out[vlen] = '\0';
+			return true;
+		}
+		p = end ? end + 1 : NULL;
+	}
+	return false;
+}
+
+int
+access_target(const struct route *r, const char *query,
+    const struct hs_request *req, struct sockaddr_storage *ss,
+    socklen_t *len, char *shown, size_t shownsz)
+{
+	struct targets	*t;
+	char		 token[256], *dot;
+	const char	*host;
+	int		 rv;
+
+	if (!access_query_param(query, "token", token, sizeof(token))) {
+		host = hs_header(req, "Host");
+		snprintf(token, sizeof(token), "%s", host ? host : "");
+		if ((dot = strchr(token, '.')) != NULL)
+			*dot = '\0';
+	}
+	/* Tokens are credentials: only their start reaches the log. */
+	snprintf(shown, shownsz, "%.4s...", token);
+	if ((t = access_file(target_files, r->targets, false)) == NULL)
+		return 502;
+	rv = targets_lookup(t, token, ss, len);
+	return rv == 0 ? 0 : rv == -1 ? 404 : 502;
+}

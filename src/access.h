@@ -1,0 +1,42 @@
+/*
+ * Who may use a route, and where a token sends them: Origin patterns,
+ * HTTP Basic and trusted auth headers, token-file targets. The files
+ * (htpasswd, token files) are opened once per path and re-read by their
+ * modules when they change. No libev, no sockets.
+ */
+#ifndef ACCESS_H
+#define ACCESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "config.h"
+#include "handshake.h"
+
+/* Does origin match pattern ("[scheme://]host[:port|:*]", "*.domain")? */
+bool	access_origin_match(const char *pattern, const char *origin);
+/* The route's origins / same_origin rules for this request. */
+bool	access_origin_allowed(const struct route *, const struct hs_request *);
+
+/*
+ * Authentication for the route: 0 allowed (user set, maybe ""), or the
+ * HTTP status to answer (401, with the WWW-Authenticate value in
+ * challenge; 500 when the htpasswd file is unreadable).
+ * peer_trusted: the TCP peer is in trusted_proxies (auth_header).
+ */
+int	access_authenticate(const struct route *, const struct hs_request *,
+	    bool peer_trusted, char *user, size_t usersz, char *challenge,
+	    size_t challengesz);
+
+/*
+ * Token routes: the target for "?token=" (or the Host header's first
+ * label when there is no token in the query). 0 with the address;
+ * 404 for an unknown token, 502 when it does not resolve or the file
+ * cannot be read. shown gets a loggable form of the token (its start).
+ */
+int	access_target(const struct route *, const char *query,
+	    const struct hs_request *, struct sockaddr_storage *,
+	    socklen_t *, char *shown, size_t shownsz);
+
+#endif
