@@ -35,12 +35,12 @@ start_server() {
 	fi
 }
 
-# stop_server PID: TERM to the group, KILL after 2 s (websockify's children
-# outlive TERM), then reap.
+# stop_server PID: TERM to the group, KILL after 0.5 s (websockify ignores
+# TERM while it waits for children), then reap.
 stop_server() {
 	local i
 	kill -TERM -- "-$1" 2>/dev/null
-	for i in $(seq 40); do
+	for i in $(seq 10); do
 		kill -0 "$1" 2>/dev/null || break
 		sleep 0.05
 	done
