@@ -18,11 +18,17 @@ import subprocess
 import pytest
 
 import wsutil
-from conftest import free_port, port_open
+from conftest import BIN, free_port, port_open
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 MAKE_TIMEOUT = 600      # a cold build of the package on a slow machine
 APT_TIMEOUT = 300
+
+# These tests build and install their own (plain) binary: run them once,
+# in the plain integration stage, not again against the sanitizer build.
+pytestmark = pytest.mark.skipif(
+    os.path.realpath(BIN) != os.path.join(REPO, "build", "wsbridge"),
+    reason="packaging builds its own binary; tested with build/wsbridge only")
 
 
 def run(argv, timeout=120, check=True, **kw):
@@ -95,6 +101,7 @@ INSTALLED = ["usr/bin/wsbridge",
              "usr/share/wsbridge/reference.ini"]
 
 
+@pytest.mark.timeout(MAKE_TIMEOUT + 60)
 def test_install_into_destdir_runs_and_uninstalls(tmp_path):
     dest = tmp_path / "dest"
     run(["make", "--no-print-directory", "install", "DESTDIR=%s" % dest,
@@ -130,6 +137,7 @@ def test_install_into_destdir_runs_and_uninstalls(tmp_path):
     assert left == [], "left after uninstall: %s" % left
 
 
+@pytest.mark.timeout(MAKE_TIMEOUT + 60)
 def test_install_into_prefix_rewrites_paths(tmp_path):
     prefix = tmp_path / "local"
     run(["make", "--no-print-directory", "install", "PREFIX=%s" % prefix],
@@ -255,6 +263,8 @@ def check_installed_package(version):
     smoke_installed_daemon()
 
 
+# Building (first time: installing debhelper and lintian), lintian, apt.
+@pytest.mark.timeout(MAKE_TIMEOUT + 2 * APT_TIMEOUT + 60)
 def test_deb_installs_runs_and_purges():
     why = deb_preconditions()
     if why:
