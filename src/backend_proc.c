@@ -25,6 +25,7 @@
 #include "backend.h"
 #include "conn.h"
 #include "log.h"
+#include "tls.h"
 #include "version.h"
 
 #define PROC_STDERR_LINE	512	/* longer stderr lines are cut */
@@ -309,6 +310,19 @@ env_add_server_name(struct strlist *env, const struct conn *c)
 	env_add(env, "SERVER_NAME", name);
 }
 
+/* HTTPS=on, and the client certificate's subject under mutual TLS. */
+static void
+env_add_tls(struct strlist *env, const struct conn *c)
+{
+	const char	*dn;
+
+	env_add(env, "HTTPS", "on");
+	env_add(env, "SSL_PROTOCOL", tls_version(c->tls));
+	env_add(env, "SSL_CLIENT_VERIFY", tls_verify_result(c->tls));
+	if ((dn = tls_peer_subject(c->tls)) != NULL)
+		env_add(env, "SSL_CLIENT_S_DN", dn);
+}
+
 /* The websocketd-compatible CGI-style environment for one connection. */
 static char **
 proc_build_env(const struct conn *c, struct strlist *env)
@@ -338,8 +352,10 @@ proc_build_env(const struct conn *c, struct strlist *env)
 	env_add(env, "REMOTE_HOST", c->peer_ip);
 	snprintf(num, sizeof(num), "%d", c->peer_port);
 	env_add(env, "REMOTE_PORT", num);
+	if (c->remote_user != NULL)
+		env_add(env, "REMOTE_USER", c->remote_user);
 	if (c->tls != NULL)
-		env_add(env, "HTTPS", "on");
+		env_add_tls(env, c);
 	env_add_unique_id(env);
 	for (i = 0; i < r->env.n; i++)
 		strlist_add(env, r->env.v[i]);

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -27,12 +28,14 @@
 #include "conn.h"
 #include "listener.h"
 #include "auth.h"
+#include "forwarded.h"
 #include "iplimit.h"
 #include "log.h"
 #include "net.h"
 #include "proxy_proto.h"
 #include "pty_proto.h"
 #include "static.h"
+#include "tls.h"
 
 struct server	 server;
 
@@ -57,6 +60,8 @@ static void	server_flush_queued(void);
 static void	conn_set_peer(struct conn *, const struct sockaddr *,
 		    socklen_t);
 static void	conn_set_local(struct conn *, const struct sockaddr *);
+static void	conn_tls_step(struct conn *);
+static void	conn_tls_more(struct conn *);
 
 static const char *const conn_state_names[] = {
 	[CONN_ACCEPTED] = "accepted",
@@ -140,12 +145,16 @@ server_init(struct ev_loop *loop, struct config *cfg)
 static ssize_t
 client_recv(struct conn *c, void *p, size_t n)
 {
+	if (c->tls != NULL)
+		return tls_read(c->tls, p, n);
 	return read(c->client.rfd, p, n);
 }
 
 static ssize_t
 client_send(struct conn *c, const void *p, size_t n)
 {
+	if (c->tls != NULL)
+		return tls_write(c->tls, p, n);
 	return send(c->client.wfd, p, n, MSG_NOSIGNAL);
 }
 
@@ -274,6 +283,11 @@ conn_close(struct conn *c, const char *reason)
 	    c->peer, reason);
 	conn_access_log(c, reason);
 	conn_set_state(c, CONN_CLOSED);
+	if (c->tls != NULL) {
+		tls_shutdown(c->tls);
+		tls_conn_free(c->tls);
+		c->tls = NULL;
+	}
 	ev_timer_stop(server.loop, &c->deadline);
 	ev_timer_stop(server.loop, &c->ping_timer);
 	ev_timer_stop(server.loop, &c->idle_timer);
@@ -777,10 +791,38 @@ conn_backend_attach(struct conn *c)
 		    EV_WRITE);
 }
 
+/* send_proxy: the real client's address goes first to the backend. */
+static int
+conn_send_proxy_header(struct conn *c)
+{
+	uint8_t	 hdr[PROXY_MAX_HEADER];
+	size_t	 n = 0;
+
+	if (c->route->send_proxy == SEND_PROXY_V1)
+		n = proxy_build_v1((char *)hdr, sizeof(hdr),
+		    (struct sockaddr *)&c->peer_addr,
+		    (struct sockaddr *)&c->local_addr);
+	else if (c->route->send_proxy == SEND_PROXY_V2)
+		n = proxy_build_v2(hdr, sizeof(hdr),
+		    (struct sockaddr *)&c->peer_addr,
+		    (struct sockaddr *)&c->local_addr);
+	if (n == 0)
+		return 0;
+	return buf_append(&c->backend.out, hdr, n);
+}
+
 void
 conn_backend_connected(struct conn *c)
 {
 	conn_backend_attach(c);
+	if (c->route->kind == BACKEND_CONNECT ||
+	    c->route->kind == BACKEND_TARGETS) {
+		if (conn_send_proxy_header(c) == -1) {
+			conn_close(c, "out of memory");
+			return;
+		}
+		endpoint_flush_later(&c->backend);
+	}
 	conn_upgrade(c);
 }
 
@@ -903,6 +945,49 @@ conn_plain_request(struct conn *c, struct route *r)
 	conn_file_pump(c);
 }
 
+/* All values of a header joined with ", " (repeated lines are a list). */
+static const char *
+conn_header_list(struct conn *c, const char *name, char *out, size_t outsz)
+{
+	size_t	 i, o = 0;
+	int	 n;
+
+	out[0] = '\0';
+	for (i = 0; i < c->req->nheaders; i++) {
+		if (strcasecmp(c->req->headers[i].name, name) != 0)
+			continue;
+		n = snprintf(out + o, outsz - o, "%s%s", o ? ", " : "",
+		    c->req->headers[i].value);
+		if (n < 0 || (size_t)n >= outsz - o)
+			break;
+		o += (size_t)n;
+	}
+	return o > 0 ? out : NULL;
+}
+
+/* From a trusted proxy, X-Forwarded-For / Forwarded name the client. */
+static void
+conn_apply_forwarded(struct conn *c)
+{
+	struct config		*cfg = c->cref->cfg;
+	struct forwarded_client	 fc;
+	char			 xff[2048], fwd[2048];
+
+	if (!c->peer_trusted)
+		return;
+	if (forwarded_client((struct sockaddr *)&c->peer_addr,
+	    cfg->trusted_proxies, cfg->ntrusted_proxies,
+	    conn_header_list(c, "X-Forwarded-For", xff, sizeof(xff)),
+	    conn_header_list(c, "Forwarded", fwd, sizeof(fwd)), &fc) != 1 ||
+	    fc.addrlen == 0)
+		return;
+	log_debug("conn %llu %s: forwarded for %s", (unsigned long long)c->id,
+	    c->peer, fc.host);
+	/* peer_trusted still describes the connection: the proxy vouched. */
+	conn_set_peer(c, (struct sockaddr *)&fc.addr, fc.addrlen);
+	c->peer_trusted = true;
+}
+
 static void
 conn_handle_request(struct conn *c)
 {
@@ -920,6 +1005,7 @@ conn_handle_request(struct conn *c)
 	}
 	c->path = strdup(path);
 	c->query = strdup(query);
+	conn_apply_forwarded(c);
 	kind = hs_classify(c->req, &status, &why);
 	r = config_match(cfg, path, &rest);
 	if (kind == HS_PLAIN) {
@@ -1467,6 +1553,10 @@ conn_client_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 	ssize_t		 n;
 
 	(void)loop, (void)revents;
+	if (c->state == CONN_TLS) {
+		conn_tls_step(c);
+		return;
+	}
 	if (len > CONN_MAX_WRITE_PER_EVENT)
 		len = CONN_MAX_WRITE_PER_EVENT;
 	if (len > 0) {
@@ -1557,6 +1647,75 @@ conn_backend_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 		watcher_set(&c->backend.wr, true);
 }
 
+/* --- TLS ------------------------------------------------------------------ */
+
+/*
+ * Decrypted bytes can wait inside OpenSSL with the socket drained: read
+ * them now rather than waiting for fd readiness that will not come.
+ */
+static void
+conn_tls_more(struct conn *c)
+{
+	if (c->tls != NULL && c->state != CONN_CLOSED &&
+	    ev_is_active(&c->client.rd) && tls_pending(c->tls) > 0)
+		ev_feed_event(server.loop, &c->client.rd, EV_READ);
+}
+
+/* Plain HTTP on a TLS port: answer in plain text, then close. */
+static bool
+conn_tls_plain_http(struct conn *c)
+{
+	static const char resp[] = "HTTP/1.1 400 Bad Request\r\n"
+	    "Content-Type: text/plain; charset=utf-8\r\n"
+	    "Content-Length: 35\r\nConnection: close\r\n\r\n"
+	    "400 this port speaks TLS (https:)\n";
+	uint8_t		 b[2];
+	ssize_t		 n;
+
+	n = recv(c->client.rfd, b, sizeof(b), MSG_PEEK);
+	if (n <= 0 || tls_looks_like_tls(b, (size_t)n))
+		return false;
+	log_info("conn %llu %s: plain HTTP on a TLS port",
+	    (unsigned long long)c->id, c->peer);
+	tls_conn_free(c->tls);
+	c->tls = NULL;
+	c->status = 400;
+	c->linger = true;
+	conn_set_state(c, CONN_CLOSING);
+	conn_send_raw(c, resp, sizeof(resp) - 1);
+	return true;
+}
+
+/* Drive the TLS handshake; HTTP follows once it is done. */
+static void
+conn_tls_step(struct conn *c)
+{
+	const char	*why;
+	int		 rv, want;
+
+	if (!c->tls_started) {
+		c->tls_started = true;
+		if (conn_tls_plain_http(c))
+			return;
+	}
+	if ((rv = tls_handshake(c->tls, &why)) == -1) {
+		log_info("conn %llu %s: TLS handshake: %s",
+		    (unsigned long long)c->id, c->peer, why);
+		conn_close(c, "TLS handshake failed");
+		return;
+	}
+	if (rv == 1) {
+		conn_set_state(c, CONN_HTTP);
+		watcher_set(&c->client.wr, false);
+		watcher_set(&c->client.rd, true);
+		conn_tls_more(c);
+		return;
+	}
+	want = tls_want(c->tls);
+	watcher_set(&c->client.rd, (want & TLS_WANT_READ) != 0);
+	watcher_set(&c->client.wr, (want & TLS_WANT_WRITE) != 0);
+}
+
 /* --- client reads ---------------------------------------------------------- */
 
 static void
@@ -1600,19 +1759,49 @@ conn_feed_http(struct conn *c, const uint8_t *p, size_t n)
 	conn_handle_request(c);
 }
 
+/*
+ * How many more bytes the PROXY header in c->in can need: never read
+ * past it, since what follows may be a TLS handshake that OpenSSL reads
+ * from the socket itself.
+ */
+static size_t
+conn_proxy_need(const struct buf *in)
+{
+	const uint8_t	*p = buf_head(in);
+	size_t		 len = buf_len(in);
+
+	if (len < 8)
+		return 8 - len;
+	if (memcmp(p, "PROXY ", 6) == 0)
+		return 1;	/* v1: a line, up to its CRLF */
+	if (len < PROXY_V2_HEADER)
+		return PROXY_V2_HEADER - len;
+	return PROXY_V2_HEADER + ((size_t)p[14] << 8 | p[15]) - len;
+}
+
 /* PROXY protocol listeners: the whole header first, never a guess. */
 static void
-conn_feed_proxy(struct conn *c, const uint8_t *p, size_t n)
+conn_read_proxy(struct conn *c)
 {
 	struct proxy_info	 pi;
 	const char		*why;
-	ssize_t			 used;
-	size_t			 len;
+	ssize_t			 n, used;
+	size_t			 need = conn_proxy_need(&c->in);
+	uint8_t			*p;
 
-	if (buf_append(&c->in, p, n) == -1) {
-		conn_close(c, "out of memory");
+	if (need == 0 || need > PROXY_MAX_HEADER ||
+	    (p = buf_reserve(&c->in, need)) == NULL) {
+		conn_close(c, "bad PROXY header");
 		return;
 	}
+	n = read(c->client.rfd, p, need);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		conn_close(c, "client gone during PROXY header");
+		return;
+	}
+	buf_commit(&c->in, (size_t)n);
 	used = proxy_parse(buf_head(&c->in), buf_len(&c->in), &pi, &why);
 	if (used == 0)
 		return;
@@ -1626,13 +1815,8 @@ conn_feed_proxy(struct conn *c, const uint8_t *p, size_t n)
 		conn_set_peer(c, (struct sockaddr *)&pi.src, pi.srclen);
 		conn_set_local(c, (struct sockaddr *)&pi.dst);
 	}
-	buf_consume(&c->in, (size_t)used);
-	conn_set_state(c, CONN_HTTP);
-	if ((len = buf_len(&c->in)) > 0) {
-		memcpy(scratch, buf_head(&c->in), len);
-		buf_free(&c->in);
-		conn_feed_http(c, scratch, len);
-	}
+	buf_free(&c->in);
+	conn_set_state(c, c->tls != NULL ? CONN_TLS : CONN_HTTP);
 }
 
 /* Handshake phase: PROXY header, then the HTTP request head. */
@@ -1641,6 +1825,10 @@ conn_read_http(struct conn *c)
 {
 	ssize_t	 n;
 
+	if (c->state == CONN_ACCEPTED) {
+		conn_read_proxy(c);
+		return;
+	}
 	n = client_recv(c, scratch, sizeof(scratch));
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
@@ -1648,10 +1836,7 @@ conn_read_http(struct conn *c)
 		conn_close(c, "client gone during handshake");
 		return;
 	}
-	if (c->state == CONN_ACCEPTED)
-		conn_feed_proxy(c, scratch, (size_t)n);
-	else
-		conn_feed_http(c, scratch, (size_t)n);
+	conn_feed_http(c, scratch, (size_t)n);
 }
 
 /* Lingering close: discard what the client still sends until EOF. */
@@ -1681,8 +1866,13 @@ conn_client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	ssize_t		 n;
 
 	(void)loop, (void)revents;
+	if (c->state == CONN_TLS) {
+		conn_tls_step(c);
+		return;
+	}
 	if (c->state == CONN_HTTP || c->state == CONN_ACCEPTED) {
 		conn_read_http(c);
+		conn_tls_more(c);
 		return;
 	}
 	if (c->linger || c->close_received) {
@@ -1708,6 +1898,7 @@ conn_client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	buf_commit(&c->in, (size_t)n);
 	c->last_activity = ev_now(server.loop);
 	conn_process_input(c);
+	conn_tls_more(c);
 }
 
 /* --- timers ------------------------------------------------------------------ */
@@ -1836,8 +2027,15 @@ conn_accept(int fd, const struct sockaddr *sa, socklen_t salen,
 		fatal("handshake init");
 	TAILQ_INSERT_TAIL(&server.conns, c, entry);
 	server.nconns++;
+	if (l->spec.tls && (server.tls == NULL ||
+	    (c->tls = tls_conn_new(server.tls, fd)) == NULL)) {
+		log_warnx("conn %llu %s: no TLS context", (unsigned long long)c->id,
+		    c->peer);
+		conn_close(c, "no TLS");
+		return;
+	}
 	if (!l->spec.proxy_protocol)
-		conn_set_state(c, CONN_HTTP);
+		conn_set_state(c, l->spec.tls ? CONN_TLS : CONN_HTTP);
 	conn_deadline(c, cfg->handshake_timeout_ms);
 	watcher_set(&c->client.rd, true);
 }

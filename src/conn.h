@@ -73,6 +73,7 @@ struct conn {
 	struct route		*route;
 	struct listener		*listener;
 	struct tls_conn		*tls;
+	bool			 tls_started;
 	struct hs_request	*req;		/* only until the 101 */
 	char			*path;		/* decoded request path */
 	char			*query;
@@ -140,6 +141,7 @@ TAILQ_HEAD(conn_list, conn);
 struct server {
 	struct ev_loop		*loop;
 	struct config_ref	*cref;		/* config for new connections */
+	struct tls_ctx		*tls;		/* for new TLS connections */
 	struct conn_list	 conns;
 	struct conn_list	 dead;		/* freed at the next safe point */
 	TAILQ_HEAD(, endpoint)	 flushq;	/* written before the next poll */

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "options.h"
 #include "privs.h"
+#include "tls.h"
 #include "worker.h"
 #include "version.h"
 
@@ -24,6 +25,22 @@ static int	 main_argc;
 static char	**main_argv;
 static ev_timer	 shutdown_timer;
 static struct config	*main_cfg;
+
+/* A TLS context when a listener needs one; NULL and err otherwise. */
+static int
+main_tls(const struct config *cfg, struct tls_ctx **ctx, char *err,
+    size_t errsz)
+{
+	size_t	 i;
+
+	*ctx = NULL;
+	for (i = 0; i < cfg->nlistens; i++)
+		if (cfg->listens[i].tls)
+			break;
+	if (i == cfg->nlistens)
+		return 0;
+	return (*ctx = tls_ctx_new(cfg, err, errsz)) == NULL ? -1 : 0;
+}
 
 /* Fires at shutdown_timeout: whatever is left is killed. */
 static void
@@ -77,6 +94,8 @@ main_reload_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct options	 opts;
 	struct config	*cfg;
+	struct tls_ctx	*tls;
+	char		 err[512];
 	int		 rv;
 
 	(void)loop, (void)w, (void)revents;
@@ -87,12 +106,23 @@ main_reload_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		log_error("reload failed; keeping the running configuration");
 		return;
 	}
-	if (listeners_sync(cfg) == -1) {
-		log_error("reload: listeners failed; keeping the running "
-		    "configuration");
+	if (main_tls(cfg, &tls, err, sizeof(err)) == -1) {
+		log_error("reload: tls: %s; keeping the running "
+		    "configuration", err);
 		config_free(cfg);
 		return;
 	}
+	if (listeners_sync(cfg) == -1) {
+		log_error("reload: listeners failed; keeping the running "
+		    "configuration");
+		tls_ctx_free(tls);
+		config_free(cfg);
+		return;
+	}
+	/* Open connections keep the context and config they started with. */
+	if (server.tls != NULL)
+		tls_ctx_free(server.tls);
+	server.tls = tls;
 	config_ref_put(server.cref);
 	server.cref = config_ref_new(cfg);
 	log_set_level(cfg->log_level);
@@ -133,6 +163,10 @@ main_serve(int ready_fd)
 	if ((loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
 		fatalx("cannot initialise libev");
 	server_init(loop, cfg);
+	if (main_tls(cfg, &server.tls, err, sizeof(err)) == -1) {
+		log_error("tls: %s", err);
+		return 1;
+	}
 	if (listeners_sync(cfg) == -1)
 		return 1;
 	if ((cfg->user != NULL || cfg->group != NULL) &&
@@ -175,6 +209,8 @@ main(int argc, char *argv[])
 {
 	struct options		 opts;
 	struct config		*cfg;
+	struct tls_ctx		*tls;
+	char			 err[512];
 	int			 rv, n;
 
 	main_argc = argc;
@@ -187,6 +223,12 @@ main(int argc, char *argv[])
 		return rv;
 	}
 	if (opts.check) {
+		if (main_tls(cfg, &tls, err, sizeof(err)) == -1) {
+			fprintf(stderr, "wsbridge: tls: %s\n", err);
+			config_free(cfg);
+			return 1;
+		}
+		tls_ctx_free(tls);
 		config_print(cfg, stdout);
 		printf("configuration OK\n");
 		config_free(cfg);
