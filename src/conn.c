@@ -21,6 +21,7 @@
 #include <string.h>
 #include <strings.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "access.h"
@@ -31,6 +32,7 @@
 #include "forwarded.h"
 #include "iplimit.h"
 #include "log.h"
+#include "metrics.h"
 #include "net.h"
 #include "proxy_proto.h"
 #include "pty_proto.h"
@@ -231,31 +233,83 @@ server_flush_queued(void)
 
 /* --- logging ------------------------------------------------------------- */
 
+const char *
+conn_route_name(const struct conn *c)
+{
+	if (c->route == NULL)
+		return "-";
+	return c->route->path[0] != '\0' ? c->route->path : "/*";
+}
+
+static void
+conn_exit_string(const struct conn *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "-");
+	if (c->exit_status == -1)
+		return;
+	if (WIFEXITED(c->exit_status))
+		snprintf(buf, len, "exit %d", WEXITSTATUS(c->exit_status));
+	else if (WIFSIGNALED(c->exit_status))
+		snprintf(buf, len, "signal %d", WTERMSIG(c->exit_status));
+}
+
+/* JSON string body: quotes, backslashes and control bytes escaped. */
+static char *
+conn_json_escape(char *dst, size_t dstsz, const char *src)
+{
+	size_t		 o = 0;
+	unsigned char	 ch;
+
+	for (; *src != '\0' && o + 7 < dstsz; src++) {
+		ch = (unsigned char)*src;
+		if (ch == '"' || ch == '\\') {
+			dst[o++] = '\\';
+			dst[o++] = (char)ch;
+		} else if (ch < 0x20 || ch == 0x7f)
+			o += (size_t)snprintf(dst + o, dstsz - o, "\\u%04x",
+			    ch);
+		else
+			dst[o++] = (char)ch;
+	}
+	dst[o] = '\0';
+	return dst;
+}
+
+/* One line per finished connection: text or JSON (access_log_format). */
 static void
 conn_access_log(struct conn *c, const char *reason)
 {
-	char	 exitbuf[32] = "-";
+	char		 ex[32], path[512], user[300], epath[1100], euser[700];
+	char		 line[4096], stamp[40];
+	struct tm	 tm;
+	time_t		 now = time(NULL);
 
 	if (!log_enabled(LOG_LEVEL_ACCESS))
 		return;
-	if (c->exit_status != -1) {
-		if (WIFEXITED(c->exit_status))
-			snprintf(exitbuf, sizeof(exitbuf), "exit=%d",
-			    WEXITSTATUS(c->exit_status));
-		else if (WIFSIGNALED(c->exit_status))
-			snprintf(exitbuf, sizeof(exitbuf), "signal=%d",
-			    WTERMSIG(c->exit_status));
-	}
-	log_access("access conn=%llu peer=%s route=%s status=%d "
-	    "duration=%.3f in=%llu/%llu out=%llu/%llu close=%u %s reason=\"%s\"",
-	    (unsigned long long)c->id, c->peer,
-	    c->route ? (c->route->path[0] ? c->route->path : "/") : "-",
+	conn_exit_string(c, ex, sizeof(ex));
+	log_escape(path, sizeof(path), c->path ? c->path : "-",
+	    c->path ? strlen(c->path) : 1);
+	log_escape(user, sizeof(user), c->remote_user ? c->remote_user : "-",
+	    c->remote_user ? strlen(c->remote_user) : 1);
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	snprintf(line, sizeof(line), c->cref->cfg->access_log_format ==
+	    ACCESS_LOG_JSON ? "{\"time\":\"%s\",\"conn\":%llu,\"peer\":\"%s\","
+	    "\"path\":\"%s\",\"route\":\"%s\",\"user\":\"%s\",\"status\":%d,"
+	    "\"duration\":%.3f,\"bytes_in\":%llu,\"msgs_in\":%llu,"
+	    "\"bytes_out\":%llu,\"msgs_out\":%llu,\"close\":%u,"
+	    "\"exit\":\"%s\",\"reason\":\"%s\"}" :
+	    "access time=%s conn=%llu peer=%s path=\"%s\" route=%s user=\"%s\" "
+	    "status=%d duration=%.3f in=%llu/%llu out=%llu/%llu close=%u "
+	    "exit=\"%s\" reason=\"%s\"", stamp, (unsigned long long)c->id,
+	    c->peer, conn_json_escape(epath, sizeof(epath), path),
+	    conn_route_name(c), conn_json_escape(euser, sizeof(euser), user),
 	    c->status, ev_now(server.loop) - c->started,
 	    (unsigned long long)c->stats.bytes_in,
 	    (unsigned long long)c->stats.msgs_in,
 	    (unsigned long long)c->stats.bytes_out,
-	    (unsigned long long)c->stats.msgs_out, c->close_code, exitbuf,
-	    reason);
+	    (unsigned long long)c->stats.msgs_out, c->close_code, ex, reason);
+	log_access_line(line);
 }
 
 /* --- closing ------------------------------------------------------------- */
@@ -282,6 +336,10 @@ conn_close(struct conn *c, const char *reason)
 	log_debug("conn %llu %s: closed: %s", (unsigned long long)c->id,
 	    c->peer, reason);
 	conn_access_log(c, reason);
+	if (c->status == 101)
+		metrics_conn_close(conn_route_name(c), c->stats.bytes_in,
+		    c->stats.bytes_out, c->stats.msgs_in, c->stats.msgs_out,
+		    c->close_code, c->exit_status);
 	conn_set_state(c, CONN_CLOSED);
 	if (c->tls != NULL) {
 		tls_shutdown(c->tls);
@@ -444,6 +502,9 @@ conn_http_error(struct conn *c, int status, char *const *more, size_t nmore)
 	int		 retry = status == 429 || status == 503 ? 5 : 0;
 
 	c->status = status;
+	if (c->req != NULL && hs_header_has_token(c->req, "Upgrade",
+	    "websocket"))
+		metrics_handshake_failed(status);
 	base = c->route ? &c->route->headers_http : &cfg->headers_http;
 	for (i = 0; i < base->n; i++)
 		strlist_add(&hv, base->v[i]);
@@ -629,6 +690,7 @@ conn_upgrade(struct conn *c)
 		return;
 	}
 	c->status = 101;
+	metrics_conn_open(conn_route_name(c));
 	conn_send_raw(c, resp, len);
 	free(resp);
 	/* A terminal spawns later and needs the headers for its env. */
@@ -829,6 +891,8 @@ conn_backend_connected(struct conn *c)
 void
 conn_backend_failed(struct conn *c, const char *why)
 {
+	if (c->route->kind == BACKEND_EXEC || c->route->kind == BACKEND_DIR)
+		metrics_spawn_failed(conn_route_name(c));
 	log_warnx("conn %llu %s %s: backend: %s", (unsigned long long)c->id,
 	    c->peer, c->path, why);
 	endpoint_close(&c->backend);
@@ -894,6 +958,43 @@ conn_next_request(struct conn *c)
 		conn_handle_request(c);
 }
 
+/* metrics_path, on its own listener when metrics_listen is set. */
+static bool
+conn_is_metrics(struct conn *c)
+{
+	struct config	*cfg = c->cref->cfg;
+
+	return cfg->metrics_path != NULL &&
+	    strcmp(c->path, cfg->metrics_path) == 0 &&
+	    (cfg->metrics_listen == NULL ||
+	    (c->listener != NULL && c->listener->metrics_only));
+}
+
+static void
+conn_send_metrics(struct conn *c, bool head)
+{
+	char	*body, hdr[256];
+	size_t	 len;
+	int	 n;
+
+	if ((body = metrics_render(&len)) == NULL) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	c->status = 200;
+	n = snprintf(hdr, sizeof(hdr), "HTTP/1.1 200 OK\r\n"
+	    "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+	    "Content-Length: %zu\r\nCache-Control: no-cache\r\n"
+	    "Connection: close\r\n\r\n", len);
+	conn_send_raw(c, hdr, (size_t)n);
+	if (!head)
+		conn_send_raw(c, body, len);
+	free(body);
+	c->linger = true;
+	conn_set_state(c, CONN_CLOSING);
+	conn_deadline(c, c->cref->cfg->close_timeout_ms);
+}
+
 /* Plain GET/HEAD: a static file, the devconsole, 426 or 404. */
 static void
 conn_plain_request(struct conn *c, struct route *r)
@@ -906,6 +1007,14 @@ conn_plain_request(struct conn *c, struct route *r)
 	if (c->req->method != HTTP_GET && !head) {
 		c->status = 405;
 		conn_http_error(c, 405, allow, 1);
+		return;
+	}
+	if (conn_is_metrics(c)) {
+		conn_send_metrics(c, head);
+		return;
+	}
+	if (c->listener != NULL && c->listener->metrics_only) {
+		conn_http_respond(c, 404, NULL, 0);
 		return;
 	}
 	res.status = 404;
@@ -1012,7 +1121,7 @@ conn_handle_request(struct conn *c)
 		conn_plain_request(c, r);
 		return;
 	}
-	if (r == NULL)
+	if (r == NULL || (c->listener != NULL && c->listener->metrics_only))
 		conn_http_respond(c, 404, "no route", 0);
 	else if (kind == HS_BAD)
 		conn_http_respond(c, status, why, 0);
@@ -1091,6 +1200,7 @@ conn_pty_init(struct conn *c, const char *json, size_t n)
 	if (backend_proc_spawn(c, sz.cols, sz.rows, err, sizeof(err)) == -1) {
 		log_warnx("conn %llu %s %s: backend: %s",
 		    (unsigned long long)c->id, c->peer, c->path, err);
+		metrics_spawn_failed(conn_route_name(c));
 		conn_ws_close(c, WS_CLOSE_INTERNAL, "spawn failed");
 		return -1;
 	}

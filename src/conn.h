@@ -165,6 +165,8 @@ void		 conn_accept(int fd, const struct sockaddr *, socklen_t,
 void		 conn_close(struct conn *, const char *reason);
 void		 conn_set_state(struct conn *, enum conn_state);
 const char	*conn_state_name(enum conn_state);
+/* The route's name for logs and metrics ("-" before routing). */
+const char	*conn_route_name(const struct conn *);
 /* Start the close handshake with code and reason (shutdown: 1001). */
 void		 conn_ws_close(struct conn *, unsigned code, const char *reason);
 /* Graceful stop of every connection (SIGTERM). */

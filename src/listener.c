@@ -147,20 +147,38 @@ listener_find(const struct listen_spec *spec)
 	return NULL;
 }
 
+/* metrics_listen as a listener of its own, serving only metrics_path. */
+static bool
+listener_metrics_spec(const struct config *cfg, struct listen_spec *ms)
+{
+	if (cfg->metrics_listen == NULL || cfg->metrics_path == NULL)
+		return false;
+	memset(ms, 0, sizeof(*ms));
+	ms->spec = cfg->metrics_listen;
+	ms->addr = cfg->metrics_addr;
+	ms->addrlen = cfg->metrics_addrlen;
+	return true;
+}
+
 int
 listeners_sync(const struct config *cfg)
 {
-	struct listener	*l, *next, *fresh = NULL, **tail = &fresh;
-	size_t		 i;
+	struct listener		*l, *next, *fresh = NULL, **tail = &fresh;
+	struct listen_spec	 ms, *spec;
+	size_t			 i;
 
-	for (i = 0; i < cfg->nlistens; i++) {
-		if ((l = listener_find(&cfg->listens[i])) != NULL) {
+	for (i = 0; i <= cfg->nlistens; i++) {
+		if (i == cfg->nlistens && !listener_metrics_spec(cfg, &ms))
+			break;
+		spec = i < cfg->nlistens ? &cfg->listens[i] : &ms;
+		if ((l = listener_find(spec)) != NULL) {
 			l->seen = true;
-			l->spec.proxy_protocol = cfg->listens[i].proxy_protocol;
+			l->spec.proxy_protocol = spec->proxy_protocol;
 			continue;
 		}
-		if ((l = listener_open(&cfg->listens[i])) == NULL)
+		if ((l = listener_open(spec)) == NULL)
 			goto fail;
+		l->metrics_only = spec == &ms;
 		*tail = l;
 		tail = &l->next;
 	}

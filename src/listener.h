@@ -19,6 +19,7 @@ struct listener {
 	int			 refs;		/* open connections */
 	bool			 closed;	/* removed; freed with last conn */
 	bool			 seen;		/* reload bookkeeping */
+	bool			 metrics_only;	/* metrics_listen: nothing else */
 	struct listener		*next;
 };
 

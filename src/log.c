@@ -13,7 +13,7 @@
 #include "log.h"
 
 static enum log_level	 log_level = LOG_LEVEL_INFO;
-static FILE		*log_fp;
+static FILE		*log_fp;	/* access lines; NULL: stderr */
 static char		*log_path;
 
 void
@@ -61,26 +61,41 @@ static void
 log_vwrite(enum log_level level, const char *tag, const char *err,
     const char *fmt, va_list ap)
 {
-	char		 line[2048], stamp[32];
-	FILE		*fp = log_fp ? log_fp : stderr;
-	time_t		 now;
-	struct tm	 tm;
+	char	 line[2048];
 
 	if (level > log_level)
 		return;
 	vsnprintf(line, sizeof(line), fmt, ap);
-	if (log_fp != NULL) {
-		now = time(NULL);
-		localtime_r(&now, &tm);
-		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S%z ", &tm);
-	} else
-		stamp[0] = '\0';
+	/* journald adds its own time stamps to stderr lines. */
 	if (err != NULL)
-		fprintf(fp, "%swsbridge[%d]: %s%s: %s\n", stamp, (int)getpid(),
-		    tag, line, err);
+		fprintf(stderr, "wsbridge[%d]: %s%s: %s\n", (int)getpid(), tag,
+		    line, err);
 	else
-		fprintf(fp, "%swsbridge[%d]: %s%s\n", stamp, (int)getpid(), tag,
+		fprintf(stderr, "wsbridge[%d]: %s%s\n", (int)getpid(), tag,
 		    line);
+}
+
+void
+log_access_line(const char *line)
+{
+	char		 stamp[40];
+	time_t		 now;
+	struct tm	 tm;
+
+	if (!log_enabled(LOG_LEVEL_ACCESS))
+		return;
+	if (log_fp == NULL) {
+		fprintf(stderr, "wsbridge[%d]: %s\n", (int)getpid(), line);
+		return;
+	}
+	now = time(NULL);
+	localtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S%z", &tm);
+	/* A JSON line stays a JSON document: its time is a field. */
+	if (line[0] == '{')
+		fprintf(log_fp, "%s\n", line);
+	else
+		fprintf(log_fp, "%s %s\n", stamp, line);
 }
 
 #define LOG_FN(name, level, tag, witherr)				\
@@ -100,7 +115,6 @@ LOG_FN(log_warn, LOG_LEVEL_WARN, "warning: ", 1)
 LOG_FN(log_warnx, LOG_LEVEL_WARN, "warning: ", 0)
 LOG_FN(log_error, LOG_LEVEL_ERROR, "error: ", 0)
 LOG_FN(log_info, LOG_LEVEL_INFO, "", 0)
-LOG_FN(log_access, LOG_LEVEL_ACCESS, "", 0)
 LOG_FN(log_debug, LOG_LEVEL_DEBUG, "debug: ", 0)
 
 void

@@ -9,7 +9,8 @@
 
 #include "config.h"
 
-void	log_init(enum log_level, const char *path);
+/* Level, and the access log file (NULL or "stderr": stderr). */
+void	log_init(enum log_level, const char *access_path);
 void	log_set_level(enum log_level);
 int	log_reopen(void);
 int	log_enabled(enum log_level);
@@ -18,7 +19,8 @@ void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_error(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
-void	log_access(const char *, ...) __attribute__((format(printf, 1, 2)));
+/* An access line: to the access_log file (time-stamped) or stderr. */
+void	log_access_line(const char *);
 void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	fatal(const char *, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));

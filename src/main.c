@@ -16,6 +16,7 @@
 #include "listener.h"
 #include "log.h"
 #include "options.h"
+#include "notify.h"
 #include "privs.h"
 #include "tls.h"
 #include "worker.h"
@@ -25,6 +26,7 @@ static int	 main_argc;
 static char	**main_argv;
 static ev_timer	 shutdown_timer;
 static struct config	*main_cfg;
+static bool		 main_is_worker;	/* under a supervisor */
 
 /* A TLS context when a listener needs one; NULL and err otherwise. */
 static int
@@ -64,6 +66,8 @@ main_stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	if (server.stopping)
 		return;
 	log_info("signal %d: shutting down", w->signum);
+	if (!main_is_worker)
+		notify_stopping();
 	listeners_close_all();
 	conn_shutdown_all();
 	ev_timer_init(&shutdown_timer, main_shutdown_timeout_cb,
@@ -88,9 +92,26 @@ main_load_config(struct options *opts, int *rv)
 	return cfg;
 }
 
+static void	main_reload(void);
+
 /* SIGHUP: new config for new connections; a bad one keeps the old. */
 static void
 main_reload_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	(void)loop, (void)w, (void)revents;
+	if (server.stopping)
+		return;
+	log_info("SIGHUP: reloading configuration");
+	if (!main_is_worker)
+		notify_reloading();
+	main_reload();
+	if (!main_is_worker)
+		notify_ready();
+}
+
+/* Load, check and swap in the new configuration, or keep the old. */
+static void
+main_reload(void)
 {
 	struct options	 opts;
 	struct config	*cfg;
@@ -98,10 +119,6 @@ main_reload_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	char		 err[512];
 	int		 rv;
 
-	(void)loop, (void)w, (void)revents;
-	if (server.stopping)
-		return;
-	log_info("SIGHUP: reloading configuration");
 	if ((cfg = main_load_config(&opts, &rv)) == NULL) {
 		log_error("reload failed; keeping the running configuration");
 		return;
@@ -185,8 +202,11 @@ main_serve(int ready_fd)
 		ev_signal_start(loop, &sigs[i]);
 		ev_unref(loop);
 	}
-	if (ready_fd != -1 && write(ready_fd, "r", 1) != 1)
+	main_is_worker = ready_fd != -1;
+	if (main_is_worker && write(ready_fd, "r", 1) != 1)
 		log_warn("ready pipe");
+	if (!main_is_worker)
+		notify_ready();
 	ev_run(loop, 0);
 	listeners_close_all();
 	config_ref_put(server.cref);
@@ -239,7 +259,7 @@ main(int argc, char *argv[])
 	main_cfg = cfg;
 	if ((n = main_workers(cfg)) <= 1)
 		return main_serve(-1);
-	rv = worker_supervise(n, main_serve, NULL);
+	rv = worker_supervise(n, main_serve, notify_ready);
 	config_free(cfg);
 	return rv;
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "notify.h"
 #include "worker.h"
 
 #define WORKER_MAX		256
@@ -169,9 +170,15 @@ worker_supervise(int n, int (*run)(int), void (*on_ready)(void))
 		worker_signal = 0;
 		if (sig == SIGCHLD)
 			continue;
-		if (sig == SIGTERM || sig == SIGINT)
+		if (sig == SIGTERM || sig == SIGINT) {
 			stopping = true;
+			notify_stopping();
+		}
+		if (sig == SIGHUP)
+			notify_reloading();
 		worker_forward(n, sig);
+		if (sig == SIGHUP)
+			notify_ready();
 	}
 	log_info("all workers stopped");
 	return 0;
