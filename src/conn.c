@@ -44,7 +44,7 @@ struct server	 server;
 static char *const pty_protocols[] = { "tty", NULL };
 
 /* Scratch for backend reads; the loop is single-threaded. */
-static uint8_t	 scratch[CONN_READ_CHUNK];
+static uint8_t	 scratch[CONN_SOCKET_CHUNK];
 
 static void	conn_client_read_cb(struct ev_loop *, ev_io *, int);
 static void	conn_client_write_cb(struct ev_loop *, ev_io *, int);
@@ -1625,8 +1625,9 @@ conn_backend_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	ssize_t		 n;
 
 	(void)loop, (void)revents;
-	if (room > sizeof(scratch))
-		room = sizeof(scratch);
+	/* A process's read is one message of at most 64 KiB (websocketd). */
+	if (room > (c->proc != NULL ? CONN_READ_CHUNK : sizeof(scratch)))
+		room = c->proc != NULL ? CONN_READ_CHUNK : sizeof(scratch);
 	if (room == 0) {
 		conn_update_backend_reading(c);
 		return;
@@ -1989,11 +1990,11 @@ conn_client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		conn_read_discard(c);
 		return;
 	}
-	if ((p = buf_reserve(&c->in, CONN_READ_CHUNK)) == NULL) {
+	if ((p = buf_reserve(&c->in, CONN_SOCKET_CHUNK)) == NULL) {
 		conn_close(c, "out of memory");
 		return;
 	}
-	n = client_recv(c, p, CONN_READ_CHUNK);
+	n = client_recv(c, p, CONN_SOCKET_CHUNK);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
 		if (buf_len(&c->in) == 0)
 			buf_free(&c->in);

@@ -20,9 +20,10 @@
 #include "handshake.h"
 #include "ws.h"
 
-#define CONN_READ_CHUNK		(64 * 1024)	/* bytes per read() */
+#define CONN_READ_CHUNK		(64 * 1024)	/* process output per message */
+#define CONN_SOCKET_CHUNK	(256 * 1024)	/* socket reads: fewer trips */
 #define CONN_MAX_WRITE_PER_EVENT (1024 * 1024)	/* fairness between conns */
-#define CONN_IN_MAX		(CONN_READ_CHUNK + WS_MAX_HEADER + 125)
+#define CONN_IN_MAX		(CONN_SOCKET_CHUNK + WS_MAX_HEADER + 125)
 
 enum conn_state {
 	CONN_ACCEPTED,
