@@ -351,7 +351,7 @@ def test_slow_client_fast_backend_bounded(wsbridge, tmp_path, backends):
             op, payload = recv_message(conn, timeout=10)
             assert op == OP_BINARY
             got += payload
-        want = (PATTERN * 17)[:len(got)]
+        want = (PATTERN * (len(got) // len(PATTERN) + 1))[:len(got)]
         assert bytes(got) == want
     finally:
         conn.close()
