@@ -3,7 +3,7 @@
 # to run its test suite). Prints the apt-get line when not root.
 set -e
 BUILD="gcc make libev-dev libssl-dev libinih-dev libjson-c-dev libcrypt-dev node-llhttp zlib1g-dev"
-TEST="python3 python3-pytest python3-pytest-timeout python3-websockets procps openssl"
+TEST="python3 python3-pytest python3-pytest-timeout python3-websockets procps openssl bc groff-base man-db"
 pkgs="$BUILD"
 [ "$1" = test ] && pkgs="$BUILD $TEST"
 missing=""
