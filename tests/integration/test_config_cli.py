@@ -125,7 +125,7 @@ pass_env = PATH, LANG
 env = GREETING=hello
 env = OTHER=x y
 cwd = {t}
-compression = yes
+compression = no
 max_message_size = 64K
 buffer_size = 64K
 ping_interval = 0
