@@ -511,6 +511,13 @@ backend_proc_spawn(struct conn *c, unsigned short cols, unsigned short rows,
 	pid_t				 pid;
 	bool				 pty = r->mode == MODE_PTY;
 
+	/* allow_root = no, said out loud: refuse rather than warn. */
+	if (geteuid() == 0 && c->cref->cfg->allow_root_line > 0 &&
+	    !c->cref->cfg->allow_root) {
+		snprintf(err, errsz, "refusing to spawn as root "
+		    "(allow_root = no; set user =)");
+		return -1;
+	}
 	posix_spawn_file_actions_init(&fa);
 	if ((pty ? proc_pty(&fa, fds, cols, rows) : proc_pipes(&fa, fds)) ==
 	    -1) {

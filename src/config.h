@@ -179,6 +179,7 @@ struct config {
 	size_t			 ntrusted_proxies;
 	int			 max_connections_per_ip; /* 0: no limit */
 	bool			 allow_root;	/* spawn processes as root */
+	int			 allow_root_line; /* 0: not set (warn only) */
 	char			*metrics_path;	/* NULL = no metrics */
 	char			*metrics_listen; /* NULL: on listeners */
 	struct sockaddr_storage	 metrics_addr;	/* resolved metrics_listen */

@@ -1776,10 +1776,9 @@ conn_tls_more(struct conn *c)
 static bool
 conn_tls_plain_http(struct conn *c)
 {
-	static const char resp[] = "HTTP/1.1 400 Bad Request\r\n"
-	    "Content-Type: text/plain; charset=utf-8\r\n"
-	    "Content-Length: 35\r\nConnection: close\r\n\r\n"
-	    "400 this port speaks TLS (https:)\n";
+	static const char body[] = "400 this port speaks TLS (https:)\n";
+	char		 resp[256];
+	int		 len;
 	uint8_t		 b[2];
 	ssize_t		 n;
 
@@ -1793,7 +1792,11 @@ conn_tls_plain_http(struct conn *c)
 	c->status = 400;
 	c->linger = true;
 	conn_set_state(c, CONN_CLOSING);
-	conn_send_raw(c, resp, sizeof(resp) - 1);
+	len = snprintf(resp, sizeof(resp), "HTTP/1.1 400 Bad Request\r\n"
+	    "Content-Type: text/plain; charset=utf-8\r\n"
+	    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+	    sizeof(body) - 1, body);
+	conn_send_raw(c, resp, (size_t)len);
 	return true;
 }
 

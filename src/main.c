@@ -191,7 +191,11 @@ main_serve(int ready_fd)
 		log_error("dropping privileges: %s", err);
 		return 1;
 	}
-	if (geteuid() == 0 && main_spawns(cfg))
+	if (geteuid() == 0 && main_spawns(cfg) && cfg->allow_root_line > 0 &&
+	    !cfg->allow_root)
+		log_warnx("running as root with allow_root = no: process "
+		    "routes will answer 502 (set user =)");
+	else if (geteuid() == 0 && main_spawns(cfg) && !cfg->allow_root)
 		log_warnx("running as root: programs are spawned as root "
 		    "(set user = to drop privileges)");
 	ev_signal_init(&sigs[0], main_stop_cb, SIGTERM);

@@ -43,14 +43,18 @@ worker_start(int (*run)(int), int ready_fd)
 	if (pid == 0) {
 		sigset_t	 none;
 
-		/* The supervisor blocks signals between sigsuspend calls. */
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGHUP, SIG_DFL);
+		/*
+		 * Default handlers first, then unblock: a SIGTERM already
+		 * forwarded must stop this worker, not hit the
+		 * supervisor's handler.
+		 */
+		signal(SIGHUP, SIG_IGN);	/* until the loop watches it */
+		signal(SIGUSR1, SIG_IGN);
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
-		signal(SIGUSR1, SIG_DFL);
 		signal(SIGCHLD, SIG_DFL);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
 		_exit(run(ready_fd));
 	}
 	return pid;
