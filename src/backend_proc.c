@@ -171,7 +171,7 @@ proc_stderr_flush(struct proc *p)
 {
 	char	 esc[PROC_STDERR_LINE * 4 + 8];
 
-	if (p->errlen == 0 && !p->errskip)
+	if (p->errlen == 0)
 		return;
 	log_escape(esc, sizeof(esc), p->errline, p->errlen);
 	log_info("route %s pid %d: stderr: %s%s", p->route, (int)p->pid, esc,
@@ -188,8 +188,9 @@ proc_stderr_byte(struct proc *p, char ch)
 	} else if (p->errskip)
 		return;
 	else if (p->errlen == sizeof(p->errline)) {
-		proc_stderr_flush(p);
+		/* Log the start once, marked; drop the rest of the line. */
 		p->errskip = true;
+		proc_stderr_flush(p);
 	} else
 		p->errline[p->errlen++] = ch;
 }

@@ -64,6 +64,7 @@ static void	conn_set_peer(struct conn *, const struct sockaddr *,
 static void	conn_set_local(struct conn *, const struct sockaddr *);
 static void	conn_tls_step(struct conn *);
 static void	conn_tls_more(struct conn *);
+static void	conn_backend_stop_input(struct conn *);
 
 static const char *const conn_state_names[] = {
 	[CONN_ACCEPTED] = "accepted",
@@ -484,6 +485,9 @@ conn_fail(struct conn *c, unsigned code, const char *why)
 	    c->peer, code, why);
 	c->input_blocked = false;
 	buf_free(&c->in);
+	/* The backend gets no more input: a process sees EOF now. */
+	buf_free(&c->backend.out);
+	conn_backend_stop_input(c);
 	conn_ws_close(c, code, why);
 	/* Nothing more is read but EOF: flush, shut down, wait for it. */
 	c->linger = true;
@@ -1567,7 +1571,7 @@ conn_output(struct conn *c, const uint8_t *p, size_t n)
 static void
 conn_backend_finish(struct conn *c)
 {
-	char		 reason[32] = "";
+	char		 reason[WS_MAX_CONTROL_PAYLOAD] = "";
 	unsigned	 code = WS_CLOSE_NORMAL;
 	int		 st = c->exit_status;
 

@@ -374,7 +374,9 @@ static unsigned
 ws_msg_frame_alone(const struct ws_msg *m, const struct ws_header *h,
     const char **why)
 {
-	if (h->rsv != 0) {
+	/* With permessage-deflate, RSV1 may mark a message's first frame. */
+	if (h->rsv != 0 && !(m->allow_rsv1 && h->rsv == 0x4 &&
+	    (h->opcode == WS_OP_TEXT || h->opcode == WS_OP_BINARY))) {
 		*why = "RSV bits set without an extension";
 		return WS_CLOSE_PROTOCOL;
 	}
@@ -411,6 +413,7 @@ ws_msg_data(struct ws_msg *m, const struct ws_header *h, const char **why)
 		return WS_CLOSE_PROTOCOL;
 	}
 	if (h->opcode != WS_OP_CONT) {
+		m->compressed = (h->rsv & 0x4) != 0;
 		m->opcode = h->opcode;
 		m->len = 0;
 		m->utf8 = WS_UTF8_ACCEPT;

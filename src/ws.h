@@ -119,6 +119,8 @@ struct ws_msg {
 	uint64_t	len;		/* bytes of the message so far */
 	uint64_t	max_len;	/* 0 = unlimited */
 	bool		require_mask;	/* server side: true */
+	bool		allow_rsv1;	/* permessage-deflate negotiated */
+	bool		compressed;	/* RSV1 on this message's first frame */
 };
 
 void	 ws_msg_init(struct ws_msg *, uint64_t max_len, bool require_mask);
