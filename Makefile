@@ -29,7 +29,7 @@ OBJS	:= $(SRCS:src/%.c=$(B)/%.o)
 LLHTTP_OBJS := $(B)/llhttp/llhttp.o $(B)/llhttp/api.o $(B)/llhttp/http.o
 # Modules without libev or sockets: unit tests link these alone.
 PURE	:= ws handshake buf config options static pty_proto notify metrics \
-	proxy_proto forwarded targets auth tls iplimit
+	proxy_proto forwarded targets auth tls iplimit pmd
 PURE_OBJS := $(filter $(PURE:%=$(B)/%.o),$(OBJS)) $(LLHTTP_OBJS)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)

@@ -1767,11 +1767,6 @@ config_check_access(const struct config *cfg, struct route *r,
 	    r->kind != BACKEND_TARGETS)
 		n += config_route_err(cfg, errfp, r, r->send_proxy_line,
 		    "send_proxy needs connect or targets");
-	/* Refused rather than ignored: the client would think it on. */
-	if (r->compression)
-		n += config_route_err(cfg, errfp, r, r->line,
-		    "compression = yes: permessage-deflate is not "
-		    "implemented yet");
 	if (r->auth_realm == NULL)
 		r->auth_realm = config_xstrdup(CONFIG_AUTH_REALM);
 	return n;

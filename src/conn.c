@@ -34,6 +34,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "net.h"
+#include "pmd.h"
 #include "proxy_proto.h"
 #include "pty_proto.h"
 #include "static.h"
@@ -42,6 +43,9 @@
 struct server	 server;
 
 static char *const pty_protocols[] = { "tty", NULL };
+
+/* Inflated client data on its way to a sink. */
+static uint8_t	 inflated[CONN_READ_CHUNK];
 
 /* Scratch for backend reads; the loop is single-threaded. */
 static uint8_t	 scratch[CONN_SOCKET_CHUNK];
@@ -65,6 +69,8 @@ static void	conn_set_local(struct conn *, const struct sockaddr *);
 static void	conn_tls_step(struct conn *);
 static void	conn_tls_more(struct conn *);
 static void	conn_backend_stop_input(struct conn *);
+static const char *conn_header_list(struct conn *, const char *, char *,
+		    size_t);
 
 static const char *const conn_state_names[] = {
 	[CONN_ACCEPTED] = "accepted",
@@ -365,6 +371,7 @@ conn_close(struct conn *c, const char *reason)
 	buf_free(&c->in);
 	buf_free(&c->line);
 	buf_free(&c->ctl);
+	pmd_free(c->pmd);
 	free(c->path);
 	free(c->query);
 	free(c->script_name);
@@ -424,6 +431,46 @@ conn_send_raw(struct conn *c, const void *p, size_t n)
 	return 0;
 }
 
+static int	conn_send_frame_prefixed(struct conn *, bool, int, int,
+		    const void *, size_t);
+
+/*
+ * A data frame under permessage-deflate: the message's first frame has
+ * RSV1, its pieces are one deflate stream, control frames never are.
+ */
+static int
+conn_send_deflated(struct conn *c, bool fin, int opcode, int prefix,
+    const void *p, size_t n)
+{
+	uint8_t	*in = (uint8_t *)(uintptr_t)p, *out, hdr[WS_MAX_HEADER];
+	size_t	 inlen = n, outlen, hlen;
+	int	 rv = -1;
+
+	if (prefix >= 0) {
+		if ((in = malloc(n + 1)) == NULL)
+			return conn_send_frame_prefixed(c, fin, opcode, -2, p, 0);
+		in[0] = (uint8_t)prefix;
+		memcpy(in + 1, p, n);
+		inlen = n + 1;
+	}
+	if (pmd_deflate(c->pmd, in, inlen, fin, &out, &outlen) == 0) {
+		hlen = ws_build_header(hdr, fin, opcode, outlen);
+		if (opcode != WS_OP_CONT)
+			hdr[0] |= 0x40;		/* RSV1: compressed */
+		if (buf_append(&c->client.out, hdr, hlen) == 0 &&
+		    buf_append(&c->client.out, out, outlen) == 0)
+			rv = 0;
+		free(out);
+	}
+	if (in != p)
+		free(in);
+	if (rv == -1)
+		conn_close(c, "out of memory");
+	else
+		endpoint_flush_later(&c->client);
+	return rv;
+}
+
 /* One frame; prefix (a ttyd command byte) goes first unless -1. */
 static int
 conn_send_frame_prefixed(struct conn *c, bool fin, int opcode, int prefix,
@@ -431,7 +478,15 @@ conn_send_frame_prefixed(struct conn *c, bool fin, int opcode, int prefix,
 {
 	uint8_t	 hdr[WS_MAX_HEADER + 1], *dst;
 	size_t	 plen = prefix >= 0 ? 1 : 0;
-	size_t	 hlen = ws_build_header(hdr, fin, opcode, n + plen);
+	size_t	 hlen;
+
+	if (prefix == -2) {
+		conn_close(c, "out of memory");
+		return -1;
+	}
+	if (c->pmd != NULL && opcode < WS_OP_CLOSE)
+		return conn_send_deflated(c, fin, opcode, prefix, p, n);
+	hlen = ws_build_header(hdr, fin, opcode, n + plen);
 
 	if (prefix >= 0)
 		hdr[hlen++] = (uint8_t)prefix;
@@ -666,6 +721,22 @@ conn_start_timers(struct conn *c)
 	}
 }
 
+/* compression = yes and the client offers permessage-deflate. */
+static const char *
+conn_negotiate_deflate(struct conn *c, char *resp, size_t respsz)
+{
+	struct pmd_params	 params;
+	char			 offers[2048];
+
+	if (!c->route->compression || conn_header_list(c,
+	    "Sec-WebSocket-Extensions", offers, sizeof(offers)) == NULL ||
+	    pmd_negotiate(offers, &params, resp, respsz) == -1)
+		return NULL;
+	if ((c->pmd = pmd_new(&params)) == NULL)
+		return NULL;
+	return resp;
+}
+
 /* The backend exists: answer 101 and start relaying. */
 static void
 conn_upgrade(struct conn *c)
@@ -673,8 +744,8 @@ conn_upgrade(struct conn *c)
 	struct route	*r = c->route;
 	struct config	*cfg = c->cref->cfg;
 	struct strlist	 extra = { NULL, 0 };
-	char		 accept[29], *resp;
-	const char	*proto = NULL;
+	char		 accept[29], *resp, exts[256];
+	const char	*proto = NULL, *ext;
 	size_t		 len, i;
 
 	hs_accept_key(hs_header(c->req, "Sec-WebSocket-Key"), accept);
@@ -687,7 +758,8 @@ conn_upgrade(struct conn *c)
 		strlist_add(&extra, r->headers.v[i]);
 	for (i = 0; i < r->headers_ws.n; i++)
 		strlist_add(&extra, r->headers_ws.v[i]);
-	resp = hs_response_101(accept, proto, NULL, extra.v, extra.n, &len);
+	ext = conn_negotiate_deflate(c, exts, sizeof(exts));
+	resp = hs_response_101(accept, proto, ext, extra.v, extra.n, &len);
 	strlist_free(&extra);
 	if (resp == NULL) {
 		conn_close(c, "out of memory");
@@ -701,6 +773,7 @@ conn_upgrade(struct conn *c)
 	if (r->mode != MODE_PTY || r->kind == BACKEND_ECHO)
 		conn_free_request(c);
 	ws_msg_init(&c->msg, (uint64_t)r->limits.max_message_size, true);
+	c->msg.allow_rsv1 = c->pmd != NULL;
 	c->client.out.high = (size_t)r->limits.buffer_size;
 	c->backend.out.high = (size_t)r->limits.buffer_size;
 	conn_set_state(c, CONN_OPEN);
@@ -1407,7 +1480,73 @@ conn_frame_start(struct conn *c)
 	buf_consume(&c->in, (size_t)hlen);
 	c->in_frame = true;
 	c->frame_pos = 0;
+	c->frame_unmasked = 0;
 	return 1;
+}
+
+/* Unmask the bytes of the frame that arrived since the last time. */
+static void
+conn_unmask_new(struct conn *c, uint8_t *p, size_t k)
+{
+	uint64_t	 upto = c->frame_pos + k;
+
+	if (c->frame_unmasked >= upto)
+		return;
+	ws_unmask(p + (c->frame_unmasked - c->frame_pos),
+	    (size_t)(upto - c->frame_unmasked), c->hdr.mask, c->frame_unmasked);
+	c->frame_unmasked = upto;
+}
+
+/*
+ * A compressed message: inflate what arrived into what the sink can
+ * take now; input that does not fit waits in c->in (backpressure), and
+ * the limit applies to the inflated size.
+ */
+static int
+conn_frame_inflate(struct conn *c)
+{
+	uint64_t	 left = c->hdr.len - c->frame_pos;
+	size_t		 k = buf_len(&c->in), room, used, produced;
+	uint64_t	 max = c->msg.max_len;
+	uint8_t		*p = buf_head(&c->in);
+	const char	*why;
+	unsigned	 code = 0;
+	bool		 done;
+
+	if (left < k)
+		k = (size_t)left;
+	if (k == 0 && left > 0)
+		return 0;
+	if ((room = conn_sink_room(c)) == 0) {
+		c->input_blocked = true;
+		return 0;
+	}
+	if (room > sizeof(inflated))
+		room = sizeof(inflated);
+	conn_unmask_new(c, p, k);
+	if (pmd_inflate(c->pmd, p, k, c->hdr.fin && k == left, inflated,
+	    room, &used, &produced, &done, &why) == -1) {
+		conn_fail(c, WS_CLOSE_BAD_DATA, why);
+		return 0;
+	}
+	if ((c->inflated += produced) > max && max != 0) {
+		conn_fail(c, WS_CLOSE_TOO_BIG, "message over the size limit");
+		return 0;
+	}
+	if ((produced > 0 || done) && ((code = ws_msg_payload(&c->msg,
+	    inflated, produced, done, &why)) != 0 ||
+	    conn_deliver(c, inflated, produced, done) == -1)) {
+		if (code != 0)
+			conn_fail(c, code, why);
+		return 0;
+	}
+	c->frame_pos += used;
+	buf_consume(&c->in, used);
+	if (c->frame_pos == c->hdr.len && (!c->hdr.fin || done))
+		c->in_frame = false;
+	if (done)
+		c->inflated = 0;
+	return used > 0 || produced > 0 || done;
 }
 
 /* Move payload of the current frame to its sink; 1 progress, 0 not. */
@@ -1455,8 +1594,9 @@ conn_process_input(struct conn *c)
 	c->input_blocked = false;
 	while (progress && (c->state == CONN_OPEN ||
 	    c->state == CONN_CLOSING) && !c->linger && !c->close_received)
-		progress = c->in_frame ? conn_frame_payload(c) :
-		    conn_frame_start(c);
+		progress = !c->in_frame ? conn_frame_start(c) :
+		    c->msg.compressed ? conn_frame_inflate(c) :
+		    conn_frame_payload(c);
 	if (c->linger || c->close_received)
 		buf_free(&c->in);
 	if (c->state != CONN_CLOSED)

@@ -37,6 +37,7 @@ enum conn_state {
 
 struct conn;
 struct proc;
+struct pmd;
 struct tls_conn;
 struct listener;
 
@@ -101,6 +102,9 @@ struct conn {
 	bool			 in_frame;	/* hdr is parsed, payload flowing */
 	uint64_t		 frame_pos;	/* payload bytes of hdr consumed */
 	uint8_t			 msg_opcode;	/* opcode of the message in flight */
+	struct pmd		*pmd;		/* permessage-deflate, if agreed */
+	uint64_t		 inflated;	/* bytes of this message so far */
+	uint64_t		 frame_unmasked; /* payload bytes already unmasked */
 	bool			 echo_started;	/* echo: first fragment sent */
 	bool			 output_paused;	/* pty: client asked to pause */
 	uint8_t			 pty_cmd;	/* pty: command of this message */

@@ -192,7 +192,7 @@ static const char all_route[] =
     "env = X=1\n"
     "cwd = /tmp\n"
     "header = X-R: 1\n"
-    "compression = no\n"
+    "compression = yes\n"
     "readonly = yes\n"
     "term = vt100\n"
     "max_message_size = 1K\n"
@@ -262,7 +262,7 @@ test_route_a(const struct route *r)
 	CHECK_EQ(r->headers.n, 1);
 	CHECK_STR(r->headers.v[0], "X-R: 1");
 	CHECK_STR(r->headers_ws.v[0], "X-B: 2");	/* inherited */
-	CHECK(!r->compression && r->readonly);
+	CHECK(r->compression && r->readonly);
 	CHECK_STR(r->term, "vt100");
 	CHECK_EQ(r->limits.max_message_size, 1024);
 	CHECK_EQ(r->limits.close_grace_ms, 1000);
@@ -294,19 +294,6 @@ test_other_routes(const struct config *cfg)
 	r = cfg->routes[3];
 	CHECK_EQ(r->kind, BACKEND_ECHO);
 	CHECK_EQ(r->limits.max_message_size, 65536);
-}
-
-/* permessage-deflate is not implemented: "yes" must not pass silently. */
-static void
-test_compression_refused(void)
-{
-	struct config	*cfg;
-	char		 out[1024];
-
-	CHECK_EQ(load("[route /a]\necho = yes\ncompression = yes\n", true,
-	    out, sizeof(out), &cfg), 1);
-	CHECK(strstr(out, "F:1: [route \"/a\"]: compression = yes") != NULL);
-	config_free(cfg);
 }
 
 static void
@@ -851,7 +838,6 @@ main(void)
 	test_parsers();
 	test_defaults();
 	test_all_keys();
-	test_compression_refused();
 	test_errors();
 	test_not_executable();
 	test_line_numbers();
