@@ -593,22 +593,22 @@ conn_http_respond(struct conn *c, int status, const char *why,
 	conn_http_error(c, status, NULL, 0);
 }
 
-/* A built-in page (devconsole), then close. */
+/* A 200 with a built-in body (devconsole, metrics), then close. */
 static void
-conn_send_page(struct conn *c, const char *html, bool head)
+conn_send_page(struct conn *c, const char *type, const char *body,
+    size_t len, bool head)
 {
 	char	 hdr[256];
-	size_t	 len = strlen(html);
 	int	 n;
 
 	c->status = 200;
 	n = snprintf(hdr, sizeof(hdr), "HTTP/1.1 200 OK\r\n"
-	    "Content-Type: text/html; charset=utf-8\r\n"
+	    "Content-Type: %s\r\n"
 	    "Content-Length: %zu\r\nCache-Control: no-cache\r\n"
-	    "Connection: close\r\n\r\n", len);
+	    "Connection: close\r\n\r\n", type, len);
 	conn_send_raw(c, hdr, (size_t)n);
 	if (!head)
-		conn_send_raw(c, html, len);
+		conn_send_raw(c, body, len);
 	c->linger = true;
 	conn_set_state(c, CONN_CLOSING);
 	conn_deadline(c, c->cref->cfg->close_timeout_ms);
@@ -1050,26 +1050,16 @@ conn_is_metrics(struct conn *c)
 static void
 conn_send_metrics(struct conn *c, bool head)
 {
-	char	*body, hdr[256];
+	char	*body;
 	size_t	 len;
-	int	 n;
 
 	if ((body = metrics_render(&len)) == NULL) {
 		conn_close(c, "out of memory");
 		return;
 	}
-	c->status = 200;
-	n = snprintf(hdr, sizeof(hdr), "HTTP/1.1 200 OK\r\n"
-	    "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
-	    "Content-Length: %zu\r\nCache-Control: no-cache\r\n"
-	    "Connection: close\r\n\r\n", len);
-	conn_send_raw(c, hdr, (size_t)n);
-	if (!head)
-		conn_send_raw(c, body, len);
+	conn_send_page(c, "text/plain; version=0.0.4; charset=utf-8", body,
+	    len, head);
 	free(body);
-	c->linger = true;
-	conn_set_state(c, CONN_CLOSING);
-	conn_deadline(c, c->cref->cfg->close_timeout_ms);
 }
 
 /* Plain GET/HEAD: a static file, the devconsole, 426 or 404. */
@@ -1106,7 +1096,9 @@ conn_plain_request(struct conn *c, struct route *r)
 	if (res.status == 404 && r != NULL) {
 		static_result_free(&res);
 		if (cfg->devconsole)
-			conn_send_page(c, static_devconsole_html(), head);
+			conn_send_page(c, "text/html; charset=utf-8",
+			    static_devconsole_html(),
+			    strlen(static_devconsole_html()), head);
 		else
 			conn_http_respond(c, 426, NULL, 0);
 		return;
