@@ -1,5 +1,5 @@
 # wsbridge: WebSocket to process/socket bridge.
-# make | make test | make run | make clean | make test SANITIZE=1 | V=1 for commands
+# make | make test | make run | make clean | make SANITIZE=1 | V=1 for commands
 
 CC	?= cc
 PREFIX	?= /usr/local
