@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,13 +123,18 @@ static void
 server_reaper_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	struct conn	*c;
+	bool		 freed;
 
 	(void)w, (void)revents;
 	server_flush_queued();
+	freed = !TAILQ_EMPTY(&server.dead);
 	while ((c = TAILQ_FIRST(&server.dead)) != NULL) {
 		TAILQ_REMOVE(&server.dead, c, entry);
 		free(c);
 	}
+	/* Idle again: give the kept burst buffers back (see main.c). */
+	if (freed && server.nconns == 0)
+		malloc_trim(0);
 	/* Shutting down: done once no connection or process is left. */
 	if (server.stopping && server.nconns == 0 &&
 	    backend_proc_count() == 0)
