@@ -17,6 +17,7 @@
 
 #include <openssl/evp.h>
 
+#include "filestamp.h"
 #include "auth.h"
 
 #define AUTH_DIGEST	32	/* SHA-256 */
@@ -33,12 +34,7 @@ struct auth_file {
 	void			*arg;
 	struct auth_user	*v;
 	size_t			 n, nbad;
-	/* the file as last read: a difference means re-read it */
-	bool			 readable;
-	dev_t			 dev;
-	ino_t			 ino;
-	off_t			 size;
-	struct timespec		 mtime;
+	struct file_stamp	 stamp;		/* the file as last read */
 	struct crypt_data	*cd;	/* 32K: too big for the stack */
 	/* SHA-256 of "user\0password" of recent good checks, a ring */
 	uint8_t			 cache[AUTH_CACHE_SIZE][AUTH_DIGEST];
@@ -167,17 +163,6 @@ auth_line(struct auth_file *a, char *line, int lineno)
 	auth_add(a, line, hash, lineno);
 }
 
-/* Remember the file as read, to notice when it changes. */
-static void
-auth_stamp(struct auth_file *a, const struct stat *st)
-{
-	a->readable = true;
-	a->dev = st->st_dev;
-	a->ino = st->st_ino;
-	a->size = st->st_size;
-	a->mtime = st->st_mtim;
-}
-
 /* Read the file again from scratch; -1 leaves no users. */
 static int
 auth_read(struct auth_file *a, char *err, size_t errsz)
@@ -194,7 +179,7 @@ auth_read(struct auth_file *a, char *err, size_t errsz)
 		snprintf(err, errsz, "%s: %s", a->path, strerror(errno));
 		if (fp != NULL)
 			fclose(fp);
-		a->readable = false;
+		a->stamp.valid = false;
 		return -1;
 	}
 	while (getline(&line, &cap, fp) != -1)
@@ -203,7 +188,7 @@ auth_read(struct auth_file *a, char *err, size_t errsz)
 		explicit_bzero(line, cap);
 	free(line);
 	fclose(fp);
-	auth_stamp(a, &st);
+	file_stamp_set(&a->stamp, &st);
 	return 0;
 }
 
@@ -230,20 +215,18 @@ auth_open(const char *path, void (*warn)(void *, const char *), void *arg,
 static void
 auth_refresh(struct auth_file *a)
 {
-	struct stat	 st;
-	char		 err[512];
+	char	 err[512];
 
-	if (stat(a->path, &st) == -1) {
-		if (a->readable)
+	switch (file_stamp_changed(a->path, &a->stamp)) {
+	case 0:
+		return;
+	case -1:
+		if (a->stamp.valid)
 			auth_warn(a, "%s: %s", a->path, strerror(errno));
 		auth_clear(a);
-		a->readable = false;
+		a->stamp.valid = false;
 		return;
 	}
-	if (a->readable && st.st_dev == a->dev && st.st_ino == a->ino &&
-	    st.st_size == a->size && st.st_mtim.tv_sec == a->mtime.tv_sec &&
-	    st.st_mtim.tv_nsec == a->mtime.tv_nsec)
-		return;
 	if (auth_read(a, err, sizeof(err)) == -1)
 		auth_warn(a, "%s", err);
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "filestamp.h"
 #include "targets.h"
 
 struct targets_entry {
@@ -28,12 +29,7 @@ struct targets {
 	void			*arg;
 	struct targets_entry	*v;
 	size_t			 n, nbad;
-	/* the file as last read: a difference means re-read it */
-	bool			 readable;
-	dev_t			 dev;
-	ino_t			 ino;
-	off_t			 size;
-	struct timespec		 mtime;
+	struct file_stamp	 stamp;		/* the file as last read */
 };
 
 static void __attribute__((format(printf, 2, 3)))
@@ -179,17 +175,6 @@ targets_line(struct targets *t, char *line, int lineno)
 	targets_add(t, token, target, lineno);
 }
 
-/* Remember the file as read, to notice when it changes. */
-static void
-targets_stamp(struct targets *t, const struct stat *st)
-{
-	t->readable = true;
-	t->dev = st->st_dev;
-	t->ino = st->st_ino;
-	t->size = st->st_size;
-	t->mtime = st->st_mtim;
-}
-
 /* Read the file again from scratch; -1 leaves no tokens. */
 static int
 targets_read(struct targets *t, char *err, size_t errsz)
@@ -207,7 +192,7 @@ targets_read(struct targets *t, char *err, size_t errsz)
 		snprintf(err, errsz, "%s: %s", t->path, strerror(errno));
 		if (fp != NULL)
 			fclose(fp);
-		t->readable = false;
+		t->stamp.valid = false;
 		return -1;
 	}
 	while ((len = getline(&line, &cap, fp)) != -1) {
@@ -221,7 +206,7 @@ targets_read(struct targets *t, char *err, size_t errsz)
 	}
 	free(line);
 	fclose(fp);
-	targets_stamp(t, &st);
+	file_stamp_set(&t->stamp, &st);
 	return 0;
 }
 
@@ -247,20 +232,18 @@ targets_open(const char *path, void (*warn)(void *, const char *),
 static void
 targets_refresh(struct targets *t)
 {
-	struct stat	 st;
-	char		 err[512];
+	char	 err[512];
 
-	if (stat(t->path, &st) == -1) {
-		if (t->readable)
+	switch (file_stamp_changed(t->path, &t->stamp)) {
+	case 0:
+		return;
+	case -1:
+		if (t->stamp.valid)
 			targets_warn(t, "%s: %s", t->path, strerror(errno));
 		targets_clear(t);
-		t->readable = false;
+		t->stamp.valid = false;
 		return;
 	}
-	if (t->readable && st.st_dev == t->dev && st.st_ino == t->ino &&
-	    st.st_size == t->size && st.st_mtim.tv_sec == t->mtime.tv_sec &&
-	    st.st_mtim.tv_nsec == t->mtime.tv_nsec)
-		return;
 	if (targets_read(t, err, sizeof(err)) == -1)
 		targets_warn(t, "%s", err);
 }
