@@ -10,10 +10,13 @@ BENCH_BINS	:= $(B)/bench/wsbench $(B)/bench/echo_server
 
 bench-bins: $(BENCH_BINS)
 
-$(B)/bench/wsbench: tests/bench/wsbench.c
+WSBENCH_SRCS	:= tests/bench/wsbench.c tests/bench/wsb_conn.c \
+		   tests/bench/wsb_stats.c
+
+$(B)/bench/wsbench: $(WSBENCH_SRCS) tests/bench/wsbench.h
 	@mkdir -p $(B)/bench
 	@echo "  CC    $@"
-	$(Q)$(CC) $(BENCH_CFLAGS) -o $@ $< -lcrypto
+	$(Q)$(CC) $(BENCH_CFLAGS) -o $@ $(WSBENCH_SRCS) -lcrypto
 
 $(B)/bench/echo_server: tests/bench/echo_server.c
 	@mkdir -p $(B)/bench
