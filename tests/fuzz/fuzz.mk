@@ -26,7 +26,8 @@ $(FB)/fuzz_utf8: src/ws.c
 $(FB)/fuzz_close: src/ws.c
 $(FB)/fuzz_url: src/handshake.c $(FUZZ_LLHTTP)
 $(FB)/fuzz_handshake: src/handshake.c $(FUZZ_LLHTTP)
-$(FB)/fuzz_config: src/config.c src/options.c
+$(FB)/fuzz_config: src/config.c src/config_parse.c src/config_check.c \
+	src/options.c
 FUZZ_LIBS_url	:= -lcrypto
 FUZZ_LIBS_handshake := -lcrypto
 FUZZ_LIBS_config := -linih
