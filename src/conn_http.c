@@ -1,0 +1,643 @@
+/*
+ * The HTTP side of a connection: the upgrade and its checks (origin,
+ * auth, limits, route), the backend start, and plain responses (errors,
+ * static files, metrics, devconsole) on keep-alive connections.
+ */
+#include <limits.h>
+#include <stdlib.h>
+#include "access.h"
+#include "backend.h"
+#include "listener.h"
+#include "auth.h"
+#include "forwarded.h"
+#include "iplimit.h"
+#include "log.h"
+#include "metrics.h"
+#include "pmd.h"
+#include "proxy_proto.h"
+#include "static.h"
+#include "conn_int.h"
+
+static char *const pty_protocols[] = { "tty", NULL };
+
+static const char *conn_header_list(struct conn *, const char *, char *,
+		    size_t);
+
+/* An HTTP error with extra header lines: send it, then close. */
+static void
+conn_http_error(struct conn *c, int status, char *const *more, size_t nmore)
+{
+	struct config	*cfg = c->cref->cfg;
+	struct strlist	 hv = { NULL, 0 };
+	const struct strlist *base;
+	char		*resp;
+	size_t		 len, i;
+	int		 retry = status == 429 || status == 503 ? 5 : 0;
+
+	c->status = status;
+	if (c->req != NULL && hs_header_has_token(c->req, "Upgrade",
+	    "websocket"))
+		metrics_handshake_failed(status);
+	base = c->route ? &c->route->headers_http : &cfg->headers_http;
+	for (i = 0; i < base->n; i++)
+		strlist_add(&hv, base->v[i]);
+	for (i = 0; i < nmore; i++)
+		strlist_add(&hv, more[i]);
+	resp = hs_response_error(status, NULL, retry, hv.v, hv.n, &len);
+	strlist_free(&hv);
+	if (resp == NULL) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	c->linger = true;
+	conn_set_state(c, CONN_CLOSING);
+	conn_deadline(c, cfg->close_timeout_ms);
+	conn_send_raw(c, resp, len);
+	free(resp);
+}
+
+void
+conn_http_respond(struct conn *c, int status, const char *why)
+{
+	if (why != NULL)
+		log_info("conn %llu %s: %d: %s", (unsigned long long)c->id,
+		    c->peer, status, why);
+	conn_http_error(c, status, NULL, 0);
+}
+
+/* A 200 with a built-in body (devconsole, metrics), then close. */
+static void
+conn_send_page(struct conn *c, const char *type, const char *body,
+    size_t len, bool head)
+{
+	char	 hdr[256];
+	int	 n;
+
+	c->status = 200;
+	n = snprintf(hdr, sizeof(hdr), "HTTP/1.1 200 OK\r\n"
+	    "Content-Type: %s\r\n"
+	    "Content-Length: %zu\r\nCache-Control: no-cache\r\n"
+	    "Connection: close\r\n\r\n", type, len);
+	conn_send_raw(c, hdr, (size_t)n);
+	if (!head)
+		conn_send_raw(c, body, len);
+	c->linger = true;
+	conn_set_state(c, CONN_CLOSING);
+	conn_deadline(c, c->cref->cfg->close_timeout_ms);
+}
+
+/* --- the handshake ------------------------------------------------------- */
+
+/*
+ * Dir routes: "/NAME/extra" runs DIR/NAME if it is an executable regular
+ * file really inside DIR (no dot names, no symlink escape).
+ */
+static int
+conn_resolve_script(struct conn *c, const char *rest)
+{
+	char		 name[256], cand[4096], root[PATH_MAX], real[PATH_MAX];
+	const char	*slash;
+	size_t		 len, rlen;
+	struct stat	 st;
+
+	if (*rest == '/')
+		rest++;
+	slash = strchr(rest, '/');
+	len = slash ? (size_t)(slash - rest) : strlen(rest);
+	if (len == 0 || len >= sizeof(name) || rest[0] == '.')
+		return -1;
+	memcpy(name, rest, len);
+	name[len] = '\0';
+	snprintf(cand, sizeof(cand), "%s/%s", c->route->dir, name);
+	if (realpath(c->route->dir, root) == NULL ||
+	    realpath(cand, real) == NULL)
+		return -1;
+	rlen = strlen(root);
+	if (strncmp(real, root, rlen) != 0 || real[rlen] != '/' ||
+	    stat(real, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    access(real, X_OK) == -1)
+		return -1;
+	c->program = strdup(real);
+	if (asprintf(&c->script_name, "%s/%s", c->route->path, name) == -1)
+		fatal("asprintf");
+	c->path_info = strdup(slash ? slash : "");
+	return 0;
+}
+
+static void
+conn_set_script(struct conn *c, const char *rest)
+{
+	const struct route	*r = c->route;
+
+	if (!r->prefix || r->path[0] == '\0') {
+		c->script_name = strdup(c->path);
+		c->path_info = strdup("");
+	} else {
+		c->script_name = strdup(r->path);
+		c->path_info = strdup(rest);
+	}
+}
+
+void
+conn_free_request(struct conn *c)
+{
+	if (c->req != NULL) {
+		hs_free(c->req);
+		free(c->req);
+		c->req = NULL;
+	}
+}
+
+static void
+conn_start_timers(struct conn *c)
+{
+	const struct route_limits	*l = &c->route->limits;
+
+	ev_timer_stop(server.loop, &c->deadline);
+	if (l->ping_interval_ms > 0) {
+		ev_timer_set(&c->ping_timer, l->ping_interval_ms / 1000., 0.);
+		ev_timer_start(server.loop, &c->ping_timer);
+	}
+	if (l->idle_timeout_ms > 0) {
+		c->last_activity = ev_now(server.loop);
+		ev_timer_set(&c->idle_timer, l->idle_timeout_ms / 1000., 0.);
+		ev_timer_start(server.loop, &c->idle_timer);
+	}
+}
+
+/* compression = yes and the client offers permessage-deflate. */
+static const char *
+conn_negotiate_deflate(struct conn *c, char *resp, size_t respsz)
+{
+	struct pmd_params	 params;
+	char			 offers[2048];
+
+	if (!c->route->compression || conn_header_list(c,
+	    "Sec-WebSocket-Extensions", offers, sizeof(offers)) == NULL ||
+	    pmd_negotiate(offers, &params, resp, respsz) == -1)
+		return NULL;
+	if ((c->pmd = pmd_new(&params)) == NULL)
+		return NULL;
+	return resp;
+}
+
+/* The backend exists: answer 101 and start relaying. */
+static void
+conn_upgrade(struct conn *c)
+{
+	struct route	*r = c->route;
+	struct config	*cfg = c->cref->cfg;
+	struct strlist	 extra = { NULL, 0 };
+	char		 accept[29], *resp, exts[256];
+	const char	*proto = NULL, *ext;
+	size_t		 len, i;
+
+	hs_accept_key(hs_header(c->req, "Sec-WebSocket-Key"), accept);
+	if (r->protocols.n > 0)
+		proto = hs_select_protocol(c->req, r->protocols.v,
+		    r->protocols.n);
+	else if (r->mode == MODE_PTY)
+		proto = hs_select_protocol(c->req, pty_protocols, 1);
+	for (i = 0; i < r->headers.n; i++)
+		strlist_add(&extra, r->headers.v[i]);
+	for (i = 0; i < r->headers_ws.n; i++)
+		strlist_add(&extra, r->headers_ws.v[i]);
+	ext = conn_negotiate_deflate(c, exts, sizeof(exts));
+	resp = hs_response_101(accept, proto, ext, extra.v, extra.n, &len);
+	strlist_free(&extra);
+	if (resp == NULL) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	c->status = 101;
+	metrics_conn_open(conn_route_name(c));
+	conn_send_raw(c, resp, len);
+	free(resp);
+	/* A terminal spawns later and needs the headers for its env. */
+	if (r->mode != MODE_PTY || r->kind == BACKEND_ECHO)
+		conn_free_request(c);
+	ws_msg_init(&c->msg, (uint64_t)r->limits.max_message_size, true);
+	c->msg.allow_rsv1 = c->pmd != NULL;
+	c->client.out.high = (size_t)r->limits.buffer_size;
+	c->backend.out.high = (size_t)r->limits.buffer_size;
+	conn_set_state(c, CONN_OPEN);
+	conn_start_timers(c);
+	(void)cfg;
+	conn_update_backend_reading(c);
+	conn_process_input(c);
+}
+
+/* Origin and authentication: 403 or 401 on failure. */
+static int
+conn_check_access(struct conn *c, struct route *r)
+{
+	char	 user[AUTH_MAX_USER], challenge[300], line[340];
+	char	*hdr[1] = { line };
+	int	 status;
+
+	if (!access_origin_allowed(r, c->req)) {
+		conn_http_respond(c, 403, "origin not allowed");
+		return -1;
+	}
+	status = access_authenticate(r, c->req, c->peer_trusted, user,
+	    sizeof(user), challenge, sizeof(challenge));
+	if (status == 401) {
+		log_info("conn %llu %s %s: 401: not authenticated",
+		    (unsigned long long)c->id, c->peer, c->path);
+		snprintf(line, sizeof(line), "WWW-Authenticate: %s",
+		    challenge);
+		conn_http_error(c, 401, hdr, 1);
+		return -1;
+	}
+	if (status != 0) {
+		conn_http_respond(c, status, "authentication file");
+		return -1;
+	}
+	if (user[0] != '\0' && (c->remote_user = strdup(user)) == NULL)
+		fatal("strdup");
+	return 0;
+}
+
+/* Server, route and per-address connection limits: 503 or 429. */
+static int
+conn_check_limits(struct conn *c, struct route *r)
+{
+	struct config	*cfg = c->cref->cfg;
+
+	if (server.stopping || server.nconns > cfg->max_connections) {
+		conn_http_respond(c, 503, server.stopping ? "shutting down" :
+		    "server connection limit");
+		return -1;
+	}
+	if (r->max_connections > 0 && r->active >= r->max_connections) {
+		conn_http_respond(c, 429, "route connection limit");
+		return -1;
+	}
+	if (cfg->max_connections_per_ip > 0) {
+		if (!iplimit_take((struct sockaddr *)&c->peer_addr,
+		    cfg->max_connections_per_ip)) {
+			conn_http_respond(c, 429, "per-address limit");
+			return -1;
+		}
+		c->ip_counted = true;
+	}
+	return 0;
+}
+
+/* Where a socket route connects: its address, or the token's. */
+static int
+conn_backend_address(struct conn *c, struct route *r)
+{
+	char	 shown[16];
+	int	 status;
+
+	if (r->kind == BACKEND_CONNECT) {
+		memcpy(&c->backend_addr, &r->addr, r->addrlen);
+		c->backend_addrlen = r->addrlen;
+		return 0;
+	}
+	if (r->kind != BACKEND_TARGETS)
+		return 0;
+	status = access_target(r, c->query, c->req, &c->backend_addr,
+	    &c->backend_addrlen, shown, sizeof(shown));
+	if (status == 0)
+		return 0;
+	conn_http_respond(c, status, status == 404 ? "unknown token" :
+	    "token target unavailable");
+	log_info("conn %llu %s %s: token %s", (unsigned long long)c->id,
+	    c->peer, c->path, shown);
+	return -1;
+}
+
+/* Checks that need the route: access, limits, subprotocol, script. */
+static int
+conn_check_route(struct conn *c, struct route *r, const char *rest)
+{
+	if (conn_check_access(c, r) == -1 || conn_check_limits(c, r) == -1)
+		return -1;
+	if (r->require_protocol && (r->protocols.n == 0 ||
+	    hs_select_protocol(c->req, r->protocols.v, r->protocols.n) ==
+	    NULL)) {
+		conn_http_respond(c, 400, "no acceptable subprotocol");
+		return -1;
+	}
+	c->route = r;
+	r->active++;
+	if (r->kind == BACKEND_DIR) {
+		if (conn_resolve_script(c, rest) == -1) {
+			conn_http_respond(c, 404, "no such script");
+			return -1;
+		}
+	} else
+		conn_set_script(c, rest);
+	return conn_backend_address(c, r);
+}
+
+/* Start the route's backend; the 101 follows once it exists. */
+static void
+conn_start_backend(struct conn *c)
+{
+	char	 err[256];
+
+	conn_set_state(c, CONN_BACKEND);
+	switch (c->route->kind) {
+	case BACKEND_EXEC:
+	case BACKEND_DIR:
+		if (c->route->mode == MODE_PTY)
+			break;	/* spawned at the client's init message */
+		if (backend_proc_spawn(c, 80, 24, err, sizeof(err)) == -1) {
+			conn_backend_failed(c, err);
+			return;
+		}
+		break;
+	case BACKEND_CONNECT:
+	case BACKEND_TARGETS:
+		if (backend_tcp_connect(c, err, sizeof(err)) == -1)
+			conn_backend_failed(c, err);
+		return;	/* conn_backend_connected() continues */
+	default:
+		break;
+	}
+	conn_backend_connected(c);
+}
+
+void
+conn_backend_attach(struct conn *c)
+{
+	struct endpoint	*b = &c->backend;
+
+	if (b->rfd != -1)
+		endpoint_watch(b, &b->rd, conn_backend_read_cb, b->rfd,
+		    EV_READ);
+	if (b->wfd != -1)
+		endpoint_watch(b, &b->wr, conn_backend_write_cb, b->wfd,
+		    EV_WRITE);
+}
+
+/* send_proxy: the real client's address goes first to the backend. */
+static int
+conn_send_proxy_header(struct conn *c)
+{
+	uint8_t	 hdr[PROXY_MAX_HEADER];
+	size_t	 n = 0;
+
+	if (c->route->send_proxy == SEND_PROXY_V1)
+		n = proxy_build_v1((char *)hdr, sizeof(hdr),
+		    (struct sockaddr *)&c->peer_addr,
+		    (struct sockaddr *)&c->local_addr);
+	else if (c->route->send_proxy == SEND_PROXY_V2)
+		n = proxy_build_v2(hdr, sizeof(hdr),
+		    (struct sockaddr *)&c->peer_addr,
+		    (struct sockaddr *)&c->local_addr);
+	if (n == 0)
+		return 0;
+	return buf_append(&c->backend.out, hdr, n);
+}
+
+void
+conn_backend_connected(struct conn *c)
+{
+	conn_backend_attach(c);
+	if (c->route->kind == BACKEND_CONNECT ||
+	    c->route->kind == BACKEND_TARGETS) {
+		if (conn_send_proxy_header(c) == -1) {
+			conn_close(c, "out of memory");
+			return;
+		}
+		endpoint_flush_later(&c->backend);
+	}
+	conn_upgrade(c);
+}
+
+void
+conn_backend_failed(struct conn *c, const char *why)
+{
+	if (c->route->kind == BACKEND_EXEC || c->route->kind == BACKEND_DIR)
+		metrics_spawn_failed(conn_route_name(c));
+	log_warnx("conn %llu %s %s: backend: %s", (unsigned long long)c->id,
+	    c->peer, c->path, why);
+	endpoint_close(&c->backend);
+	conn_http_respond(c, 502, NULL);
+}
+
+/* Send more of the file body while the client buffer has room. */
+void
+conn_file_pump(struct conn *c)
+{
+	size_t	 n;
+	ssize_t	 r;
+	uint8_t	*p;
+
+	while (c->file_fd != -1 && !buf_full(&c->client.out)) {
+		n = c->file_left < CONN_READ_CHUNK ? (size_t)c->file_left :
+		    CONN_READ_CHUNK;
+		if ((p = buf_reserve(&c->client.out, n)) == NULL ||
+		    (r = read(c->file_fd, p, n)) <= 0) {
+			/* The file shrank or failed: the body is cut short. */
+			conn_close(c, "static file read failed");
+			return;
+		}
+		buf_commit(&c->client.out, (size_t)r);
+		c->stats.bytes_out += (uint64_t)r;
+		if ((c->file_left -= (uint64_t)r) == 0) {
+			close(c->file_fd);
+			c->file_fd = -1;
+		}
+	}
+	endpoint_flush_later(&c->client);
+}
+
+/* A keep-alive response is out: get ready for the next request. */
+void
+conn_next_request(struct conn *c)
+{
+	struct buf	 pending = c->in;
+	int		 status;
+	const char	*why;
+	ssize_t		 used;
+
+	c->responded = false;
+	free(c->path);
+	free(c->query);
+	c->path = c->query = NULL;
+	hs_reset(c->req);
+	conn_deadline(c, c->cref->cfg->handshake_timeout_ms);
+	watcher_set(&c->client.rd, true);
+	if (buf_len(&pending) == 0)
+		return;
+	/* Pipelined bytes already read belong to the next request. */
+	buf_init(&c->in, pending.high);
+	used = hs_parse(c->req, (const char *)buf_head(&pending),
+	    buf_len(&pending), &status, &why);
+	if (used > 0 && buf_append(&c->in, buf_head(&pending) + used,
+	    buf_len(&pending) - (size_t)used) == -1)
+		used = -1, status = 500, why = "out of memory";
+	buf_free(&pending);
+	if (used == -1)
+		conn_http_respond(c, status, why);
+	else if (used > 0)
+		conn_handle_request(c);
+}
+
+/* metrics_path, on its own listener when metrics_listen is set. */
+static bool
+conn_is_metrics(struct conn *c)
+{
+	struct config	*cfg = c->cref->cfg;
+
+	return cfg->metrics_path != NULL &&
+	    strcmp(c->path, cfg->metrics_path) == 0 &&
+	    (cfg->metrics_listen == NULL ||
+	    (c->listener != NULL && c->listener->metrics_only));
+}
+
+static void
+conn_send_metrics(struct conn *c, bool head)
+{
+	char	*body;
+	size_t	 len;
+
+	if ((body = metrics_render(&len)) == NULL) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	conn_send_page(c, "text/plain; version=0.0.4; charset=utf-8", body,
+	    len, head);
+	free(body);
+}
+
+/* Plain GET/HEAD: a static file, the devconsole, 426 or 404. */
+static void
+conn_plain_request(struct conn *c, struct route *r)
+{
+	struct config		*cfg = c->cref->cfg;
+	struct static_result	 res = { 404, -1, 0, NULL, 0 };
+	bool			 head = c->req->method == HTTP_HEAD;
+	char			*allow[] = { "Allow: GET, HEAD" };
+
+	if (c->req->method != HTTP_GET && !head) {
+		c->status = 405;
+		conn_http_error(c, 405, allow, 1);
+		return;
+	}
+	if (conn_is_metrics(c)) {
+		conn_send_metrics(c, head);
+		return;
+	}
+	if (c->listener != NULL && c->listener->metrics_only) {
+		conn_http_respond(c, 404, NULL);
+		return;
+	}
+	res.status = 404;
+	c->keep_alive = c->req->keep_alive && !server.stopping;
+	if (cfg->static_dir != NULL && static_respond(cfg->static_dir,
+	    c->path, head, hs_header(c->req, "If-None-Match"),
+	    hs_header(c->req, "If-Modified-Since"), c->keep_alive,
+	    cfg->headers_http.v, cfg->headers_http.n, &res) == -1) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	if (res.status == 404 && r != NULL) {
+		static_result_free(&res);
+		if (cfg->devconsole)
+			conn_send_page(c, "text/html; charset=utf-8",
+			    static_devconsole_html(),
+			    strlen(static_devconsole_html()), head);
+		else
+			conn_http_respond(c, 426, NULL);
+		return;
+	}
+	if (cfg->static_dir == NULL) {
+		conn_http_respond(c, 404, NULL);
+		return;
+	}
+	c->status = res.status;
+	c->responded = true;
+	/* Pipelined requests wait in the kernel until this one is out. */
+	watcher_set(&c->client.rd, false);
+	conn_send_raw(c, res.head, res.head_len);
+	c->file_fd = res.fd;
+	c->file_left = (uint64_t)res.size;
+	res.fd = -1;
+	static_result_free(&res);
+	if (!c->keep_alive) {
+		c->linger = true;
+		conn_set_state(c, CONN_CLOSING);
+	}
+	conn_file_pump(c);
+}
+
+/* All values of a header joined with ", " (repeated lines are a list). */
+static const char *
+conn_header_list(struct conn *c, const char *name, char *out, size_t outsz)
+{
+	size_t	 i, o = 0;
+	int	 n;
+
+	out[0] = '\0';
+	for (i = 0; i < c->req->nheaders; i++) {
+		if (strcasecmp(c->req->headers[i].name, name) != 0)
+			continue;
+		n = snprintf(out + o, outsz - o, "%s%s", o ? ", " : "",
+		    c->req->headers[i].value);
+		if (n < 0 || (size_t)n >= outsz - o)
+			break;
+		o += (size_t)n;
+	}
+	return o > 0 ? out : NULL;
+}
+
+/* From a trusted proxy, X-Forwarded-For / Forwarded name the client. */
+static void
+conn_apply_forwarded(struct conn *c)
+{
+	struct config		*cfg = c->cref->cfg;
+	struct forwarded_client	 fc;
+	char			 xff[2048], fwd[2048];
+
+	if (!c->peer_trusted)
+		return;
+	if (forwarded_client((struct sockaddr *)&c->peer_addr,
+	    cfg->trusted_proxies, cfg->ntrusted_proxies,
+	    conn_header_list(c, "X-Forwarded-For", xff, sizeof(xff)),
+	    conn_header_list(c, "Forwarded", fwd, sizeof(fwd)), &fc) != 1 ||
+	    fc.addrlen == 0)
+		return;
+	log_debug("conn %llu %s: forwarded for %s", (unsigned long long)c->id,
+	    c->peer, fc.host);
+	/* peer_trusted still describes the connection: the proxy vouched. */
+	conn_set_peer(c, (struct sockaddr *)&fc.addr, fc.addrlen);
+	c->peer_trusted = true;
+}
+
+void
+conn_handle_request(struct conn *c)
+{
+	struct config	*cfg = c->cref->cfg;
+	char		 path[4096], query[4096];
+	const char	*why, *rest = "";
+	struct route	*r;
+	enum hs_kind	 kind;
+	int		 status;
+
+	if (hs_split_url(c->req->url, path, sizeof(path), query,
+	    sizeof(query)) == -1) {
+		conn_http_respond(c, 400, "bad request target");
+		return;
+	}
+	c->path = strdup(path);
+	c->query = strdup(query);
+	conn_apply_forwarded(c);
+	kind = hs_classify(c->req, &status, &why);
+	r = config_match(cfg, path, &rest);
+	if (kind == HS_PLAIN) {
+		conn_plain_request(c, r);
+		return;
+	}
+	if (r == NULL || (c->listener != NULL && c->listener->metrics_only))
+		conn_http_respond(c, 404, "no route");
+	else if (kind == HS_BAD)
+		conn_http_respond(c, status, why);
+	else if (conn_check_route(c, r, rest) == 0)
+		conn_start_backend(c);
+}

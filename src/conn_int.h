@@ -1,0 +1,58 @@
+/*
+ * Internals shared by the conn_*.c files, which split one connection's
+ * work by job: conn.c (life cycle, I/O, timers), conn_http.c (upgrade and
+ * plain responses), conn_input.c (frames to the backend), conn_output.c
+ * (backend output to frames), conn_pty.c (ttyd's protocol), conn_log.c.
+ * Other modules use conn.h.
+ */
+#ifndef CONN_INT_H
+#define CONN_INT_H
+
+#include "conn.h"
+
+/* Socket reads land here; the loop is single-threaded. */
+extern uint8_t	 conn_scratch[CONN_SOCKET_CHUNK];
+
+/* conn.c: watchers, buffers, closing, frames to the client. */
+void	watcher_set(ev_io *, bool on);
+void	endpoint_watch(struct endpoint *, ev_io *,
+	    void (*)(struct ev_loop *, ev_io *, int), int fd, int events);
+void	endpoint_flush_later(struct endpoint *);
+void	endpoint_close(struct endpoint *);
+void	conn_deadline(struct conn *, int64_t ms);
+int	conn_send_raw(struct conn *, const void *, size_t);
+int	conn_send_frame(struct conn *, bool fin, int opcode, const void *,
+	    size_t);
+/* prefix: a ttyd command byte sent first, or -1. */
+int	conn_send_frame_prefixed(struct conn *, bool fin, int opcode,
+	    int prefix, const void *, size_t);
+void	conn_fail(struct conn *, unsigned code, const char *why);
+void	conn_maybe_finish(struct conn *);
+void	conn_update_client_reading(struct conn *);
+void	conn_update_backend_reading(struct conn *);
+size_t	conn_sink_room(struct conn *);
+int	conn_sink_backend(struct conn *, const uint8_t *, size_t, bool end);
+void	conn_backend_write_cb(struct ev_loop *, ev_io *, int);
+void	conn_set_peer(struct conn *, const struct sockaddr *, socklen_t);
+
+/* conn_http.c */
+void	conn_handle_request(struct conn *);
+void	conn_http_respond(struct conn *, int status, const char *why);
+void	conn_free_request(struct conn *);
+void	conn_backend_attach(struct conn *);
+void	conn_file_pump(struct conn *);
+void	conn_next_request(struct conn *);
+
+/* conn_input.c */
+void	conn_process_input(struct conn *);
+
+/* conn_output.c */
+void	conn_backend_read_cb(struct ev_loop *, ev_io *, int);
+
+/* conn_pty.c */
+int	conn_pty_input(struct conn *, const uint8_t *, size_t, bool msg_end);
+
+/* conn_log.c */
+void	conn_access_log(struct conn *, const char *reason);
+
+#endif

@@ -1,0 +1,203 @@
+/*
+ * Backend to client: process output as text lines or binary messages,
+ * and the Close that follows the backend's EOF and exit.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include "backend.h"
+#include "log.h"
+#include "pty_proto.h"
+#include "conn_int.h"
+
+/* --- backend -> client ------------------------------------------------- */
+
+/* One text message; bytes that are not UTF-8 become U+FFFD. */
+static int
+conn_send_text(struct conn *c, const uint8_t *p, size_t n)
+{
+	uint8_t	*clean;
+	size_t	 m;
+	int	 rv;
+
+	c->stats.msgs_out++;
+	c->stats.bytes_out += n;
+	if (ws_utf8_valid(p, n))
+		return conn_send_frame(c, true, WS_OP_TEXT, p, n);
+	if ((clean = malloc(3 * n)) == NULL) {
+		conn_close(c, "out of memory");
+		return -1;
+	}
+	m = ws_utf8_sanitize(clean, p, n);
+	rv = conn_send_frame(c, true, WS_OP_TEXT, clean, m);
+	free(clean);
+	return rv;
+}
+
+/* A complete line (without "\n"): "\r" dropped, long lines in pieces. */
+static int
+conn_send_line(struct conn *c, const uint8_t *p, size_t n)
+{
+	size_t	 max = (size_t)c->route->limits.max_message_size, cut;
+
+	if (n > 0 && p[n - 1] == '\r')
+		n--;
+	while (n > max) {
+		if ((cut = ws_utf8_boundary(p, max)) == 0)
+			cut = max;
+		if (conn_send_text(c, p, cut) == -1)
+			return -1;
+		p += cut;
+		n -= cut;
+	}
+	return conn_send_text(c, p, n);
+}
+
+/* Keep a partial line; if it reaches the message limit, send a piece. */
+static int
+conn_hold_partial(struct conn *c, const uint8_t *p, size_t n)
+{
+	size_t	 max = (size_t)c->route->limits.max_message_size, cut;
+
+	if (buf_append(&c->line, p, n) == -1) {
+		conn_close(c, "out of memory");
+		return -1;
+	}
+	while (buf_len(&c->line) >= max) {
+		if ((cut = ws_utf8_boundary(buf_head(&c->line), max)) == 0)
+			cut = max;
+		if (conn_send_text(c, buf_head(&c->line), cut) == -1)
+			return -1;
+		buf_consume(&c->line, cut);
+	}
+	return 0;
+}
+
+/* Text mode: stdout split on "\n", one message per line. */
+static int
+conn_output_text(struct conn *c, const uint8_t *p, size_t n)
+{
+	const uint8_t	*nl;
+	size_t		 len;
+	int		 rv;
+
+	while (n > 0) {
+		if ((nl = memchr(p, '\n', n)) == NULL)
+			return conn_hold_partial(c, p, n);
+		len = (size_t)(nl - p);
+		if (buf_len(&c->line) > 0) {
+			if (buf_append(&c->line, p, len) == -1)
+				return -1;
+			rv = conn_send_line(c, buf_head(&c->line),
+			    buf_len(&c->line));
+			buf_free(&c->line);
+		} else
+			rv = conn_send_line(c, p, len);
+		if (rv == -1)
+			return -1;
+		p += len + 1;
+		n -= len + 1;
+	}
+	return 0;
+}
+
+static int
+conn_output(struct conn *c, const uint8_t *p, size_t n)
+{
+	if (c->route->mode == MODE_TEXT)
+		return conn_output_text(c, p, n);
+	c->stats.msgs_out++;
+	c->stats.bytes_out += n;
+	if (c->route->mode == MODE_PTY)
+		return conn_send_frame_prefixed(c, true, WS_OP_BINARY,
+		    PTY_OUT_OUTPUT, p, n);
+	return conn_send_frame(c, true, WS_OP_BINARY, p, n);
+}
+
+/* Output EOF and (for processes) exit both seen: say goodbye. */
+static void
+conn_backend_finish(struct conn *c)
+{
+	char		 reason[WS_MAX_CONTROL_PAYLOAD] = "";
+	unsigned	 code = WS_CLOSE_NORMAL;
+	int		 st = c->exit_status;
+
+	if (!c->backend_eof || (c->proc != NULL && !c->proc_exited))
+		return;
+	if (c->backend_error != 0) {
+		code = WS_CLOSE_INTERNAL;
+		snprintf(reason, sizeof(reason), "backend: %s",
+		    strerror(c->backend_error));
+	} else if (c->proc != NULL && WIFEXITED(st) && WEXITSTATUS(st) != 0) {
+		code = WS_CLOSE_INTERNAL;
+		snprintf(reason, sizeof(reason), "exit %d", WEXITSTATUS(st));
+	} else if (c->proc != NULL && WIFSIGNALED(st)) {
+		code = WS_CLOSE_INTERNAL;
+		snprintf(reason, sizeof(reason), "signal %d", WTERMSIG(st));
+	}
+	if (c->client.eof) {
+		conn_close(c, "client gone");
+		return;
+	}
+	conn_ws_close(c, code, reason);
+	conn_maybe_finish(c);
+}
+
+static void
+conn_backend_eof(struct conn *c)
+{
+	c->backend_eof = true;
+	watcher_set(&c->backend.rd, false);
+	if (buf_len(&c->line) > 0 && !c->close_sent) {
+		conn_send_line(c, buf_head(&c->line), buf_len(&c->line));
+		buf_free(&c->line);
+	}
+	if (c->state == CONN_CLOSED)
+		return;
+	if (c->proc != NULL && !c->proc_exited)
+		backend_proc_terminate(c->proc);
+	conn_backend_finish(c);
+}
+
+void
+conn_proc_exited(struct conn *c, int status)
+{
+	c->proc_exited = true;
+	c->exit_status = status;
+	conn_backend_finish(c);
+}
+
+/* Fires when the backend (stdout, socket, pty) has bytes for the client. */
+void
+conn_backend_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct conn	*c = w->data;
+	size_t		 room = buf_room(&c->client.out);
+	ssize_t		 n;
+
+	(void)loop, (void)revents;
+	/* A process's read is one message of at most 64 KiB (websocketd). */
+	if (room > (c->proc != NULL ? CONN_READ_CHUNK : sizeof(conn_scratch)))
+		room = c->proc != NULL ? CONN_READ_CHUNK : sizeof(conn_scratch);
+	if (room == 0) {
+		conn_update_backend_reading(c);
+		return;
+	}
+	n = read(c->backend.rfd, conn_scratch, room);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		/* EIO is how a pty reports that its last writer closed. */
+		if (n == -1 && errno != EIO) {
+			log_info("conn %llu %s: backend read: %s",
+			    (unsigned long long)c->id, c->peer,
+			    strerror(errno));
+			if (c->proc == NULL)
+				c->backend_error = errno;
+		}
+		conn_backend_eof(c);
+		return;
+	}
+	c->last_activity = ev_now(server.loop);
+	if (conn_output(c, conn_scratch, (size_t)n) == 0)
+		conn_update_backend_reading(c);
+}

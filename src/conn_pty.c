@@ -1,0 +1,122 @@
+/*
+ * Terminal routes: ttyd's protocol on top of the relay (init spawns the
+ * program at the client's size, resize, pause and resume, input).
+ */
+#include <sys/ioctl.h>
+#include "backend.h"
+#include "log.h"
+#include "metrics.h"
+#include "pty_proto.h"
+#include "conn_int.h"
+
+/* --- terminals (ttyd's protocol) ------------------------------------ */
+
+/* The init message: spawn now, at the client's size; title and prefs. */
+static int
+conn_pty_init(struct conn *c, const char *json, size_t n)
+{
+	struct pty_size	 sz;
+	char		 token[256], err[256], title[300], host[128];
+	const char	*why;
+
+	if (c->proc != NULL)
+		return 0;	/* a second init changes nothing */
+	if (pty_parse_init(json, n, &sz, token, sizeof(token), &why) == -1) {
+		conn_fail(c, WS_CLOSE_BAD_DATA, why);
+		return -1;
+	}
+	if (backend_proc_spawn(c, sz.cols, sz.rows, err, sizeof(err)) == -1) {
+		log_warnx("conn %llu %s %s: backend: %s",
+		    (unsigned long long)c->id, c->peer, c->path, err);
+		metrics_spawn_failed(conn_route_name(c));
+		conn_ws_close(c, WS_CLOSE_INTERNAL, "spawn failed");
+		return -1;
+	}
+	conn_free_request(c);
+	conn_backend_attach(c);
+	if (gethostname(host, sizeof(host)) == -1)
+		snprintf(host, sizeof(host), "localhost");
+	snprintf(title, sizeof(title), "%s (%s)", c->program ? c->program :
+	    c->route->argv.v[0], host);
+	conn_send_frame_prefixed(c, true, WS_OP_BINARY, PTY_OUT_TITLE, title,
+	    strlen(title));
+	conn_send_frame_prefixed(c, true, WS_OP_BINARY, PTY_OUT_PREFS, "{}",
+	    2);
+	conn_update_backend_reading(c);
+	return 0;
+}
+
+static int
+conn_pty_resize(struct conn *c, const char *json, size_t n)
+{
+	struct pty_size	 sz;
+	struct winsize	 ws;
+	const char	*why;
+
+	if (pty_parse_resize(json, n, &sz, &why) == -1) {
+		conn_fail(c, WS_CLOSE_BAD_DATA, why);
+		return -1;
+	}
+	memset(&ws, 0, sizeof(ws));
+	ws.ws_col = sz.cols;
+	ws.ws_row = sz.rows;
+	if (c->backend.rfd != -1 && ioctl(c->backend.rfd, TIOCSWINSZ, &ws) ==
+	    -1)
+		log_warn("conn %llu: TIOCSWINSZ", (unsigned long long)c->id);
+	return 0;
+}
+
+/* A complete JSON or flow-control message. */
+static int
+conn_pty_command(struct conn *c, uint8_t cmd, const char *p, size_t n)
+{
+	switch (cmd) {
+	case PTY_IN_INIT:
+		return conn_pty_init(c, p, n);
+	case PTY_IN_RESIZE:
+		return conn_pty_resize(c, p, n);
+	case PTY_IN_PAUSE:
+	case PTY_IN_RESUME:
+		c->output_paused = cmd == PTY_IN_PAUSE;
+		conn_update_backend_reading(c);
+		return 0;
+	default:
+		log_info("conn %llu %s: unknown terminal command 0x%02x ignored",
+		    (unsigned long long)c->id, c->peer, cmd);
+		return 0;
+	}
+}
+
+/* Client payload on a pty route: input streams, JSON is collected. */
+int
+conn_pty_input(struct conn *c, const uint8_t *p, size_t n, bool msg_end)
+{
+	int	 rv = 0;
+
+	if (c->pty_cmd == 0 && n > 0) {
+		c->pty_cmd = p[0];
+		/* The init message is JSON: its '{' is part of it. */
+		if (c->pty_cmd != PTY_IN_INIT)
+			p++, n--;
+	}
+	if (c->pty_cmd == PTY_IN_INPUT) {
+		if (!c->route->readonly && c->proc != NULL)
+			rv = conn_sink_backend(c, p, n, false);
+	} else if (c->pty_cmd != 0) {
+		if (buf_len(&c->ctl) + n > PTY_MAX_CONTROL) {
+			conn_fail(c, WS_CLOSE_TOO_BIG, "terminal control "
+			    "message too long");
+			return -1;
+		}
+		if (buf_append(&c->ctl, p, n) == -1)
+			return -1;
+		if (msg_end)
+			rv = conn_pty_command(c, c->pty_cmd,
+			    (const char *)buf_head(&c->ctl), buf_len(&c->ctl));
+	}
+	if (msg_end) {
+		c->pty_cmd = 0;
+		buf_free(&c->ctl);
+	}
+	return rv;
+}
