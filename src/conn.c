@@ -7,6 +7,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 
 #include <arpa/inet.h>
@@ -44,7 +45,7 @@
 
 struct server	 server;
 
-uint8_t		 conn_scratch[CONN_SOCKET_CHUNK];
+uint8_t		 conn_scratch[CONN_SOCKET_CHUNK_MAX];
 
 static void	conn_client_read_cb(struct ev_loop *, ev_io *, int);
 static void	conn_client_write_cb(struct ev_loop *, ev_io *, int);
@@ -201,6 +202,47 @@ endpoint_flush_later(struct endpoint *e)
 		return;
 	e->flush_queued = true;
 	TAILQ_INSERT_TAIL(&server.flushq, e, flush_entry);
+}
+
+/*
+ * A large chunk for a socket or pipe with nothing queued goes out at
+ * once from where it lies: no copy into the buffer. Small pieces still
+ * gather in the buffer so that one write carries many frames. What the
+ * kernel doesn't take (or any error, handled by the writer) is queued.
+ */
+int
+endpoint_write_through(struct endpoint *e, const struct iovec *iov, int iovcnt)
+{
+	struct msghdr	 mh = { .msg_iov = (struct iovec *)(uintptr_t)iov,
+			    .msg_iovlen = (size_t)iovcnt };
+	size_t		 total = 0, skip, k;
+	ssize_t		 n = -1;
+	bool		 blocked = false;
+	int		 i;
+
+	for (i = 0; i < iovcnt; i++)
+		total += iov[i].iov_len;
+	if (total >= CONN_WRITE_THROUGH_MIN && buf_len(&e->out) == 0 &&
+	    e->wfd != -1 && !e->wr_shut && !ev_is_active(&e->wr)) {
+		/* Sockets without SIGPIPE; a process's stdin is a pipe. */
+		n = sendmsg(e->wfd, &mh, MSG_NOSIGNAL);
+		if (n == -1 && errno == ENOTSOCK)
+			n = writev(e->wfd, iov, iovcnt);
+		blocked = n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK);
+	}
+	skip = n > 0 ? (size_t)n : 0;
+	for (i = 0; i < iovcnt; i++) {
+		k = skip < iov[i].iov_len ? skip : iov[i].iov_len;
+		skip -= k;
+		if (buf_append(&e->out, (const uint8_t *)iov[i].iov_base + k,
+		    iov[i].iov_len - k) == -1)
+			return -1;
+	}
+	if (blocked)
+		watcher_set(&e->wr, true);
+	else
+		endpoint_flush_later(e);
+	return 0;
 }
 
 static void
@@ -397,6 +439,16 @@ conn_send_frame_prefixed(struct conn *c, bool fin, int opcode, int prefix,
 
 	if (prefix >= 0)
 		hdr[hlen++] = (uint8_t)prefix;
+	if (c->tls == NULL && n >= CONN_WRITE_THROUGH_MIN) {
+		struct iovec	 iov[2] = { { hdr, hlen },
+				    { (void *)(uintptr_t)p, n } };
+
+		if (endpoint_write_through(&c->client, iov, 2) == -1) {
+			conn_close(c, "out of memory");
+			return -1;
+		}
+		return 0;
+	}
 	if ((dst = buf_reserve(&c->client.out, hlen + n)) == NULL) {
 		conn_close(c, "out of memory");
 		return -1;
@@ -486,14 +538,30 @@ conn_maybe_finish(struct conn *c)
 
 /* --- client -> backend ------------------------------------------------- */
 
+/*
+ * How much one socket read takes: the route's buffer_size, so a route
+ * tuned for bulk moves it in fewer trips and the default stays small.
+ */
+size_t
+conn_socket_chunk(const struct conn *c)
+{
+	size_t	 n = c->route != NULL ? (size_t)c->route->limits.buffer_size :
+		    CONFIG_BUFFER_SIZE;
+
+	if (n < CONN_SOCKET_CHUNK_MIN)
+		return CONN_SOCKET_CHUNK_MIN;
+	return n > CONN_SOCKET_CHUNK_MAX ? CONN_SOCKET_CHUNK_MAX : n;
+}
+
 void
 conn_update_client_reading(struct conn *c)
 {
 	bool	 on;
 
+	/* Room for a chunk plus a frame header and a control frame. */
 	on = c->state != CONN_CLOSED && c->state != CONN_BACKEND &&
 	    !c->client.eof && !c->input_blocked &&
-	    buf_len(&c->in) < CONN_IN_MAX;
+	    buf_len(&c->in) < conn_socket_chunk(c) + WS_MAX_HEADER + 125;
 	watcher_set(&c->client.rd, on);
 }
 
@@ -523,16 +591,16 @@ int
 conn_sink_backend(struct conn *c, const uint8_t *p, size_t n, bool end)
 {
 	struct endpoint	*b = &c->backend;
+	struct iovec	 iov[2] = { { (void *)(uintptr_t)p, n }, { "\n", 1 } };
+	int		 iovcnt = end && c->route->mode == MODE_TEXT ? 2 : 1;
 
 	if (b->wfd == -1 || b->wr_shut)
 		return 0;	/* the backend stopped reading: drop */
-	if (buf_append(&b->out, p, n) == -1 ||
-	    (end && c->route->mode == MODE_TEXT &&
-	    buf_append(&b->out, "\n", 1) == -1)) {
+
+	if (endpoint_write_through(b, iov, iovcnt) == -1) {
 		conn_close(c, "out of memory");
 		return -1;
 	}
-	endpoint_flush_later(b);
 	return 0;
 }
 
@@ -861,6 +929,7 @@ conn_client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct conn	*c = w->data;
 	uint8_t		*p;
+	size_t		 chunk;
 	ssize_t		 n;
 
 	(void)loop, (void)revents;
@@ -877,11 +946,12 @@ conn_client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		conn_read_discard(c);
 		return;
 	}
-	if ((p = buf_reserve(&c->in, CONN_SOCKET_CHUNK)) == NULL) {
+	chunk = conn_socket_chunk(c);
+	if ((p = buf_reserve(&c->in, chunk)) == NULL) {
 		conn_close(c, "out of memory");
 		return;
 	}
-	n = client_recv(c, p, CONN_SOCKET_CHUNK);
+	n = client_recv(c, p, chunk);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
 		if (buf_len(&c->in) == 0)
 			buf_free(&c->in);

@@ -21,9 +21,11 @@
 #include "ws.h"
 
 #define CONN_READ_CHUNK		(64 * 1024)	/* process output per message */
-#define CONN_SOCKET_CHUNK	(256 * 1024)	/* socket reads: fewer trips */
+/* Socket reads follow the route's buffer_size within these bounds. */
+#define CONN_SOCKET_CHUNK_MIN	(16 * 1024)
+#define CONN_SOCKET_CHUNK_MAX	(1024 * 1024)
+#define CONN_WRITE_THROUGH_MIN	(16 * 1024)	/* written without a copy */
 #define CONN_MAX_WRITE_PER_EVENT (1024 * 1024)	/* fairness between conns */
-#define CONN_IN_MAX		(CONN_SOCKET_CHUNK + WS_MAX_HEADER + 125)
 
 enum conn_state {
 	CONN_ACCEPTED,

@@ -8,16 +8,20 @@
 #ifndef CONN_INT_H
 #define CONN_INT_H
 
+#include <sys/uio.h>
+
 #include "conn.h"
 
 /* Socket reads land here; the loop is single-threaded. */
-extern uint8_t	 conn_scratch[CONN_SOCKET_CHUNK];
+extern uint8_t	 conn_scratch[CONN_SOCKET_CHUNK_MAX];
 
 /* conn.c: watchers, buffers, closing, frames to the client. */
 void	watcher_set(ev_io *, bool on);
 void	endpoint_watch(struct endpoint *, ev_io *,
 	    void (*)(struct ev_loop *, ev_io *, int), int fd, int events);
+size_t	conn_socket_chunk(const struct conn *);
 void	endpoint_flush_later(struct endpoint *);
+int	endpoint_write_through(struct endpoint *, const struct iovec *, int);
 void	endpoint_close(struct endpoint *);
 void	conn_deadline(struct conn *, int64_t ms);
 int	conn_send_raw(struct conn *, const void *, size_t);

@@ -171,13 +171,14 @@ void
 conn_backend_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct conn	*c = w->data;
-	size_t		 room = buf_room(&c->client.out);
+	size_t		 room = buf_room(&c->client.out), chunk;
 	ssize_t		 n;
 
 	(void)loop, (void)revents;
 	/* A process's read is one message of at most 64 KiB (websocketd). */
-	if (room > (c->proc != NULL ? CONN_READ_CHUNK : sizeof(conn_scratch)))
-		room = c->proc != NULL ? CONN_READ_CHUNK : sizeof(conn_scratch);
+	chunk = c->proc != NULL ? CONN_READ_CHUNK : conn_socket_chunk(c);
+	if (room > chunk)
+		room = chunk;
 	if (room == 0) {
 		conn_update_backend_reading(c);
 		return;

@@ -1,10 +1,11 @@
-# Benchmark client and TCP echo server (issue 6), kept beside their sources.
+# Benchmark client, TCP echo server and spawn-rate reference (issue 6), kept beside their sources.
 # make bench: the full comparison (tests/bench/run.sh, a few minutes).
 # make bench-smoke: wsbench against wsbridge --echo for a second.
 
 B		?= build
 BENCH_CFLAGS	:= -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror $(WARN)
-BENCH_BINS	:= $(B)/bench/wsbench $(B)/bench/echo_server
+BENCH_BINS	:= $(B)/bench/wsbench $(B)/bench/echo_server \
+		   $(B)/bench/spawn_rate
 
 .PHONY: bench bench-bins bench-smoke
 
@@ -19,6 +20,11 @@ $(B)/bench/wsbench: $(WSBENCH_SRCS) tests/bench/wsbench.h
 	$(Q)$(CC) $(BENCH_CFLAGS) -o $@ $(WSBENCH_SRCS) -lcrypto
 
 $(B)/bench/echo_server: tests/bench/echo_server.c
+	@mkdir -p $(B)/bench
+	@echo "  CC    $@"
+	$(Q)$(CC) $(BENCH_CFLAGS) -o $@ $<
+
+$(B)/bench/spawn_rate: tests/bench/spawn_rate.c
 	@mkdir -p $(B)/bench
 	@echo "  CC    $@"
 	$(Q)$(CC) $(BENCH_CFLAGS) -o $@ $<

@@ -66,16 +66,18 @@ server_cmd() {
 		echo "websocketd --port $2 --address 127.0.0.1 --binary cat" ;;
 	wsbridge-tcp)	echo "$WSB --port $2 --address 127.0.0.1" \
 		    "--connect 127.0.0.1:$ECHO_PORT" ;;
+	# A route for bulk transfers: 1 MiB buffers (and socket reads).
 	wsbridge-tcp-large) echo "$WSB --port $2 --address 127.0.0.1" \
-		    "--connect 127.0.0.1:$ECHO_PORT --max-message-size 32M" ;;
+		    "--connect 127.0.0.1:$ECHO_PORT --max-message-size 32M" \
+		    "--buffer-size 1M" ;;
 	websockify)	echo "websockify 127.0.0.1:$2 127.0.0.1:$ECHO_PORT" ;;
 	esac
 }
 
 # measure KEY SERVER WSBENCH-ARGS...: one run; "raw" talks to the echo
-# server. Appends the RESULT fields to $RES as "KEY field value".
+# server, "spawn" runs the spawn-rate reference instead of wsbench. Appends the RESULT fields to $RES as "KEY field value".
 measure() {
-	local key=$1 srv=$2 port pid=0 log rc line f
+	local key=$1 srv=$2 port pid=0 log rc
 	shift 2
 	case $srv in
 	websocketd*) have websocketd || return ;;
@@ -84,6 +86,12 @@ measure() {
 		[ "$ROUND" -le "$RUNS_WSF" ] || return ;;
 	esac
 	log=$OUT/$key.log
+	if [ "$srv" = spawn ]; then
+		timeout $((SECS + 90)) "$B/bench/spawn_rate" "$@" >>"$log" 2>&1
+		rc=$?
+		record "$key" "$log" "$rc"
+		return
+	fi
 	if [ "$srv" = raw ]; then
 		port=$ECHO_PORT
 	else
@@ -98,6 +106,12 @@ measure() {
 	timeout $((SECS + 90)) "$WSBENCH" "$@" --port "$port" >>"$log" 2>&1
 	rc=$?
 	[ "$pid" != 0 ] && stop_server "$pid"
+	record "$key" "$log" "$rc"
+}
+
+# record KEY LOG RC: the last RESULT line of LOG into $RES.
+record() {
+	local key=$1 log=$2 rc=$3 line f
 	line=$(grep '^RESULT' "$log" | tail -n 1)
 	for f in ${line#RESULT }; do
 		echo "$key ${f%%=*} ${f#*=}" >>"$RES"
@@ -132,6 +146,8 @@ round() {
 		measure "connect.$s" "$s" $c --binary
 	done
 	measure connect.raw raw $c --raw
+	# The machine's own limit for the process route: spawn + exit alone.
+	measure connect.spawn-ceiling spawn --conns 10 --seconds "$SECS"
 	for s in wsbridge-text websocketd-text; do
 		measure "p99.$s" "$s" echo --conns 100 --depth 1 --size 64 \
 		    --seconds "$SECS"
@@ -196,6 +212,12 @@ target() {
 		printf "%-44s %10s   %2s %-8s %s\n", l, v, op, t, r }'
 }
 
+# reference LABEL VALUE: what the machine allows at best, no verdict.
+reference() {
+	printf '%-44s %10s   (no process-per-session server can beat it)\n' \
+	    "$1" "$2"
+}
+
 ratio() {
 	awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b + 0 == 0)
 	    print "-"; else printf "%.2f\n", a / b }'
@@ -219,6 +241,9 @@ print_targets() {
 	target "process connect sessions/s / websocketd" \
 	    "$(ratio "$(med connect.wsbridge-text $s)" \
 	    "$(med connect.websocketd-text $s)")" ">=" 3
+	reference "  limit here: cat spawn+exit/s / websocketd" \
+	    "$(ratio "$(med connect.spawn-ceiling $s)" \
+	    "$(med connect.websocketd-text $s)")"
 	target "TCP connect sessions/s / websockify" \
 	    "$(ratio "$(med connect.wsbridge-tcp $s)" \
 	    "$(med connect.websockify $s)")" ">=" 20
