@@ -1,11 +1,12 @@
-# Benchmark client, TCP echo server and spawn-rate reference (issue 6), kept beside their sources.
+# Benchmark client, TCP echo server, and the references: a plain TCP relay
+# and a spawn-rate loop (issue 6), kept beside their sources.
 # make bench: the full comparison (tests/bench/run.sh, a few minutes).
 # make bench-smoke: wsbench against wsbridge --echo for a second.
 
 B		?= build
 BENCH_CFLAGS	:= -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror $(WARN)
 BENCH_BINS	:= $(B)/bench/wsbench $(B)/bench/echo_server \
-		   $(B)/bench/spawn_rate
+		   $(B)/bench/spawn_rate $(B)/bench/tcp_relay
 
 .PHONY: bench bench-bins bench-smoke
 
@@ -25,6 +26,11 @@ $(B)/bench/echo_server: tests/bench/echo_server.c
 	$(Q)$(CC) $(BENCH_CFLAGS) -o $@ $<
 
 $(B)/bench/spawn_rate: tests/bench/spawn_rate.c
+	@mkdir -p $(B)/bench
+	@echo "  CC    $@"
+	$(Q)$(CC) $(BENCH_CFLAGS) -o $@ $<
+
+$(B)/bench/tcp_relay: tests/bench/tcp_relay.c
 	@mkdir -p $(B)/bench
 	@echo "  CC    $@"
 	$(Q)$(CC) $(BENCH_CFLAGS) -o $@ $<

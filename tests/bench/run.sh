@@ -75,7 +75,8 @@ server_cmd() {
 }
 
 # measure KEY SERVER WSBENCH-ARGS...: one run; "raw" talks to the echo
-# server, "spawn" runs the spawn-rate reference instead of wsbench. Appends the RESULT fields to $RES as "KEY field value".
+# server, "relay" to it through the plain TCP relay, "spawn" runs the
+# spawn-rate reference instead of wsbench. Appends the RESULT fields to $RES as "KEY field value".
 measure() {
 	local key=$1 srv=$2 port pid=0 log rc
 	shift 2
@@ -94,6 +95,8 @@ measure() {
 	fi
 	if [ "$srv" = raw ]; then
 		port=$ECHO_PORT
+	elif [ "$srv" = relay ]; then
+		port=$RELAY_PORT
 	else
 		port=$(free_port)
 		# shellcheck disable=SC2046
@@ -139,6 +142,8 @@ round() {
 	done
 	measure echo.raw raw raw --conns 100 --depth 16 --size 64 \
 	    --seconds "$SECS"
+	measure echo.relay relay raw --conns 100 --depth 16 --size 64 \
+	    --seconds "$SECS"
 	for s in wsbridge-text websocketd-text; do
 		measure "connect.$s" "$s" $c
 	done
@@ -147,13 +152,15 @@ round() {
 	done
 	measure connect.raw raw $c --raw
 	# The machine's own limit for the process route: spawn + exit alone.
-	measure connect.spawn-ceiling spawn --conns 10 --seconds "$SECS"
+	measure connect.spawn-1 spawn --conns 1 --seconds "$SECS"
+	measure connect.spawn-10 spawn --conns 10 --seconds "$SECS"
 	for s in wsbridge-text websocketd-text; do
 		measure "p99.$s" "$s" echo --conns 100 --depth 1 --size 64 \
 		    --seconds "$SECS"
 	done
 	measure large.wsbridge-tcp wsbridge-tcp-large large --count 5
 	measure large.raw raw large --raw --count 5
+	measure large.relay relay large --raw --count 5
 }
 
 # Once: the heavy idle loads, and websockify's large message, which takes
@@ -212,10 +219,15 @@ target() {
 		printf "%-44s %10s   %2s %-8s %s\n", l, v, op, t, r }'
 }
 
-# reference LABEL VALUE: what the machine allows at best, no verdict.
+# reference LABEL VALUE: the same load without wsbridge's work (a plain
+# relay, bare spawns): what this machine allows; no verdict.
 reference() {
-	printf '%-44s %10s   (no process-per-session server can beat it)\n' \
-	    "$1" "$2"
+	printf '%-44s %10s   (reference)\n' "$1" "$2"
+}
+
+maxof() {
+	awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-") print b;
+	    else if (b == "-" || a + 0 >= b + 0) print a; else print b }'
 }
 
 ratio() {
@@ -238,12 +250,14 @@ print_targets() {
 	target "TCP route msgs/s / raw TCP echo" \
 	    "$(ratio "$(med echo.wsbridge-tcp $m)" "$(med echo.raw $m)")" \
 	    ">=" 0.40
+	reference "  plain TCP relay msgs/s / raw TCP echo" \
+	    "$(ratio "$(med echo.relay $m)" "$(med echo.raw $m)")"
 	target "process connect sessions/s / websocketd" \
 	    "$(ratio "$(med connect.wsbridge-text $s)" \
 	    "$(med connect.websocketd-text $s)")" ">=" 3
 	reference "  limit here: cat spawn+exit/s / websocketd" \
-	    "$(ratio "$(med connect.spawn-ceiling $s)" \
-	    "$(med connect.websocketd-text $s)")"
+	    "$(ratio "$(maxof "$(med connect.spawn-1 $s)" \
+	    "$(med connect.spawn-10 $s)")" "$(med connect.websocketd-text $s)")"
 	target "TCP connect sessions/s / websockify" \
 	    "$(ratio "$(med connect.wsbridge-tcp $s)" \
 	    "$(med connect.websockify $s)")" ">=" 20
@@ -251,6 +265,8 @@ print_targets() {
 	    "$(med idle.wsbridge-tcp bytes_per_conn)" "<=" 8192
 	target "16 MiB through TCP route, MB/s" \
 	    "$(med large.wsbridge-tcp mb_per_s)" ">=" 1000
+	reference "  plain TCP relay (no WebSocket), MB/s" \
+	    "$(med large.relay mb_per_s)"
 	target "p99 100x1x64: websocketd p99 / wsbridge p99" \
 	    "$(ratio "$(med p99.websocketd-text p99_us)" \
 	    "$(med p99.wsbridge-text p99_us)")" ">=" 1
@@ -266,6 +282,10 @@ main() {
 	ECHO_PORT=$(free_port)
 	start_server "$OUT/echo_server.log" "$ECHO_PORT" \
 	    "$B/bench/echo_server" --port "$ECHO_PORT" || exit 1
+	RELAY_PORT=$(free_port)
+	start_server "$OUT/tcp_relay.log" "$RELAY_PORT" \
+	    "$B/bench/tcp_relay" --port "$RELAY_PORT" --to "$ECHO_PORT" ||
+	    exit 1
 	echo "bench: $RUNS rounds of ${SECS}s loads (websockify: $RUNS_WSF)," \
 	    "logs in $OUT" >&2
 	for ROUND in $(seq "$RUNS"); do

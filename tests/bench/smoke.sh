@@ -1,17 +1,38 @@
 #!/bin/bash
-# bench-smoke: one second of wsbench echo against wsbridge --echo. Fails
-# only when wsbench reports an error, never on numbers.
+# bench-smoke: one second of wsbench echo against wsbridge --echo, and one
+# second of each reference tool (raw TCP through the plain relay to the echo
+# server; the spawn loop). Fails only when a tool reports an error, never on
+# numbers.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/bench/lib.sh
 B=${B:-build}
-port=$(free_port)
 log=$(mktemp /tmp/wsbench-smoke.XXXXXX)
+
+# smoke_run WHAT CMD...: run CMD (bounded); on failure show the server log.
+smoke_run() {
+	local what=$1
+	shift
+	if ! timeout 30 "$@"; then
+		echo "bench-smoke: $what failed; server log:" >&2
+		tail -n 20 "$log" >&2
+		exit 1
+	fi
+}
+
+port=$(free_port)
 start_server "$log" "$port" "$B/wsbridge" --port "$port" \
     --address 127.0.0.1 --echo || exit 1
-if ! timeout 30 "$B/bench/wsbench" echo --port "$port" --conns 2 \
-    --seconds 1; then
-	echo "bench-smoke: wsbench failed; server log:" >&2
-	tail -n 20 "$log" >&2
-	exit 1
-fi
+smoke_run wsbench "$B/bench/wsbench" echo --port "$port" --conns 2 \
+    --seconds 1
+stop_server "$SERVER_PID"
+
+echo_port=$(free_port)
+start_server "$log" "$echo_port" "$B/bench/echo_server" --port "$echo_port" ||
+    exit 1
+relay_port=$(free_port)
+start_server "$log" "$relay_port" "$B/bench/tcp_relay" --port "$relay_port" \
+    --to "$echo_port" || exit 1
+smoke_run tcp_relay "$B/bench/wsbench" raw --port "$relay_port" --conns 2 \
+    --seconds 1
+smoke_run spawn_rate "$B/bench/spawn_rate" --conns 2 --seconds 1
 rm -f "$log"
