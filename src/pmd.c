@@ -89,6 +89,7 @@ pmd_param(char *param, struct pmd_params *p, unsigned *seen)
 		if ((bits = pmd_bits(value)) < 9)
 			return -1;
 		p->server_max_window_bits = bits;
+		p->server_max_window_bits_asked = true;
 	} else if (strcasecmp(name, "client_max_window_bits") == 0 &&
 	    !(*seen & 8)) {
 		*seen |= 8;
@@ -138,7 +139,8 @@ pmd_negotiate(const char *offers, struct pmd_params *p, char *resp,
 	snprintf(resp, respsz, "permessage-deflate; server_no_context_takeover"
 	    "%s", p->client_no_context_takeover ?
 	    "; client_no_context_takeover" : "");
-	if (p->server_max_window_bits < PMD_WINDOW)
+	/* RFC 7692 7.1.2.1: a server accepting the offer echoes the value. */
+	if (p->server_max_window_bits_asked)
 		snprintf(resp + strlen(resp), respsz - strlen(resp),
 		    "; server_max_window_bits=%d", p->server_max_window_bits);
 	return 0;
@@ -233,6 +235,7 @@ pmd_deflate(struct pmd *d, const uint8_t *in, size_t n, bool fin,
 {
 	size_t	 cap, len;
 	uint8_t	*buf;
+	int	 rv;
 
 	if (!d->out_ready) {
 		if (deflateInit2(&d->out, Z_DEFAULT_COMPRESSION, Z_DEFLATED,
@@ -248,7 +251,9 @@ pmd_deflate(struct pmd *d, const uint8_t *in, size_t n, bool fin,
 	d->out.avail_in = (uInt)n;
 	d->out.next_out = buf;
 	d->out.avail_out = (uInt)cap;
-	if (deflate(&d->out, Z_SYNC_FLUSH) != Z_OK || d->out.avail_in != 0) {
+	/* Z_BUF_ERROR: nothing new since the last flush (empty fragment). */
+	rv = deflate(&d->out, Z_SYNC_FLUSH);
+	if ((rv != Z_OK && rv != Z_BUF_ERROR) || d->out.avail_in != 0) {
 		free(buf);
 		return -1;
 	}
@@ -256,6 +261,13 @@ pmd_deflate(struct pmd *d, const uint8_t *in, size_t n, bool fin,
 	if (fin) {
 		if (len >= 4 && memcmp(buf + len - 4, pmd_tail, 4) == 0)
 			len -= 4;
+		/*
+		 * Nothing new after an earlier fragment's flush: one 0x00
+		 * makes, with the 00 00 ff ff the receiver appends, an empty
+		 * stored block (RFC 7692 7.2.3.6), not the start of a long one.
+		 */
+		if (len == 0)
+			buf[len++] = 0x00;
 		if (d->params.server_no_context_takeover)
 			deflateReset(&d->out);
 	}

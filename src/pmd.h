@@ -14,6 +14,7 @@ struct pmd_params {
 	bool	server_no_context_takeover;
 	bool	client_no_context_takeover;
 	int	server_max_window_bits;		/* 9..15 */
+	bool	server_max_window_bits_asked;	/* must be answered */
 };
 
 struct pmd;

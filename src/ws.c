@@ -404,6 +404,8 @@ ws_msg_frame_alone(const struct ws_msg *m, const struct ws_header *h,
 static unsigned
 ws_msg_data(struct ws_msg *m, const struct ws_header *h, const char **why)
 {
+	uint64_t	 limit;
+
 	if (h->opcode == WS_OP_CONT && !m->in_message) {
 		*why = "continuation frame without a message";
 		return WS_CLOSE_PROTOCOL;
@@ -419,8 +421,17 @@ ws_msg_data(struct ws_msg *m, const struct ws_header *h, const char **why)
 		m->utf8 = WS_UTF8_ACCEPT;
 		m->in_message = !h->fin;
 	}
-	/* Written as a subtraction: m->len + h->len may overflow. */
-	if (m->max_len != 0 && h->len > m->max_len - m->len) {
+	/*
+	 * A compressed message's limit is on its inflated size (checked as
+	 * it inflates); its wire size only has a loose bound, as random
+	 * data grows a little when deflated. Written as a subtraction:
+	 * m->len + h->len may overflow.
+	 */
+	limit = m->max_len;
+	if (m->compressed && limit != 0)
+		limit = limit > (UINT64_MAX - 1024) / 2 ? UINT64_MAX :
+		    2 * limit + 1024;
+	if (limit != 0 && h->len > limit - m->len) {
 		*why = "message over the size limit";
 		return WS_CLOSE_TOO_BIG;
 	}

@@ -1,4 +1,5 @@
 """permessage-deflate (RFC 7692) on routes with compression = yes."""
+import random
 import zlib
 
 import pytest
@@ -146,3 +147,65 @@ def test_process_route_with_an_independent_client(srv):
     s = ws_session("ws://127.0.0.1:%d/cat" % srv.port, msgs,
                    done=count(200))
     assert s.messages == msgs
+
+
+def test_messages_on_64k_boundaries(srv):
+    # The echo's last fragment is empty when the inflated size is a
+    # multiple of 64 KiB: it must still be a valid compressed frame.
+    msgs = ["a" * n for n in (65536, 131072, 1 << 20, 0, 1, 65537)]
+    s = ws_session("ws://127.0.0.1:%d/echo" % srv.port, msgs,
+                   done=count(len(msgs)))
+    assert s.messages == msgs
+    assert s.code == 1000
+
+
+def test_empty_final_fragment(srv):
+    # The server's echo ends with an empty piece here: it is sent as a
+    # frame the client can inflate, and the stream stays in step.
+    c, head, _ = wsutil.raw_handshake(srv.port, "/echo", OFFER)
+    z = zlib.compressobj(wbits=-15)
+    first = z.compress(b"abc") + z.flush(zlib.Z_SYNC_FLUSH)
+    # Its own flush ended the first fragment: the last one is the single
+    # 0x00 that the appended 00 00 ff ff completes (RFC 7692 7.2.3.6).
+    send_frame(c, OP_TEXT, first, fin=False, rsv=4)
+    send_frame(c, OP_CONT, b"\x00", fin=True)
+    got = b""
+    while True:
+        fin, rsv, op, payload = recv_frame_full(c)
+        got += payload
+        if fin:
+            break
+    assert inflate(got) == b"abc"
+    # The connection is still healthy: a second message echoes too.
+    send_frame(c, OP_TEXT, deflate(b"next"), rsv=4)
+    fin, rsv, op, payload = recv_frame_full(c)
+    assert (fin, op) == (True, OP_TEXT) and inflate(payload) == b"next"
+    c.close()
+
+
+def test_server_max_window_bits_answered(srv):
+    # RFC 7692 7.1.2.1: accepting the parameter means echoing it.
+    from websockets.extensions.permessage_deflate import (
+        ClientPerMessageDeflateFactory)
+    for bits in (15, 10):
+        c, head, _ = wsutil.raw_handshake(
+            srv.port, "/echo",
+            {"Sec-WebSocket-Extensions":
+             "permessage-deflate; server_max_window_bits=%d" % bits})
+        assert head.status == 101
+        assert ("server_max_window_bits=%d" % bits
+                in head.header("sec-websocket-extensions"))
+        c.close()
+    factory = ClientPerMessageDeflateFactory(server_max_window_bits=15)
+    s = ws_session("ws://127.0.0.1:%d/echo" % srv.port, ["x" * 1000],
+                   done=count(1), extensions=[factory])
+    assert s.messages == ["x" * 1000]
+
+
+def test_incompressible_message_under_the_limit(srv):
+    # Random bytes grow a little when deflated: the limit is on the
+    # message, not on its compressed form.
+    blob = bytes(random.Random(7).getrandbits(8) for _ in range(1000000))
+    s = ws_session("ws://127.0.0.1:%d/echo" % srv.port, [blob],
+                   done=count(1))
+    assert s.messages == [blob]

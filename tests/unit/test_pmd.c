@@ -24,6 +24,10 @@ test_negotiate(void)
 	    sizeof(resp)), 0);
 	CHECK_EQ(p.server_max_window_bits, 10);
 	CHECK(strstr(resp, "server_max_window_bits=10") != NULL);
+	/* An accepted server_max_window_bits is answered, even 15. */
+	CHECK_EQ(pmd_negotiate("permessage-deflate; server_max_window_bits=15",
+	    &p, resp, sizeof(resp)), 0);
+	CHECK(strstr(resp, "server_max_window_bits=15") != NULL);
 	CHECK_EQ(pmd_negotiate("permessage-deflate; bogus", &p, resp,
 	    sizeof(resp)), -1);
 	CHECK_EQ(pmd_negotiate("permessage-deflate; server_no_context_takeover;"
@@ -75,10 +79,57 @@ test_round_trip(void)
 	pmd_free(d);
 }
 
+/*
+ * A message whose last fragment is empty (the sender's chunks ended on a
+ * boundary): nothing new to flush is not an error, and the message still
+ * inflates to the same bytes.
+ */
+static void
+test_empty_last_fragment(void)
+{
+	struct pmd_params	 p;
+	struct pmd		*tx, *rx;
+	uint8_t			*z1, *z2, out[8192], all[8192];
+	size_t			 n1, n2, used, produced;
+	char			 resp[128];
+	const char		*why;
+	bool			 done = false;
+
+	pmd_negotiate("permessage-deflate", &p, resp, sizeof(resp));
+	tx = pmd_new(&p);
+	rx = pmd_new(&p);
+	CHECK_EQ(pmd_deflate(tx, (const uint8_t *)"hello hello hello", 17,
+	    false, &z1, &n1), 0);
+	CHECK_EQ(pmd_deflate(tx, NULL, 0, true, &z2, &n2), 0);
+	CHECK(n1 + n2 <= sizeof(all));
+	memcpy(all, z1, n1);
+	memcpy(all + n1, z2, n2);
+	CHECK_EQ(pmd_inflate(rx, all, n1 + n2, true, out, sizeof(out), &used,
+	    &produced, &done, &why), 0);
+	CHECK(done);
+	CHECK_EQ(produced, 17);
+	CHECK(memcmp(out, "hello hello hello", 17) == 0);
+	free(z1);
+	free(z2);
+	/* The next message, on the same streams, is whole too. */
+	CHECK_EQ(pmd_deflate(tx, (const uint8_t *)"again", 5, true, &z1, &n1),
+	    0);
+	done = false;
+	CHECK_EQ(pmd_inflate(rx, z1, n1, true, out, sizeof(out), &used,
+	    &produced, &done, &why), 0);
+	CHECK(done);
+	CHECK_EQ(produced, 5);
+	CHECK(memcmp(out, "again", 5) == 0);
+	free(z1);
+	pmd_free(tx);
+	pmd_free(rx);
+}
+
 int
 main(void)
 {
 	test_negotiate();
 	test_round_trip();
+	test_empty_last_fragment();
 	TEST_REPORT();
 }
