@@ -30,7 +30,7 @@ conn_http_error(struct conn *c, int status, char *const *more, size_t nmore)
 	struct config	*cfg = c->cref->cfg;
 	struct strlist	 hv = { NULL, 0 };
 	const struct strlist *base;
-	char		*resp;
+	char		*resp, *end;
 	size_t		 len, i;
 	int		 retry = status == 429 || status == 503 ? 5 : 0;
 
@@ -49,6 +49,10 @@ conn_http_error(struct conn *c, int status, char *const *more, size_t nmore)
 		conn_close(c, "out of memory");
 		return;
 	}
+	/* HEAD: the same head (Content-Length included), no body. */
+	if (c->req != NULL && c->req->method == HTTP_HEAD &&
+	    (end = strstr(resp, "\r\n\r\n")) != NULL)
+		len = (size_t)(end + 4 - resp);
 	c->linger = true;
 	conn_set_state(c, CONN_CLOSING);
 	conn_deadline(c, cfg->close_timeout_ms);

@@ -311,6 +311,17 @@ hs_header(const struct hs_request *req, const char *name)
 	return NULL;
 }
 
+static size_t
+hs_header_count(const struct hs_request *req, const char *name)
+{
+	size_t	 i, n = 0;
+
+	for (i = 0; i < req->nheaders; i++)
+		if (strcasecmp(req->headers[i].name, name) == 0)
+			n++;
+	return n;
+}
+
 /*
  * The next element of a comma-separated list, without its surrounding
  * whitespace; empty elements ("a,,b") are skipped as RFC 9110 5.6.1 asks.
@@ -382,7 +393,10 @@ hs_classify(const struct hs_request *req, int *status, const char **why)
 
 	*status = 0;
 	*why = NULL;
-	if (!hs_header_has_token(req, "Upgrade", "websocket"))
+	/* Any WebSocket header makes it an upgrade attempt, to be judged. */
+	if (!hs_header_has_token(req, "Upgrade", "websocket") &&
+	    hs_header(req, "Sec-WebSocket-Key") == NULL &&
+	    hs_header(req, "Sec-WebSocket-Version") == NULL)
 		return HS_PLAIN;
 	if (req->method != HTTP_GET)
 		return hs_bad(status, why, 405, "upgrade requires GET");
@@ -391,8 +405,15 @@ hs_classify(const struct hs_request *req, int *status, const char **why)
 		return hs_bad(status, why, 400, "upgrade requires HTTP/1.1");
 	if (hs_header(req, "Host") == NULL)
 		return hs_bad(status, why, 400, "missing Host");
+	if (!hs_header_has_token(req, "Upgrade", "websocket"))
+		return hs_bad(status, why, 400, "Upgrade lacks websocket");
 	if (!hs_header_has_token(req, "Connection", "upgrade"))
 		return hs_bad(status, why, 400, "Connection lacks upgrade");
+	/* RFC 6455 11.3.1, 11.3.5: each at most once. */
+	if (hs_header_count(req, "Sec-WebSocket-Key") > 1 ||
+	    hs_header_count(req, "Sec-WebSocket-Version") > 1)
+		return hs_bad(status, why, 400,
+		    "repeated Sec-WebSocket-Key or -Version");
 	if (!hs_key_valid(hs_header(req, "Sec-WebSocket-Key")))
 		return hs_bad(status, why, 400,
 		    "missing or invalid Sec-WebSocket-Key");
@@ -593,6 +614,19 @@ hs_response_101(const char *accept, const char *protocol,
 	return hs_stream_done(f, &buf, &n, len);
 }
 
+/* Whether one of the "Name: value" lines is a NAME header. */
+static bool
+hs_extra_has(char *const *extra, size_t n, const char *name)
+{
+	size_t	 i, len = strlen(name);
+
+	for (i = 0; i < n; i++)
+		if (strncasecmp(extra[i], name, len) == 0 &&
+		    extra[i][len] == ':')
+			return true;
+	return false;
+}
+
 char *
 hs_response_error(int status, const char *body, int retry_after,
     char *const *extra_headers, size_t nextra, size_t *len)
@@ -608,15 +642,20 @@ hs_response_error(int status, const char *body, int retry_after,
 	}
 	if ((f = open_memstream(&buf, &n)) == NULL)
 		return NULL;
+	/* RFC 9110 15.5.22: a 426 names the protocol to upgrade to. */
 	fprintf(f, "HTTP/1.1 %d %s\r\n"
 	    "Content-Type: text/plain; charset=utf-8\r\n"
 	    "Content-Length: %zu\r\n"
-	    "Connection: close\r\n", status, hs_status_text(status),
-	    strlen(body));
+	    "Connection: %s\r\n", status, hs_status_text(status),
+	    strlen(body), status == 426 ? "Upgrade, close" : "close");
 	if (retry_after > 0)
 		fprintf(f, "Retry-After: %d\r\n", retry_after);
 	if (status == 426)
-		fputs("Sec-WebSocket-Version: 13\r\n", f);
+		fputs("Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n",
+		    f);
+	/* RFC 9110 15.5.6: a 405 says what is allowed (upgrades: GET). */
+	if (status == 405 && !hs_extra_has(extra_headers, nextra, "Allow"))
+		fputs("Allow: GET\r\n", f);
 	hs_put_extra(f, extra_headers, nextra);
 	fprintf(f, "\r\n%s", body);
 	return hs_stream_done(f, &buf, &n, len);

@@ -113,6 +113,60 @@ def test_426_plain_get_on_route(catsrv):
     assert head.header("sec-websocket-version") == "13"
 
 
+def test_426_and_405_name_what_is_required(catsrv):
+    # RFC 9110 15.5.22: a 426 names the protocol (and lists "upgrade" in
+    # Connection); 15.5.6: a 405 says which methods are allowed.
+    raw = request_bytes("GET", "/", [("Host", "127.0.0.1:%d" % catsrv.port)])
+    conn, head = plain_request(catsrv.port, raw)
+    assert head.status == 426
+    assert head.has_token("upgrade", "websocket")
+    assert head.has_token("connection", "upgrade")
+    conn.close()
+    conn, head, _ = raw_handshake(catsrv.port, "/", method="PUT")
+    assert head.status == 405
+    assert "GET" in head.header("allow")
+    conn.close()
+
+
+@pytest.mark.parametrize("upgrade", [None, "h2c"])
+def test_400_websocket_headers_without_upgrade_token(catsrv, upgrade):
+    # Key and version sent but no "Upgrade: websocket": a broken upgrade,
+    # not a plain GET.
+    conn, head, _ = raw_handshake(catsrv.port, "/", {"Upgrade": upgrade})
+    assert_error_response(head, conn, 400)
+
+
+@pytest.mark.parametrize("name", ["Sec-WebSocket-Key",
+                                  "Sec-WebSocket-Version"])
+def test_400_repeated_key_or_version(catsrv, name):
+    headers = [("Host", "127.0.0.1:%d" % catsrv.port),
+               ("Upgrade", "websocket"), ("Connection", "Upgrade"),
+               ("Sec-WebSocket-Key", make_key()),
+               ("Sec-WebSocket-Version", "13")]
+    headers.append((name, make_key() if name.endswith("Key") else "13"))
+    conn, head = plain_request(catsrv.port, request_bytes("GET", "/",
+                                                          headers))
+    assert_error_response(head, conn, 400)
+
+
+def test_head_gets_the_head_without_a_body(catsrv):
+    status = 426
+    conn = connect_tcp(catsrv.port)
+    conn.sendall(request_bytes("HEAD", "/", [
+        ("Host", "127.0.0.1:%d" % catsrv.port)]))
+    data = b""
+    while True:
+        chunk = conn.sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    conn.close()
+    head, sep, rest = data.partition(b"\r\n\r\n")
+    assert sep and head.startswith(b"HTTP/1.1 %d " % status), data
+    assert b"\r\ncontent-length: " in head.lower()
+    assert rest == b"", "HEAD response carries a body: %r" % rest
+
+
 def test_403_origin_not_allowed(wsbridge):
     srv = wsbridge("--origin", "example.com", "cat")
     conn, head, _ = raw_handshake(srv.port, "/",

@@ -223,6 +223,19 @@ test_classify_ok(void)
 static void
 test_classify_bad(void)
 {
+	/* WebSocket headers without "Upgrade: websocket": a bad upgrade. */
+	CHECK_EQ(classify_status(HEAD_START H_HOST H_CONN H_KEY H_VER "\r\n",
+	    HS_BAD), 400);
+	CHECK_EQ(classify_status(HEAD_START H_HOST "Upgrade: h2c\r\n" H_CONN
+	    H_KEY H_VER "\r\n", HS_BAD), 400);
+	/* An h2c upgrade alone is not ours to judge: a plain request. */
+	CHECK_EQ(classify_status(HEAD_START H_HOST "Upgrade: h2c\r\n" H_CONN
+	    "\r\n", HS_PLAIN), 0);
+	/* Key or version repeated (RFC 6455 11.3.1, 11.3.5). */
+	CHECK_EQ(classify_status(HEAD_START H_HOST H_UPGRADE H_CONN H_KEY H_KEY
+	    H_VER "\r\n", HS_BAD), 400);
+	CHECK_EQ(classify_status(HEAD_START H_HOST H_UPGRADE H_CONN H_KEY H_VER
+	    H_VER "\r\n", HS_BAD), 400);
 	CHECK_EQ(classify_status("POST /ws HTTP/1.1\r\n" H_HOST H_UPGRADE
 	    H_CONN H_KEY H_VER "\r\n", HS_BAD), 405);
 	CHECK_EQ(classify_status(HEAD_START H_HOST H_UPGRADE H_CONN H_VER
@@ -494,11 +507,21 @@ test_response_error(void)
 	CHECK_STR(r, "HTTP/1.1 426 Upgrade Required\r\n"
 	    "Content-Type: text/plain; charset=utf-8\r\n"
 	    "Content-Length: 21\r\n"
-	    "Connection: close\r\n"
+	    "Connection: Upgrade, close\r\n"
+	    "Upgrade: websocket\r\n"
 	    "Sec-WebSocket-Version: 13\r\n"
 	    "X-A: 1\r\n"
 	    "\r\n"
 	    "426 Upgrade Required\n");
+	free(r);
+	/* A 405 says what is allowed, unless the caller already did. */
+	r = hs_response_error(405, NULL, 0, NULL, 0, &len);
+	CHECK(r != NULL && strstr(r, "\r\nAllow: GET\r\n") != NULL);
+	free(r);
+	extra[0] = "Allow: GET, HEAD";
+	r = hs_response_error(405, NULL, 0, extra, 1, &len);
+	CHECK(r != NULL && strstr(r, "Allow: GET\r\n") == NULL &&
+	    strstr(r, "Allow: GET, HEAD\r\n") != NULL);
 	free(r);
 	r = hs_response_error(503, "busy\n", 5, NULL, 0, &len);
 	CHECK(r != NULL);
