@@ -59,7 +59,7 @@ conn_access_log(struct conn *c, const char *reason)
 	struct tm	 tm;
 	time_t		 now = time(NULL);
 
-	if (!log_enabled(LOG_LEVEL_ACCESS))
+	if (!log_access_enabled())
 		return;
 	conn_exit_string(c, ex, sizeof(ex));
 	log_escape(path, sizeof(path), c->path ? c->path : "-",

@@ -57,6 +57,13 @@ log_enabled(enum log_level level)
 	return level <= log_level;
 }
 
+/* A file named in access_log always gets its lines; stderr at "access". */
+int
+log_access_enabled(void)
+{
+	return log_path != NULL || log_enabled(LOG_LEVEL_ACCESS);
+}
+
 static void
 log_vwrite(enum log_level level, const char *tag, const char *err,
     const char *fmt, va_list ap)
@@ -82,7 +89,7 @@ log_access_line(const char *line)
 	time_t		 now;
 	struct tm	 tm;
 
-	if (!log_enabled(LOG_LEVEL_ACCESS))
+	if (!log_access_enabled())
 		return;
 	if (log_fp == NULL) {
 		fprintf(stderr, "wsbridge[%d]: %s\n", (int)getpid(), line);

@@ -14,6 +14,7 @@ void	log_init(enum log_level, const char *access_path);
 void	log_set_level(enum log_level);
 int	log_reopen(void);
 int	log_enabled(enum log_level);
+int	log_access_enabled(void);
 
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));

@@ -90,6 +90,21 @@ def test_access_log_json_then_sigusr1_reopens(wsbridge, tmp_path):
     assert rec["close"] == 1011
 
 
+def test_access_log_file_at_default_level(wsbridge, tmp_path):
+    # Naming a file is asking for the lines: no log_level needed. At the
+    # default level stderr stays free of them.
+    log = tmp_path / "access.log"
+    srv, _ = start_config(wsbridge, tmp_path, ROUTES,
+                          server_extra="access_log = %s\n" % log)
+    s = ws_session("ws://127.0.0.1:%d/echo" % srv.port, ["hi"],
+                   done=count(1))
+    assert s.code == 1000
+    wait_until(lambda: log.exists() and "route=/echo" in log.read_text(),
+               5, what="an access line in the file")
+    assert "status=101" in log.read_text()
+    assert "access time=" not in srv.log()
+
+
 def test_access_log_text_escapes_peer_bytes(wsbridge, tmp_path):
     srv, _ = start_config(wsbridge, tmp_path, ROUTES,
                           server_extra="log_level = access\n")
