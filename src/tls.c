@@ -61,14 +61,22 @@ tls_errstr(char *buf, size_t len, const char *fallback)
 		snprintf(buf, len, "%s", fallback);
 }
 
-/* What a file problem looks like in the log: "cert /path: reason". */
+/*
+ * What a file problem looks like in the log: "FILE:LINE: cert /path:
+ * reason", the config line first when there is one.
+ */
 static int
-tls_file_err(char *err, size_t errsz, const char *what, const char *path)
+tls_file_err(char *err, size_t errsz, const struct config *cfg, int line,
+    const char *what, const char *path)
 {
 	char	 reason[TLS_ERRLEN];
 
 	tls_errstr(reason, sizeof(reason), "failed");
-	snprintf(err, errsz, "%s %s: %s", what, path, reason);
+	if (cfg->path != NULL && line > 0)
+		snprintf(err, errsz, "%s:%d: %s %s: %s", cfg->path, line, what,
+		    path, reason);
+	else
+		snprintf(err, errsz, "%s %s: %s", what, path, reason);
 	return -1;
 }
 
@@ -148,23 +156,26 @@ tls_ctx_options(SSL_CTX *ctx, const struct config *cfg)
 
 /* Mutual TLS: only clients with a certificate from this CA get in. */
 static int
-tls_ctx_client_ca(SSL_CTX *ctx, const char *ca, char *err, size_t errsz)
+tls_ctx_client_ca(SSL_CTX *ctx, const struct config *cfg, char *err,
+    size_t errsz)
 {
 	STACK_OF(X509_NAME)	*names;
+	const char		*ca = cfg->tls_client_ca;
 
 	if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1 ||
 	    (names = SSL_load_client_CA_file(ca)) == NULL)
-		return tls_file_err(err, errsz, "client_ca", ca);
+		return tls_file_err(err, errsz, cfg, cfg->tls_client_ca_line,
+		    "client_ca", ca);
 	SSL_CTX_set_client_CA_list(ctx, names);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
 	    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
 	return 0;
 }
 
-/* One SSL_CTX with a certificate chain and its key. */
+/* One SSL_CTX with a certificate chain and its key (and their lines). */
 static SSL_CTX *
-tls_ctx_make(const struct config *cfg, const char *cert, const char *key,
-    char *err, size_t errsz)
+tls_ctx_make(const struct config *cfg, const char *cert, int cert_line,
+    const char *key, int key_line, char *err, size_t errsz)
 {
 	SSL_CTX	*ctx;
 
@@ -175,13 +186,13 @@ tls_ctx_make(const struct config *cfg, const char *cert, const char *key,
 	}
 	tls_ctx_options(ctx, cfg);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
-		tls_file_err(err, errsz, "cert", cert);
+		tls_file_err(err, errsz, cfg, cert_line, "cert", cert);
 	else if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
-		tls_file_err(err, errsz, "key", key);
+		tls_file_err(err, errsz, cfg, key_line, "key", key);
 	else if (SSL_CTX_check_private_key(ctx) != 1)
-		tls_file_err(err, errsz, "key", key);
-	else if (cfg->tls_client_ca == NULL || tls_ctx_client_ca(ctx,
-	    cfg->tls_client_ca, err, errsz) == 0)
+		tls_file_err(err, errsz, cfg, key_line, "key", key);
+	else if (cfg->tls_client_ca == NULL || tls_ctx_client_ca(ctx, cfg,
+	    err, errsz) == 0)
 		return ctx;
 	SSL_CTX_free(ctx);
 	return NULL;
@@ -193,8 +204,8 @@ tls_ctx_add_sni(struct tls_ctx *tc, const struct config *cfg,
 {
 	char	 why[TLS_ERRLEN];
 
-	tc->sni[tc->nsni].ctx = tls_ctx_make(cfg, t->cert, t->key, why,
-	    sizeof(why));
+	tc->sni[tc->nsni].ctx = tls_ctx_make(cfg, t->cert, t->cert_line,
+	    t->key, t->key_line, why, sizeof(why));
 	if (tc->sni[tc->nsni].ctx == NULL) {
 		snprintf(err, errsz, "[tls %s]: %s", t->name, why);
 		return -1;
@@ -218,8 +229,8 @@ tls_ctx_new(const struct config *cfg, char *err, size_t errsz)
 	    (tc->sni = calloc(cfg->ntls_certs + 1, sizeof(*tc->sni))) == NULL)
 		abort();
 	tc->refs = 1;
-	if ((tc->ctx = tls_ctx_make(cfg, cfg->tls_cert, cfg->tls_key, err,
-	    errsz)) == NULL) {
+	if ((tc->ctx = tls_ctx_make(cfg, cfg->tls_cert, cfg->tls_cert_line,
+	    cfg->tls_key, cfg->tls_key_line, err, errsz)) == NULL) {
 		tls_ctx_free(tc);
 		return NULL;
 	}

@@ -448,6 +448,17 @@ def test_tls_check_reports_bad_key(tmp_path, certs):
     r = run_bin(["-c", str(path), "--check"])
     assert r.returncode == 1, r
     assert str(certs.other[1]).encode() in r.stderr, r.stderr
+    # The key's line is named (FILE:LINE), as for every config error.
+    assert ("%s:4: key " % path).encode() in r.stderr, r.stderr
+    # A file that is not PEM at all: the cert's line.
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate\n")
+    path.write_text("[tls]\nlisten = 127.0.0.1:%d\ncert = %s\nkey = %s\n"
+                    "[route /echo]\necho = yes\n"
+                    % (free_port(), junk, certs.server[1]))
+    r = run_bin(["-c", str(path), "--check"])
+    assert r.returncode == 1, r
+    assert ("%s:3: cert %s" % (path, junk)).encode() in r.stderr, r.stderr
     path.write_text("[tls]\nlisten = 127.0.0.1:%d\ncert = %s\nkey = %s\n"
                     "[route /echo]\necho = yes\n"
                     % (free_port(), certs.server[0], certs.server[1]))
