@@ -256,27 +256,51 @@ env_has(const struct strlist *env, const char *name)
 }
 
 /* HTTP_* for each request header: upper case, '-' to '_', no CR/LF. */
+/* HTTP_NAME for a header name: upper case, '-' as '_'. */
+static void
+env_header_name(char *name, size_t size, const char *header)
+{
+	size_t	 j;
+
+	snprintf(name, size, "HTTP_%s", header);
+	for (j = 5; name[j] != '\0'; j++)
+		name[j] = name[j] == '-' ? '_' :
+		    (char)toupper((unsigned char)name[j]);
+}
+
+/*
+ * One HTTP_* variable per header name; a repeated header's values are
+ * joined with ", " (RFC 9110 5.3), as websocketd does.
+ */
 static void
 env_add_headers(struct strlist *env, const struct hs_request *req)
 {
-	char	 name[128], *value, *d;
-	size_t	 i, j;
+	char	 name[128], other[128], *value = NULL, *d;
+	size_t	 i, k, len = 0;
+	FILE	*f;
 
 	for (i = 0; i < req->nheaders; i++) {
-		snprintf(name, sizeof(name), "HTTP_%s", req->headers[i].name);
-		for (j = 5; name[j] != '\0'; j++)
-			name[j] = name[j] == '-' ? '_' :
-			    (char)toupper((unsigned char)name[j]);
+		env_header_name(name, sizeof(name), req->headers[i].name);
 		/* httpoxy: a "Proxy:" header must never become HTTP_PROXY. */
 		if (strcmp(name, "HTTP_PROXY") == 0 || env_has(env, name))
 			continue;
-		if ((value = strdup(req->headers[i].value)) == NULL)
-			fatal("strdup");
+		if ((f = open_memstream(&value, &len)) == NULL)
+			fatal("open_memstream");
+		fputs(req->headers[i].value, f);
+		for (k = i + 1; k < req->nheaders; k++) {
+			env_header_name(other, sizeof(other),
+			    req->headers[k].name);
+			if (strcmp(other, name) == 0)
+				fprintf(f, ", %s", req->headers[k].value);
+		}
+		if (fclose(f) != 0)
+			fatal("open_memstream");
 		for (d = value; *d != '\0'; d++)
 			if (*d == '\r' || *d == '\n')
 				*d = ' ';
 		env_add(env, name, value);
 		free(value);
+		value = NULL;
 	}
 }
 

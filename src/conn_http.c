@@ -133,7 +133,11 @@ conn_set_script(struct conn *c, const char *rest)
 {
 	const struct route	*r = c->route;
 
-	if (!r->prefix || r->path[0] == '\0') {
+	if (r->prefix && r->path[0] == '\0') {
+		/* Every path (a websocketd command line): as websocketd does. */
+		c->script_name = strdup("/");
+		c->path_info = strdup(c->path);
+	} else if (!r->prefix) {
 		c->script_name = strdup(c->path);
 		c->path_info = strdup("");
 	} else {
