@@ -240,6 +240,11 @@ main(int argc, char *argv[])
 
 	main_argc = argc;
 	main_argv = argv;
+	/*
+	 * Descriptors our parent left open must not reach the programs we
+	 * spawn (ours are all O_CLOEXEC already).
+	 */
+	(void)close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
 	if ((cfg = main_load_config(&opts, &rv)) == NULL) {
 		if (rv == 0 && opts.help)
 			options_usage(stdout);

@@ -267,6 +267,37 @@ def test_stderr_logged(wsbridge, script):
 
 # ---- descriptors and process group ---------------------------------------
 
+def test_descriptors_inherited_by_wsbridge_do_not_reach_the_child(script):
+    # Whatever wsbridge's own parent left open (here a pipe) stays out of
+    # the programs it spawns.
+    import subprocess
+    from conftest import BIN, free_port, port_open
+    prog = script("fds2.sh", "echo $$\nexec sleep 30\n")
+    r, w = os.pipe()
+    port = free_port()
+    p = subprocess.Popen([BIN, "--port", str(port), "--address",
+                          "127.0.0.1", prog], pass_fds=(r, w),
+                         stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_until(lambda: port_open(port), 10, what="wsbridge to listen")
+        c = open_ws(port, "/")
+        op, pid = recv_message(c)
+        pid = int(pid)
+        wait_until(lambda: os.readlink("/proc/%d/exe" % pid)
+                   .endswith("sleep"), 5, what="the exec of sleep")
+        fds = sorted(int(f) for f in os.listdir("/proc/%d/fd" % pid))
+        assert fds == [0, 1, 2], "inherited descriptors leaked: %s" % {
+            f: os.readlink("/proc/%d/fd/%d" % (pid, f)) for f in fds}
+        c.close()
+        wait_until(lambda: not alive(pid), 10, what="child to be killed")
+    finally:
+        p.terminate()
+        p.wait(10)
+        os.close(r)
+        os.close(w)
+
+
 def test_child_gets_only_stdio_and_own_group(wsbridge, script):
     srv = wsbridge(script("fds.sh", "echo $$\nexec sleep 30\n"))
     c = open_ws(srv.port, "/")
