@@ -315,6 +315,7 @@ static void
 route_free(struct route *r)
 {
 	free(r->path);
+	free(r->label);
 	strlist_free(&r->argv);
 	free(r->dir);
 	free(r->connect);
@@ -388,7 +389,8 @@ route_new(const char *path)
 		r->prefix = true;
 		len -= 2;
 	}
-	if ((r->path = strndup(path, len)) == NULL)
+	if ((r->path = strndup(path, len)) == NULL ||
+	    (r->label = strdup(path)) == NULL)
 		config_oom();
 	r->kind = BACKEND_NONE;
 	r->mode = MODE_DEFAULT;

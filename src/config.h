@@ -121,6 +121,7 @@ struct route_limits {
 
 struct route {
 	char			*path;		/* "/echo"; "/scripts" for a prefix route */
+	char			*label;		/* as declared, with any trailing slash-star */
 	bool			 prefix;	/* declared with a trailing slash-star */
 	enum backend_kind	 kind;
 	struct strlist		 argv;		/* exec, split like a shell */

@@ -35,8 +35,12 @@ conn_http_error(struct conn *c, int status, char *const *more, size_t nmore)
 	int		 retry = status == 429 || status == 503 ? 5 : 0;
 
 	c->status = status;
-	if (c->req != NULL && hs_header_has_token(c->req, "Upgrade",
-	    "websocket"))
+	/*
+	 * A failed handshake: bytes that are not HTTP, an upgrade attempt
+	 * refused, or a plain GET on a route (426). Static 404s are not.
+	 */
+	if (c->req == NULL || !c->req->complete ||
+	    hs_wants_websocket(c->req) || status == 426)
 		metrics_handshake_failed(status);
 	base = c->route ? &c->route->headers_http : &cfg->headers_http;
 	for (i = 0; i < base->n; i++)

@@ -11,9 +11,7 @@
 const char *
 conn_route_name(const struct conn *c)
 {
-	if (c->route == NULL)
-		return "-";
-	return c->route->path[0] != '\0' ? c->route->path : "/*";
+	return c->route == NULL ? "-" : c->route->label;
 }
 
 static void

@@ -311,6 +311,14 @@ hs_header(const struct hs_request *req, const char *name)
 	return NULL;
 }
 
+bool
+hs_wants_websocket(const struct hs_request *req)
+{
+	return hs_header_has_token(req, "Upgrade", "websocket") ||
+	    hs_header(req, "Sec-WebSocket-Key") != NULL ||
+	    hs_header(req, "Sec-WebSocket-Version") != NULL;
+}
+
 static size_t
 hs_header_count(const struct hs_request *req, const char *name)
 {
@@ -393,10 +401,7 @@ hs_classify(const struct hs_request *req, int *status, const char **why)
 
 	*status = 0;
 	*why = NULL;
-	/* Any WebSocket header makes it an upgrade attempt, to be judged. */
-	if (!hs_header_has_token(req, "Upgrade", "websocket") &&
-	    hs_header(req, "Sec-WebSocket-Key") == NULL &&
-	    hs_header(req, "Sec-WebSocket-Version") == NULL)
+	if (!hs_wants_websocket(req))
 		return HS_PLAIN;
 	if (req->method != HTTP_GET)
 		return hs_bad(status, why, 405, "upgrade requires GET");

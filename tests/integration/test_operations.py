@@ -7,7 +7,8 @@ import signal
 
 from conftest import free_port
 from cfgutil import http_request, start_config, wait_log
-from wsutil import count, wait_until, ws_session
+from wsutil import (connect_tcp, count, read_response, wait_until,
+                    ws_session)
 
 
 ROUTES = "[route /echo]\necho = yes\n[route /fail]\nexec = sh -c 'exit 3'\n"
@@ -61,6 +62,31 @@ def test_metrics_listen_separates_metrics(wsbridge, tmp_path):
     assert http_request(srv.port, "GET", "/metrics").status == 404
     assert metrics(mport)[("wsbridge_build_info",
                            '{version="0.1.0"}')] == 1
+
+
+def test_metrics_prefix_routes_and_failed_handshakes(wsbridge, tmp_path):
+    # /x and /x/* are two routes: two series. Garbage on the port and a
+    # plain GET on a route are failed handshakes; a static 404 is not.
+    srv, _ = start_config(
+        wsbridge, tmp_path,
+        "[route /x]\necho = yes\n[route /x/*]\necho = yes\n",
+        server_extra="metrics_path = /metrics\n")
+    for path in ("/x", "/x/y"):
+        s = ws_session("ws://127.0.0.1:%d%s" % (srv.port, path), ["m"],
+                       done=count(1))
+        assert s.messages == ["m"]
+    assert http_request(srv.port, "GET", "/x").status == 426
+    conn = connect_tcp(srv.port)
+    conn.sendall(b"\x16\x03\x01 not http at all\r\n\r\n")
+    assert read_response(conn).status == 400
+    conn.close()
+    m = wait_until(lambda: (lambda v: v if v.get(
+        ("wsbridge_connections_total", '{route="/x/*"}')) else None)(
+        metrics(srv.port)), 5, what="metrics after the connections")
+    assert m[("wsbridge_connections_total", '{route="/x"}')] == 1
+    assert m[("wsbridge_connections_total", '{route="/x/*"}')] == 1
+    assert m[("wsbridge_handshake_failures_total", '{status="426"}')] == 1
+    assert m[("wsbridge_handshake_failures_total", '{status="400"}')] == 1
 
 
 def test_access_log_json_then_sigusr1_reopens(wsbridge, tmp_path):
