@@ -353,7 +353,8 @@ static_etag_match(const char *list, const char *etag)
 
 /*
  * If-Modified-Since counts only without If-None-Match (RFC 9110 13.2.2),
- * and only to the second: that is all Last-Modified says.
+ * and only to the second: that is all Last-Modified says. A date in the
+ * future is no evidence of anything (13.1.3): ignored.
  */
 static bool
 static_not_modified(const char *inm, const char *ims, const struct stat *st,
@@ -363,7 +364,8 @@ static_not_modified(const char *inm, const char *ims, const struct stat *st,
 
 	if (inm != NULL)
 		return static_etag_match(inm, etag);
-	if (ims == NULL || static_parse_date(ims, &since) == -1)
+	if (ims == NULL || static_parse_date(ims, &since) == -1 ||
+	    since > time(NULL))
 		return false;
 	return st->st_mtim.tv_sec <= since;
 }

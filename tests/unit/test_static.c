@@ -376,6 +376,8 @@ test_conditional(void)
 	CHECK_EQ(t_cond(NULL, "yesterday"), 200);
 	CHECK_EQ(t_cond(NULL, "Sun, 06 Foo 2094 08:49:37 GMT"), 200);
 	CHECK_EQ(t_cond(NULL, "Sun, 06 Nov 2094 08:49:37 GMT junk"), 200);
+	/* A date in the future is ignored (RFC 9110 13.1.3). */
+	CHECK_EQ(t_cond(NULL, "Fri, 01 Jan 2100 00:00:00 GMT"), 200);
 	/* HEAD revalidates the same way. */
 	CHECK_EQ(t_get("/a.txt", true, etag, NULL, &res), 304);
 	CHECK_EQ(res.fd, -1);
