@@ -105,7 +105,8 @@ proc_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		return;
 	}
 	if (p->stage == 1 && (!p->exited || proc_group_alive(p))) {
-		log_info("route %s pid %d: SIGKILL to group (ignored SIGTERM)",
+		log_info("route %s pid %d: group still there after SIGTERM: "
+		    "SIGKILL",
 		    p->route, (int)p->pid);
 		proc_kill_group(p, SIGKILL);
 	}
