@@ -23,18 +23,38 @@ static char *const pty_protocols[] = { "tty", NULL };
 static const char *conn_header_list(struct conn *, const char *, char *,
 		    size_t);
 
+/*
+ * The extra headers of a plain HTTP response: header (every response)
+ * and header_http, the route's when there is one (websocketd --header,
+ * --header-http).
+ */
+static void
+conn_http_headers(const struct conn *c, const struct route *r,
+    struct strlist *hv)
+{
+	const struct config	*cfg = c->cref->cfg;
+	const struct strlist	*all = r ? &r->headers : &cfg->headers;
+	const struct strlist	*http = r ? &r->headers_http : &cfg->headers_http;
+	size_t			 i;
+
+	for (i = 0; i < all->n; i++)
+		strlist_add(hv, all->v[i]);
+	for (i = 0; i < http->n; i++)
+		strlist_add(hv, http->v[i]);
+}
+
 /* An HTTP error with extra header lines: send it, then close. */
 static void
 conn_http_error(struct conn *c, int status, char *const *more, size_t nmore)
 {
 	struct config	*cfg = c->cref->cfg;
 	struct strlist	 hv = { NULL, 0 };
-	const struct strlist *base;
 	char		*resp, *end;
 	size_t		 len, i;
 	int		 retry = status == 429 || status == 503 ? 5 : 0;
 
 	c->status = status;
+	conn_http_headers(c, c->route, &hv);
 	/*
 	 * A failed handshake: bytes that are not HTTP, an upgrade attempt
 	 * refused, or a plain GET on a route (426). Static 404s are not.
@@ -42,9 +62,6 @@ conn_http_error(struct conn *c, int status, char *const *more, size_t nmore)
 	if (c->req == NULL || !c->req->complete ||
 	    hs_wants_websocket(c->req) || status == 426)
 		metrics_handshake_failed(status);
-	base = c->route ? &c->route->headers_http : &cfg->headers_http;
-	for (i = 0; i < base->n; i++)
-		strlist_add(&hv, base->v[i]);
 	for (i = 0; i < nmore; i++)
 		strlist_add(&hv, more[i]);
 	resp = hs_response_error(status, NULL, retry, hv.v, hv.n, &len);
@@ -524,8 +541,10 @@ conn_plain_request(struct conn *c, struct route *r)
 {
 	struct config		*cfg = c->cref->cfg;
 	struct static_result	 res = { 404, -1, 0, NULL, 0 };
+	struct strlist		 hv = { NULL, 0 };
 	bool			 head = c->req->method == HTTP_HEAD;
 	char			*allow[] = { "Allow: GET, HEAD" };
+	int			 rv;
 
 	if (c->req->method != HTTP_GET && !head) {
 		c->status = 405;
@@ -542,10 +561,13 @@ conn_plain_request(struct conn *c, struct route *r)
 	}
 	res.status = 404;
 	c->keep_alive = c->req->keep_alive && !server.stopping;
-	if (cfg->static_dir != NULL && static_respond(cfg->static_dir,
+	conn_http_headers(c, NULL, &hv);
+	rv = cfg->static_dir == NULL ? 0 : static_respond(cfg->static_dir,
 	    c->path, head, hs_header(c->req, "If-None-Match"),
-	    hs_header(c->req, "If-Modified-Since"), c->keep_alive,
-	    cfg->headers_http.v, cfg->headers_http.n, &res) == -1) {
+	    hs_header(c->req, "If-Modified-Since"), c->keep_alive, hv.v, hv.n,
+	    &res);
+	strlist_free(&hv);
+	if (rv == -1) {
 		conn_close(c, "out of memory");
 		return;
 	}

@@ -315,3 +315,26 @@ def test_devconsole_unrouted_path_404(wsbridge, tmp_path):
                           server_extra="devconsole = yes\n")
     head = get(srv, "/nowhere")
     assert head.status == 404, head
+
+
+def test_custom_headers_on_every_response(wsbridge, tmp_path, www):
+    # header: every response; header_http: plain HTTP only; header_ws: the
+    # 101 only (websocketd --header, --header-http, --header-ws).
+    srv, _ = start_config(
+        wsbridge, tmp_path, "[route /ws]\necho = yes\n",
+        server_extra="static_dir = %s\nheader = X-All: 1\n"
+                     "header_http = X-Http: 2\nheader_ws = X-Ws: 3\n" % www)
+    for path, status in (("/index.html", 200), ("/missing", 404),
+                         ("/ws", 426)):
+        head = http_request(srv.port, "GET", path)
+        assert head.status == status, (path, head)
+        assert head.header("x-all") == "1", (path, head)
+        assert head.header("x-http") == "2", (path, head)
+        assert head.header("x-ws") is None, (path, head)
+    head = http_request(srv.port, "POST", "/index.html")
+    assert head.status == 405 and head.header("x-all") == "1"
+    conn, head, _ = wsutil.raw_handshake(srv.port, "/ws")
+    assert head.status == 101
+    assert head.header("x-all") == "1" and head.header("x-ws") == "3"
+    assert head.header("x-http") is None
+    conn.close()
