@@ -22,13 +22,34 @@
 #define WORKER_MAX		256
 #define WORKER_RESTART_WAIT	1	/* seconds between crash restarts */
 
-static volatile sig_atomic_t	 worker_signal;
+/*
+ * One flag per signal: a SIGTERM and a SIGCHLD delivered together (a
+ * worker died just before the stop) must both be seen.
+ */
+static volatile sig_atomic_t	 worker_pending[NSIG];
 static pid_t			 workers[WORKER_MAX];
+/* The signals the supervisor handles, in the order it handles them. */
+static const int		 worker_sigs[] = { SIGTERM, SIGINT, SIGHUP,
+				    SIGUSR1, SIGCHLD };
 
 static void
 worker_sig_cb(int sig)
 {
-	worker_signal = sig;
+	worker_pending[sig] = 1;
+}
+
+/* Take one pending signal, or 0 when none is. */
+static int
+worker_next_signal(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(worker_sigs) / sizeof(worker_sigs[0]); i++)
+		if (worker_pending[worker_sigs[i]]) {
+			worker_pending[worker_sigs[i]] = 0;
+			return worker_sigs[i];
+		}
+	return 0;
 }
 
 static pid_t
@@ -132,21 +153,19 @@ worker_supervise(int n, int (*run)(int), void (*on_ready)(void))
 {
 	struct sigaction	 sa;
 	sigset_t		 mask, old;
-	int			 i, pfd[2], sig;
+	int			 pfd[2], sig;
+	size_t			 i;
 	bool			 stopping = false;
 
 	if (n > WORKER_MAX)
 		n = WORKER_MAX;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = worker_sig_cb;
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGUSR1, &sa, NULL);
-	sigaction(SIGCHLD, &sa, NULL);
+	for (i = 0; i < sizeof(worker_sigs) / sizeof(worker_sigs[0]); i++)
+		sigaction(worker_sigs[i], &sa, NULL);
 	if (pipe2(pfd, O_CLOEXEC) == -1)
 		fatal("pipe");
-	for (i = 0; i < n; i++)
+	for (i = 0; i < (size_t)n; i++)
 		workers[i] = worker_start(run, pfd[1]);
 	if (worker_wait_ready(n, pfd[0]) == -1) {
 		log_error("workers failed to start");
@@ -159,19 +178,14 @@ worker_supervise(int n, int (*run)(int), void (*on_ready)(void))
 	if (on_ready != NULL)
 		on_ready();
 	sigemptyset(&mask);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGUSR1);
-	sigaddset(&mask, SIGCHLD);
+	for (i = 0; i < sizeof(worker_sigs) / sizeof(worker_sigs[0]); i++)
+		sigaddset(&mask, worker_sigs[i]);
 	sigprocmask(SIG_BLOCK, &mask, &old);
 	for (;;) {
 		if (worker_reap(n, stopping, run, pfd[1]) == 0 && stopping)
 			break;
-		while (worker_signal == 0)
+		while ((sig = worker_next_signal()) == 0)
 			sigsuspend(&old);
-		sig = worker_signal;
-		worker_signal = 0;
 		if (sig == SIGCHLD)
 			continue;
 		if (sig == SIGTERM || sig == SIGINT) {

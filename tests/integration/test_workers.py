@@ -163,3 +163,35 @@ def test_sigterm_right_after_worker_crash(wsbridge):
     assert rc == 0
     assert not wsutil.alive(survivor)
     assert "all workers stopped" in srv.log()
+
+
+def test_sigterm_and_sigchld_pending_together(wsbridge):
+    """A worker dies and SIGTERM arrives before the supervisor runs: both
+    signals are pending at once (the supervisor is stopped meanwhile so
+    that they are) and the stop must not be lost to the restart."""
+    srv = wsbridge("--workers", "2", "--echo", "--shutdown-timeout", "2s")
+    victim, survivor = workers_of(srv)
+    both = (1 << (signal.SIGTERM - 1)) | (1 << (signal.SIGCHLD - 1))
+
+    def pending():
+        with open("/proc/%d/status" % srv.pid) as f:
+            masks = [int(line.split()[1], 16) for line in f
+                     if line.startswith(("SigPnd:", "ShdPnd:"))]
+        return (masks[0] | masks[1]) & both == both
+
+    os.kill(srv.pid, signal.SIGSTOP)
+    try:
+        wait_until(lambda: wsutil.proc_stat(srv.pid)[0] == "T", 5,
+                   what="the supervisor stopped")
+        os.kill(victim, signal.SIGKILL)
+        os.kill(srv.pid, signal.SIGTERM)
+        wait_until(pending, 5, what="SIGTERM and SIGCHLD both pending")
+    finally:
+        os.kill(srv.pid, signal.SIGCONT)
+    try:
+        rc = srv.proc.wait(10)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("supervisor lost the SIGTERM; log:\n%s"
+                             % srv.log())
+    assert rc == 0
+    wait_until(lambda: not wsutil.alive(survivor), 5, what="the survivor")
