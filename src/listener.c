@@ -3,8 +3,10 @@
  * moment when descriptors run out instead of spinning on EMFILE.
  */
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,18 @@
 #define LISTENER_EMFILE_PAUSE	0.1	/* seconds */
 
 static struct listener	*listeners;
+
+/*
+ * Unix sockets bound by the supervisor before workers fork: a path can
+ * be bound only once, so every worker accepts on the same socket.
+ */
+struct listener_shared {
+	struct sockaddr_storage	 addr;
+	socklen_t		 addrlen;
+	int			 fd;
+};
+static struct listener_shared	*shared;
+static size_t			 nshared;
 
 bool
 listener_is_tls(const struct listener *l)
@@ -48,6 +62,10 @@ listener_close(struct listener *l)
 	ev_timer_stop(server.loop, &l->pause);
 	if (l->fd != -1)
 		close(l->fd);
+	/* A unix socket we bound goes with us (not a worker's shared one). */
+	if (l->owns_path)
+		unlink(((struct sockaddr_un *)&l->spec.addr)->sun_path);
+	l->owns_path = false;
 	l->fd = -1;
 	l->closed = true;
 	if (l->refs == 0)
@@ -107,22 +125,40 @@ listener_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
+/* A copy of the supervisor's socket for this address, or -1. */
+static int
+listener_shared_fd(const struct listen_spec *spec)
+{
+	size_t	 i;
+
+	for (i = 0; i < nshared; i++)
+		if (shared[i].addrlen == spec->addrlen &&
+		    memcmp(&shared[i].addr, &spec->addr, spec->addrlen) == 0)
+			return fcntl(shared[i].fd, F_DUPFD_CLOEXEC, 0);
+	return -1;
+}
+
 static struct listener *
 listener_open(const struct listen_spec *spec)
 {
 	struct listener	*l;
 	char		 err[256];
 	int		 fd;
+	bool		 owns = false;
 
-	fd = net_listen((const struct sockaddr *)&spec->addr, spec->addrlen,
-	    LISTENER_BACKLOG, err, sizeof(err));
-	if (fd == -1) {
-		log_error("listen %s: %s", spec->spec, err);
-		return NULL;
+	if ((fd = listener_shared_fd(spec)) == -1) {
+		fd = net_listen((const struct sockaddr *)&spec->addr,
+		    spec->addrlen, LISTENER_BACKLOG, err, sizeof(err));
+		if (fd == -1) {
+			log_error("listen %s: %s", spec->spec, err);
+			return NULL;
+		}
+		owns = spec->addr.ss_family == AF_UNIX;
 	}
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		fatal("calloc");
 	l->fd = fd;
+	l->owns_path = owns;
 	l->spec = *spec;
 	if ((l->spec.spec = strdup(spec->spec)) == NULL)
 		fatal("strdup");
@@ -216,4 +252,47 @@ listeners_close_all(void)
 		listener_close(l);
 	}
 	listeners = NULL;
+}
+
+int
+listeners_share_unix(const struct config *cfg)
+{
+	const struct listen_spec	*spec;
+	char				 err[256];
+	size_t				 i;
+	int				 fd;
+
+	for (i = 0; i < cfg->nlistens; i++) {
+		spec = &cfg->listens[i];
+		if (spec->addr.ss_family != AF_UNIX)
+			continue;
+		fd = net_listen((const struct sockaddr *)&spec->addr,
+		    spec->addrlen, LISTENER_BACKLOG, err, sizeof(err));
+		if (fd == -1) {
+			log_error("listen %s: %s", spec->spec, err);
+			listeners_unshare_unix();
+			return -1;
+		}
+		if ((shared = reallocarray(shared, nshared + 1,
+		    sizeof(*shared))) == NULL)
+			fatal("reallocarray");
+		memcpy(&shared[nshared].addr, &spec->addr, spec->addrlen);
+		shared[nshared].addrlen = spec->addrlen;
+		shared[nshared++].fd = fd;
+	}
+	return 0;
+}
+
+void
+listeners_unshare_unix(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < nshared; i++) {
+		close(shared[i].fd);
+		unlink(((struct sockaddr_un *)&shared[i].addr)->sun_path);
+	}
+	free(shared);
+	shared = NULL;
+	nshared = 0;
 }

@@ -20,6 +20,7 @@ struct listener {
 	bool			 closed;	/* removed; freed with last conn */
 	bool			 seen;		/* reload bookkeeping */
 	bool			 metrics_only;	/* metrics_listen: nothing else */
+	bool			 owns_path;	/* a unix socket we bound */
 	struct listener		*next;
 };
 
@@ -30,6 +31,12 @@ struct listener {
  * then).
  */
 int	listeners_sync(const struct config *);
+/*
+ * Workers: the supervisor binds the unix-socket listeners once, before
+ * forking, and removes them at exit; workers accept on copies.
+ */
+int	listeners_share_unix(const struct config *);
+void	listeners_unshare_unix(void);
 /* Stop accepting (shutdown) and close every listening socket. */
 void	listeners_close_all(void);
 void	listener_conn_closed(struct listener *);

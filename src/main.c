@@ -277,7 +277,12 @@ main(int argc, char *argv[])
 	main_cfg = cfg;
 	if ((n = main_workers(cfg)) <= 1)
 		return main_serve(-1);
+	if (listeners_share_unix(cfg) == -1) {
+		config_free(cfg);
+		return 1;
+	}
 	rv = worker_supervise(n, main_serve, notify_ready);
+	listeners_unshare_unix();
 	config_free(cfg);
 	return rv;
 }

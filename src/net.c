@@ -2,6 +2,7 @@
  * Socket helpers: listening and connecting sockets, options, names.
  */
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <arpa/inet.h>
@@ -25,12 +26,50 @@ net_error(char *err, size_t errsz, const char *what, int fd)
 	return -1;
 }
 
+/*
+ * A unix socket path may only be taken over when it is a socket nobody
+ * listens on any more (a crashed server's leftover): never a file, never
+ * a live server's socket.
+ */
+static int
+net_unix_reclaim(const struct sockaddr_un *sun, socklen_t len, char *err,
+    size_t errsz)
+{
+	struct stat	 st;
+	int		 fd, rv;
+
+	if (lstat(sun->sun_path, &st) == -1)
+		return errno == ENOENT ? 0 : net_error(err, errsz, "lstat", -1);
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errsz, "%s exists and is not a socket",
+		    sun->sun_path);
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return net_error(err, errsz, "socket", -1);
+	rv = connect(fd, (const struct sockaddr *)sun, len);
+	close(fd);
+	if (rv == 0) {
+		snprintf(err, errsz, "%s: a server is listening there",
+		    sun->sun_path);
+		return -1;
+	}
+	if (errno != ECONNREFUSED)
+		return net_error(err, errsz, "connect (probe)", -1);
+	if (unlink(sun->sun_path) == -1 && errno != ENOENT)
+		return net_error(err, errsz, "unlink stale socket", -1);
+	return 0;
+}
+
 int
 net_listen(const struct sockaddr *sa, socklen_t len, int backlog, char *err,
     size_t errsz)
 {
 	int	 fd, on = 1;
 
+	if (sa->sa_family == AF_UNIX && net_unix_reclaim(
+	    (const struct sockaddr_un *)sa, len, err, errsz) == -1)
+		return -1;
 	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0);
 	if (fd == -1)
@@ -39,8 +78,7 @@ net_listen(const struct sockaddr *sa, socklen_t len, int backlog, char *err,
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
 		/* Workers share listeners; the kernel spreads connections. */
 		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on));
-	} else
-		unlink(((const struct sockaddr_un *)sa)->sun_path);
+	}
 	if (sa->sa_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
 	if (bind(fd, sa, len) == -1)
