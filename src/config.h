@@ -196,6 +196,7 @@ struct config {
 	size_t			 ntls_certs;
 	/* lines of keys checked by config_finish(), 0 from flags */
 	int			 static_dir_line, user_line, group_line;
+	int			 access_log_line;
 	int			 tls_cert_line, tls_key_line, tls_client_ca_line;
 	int			 metrics_path_line, metrics_listen_line;
 	struct route		**routes;

@@ -373,6 +373,31 @@ config_check_metrics(struct config *cfg, FILE *errfp)
 	return 0;
 }
 
+/*
+ * Can the access log be appended to (without creating it now)? NULL if
+ * so or if it goes to stderr.
+ */
+static const char *
+config_log_why(const char *path)
+{
+	char	 dir[PATH_MAX], *slash;
+
+	if (path == NULL || strcmp(path, "stderr") == 0)
+		return NULL;
+	if (access(path, F_OK) == 0)
+		return access(path, W_OK) == 0 ? NULL : strerror(errno);
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	if (access(dir, W_OK | X_OK) == -1)
+		return errno == ENOENT ? "no such directory" : strerror(errno);
+	return NULL;
+}
+
 static int
 config_check_server(struct config *cfg, FILE *errfp)
 {
@@ -391,6 +416,10 @@ config_check_server(struct config *cfg, FILE *errfp)
 		n += config_err(cfg, errfp, cfg->group_line, "%sgroup \"%s\": "
 		    "no such group", cfg->group_line > 0 ? sec : "",
 		    cfg->group);
+	if ((why = config_log_why(cfg->access_log)) != NULL)
+		n += config_err(cfg, errfp, cfg->access_log_line,
+		    "%saccess_log \"%s\": %s", cfg->access_log_line > 0 ?
+		    sec : "", cfg->access_log, why);
 	return n + config_check_metrics(cfg, errfp);
 }
 

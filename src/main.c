@@ -76,6 +76,28 @@ main_stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	ev_timer_start(loop, &shutdown_timer);
 }
 
+/*
+ * Other errors were found: still load the certificates (when their files
+ * are there; missing ones are reported already), so that one run shows
+ * every error.
+ */
+static void
+main_tls_report(const struct config *cfg)
+{
+	struct tls_ctx	*tls;
+	char		 err[512];
+
+	if (cfg->tls_cert == NULL || cfg->tls_key == NULL ||
+	    access(cfg->tls_cert, R_OK) == -1 ||
+	    access(cfg->tls_key, R_OK) == -1 || (cfg->tls_client_ca != NULL &&
+	    access(cfg->tls_client_ca, R_OK) == -1))
+		return;
+	if (main_tls(cfg, &tls, err, sizeof(err)) == -1)
+		fprintf(stderr, "wsbridge: tls: %s\n", err);
+	else
+		tls_ctx_free(tls);
+}
+
 /* Build and check a config from the command line (and file). */
 static struct config *
 main_load_config(struct options *opts, int *rv)
@@ -86,6 +108,7 @@ main_load_config(struct options *opts, int *rv)
 	if (*rv != 0 || cfg == NULL)
 		return NULL;
 	if (config_finish(cfg, stderr) != 0) {
+		main_tls_report(cfg);
 		config_free(cfg);
 		*rv = 1;
 		return NULL;

@@ -376,3 +376,33 @@ def test_usage_errors_exit_2(args, flag):
     err = r.stderr.decode()
     assert len(err.strip().splitlines()) == 1, "one line expected: %r" % err
     assert re.search(r"-%s\b" % re.escape(flag), err), err
+
+
+def test_check_access_log_that_cannot_be_written(tmp_path):
+    path = write_config(tmp_path, "[server]\nlisten = 127.0.0.1:1\n"
+                        "access_log = %s/no/such/dir/access.log\n"
+                        "[route /e]\necho = yes\n" % tmp_path)
+    r = run_bin(["-c", str(path), "--check"])
+    assert r.returncode == 1, r
+    assert ("%s:3: [server]: access_log" % path).encode() in r.stderr, \
+        r.stderr
+    # A writable place passes and is not created by the check.
+    log = tmp_path / "access.log"
+    path.write_text("[server]\nlisten = 127.0.0.1:1\naccess_log = %s\n"
+                    "[route /e]\necho = yes\n" % log)
+    r = run_bin(["-c", str(path), "--check"])
+    assert r.returncode == 0, r.stderr
+    assert not log.exists()
+
+
+def test_check_reports_certificate_with_other_errors(tmp_path):
+    # One run shows every error: a route's and the certificate's.
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate\n")
+    path = write_config(tmp_path, "[tls]\nlisten = 127.0.0.1:1\n"
+                        "cert = %s\nkey = %s\n[route /y]\n"
+                        "exec = /nonexistent/prog\n" % (junk, junk))
+    r = run_bin(["-c", str(path), "--check"])
+    assert r.returncode == 1, r
+    assert ("%s:6:" % path).encode() in r.stderr, r.stderr
+    assert ("%s:3: cert %s" % (path, junk)).encode() in r.stderr, r.stderr
