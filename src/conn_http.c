@@ -20,6 +20,8 @@
 
 static char *const pty_protocols[] = { "tty", NULL };
 
+#define CONN_DIR_DEPTH_MAX	16	/* subdirectories walked in dir routes */
+
 static const char *conn_header_list(struct conn *, const char *, char *,
 		    size_t);
 
@@ -114,39 +116,50 @@ conn_send_page(struct conn *c, const char *type, const char *body,
 /* --- the handshake ------------------------------------------------------- */
 
 /*
- * Dir routes: "/NAME/extra" runs DIR/NAME if it is an executable regular
- * file really inside DIR (no dot names, no symlink escape).
+ * Dir routes: "/NAME/extra" runs DIR/NAME, and "/sub/NAME/extra" runs
+ * DIR/sub/NAME (websocketd --dir walks subdirectories), if it is an
+ * executable regular file really inside DIR: no dot names anywhere, no
+ * symlink escape.
  */
 static int
 conn_resolve_script(struct conn *c, const char *rest)
 {
-	char		 name[256], cand[4096], root[PATH_MAX], real[PATH_MAX];
-	const char	*slash;
-	size_t		 len, rlen;
+	char		 cand[4096], root[PATH_MAX], real[PATH_MAX];
+	const char	*p = rest, *slash;
+	size_t		 len, rlen, used;
 	struct stat	 st;
+	int		 depth;
 
-	if (*rest == '/')
-		rest++;
-	slash = strchr(rest, '/');
-	len = slash ? (size_t)(slash - rest) : strlen(rest);
-	if (len == 0 || len >= sizeof(name) || rest[0] == '.')
-		return -1;
-	memcpy(name, rest, len);
-	name[len] = '\0';
-	snprintf(cand, sizeof(cand), "%s/%s", c->route->dir, name);
-	if (realpath(c->route->dir, root) == NULL ||
-	    realpath(cand, real) == NULL)
+	if (realpath(c->route->dir, root) == NULL)
 		return -1;
 	rlen = strlen(root);
-	if (strncmp(real, root, rlen) != 0 || real[rlen] != '/' ||
-	    stat(real, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    access(real, X_OK) == -1)
-		return -1;
-	c->program = strdup(real);
-	if (asprintf(&c->script_name, "%s/%s", c->route->path, name) == -1)
-		fatal("asprintf");
-	c->path_info = strdup(slash ? slash : "");
-	return 0;
+	used = (size_t)snprintf(cand, sizeof(cand), "%s", root);
+	for (depth = 0; depth < CONN_DIR_DEPTH_MAX; depth++) {
+		if (*p == '/')
+			p++;
+		slash = strchr(p, '/');
+		len = slash ? (size_t)(slash - p) : strlen(p);
+		if (len == 0 || p[0] == '.' || used + 1 + len >= sizeof(cand))
+			return -1;
+		used += (size_t)snprintf(cand + used, sizeof(cand) - used,
+		    "/%.*s", (int)len, p);
+		p += len;
+		if (realpath(cand, real) == NULL ||
+		    strncmp(real, root, rlen) != 0 || real[rlen] != '/' ||
+		    stat(real, &st) == -1)
+			return -1;
+		if (S_ISDIR(st.st_mode))
+			continue;
+		if (!S_ISREG(st.st_mode) || access(real, X_OK) == -1)
+			return -1;
+		c->program = strdup(real);
+		if (asprintf(&c->script_name, "%s%s%.*s", c->route->path,
+		    *rest == '/' ? "" : "/", (int)(p - rest), rest) == -1)
+			fatal("asprintf");
+		c->path_info = strdup(p);
+		return 0;
+	}
+	return -1;
 }
 
 static void

@@ -1,5 +1,6 @@
 """Issue 3: dir routes (websocketd --dir semantics): `[route /scripts/*]`
-with `dir = DIR` runs DIR/NAME for /scripts/NAME/extra, with SCRIPT_NAME and
+with `dir = DIR` runs DIR/NAME for /scripts/NAME/extra (DIR/sub/NAME for
+/scripts/sub/NAME/extra), with SCRIPT_NAME and
 PATH_INFO set; missing or non-executable → 404; nothing outside DIR is ever
 run (.., encoded dots, dotfiles, symlinks)."""
 
@@ -26,6 +27,7 @@ def scripts_dir(tmp_path):
     plain.chmod(0o644)
     (d / "sub").mkdir()
     wsutil.write_script(d / "sub" / "inner", 'echo INNER-RAN\n')
+    wsutil.write_script(d / "sub" / ".inner", 'echo HIDDEN-RAN\n')
     # Executables outside DIR that traversal attempts would reach.
     wsutil.write_script(tmp_path / "x", 'echo OUTSIDE-RAN\n')
     wsutil.write_script(tmp_path / "outside.sh", 'echo OUTSIDE-RAN\n')
@@ -84,12 +86,22 @@ def test_dir_script_with_extension(dir_srv):
         "dotted /scripts/hello.sh"
 
 
+def test_dir_walks_subdirectories(dir_srv, scripts_dir):
+    # websocketd --dir: /scripts/sub/NAME/extra runs DIR/sub/NAME.
+    wsutil.write_script(scripts_dir / "sub" / "show", SHOW)
+    assert output_of(dir_srv.port, "/scripts/sub/inner") == "INNER-RAN"
+    assert output_of(dir_srv.port, "/scripts/sub/show/x/y?z") == \
+        "/scripts/sub/show|/x/y|z"
+
+
 @pytest.mark.parametrize("path", [
     "/scripts/missing",
     "/scripts/missing/extra",
     "/scripts/plain",                # not executable
     "/scripts/sub",                  # a directory
-    "/scripts/sub/inner",            # NAME is sub, a directory
+    "/scripts/sub/",                 # a directory, nothing named in it
+    "/scripts/sub/missing",
+    "/scripts/sub/.inner",           # dot names at any depth
     "/scripts/",
     "/scripts",
 ])
