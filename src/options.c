@@ -164,7 +164,8 @@ opt_scan_one(int argc, char **argv, int *i, struct opt_use *u, FILE *errfp)
 	else if (*i + 1 < argc)
 		u->value = argv[++*i];
 	else {
-		fprintf(errfp, "wsbridge: --%s: missing value\n", u->f->name);
+		fprintf(errfp, "wsbridge: %s%s: missing value\n",
+		    u->f->name[1] == '\0' ? "-" : "--", u->f->name);
 		return -1;
 	}
 	return 0;
@@ -413,6 +414,17 @@ struct opt_listen {
 	bool		 tls;
 };
 
+static bool
+opt_used(const struct opt_scan *s, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < s->n; i++)
+		if (strcmp(s->uses[i].f->name, name) == 0)
+			return true;
+	return false;
+}
+
 static int
 opt_listen_scan(const struct opt_scan *s, struct opt_listen *l, FILE *errfp)
 {
@@ -451,6 +463,12 @@ opt_listeners(struct config *cfg, const struct opt_scan *s, FILE *errfp)
 
 	if (opt_listen_scan(s, &l, errfp) == -1)
 		return -1;
+	/* Without a file to take them from, --ssl needs both flags. */
+	if (l.tls && !opt_used(s, "c") && (!opt_used(s, "sslcert") ||
+	    !opt_used(s, "sslkey"))) {
+		fprintf(errfp, "wsbridge: --ssl: needs --sslcert and --sslkey\n");
+		return -1;
+	}
 	if (l.port != NULL || l.naddr + l.nspec > 0)
 		config_clear_listens(cfg);
 	else if (l.tls && cfg->nlistens == 0)

@@ -369,6 +369,8 @@ def test_missing_config_file_exits_1(tmp_path):
     (["-c", "conf/wsbridge.ini", "--check", "--buffer-size", "12Q"],
      "buffer-size"),
     (["-c", "conf/wsbridge.ini", "--echo", "--check"], "echo"),
+    (["--ssl", "--echo"], "ssl"),
+    (["--ssl", "--sslcert", "cert.pem", "--echo"], "ssl"),
 ])
 def test_usage_errors_exit_2(args, flag):
     r = run_bin(args, cwd=REPO)
@@ -376,6 +378,9 @@ def test_usage_errors_exit_2(args, flag):
     err = r.stderr.decode()
     assert len(err.strip().splitlines()) == 1, "one line expected: %r" % err
     assert re.search(r"-%s\b" % re.escape(flag), err), err
+    # A one-letter flag is named with one dash.
+    if len(flag) == 1:
+        assert "--%s" % flag not in err, err
 
 
 def test_check_access_log_that_cannot_be_written(tmp_path):
