@@ -183,9 +183,12 @@ test_backends(void)
 	CHECK_EQ(config_finish(cfg, stderr), 0);
 	config_free(cfg);
 
-	CHECK_EQ(PARSE("--ssl", "--port", "8443", "cat"), 0);
-	CHECK_EQ(config_finish(cfg, NULL), 1);
-	config_free(cfg);
+	/* Without -c there is nowhere else to take them from: usage. */
+	CHECK_EQ(PARSE("--ssl", "--port", "8443", "cat"), 2);
+	CHECK(cfg == NULL);
+	CHECK_EQ(PARSE("--ssl", "--sslcert", "/dev/null", "--port", "8443",
+	    "cat"), 2);
+	CHECK(cfg == NULL);
 
 	CHECK_EQ(PARSE("no-such-command-xyz"), 0);
 	CHECK_EQ(config_finish(cfg, NULL), 1);
