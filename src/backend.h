@@ -21,6 +21,12 @@ int	backend_proc_spawn(struct conn *, unsigned short cols,
 	    unsigned short rows, char *err, size_t errsz);
 /* The connection is gone: close stdin, then TERM and KILL the group. */
 void	backend_proc_detach(struct proc *);
+/*
+ * The connection's access line, to be written when the process is
+ * reaped, with its exit status between head and tail.
+ */
+void	backend_proc_log_at_exit(struct proc *, const char *head,
+	    const char *tail);
 /* Start the TERM/KILL sequence now (stdout EOF while still running). */
 void	backend_proc_terminate(struct proc *);
 pid_t	backend_proc_pid(const struct proc *);

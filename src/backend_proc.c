@@ -25,6 +25,7 @@
 #include "backend.h"
 #include "conn.h"
 #include "log.h"
+#include "metrics.h"
 #include "tls.h"
 #include "version.h"
 
@@ -42,6 +43,7 @@ struct proc {
 	ev_timer		 timer;		/* TERM, then KILL */
 	int			 stage;		/* 0, 1 TERM sent, 2 KILL sent */
 	bool			 exited;
+	char			*log_head, *log_tail;	/* access line waiting */
 	ev_tstamp		 grace;
 	char			 route[64];
 	LIST_ENTRY(proc)	 entry;
@@ -145,6 +147,34 @@ backend_proc_kill_all(void)
 		proc_kill_group(p, SIGKILL);
 }
 
+void
+backend_proc_log_at_exit(struct proc *p, const char *head, const char *tail)
+{
+	free(p->log_head);
+	free(p->log_tail);
+	if ((p->log_head = strdup(head)) == NULL ||
+	    (p->log_tail = strdup(tail)) == NULL)
+		fatal("strdup");
+}
+
+/* The connection's access line, now that the exit status is known. */
+static void
+proc_log_exit(struct proc *p, int status)
+{
+	char	 ex[32], *line;
+
+	if (p->log_head == NULL)
+		return;
+	log_exit_status(status, ex, sizeof(ex));
+	if (asprintf(&line, "%s%s%s", p->log_head, ex, p->log_tail) == -1)
+		fatal("asprintf");
+	log_access_line(line);
+	free(line);
+	free(p->log_head);
+	free(p->log_tail);
+	p->log_head = p->log_tail = NULL;
+}
+
 /* Fires when the child changes state: reap it and tell the connection. */
 static void
 proc_child_cb(struct ev_loop *loop, ev_child *w, int revents)
@@ -156,6 +186,8 @@ proc_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 		return;
 	ev_child_stop(loop, w);
 	p->exited = true;
+	metrics_process_exit(w->rstatus);
+	proc_log_exit(p, w->rstatus);
 	log_debug("route %s pid %d: exit status 0x%x", p->route, (int)p->pid,
 	    w->rstatus);
 	/* Leftovers in the group (grandchildren) get the grace sequence. */
@@ -222,6 +254,7 @@ proc_stderr_cb(struct ev_loop *loop, ev_io *w, int revents)
 static void
 proc_free(struct proc *p)
 {
+	proc_log_exit(p, -1);	/* never reaped (shutdown): no status */
 	ev_child_stop(server.loop, &p->child);
 	ev_timer_stop(server.loop, &p->timer);
 	if (p->errfd != -1) {

@@ -297,7 +297,7 @@ conn_close(struct conn *c, const char *reason)
 	if (c->status == 101)
 		metrics_conn_close(conn_route_name(c), c->stats.bytes_in,
 		    c->stats.bytes_out, c->stats.msgs_in, c->stats.msgs_out,
-		    c->close_code, c->exit_status);
+		    c->close_code);
 	conn_set_state(c, CONN_CLOSED);
 	if (c->tls != NULL) {
 		tls_shutdown(c->tls);

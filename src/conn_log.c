@@ -2,7 +2,9 @@
  * The access log: one line per finished connection, text or JSON.
  */
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include "backend.h"
 #include "log.h"
 #include "conn_int.h"
 
@@ -14,17 +16,8 @@ conn_route_name(const struct conn *c)
 	return c->route == NULL ? "-" : c->route->label;
 }
 
-static void
-conn_exit_string(const struct conn *c, char *buf, size_t len)
-{
-	snprintf(buf, len, "-");
-	if (c->exit_status == -1)
-		return;
-	if (WIFEXITED(c->exit_status))
-		snprintf(buf, len, "exit %d", WEXITSTATUS(c->exit_status));
-	else if (WIFSIGNALED(c->exit_status))
-		snprintf(buf, len, "signal %d", WTERMSIG(c->exit_status));
-}
+/* Stands for the exit status in a line that waits for the process. */
+#define CONN_LOG_EXIT_MARK	"\001"
 
 /* JSON string body: quotes, backslashes and control bytes escaped. */
 static char *
@@ -48,18 +41,26 @@ conn_json_escape(char *dst, size_t dstsz, const char *src)
 	return dst;
 }
 
-/* One line per finished connection: text or JSON (access_log_format). */
+/*
+ * One line per finished connection: text or JSON (access_log_format).
+ * When the process is still running (the client left first), the line
+ * is written once it is reaped, with its exit status.
+ */
 void
 conn_access_log(struct conn *c, const char *reason)
 {
 	char		 ex[32], path[512], user[300], epath[1100], euser[700];
-	char		 line[4096], stamp[40];
+	char		 line[4096], stamp[40], *mark;
 	struct tm	 tm;
 	time_t		 now = time(NULL);
+	bool		 later = c->proc != NULL && !c->proc_exited;
 
 	if (!log_access_enabled())
 		return;
-	conn_exit_string(c, ex, sizeof(ex));
+	if (later)
+		snprintf(ex, sizeof(ex), CONN_LOG_EXIT_MARK);
+	else
+		log_exit_status(c->exit_status, ex, sizeof(ex));
 	log_escape(path, sizeof(path), c->path ? c->path : "-",
 	    c->path ? strlen(c->path) : 1);
 	log_escape(user, sizeof(user), c->remote_user ? c->remote_user : "-",
@@ -82,5 +83,11 @@ conn_access_log(struct conn *c, const char *reason)
 	    (unsigned long long)c->stats.msgs_in,
 	    (unsigned long long)c->stats.bytes_out,
 	    (unsigned long long)c->stats.msgs_out, c->close_code, ex, reason);
+	/* Everything from the peer is escaped: the mark is ours. */
+	if (later && (mark = strstr(line, CONN_LOG_EXIT_MARK)) != NULL) {
+		*mark = '\0';
+		backend_proc_log_at_exit(c->proc, line, mark + 1);
+		return;
+	}
 	log_access_line(line);
 }

@@ -2,6 +2,8 @@
  * Log lines go to stderr (journald adds its own time stamps) or to a file
  * with a time stamp. log_warn appends strerror(errno); log_warnx doesn't.
  */
+#include <sys/wait.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -55,6 +57,17 @@ int
 log_enabled(enum log_level level)
 {
 	return level <= log_level;
+}
+
+void
+log_exit_status(int status, char *buf, size_t len)
+{
+	if (status != -1 && WIFEXITED(status))
+		snprintf(buf, len, "exit %d", WEXITSTATUS(status));
+	else if (status != -1 && WIFSIGNALED(status))
+		snprintf(buf, len, "signal %d", WTERMSIG(status));
+	else
+		snprintf(buf, len, "-");
 }
 
 /* A file named in access_log always gets its lines; stderr at "access". */

@@ -78,7 +78,7 @@ metrics_conn_open(const char *route)
 
 void
 metrics_conn_close(const char *route, uint64_t bytes_in, uint64_t bytes_out,
-    uint64_t msgs_in, uint64_t msgs_out, unsigned close_code, int status)
+    uint64_t msgs_in, uint64_t msgs_out, unsigned close_code)
 {
 	struct metrics_route	*r;
 	char			 label[METRICS_LABEL_LEN];
@@ -97,8 +97,14 @@ metrics_conn_close(const char *route, uint64_t bytes_in, uint64_t bytes_out,
 		snprintf(label, sizeof(label), "%u", close_code);
 		metrics_count(&metrics.close_codes, label);
 	}
-	if (status == -1)
-		return;
+}
+
+/* Counted when reaped, whether or not its connection is still there. */
+void
+metrics_process_exit(int status)
+{
+	char	 label[METRICS_LABEL_LEN];
+
 	if (WIFEXITED(status))
 		snprintf(label, sizeof(label), "exit %d", WEXITSTATUS(status));
 	else if (WIFSIGNALED(status))

@@ -59,7 +59,8 @@ void	 metrics_conn_open(const char *route);
  */
 void	 metrics_conn_close(const char *route, uint64_t bytes_in,
 	    uint64_t bytes_out, uint64_t msgs_in, uint64_t msgs_out,
-	    unsigned close_code, int exit_status_or_minus1);
+	    unsigned close_code);
+void	 metrics_process_exit(int wait_status);
 /* A request answered with an HTTP error status instead of a 101. */
 void	 metrics_handshake_failed(int status);
 /* A process route's spawn failed (the client got a 502). */

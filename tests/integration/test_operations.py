@@ -5,6 +5,7 @@ import os
 import re
 import signal
 
+import wsutil
 from conftest import free_port
 from cfgutil import http_request, start_config, wait_log
 from wsutil import (connect_tcp, count, read_response, wait_until,
@@ -114,6 +115,28 @@ def test_access_log_json_then_sigusr1_reopens(wsbridge, tmp_path):
     rec = json.loads(log.read_text().strip().splitlines()[-1])
     assert rec["route"] == "/fail" and rec["exit"] == "exit 3"
     assert rec["close"] == 1011
+
+
+def test_exit_status_known_after_the_client_left(wsbridge, tmp_path):
+    # The client leaves while the program runs: its line waits for the
+    # reaping and carries the exit status; the metric counts it too.
+    log = tmp_path / "access.log"
+    srv, _ = start_config(
+        wsbridge, tmp_path,
+        "[route /sleep]\nexec = sleep 30\nclose_grace = 100ms\n",
+        server_extra="access_log = %s\naccess_log_format = json\n"
+                     "metrics_path = /metrics\n" % log)
+    conn = wsutil.open_ws(srv.port, "/sleep")
+    conn.close()
+    def sleep_line():
+        lines = log.read_text().splitlines() if log.exists() else []
+        recs = [json.loads(x) for x in lines if '"route":"/sleep"' in x]
+        return recs[-1] if recs else None
+    rec = wait_until(sleep_line, 10, what="the /sleep access line")
+    assert rec["status"] == 101
+    assert rec["exit"] == "signal 15", rec
+    m = metrics(srv.port)
+    assert m[("wsbridge_process_exits_total", '{status="signal 15"}')] == 1
 
 
 def test_access_log_file_at_default_level(wsbridge, tmp_path):

@@ -167,10 +167,13 @@ test_counts(void)
 	metrics_conn_open("/echo");
 	metrics_conn_open("/count");
 	metrics_conn_open("");
-	metrics_conn_close("/echo", 10, 20, 1, 2, 1000, -1);
-	metrics_conn_close("/count", 5, 6, 3, 4, 1011, 3 << 8);
-	metrics_conn_close("", 0, 0, 0, 0, 1000, 0);
-	metrics_conn_close("/echo", 1, 1, 1, 1, 1001, 9);  /* SIGKILL */
+	metrics_conn_close("/echo", 10, 20, 1, 2, 1000);
+	metrics_conn_close("/count", 5, 6, 3, 4, 1011);
+	metrics_process_exit(3 << 8);
+	metrics_conn_close("", 0, 0, 0, 0, 1000);
+	metrics_process_exit(0);
+	metrics_conn_close("/echo", 1, 1, 1, 1, 1001);
+	metrics_process_exit(9);	/* SIGKILL */
 	metrics_conn_open("/echo");
 	metrics_handshake_failed(404);
 	metrics_handshake_failed(404);
@@ -205,7 +208,7 @@ static void
 test_gauge_never_negative(void)
 {
 	metrics_reset();
-	metrics_conn_close("/x", 0, 0, 0, 0, 0, -1);
+	metrics_conn_close("/x", 0, 0, 0, 0, 0);
 	CHECK_EQ(metrics.connections_open, 0);
 	CHECK_EQ(scrape(), 0);
 	CHECK_EQ(value("wsbridge_connections_open", "/x"), 0);
@@ -231,8 +234,10 @@ test_bounded_labels(void)
 	int			 i;
 
 	metrics_reset();
-	for (i = 0; i < 100; i++)
-		metrics_conn_close("/x", 0, 0, 0, 0, 3000 + i, i << 8);
+	for (i = 0; i < 100; i++) {
+		metrics_conn_close("/x", 0, 0, 0, 0, 3000 + i);
+		metrics_process_exit(i << 8);
+	}
 	for (i = 0; i < 1000; i++) {
 		snprintf(path, sizeof(path), "/r%d", i);
 		metrics_conn_open(path);
