@@ -56,8 +56,13 @@ def test_metrics_listen_separates_metrics(wsbridge, tmp_path):
         wsbridge, tmp_path, ROUTES,
         server_extra="metrics_path = /metrics\n"
                      "metrics_listen = 127.0.0.1:%d\n" % mport)
-    wait_until(lambda: http_request(mport, "GET", "/metrics").status == 200,
-               5, what="the metrics listener")
+    # It binds just after the main listener the fixture waited for.
+    def metrics_up():
+        try:
+            return http_request(mport, "GET", "/metrics").status == 200
+        except ConnectionRefusedError:
+            return False
+    wait_until(metrics_up, 5, what="the metrics listener")
     # Only metrics there; no metrics on the main listener.
     assert http_request(mport, "GET", "/echo").status == 404
     assert http_request(srv.port, "GET", "/metrics").status == 404
