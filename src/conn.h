@@ -15,6 +15,7 @@
 
 #include <ev.h>
 
+#include "base64.h"
 #include "buf.h"
 #include "config.h"
 #include "handshake.h"
@@ -108,6 +109,8 @@ struct conn {
 	uint64_t		 inflated;	/* bytes of this message so far */
 	uint64_t		 frame_unmasked; /* payload bytes already unmasked */
 	bool			 echo_started;	/* echo: first fragment sent */
+	bool			 base64;	/* websockify's base64 protocol */
+	struct base64_dec	 b64;		/* the client message so far */
 	bool			 output_paused;	/* pty: client asked to pause */
 	uint8_t			 pty_cmd;	/* pty: command of this message */
 	struct buf		 ctl;		/* pty: JSON message so far */

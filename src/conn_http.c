@@ -244,6 +244,10 @@ conn_upgrade(struct conn *c)
 		strlist_add(&extra, r->headers.v[i]);
 	for (i = 0; i < r->headers_ws.n; i++)
 		strlist_add(&extra, r->headers_ws.v[i]);
+	/* websockify's base64: the bytes travel as base64 text. */
+	c->base64 = proto != NULL && strcasecmp(proto, "base64") == 0 &&
+	    r->mode == MODE_BINARY && r->kind != BACKEND_ECHO;
+	base64_dec_init(&c->b64);
 	ext = conn_negotiate_deflate(c, exts, sizeof(exts));
 	resp = hs_response_101(accept, proto, ext, extra.v, extra.n, &len);
 	strlist_free(&extra);

@@ -8,6 +8,36 @@
 /* Inflated client data on its way to a sink. */
 static uint8_t	 inflated[CONN_READ_CHUNK];
 
+/*
+ * websockify's base64 protocol: decode as it arrives (the scratch buffer
+ * is free while input is processed); text that is not base64 is 1007.
+ */
+static int
+conn_deliver_base64(struct conn *c, const uint8_t *p, size_t n,
+    bool msg_end)
+{
+	long	 k;
+
+	while (n > 0 || msg_end) {
+		size_t	 take = n < sizeof(conn_scratch) / 2 ?
+			    n : sizeof(conn_scratch) / 2;
+		bool	 end = msg_end && take == n;
+
+		if ((k = base64_dec_feed(&c->b64, p, take, end,
+		    conn_scratch)) == -1) {
+			conn_fail(c, WS_CLOSE_BAD_DATA, "invalid base64");
+			return -1;
+		}
+		if (conn_sink_backend(c, conn_scratch, (size_t)k, end) == -1)
+			return -1;
+		p += take;
+		n -= take;
+		if (end)
+			break;
+	}
+	return 0;
+}
+
 /* Deliver unmasked payload of the current data frame. */
 static int
 conn_deliver(struct conn *c, const uint8_t *p, size_t n, bool msg_end)
@@ -21,6 +51,8 @@ conn_deliver(struct conn *c, const uint8_t *p, size_t n, bool msg_end)
 	c->stats.bytes_in += n;
 	if (c->route->mode == MODE_PTY && c->route->kind != BACKEND_ECHO)
 		return conn_pty_input(c, p, n, msg_end);
+	if (c->base64)
+		return conn_deliver_base64(c, p, n, msg_end);
 	if (c->route->kind != BACKEND_ECHO)
 		return conn_sink_backend(c, p, n, msg_end);
 	op = c->echo_started ? WS_OP_CONT : c->msg_opcode;

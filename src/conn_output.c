@@ -100,6 +100,24 @@ conn_output_text(struct conn *c, const uint8_t *p, size_t n)
 	return 0;
 }
 
+/* websockify's base64 protocol: one text message of base64 per read. */
+static int
+conn_send_base64(struct conn *c, const uint8_t *p, size_t n)
+{
+	char	*text;
+	size_t	 len;
+	int	 rv;
+
+	if ((text = malloc(BASE64_ENCODED_SIZE(n))) == NULL) {
+		conn_close(c, "out of memory");
+		return -1;
+	}
+	len = base64_encode(text, p, n);
+	rv = conn_send_frame(c, true, WS_OP_TEXT, text, len);
+	free(text);
+	return rv;
+}
+
 static int
 conn_output(struct conn *c, const uint8_t *p, size_t n)
 {
@@ -110,6 +128,8 @@ conn_output(struct conn *c, const uint8_t *p, size_t n)
 	if (c->route->mode == MODE_PTY)
 		return conn_send_frame_prefixed(c, true, WS_OP_BINARY,
 		    PTY_OUT_OUTPUT, p, n);
+	if (c->base64)
+		return conn_send_base64(c, p, n);
 	return conn_send_frame(c, true, WS_OP_BINARY, p, n);
 }
 

@@ -436,10 +436,11 @@ def test_websockets_client_gets_subprotocol(proto_srv):
         async with websockets.connect(
                 proto_srv.url("/p"), subprotocols=["base64", "binary"],
                 open_timeout=5, close_timeout=5) as ws:
-            await ws.send(b"z")
+            # base64 chosen: "z" travels as its base64 text both ways.
+            await ws.send("eg==")
             reply = await asyncio.wait_for(ws.recv(), 5)
             return ws.subprotocol, reply
-    assert asyncio.run(go()) == ("base64", b"z")
+    assert asyncio.run(go()) == ("base64", "eg==")
 
 
 @pytest.mark.parametrize("offer", [None, "chat"])
@@ -456,3 +457,39 @@ def test_require_protocol_with_match(proto_srv):
     conn.close()
     assert head.status == 101, head
     assert head.header("sec-websocket-protocol") == "binary"
+
+
+def test_base64_protocol_relays_base64_text(proto_srv):
+    # websockify's "base64": the client sends base64 text, the backend
+    # gets the bytes; its bytes come back as base64 text messages.
+    import base64
+    blob = os.urandom(70000)
+    enc = base64.b64encode(blob).decode()
+    c, head, _ = wsutil.raw_handshake(
+        proto_srv.port, "/p", {"Sec-WebSocket-Protocol": "base64"})
+    assert head.status == 101
+    assert head.header("sec-websocket-protocol") == "base64"
+    # One message in three fragments cut inside base64 groups.
+    send_frame(c, OP_TEXT, enc[:5], fin=False)
+    send_frame(c, wsutil.OP_CONT, enc[5:40001], fin=False)
+    send_frame(c, wsutil.OP_CONT, enc[40001:], fin=True)
+    got = b""
+    while len(got) < len(blob):
+        op, payload = recv_message(c)
+        assert op == OP_TEXT
+        got += base64.b64decode(payload, validate=True)
+    assert got == blob
+    # Not base64: 1007.
+    send_frame(c, OP_TEXT, "not base64!")
+    code, _ = expect_close(c, allow_data=True)
+    assert code == 1007
+    c.close()
+
+
+def test_binary_protocol_stays_binary(proto_srv):
+    c, head, _ = wsutil.raw_handshake(
+        proto_srv.port, "/p", {"Sec-WebSocket-Protocol": "binary"})
+    assert head.header("sec-websocket-protocol") == "binary"
+    send_frame(c, OP_BINARY, b"\x00raw\xff")
+    assert recv_message(c) == (OP_BINARY, b"\x00raw\xff")
+    c.close()
