@@ -100,20 +100,57 @@ main_tls_report(const struct config *cfg)
 
 /* Build and check a config from the command line (and file). */
 static struct config *
-main_load_config(struct options *opts, int *rv)
+main_load_config_to(struct options *opts, int *rv, FILE *errfp)
 {
 	struct config	*cfg = NULL;
 
-	*rv = options_parse(main_argc, main_argv, opts, &cfg, stderr);
+	*rv = options_parse(main_argc, main_argv, opts, &cfg, errfp);
 	if (*rv != 0 || cfg == NULL)
 		return NULL;
-	if (config_finish(cfg, stderr) != 0) {
-		main_tls_report(cfg);
+	if (config_finish(cfg, errfp) != 0) {
+		if (errfp == stderr)
+			main_tls_report(cfg);
 		config_free(cfg);
 		*rv = 1;
 		return NULL;
 	}
 	return cfg;
+}
+
+static struct config *
+main_load_config(struct options *opts, int *rv)
+{
+	return main_load_config_to(opts, rv, stderr);
+}
+
+/*
+ * SIGHUP in the supervisor: keep the newest good configuration, so that
+ * a worker restarted after a crash serves what the others serve. The
+ * workers report the errors; here they are not repeated.
+ */
+static void
+main_supervisor_reload(void)
+{
+	struct options	 opts;
+	struct config	*cfg;
+	struct tls_ctx	*tls;
+	char		 err[512];
+	FILE		*quiet;
+	int		 rv;
+
+	if ((quiet = fopen("/dev/null", "w")) == NULL)
+		return;
+	cfg = main_load_config_to(&opts, &rv, quiet);
+	fclose(quiet);
+	if (cfg == NULL)
+		return;
+	if (main_tls(cfg, &tls, err, sizeof(err)) == -1) {
+		config_free(cfg);
+		return;
+	}
+	tls_ctx_free(tls);
+	config_free(main_cfg);
+	main_cfg = cfg;
 }
 
 static void	main_reload(void);
@@ -304,8 +341,9 @@ main(int argc, char *argv[])
 		config_free(cfg);
 		return 1;
 	}
-	rv = worker_supervise(n, main_serve, notify_ready);
+	rv = worker_supervise(n, main_serve, notify_ready,
+	    main_supervisor_reload);
 	listeners_unshare_unix();
-	config_free(cfg);
+	config_free(main_cfg);
 	return rv;
 }

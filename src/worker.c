@@ -149,7 +149,8 @@ worker_wait_ready(int n, int rfd)
 }
 
 int
-worker_supervise(int n, int (*run)(int), void (*on_ready)(void))
+worker_supervise(int n, int (*run)(int), void (*on_ready)(void),
+    void (*on_reload)(void))
 {
 	struct sigaction	 sa;
 	sigset_t		 mask, old;
@@ -192,8 +193,11 @@ worker_supervise(int n, int (*run)(int), void (*on_ready)(void))
 			stopping = true;
 			notify_stopping();
 		}
-		if (sig == SIGHUP)
+		if (sig == SIGHUP) {
 			notify_reloading();
+			if (on_reload != NULL)
+				on_reload();
+		}
 		worker_forward(n, sig);
 		if (sig == SIGHUP)
 			notify_ready();

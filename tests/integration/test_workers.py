@@ -195,3 +195,26 @@ def test_sigterm_and_sigchld_pending_together(wsbridge):
                              % srv.log())
     assert rc == 0
     wait_until(lambda: not wsutil.alive(survivor), 5, what="the survivor")
+
+
+def test_restarted_worker_serves_the_reloaded_config(wsbridge, tmp_path):
+    """After SIGHUP a worker that crashes comes back with the new routes,
+    not with the ones the supervisor started with."""
+    srv, path = start_config(wsbridge, tmp_path, "[route /old]\necho = yes\n",
+                             server_extra="workers = 2\n")
+    victim, _ = workers_of(srv)
+    with open(path, "a") as f:
+        f.write("[route /new]\necho = yes\n")
+    start = len(srv.log())
+    srv.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: srv.log()[start:].count(RELOADED) >= 2, 10,
+               what="both workers reloaded")
+    os.kill(victim, signal.SIGKILL)
+    wait_until(lambda: victim not in (workers_of(srv) or []), 10,
+               what="the victim replaced")
+    workers_of(srv)
+    # Every connection, whichever worker takes it, finds /new.
+    for i in range(12):
+        conn, head, _ = wsutil.raw_handshake(srv.port, "/new")
+        assert head.status == 101, (i, head)
+        conn.close()
