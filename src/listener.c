@@ -22,6 +22,7 @@
 #define LISTENER_EMFILE_PAUSE	0.1	/* seconds */
 
 static struct listener	*listeners;
+static int		 listener_workers = 1;	/* from the config: 0 auto */
 
 /*
  * Unix sockets bound by the supervisor before workers fork: a path can
@@ -148,7 +149,8 @@ listener_open(const struct listen_spec *spec)
 
 	if ((fd = listener_shared_fd(spec)) == -1) {
 		fd = net_listen((const struct sockaddr *)&spec->addr,
-		    spec->addrlen, LISTENER_BACKLOG, err, sizeof(err));
+		    spec->addrlen, LISTENER_BACKLOG, listener_workers != 1,
+		    err, sizeof(err));
 		if (fd == -1) {
 			log_error("listen %s: %s", spec->spec, err);
 			return NULL;
@@ -203,6 +205,7 @@ listeners_sync(const struct config *cfg)
 	struct listen_spec	 ms, *spec;
 	size_t			 i;
 
+	listener_workers = cfg->workers;
 	for (i = 0; i <= cfg->nlistens; i++) {
 		if (i == cfg->nlistens && !listener_metrics_spec(cfg, &ms))
 			break;
@@ -267,7 +270,7 @@ listeners_share_unix(const struct config *cfg)
 		if (spec->addr.ss_family != AF_UNIX)
 			continue;
 		fd = net_listen((const struct sockaddr *)&spec->addr,
-		    spec->addrlen, LISTENER_BACKLOG, err, sizeof(err));
+		    spec->addrlen, LISTENER_BACKLOG, false, err, sizeof(err));
 		if (fd == -1) {
 			log_error("listen %s: %s", spec->spec, err);
 			listeners_unshare_unix();

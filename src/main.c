@@ -1,6 +1,8 @@
 /*
  * wsbridge: options, start-up checks, signals and the event loop.
  */
+#include <sys/prctl.h>
+
 #include <errno.h>
 #include <malloc.h>
 #include <signal.h>
@@ -252,6 +254,9 @@ main_serve(int ready_fd)
 		log_error("dropping privileges: %s", err);
 		return 1;
 	}
+	/* Changing user clears it: a worker still dies with its supervisor. */
+	if (ready_fd != -1 && (cfg->user != NULL || cfg->group != NULL))
+		(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (geteuid() == 0 && main_spawns(cfg) && cfg->allow_root_line > 0 &&
 	    !cfg->allow_root)
 		log_warnx("running as root with allow_root = no: process "

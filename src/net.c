@@ -62,8 +62,8 @@ net_unix_reclaim(const struct sockaddr_un *sun, socklen_t len, char *err,
 }
 
 int
-net_listen(const struct sockaddr *sa, socklen_t len, int backlog, char *err,
-    size_t errsz)
+net_listen(const struct sockaddr *sa, socklen_t len, int backlog,
+    bool shared, char *err, size_t errsz)
 {
 	int	 fd, on = 1;
 
@@ -76,8 +76,13 @@ net_listen(const struct sockaddr *sa, socklen_t len, int backlog, char *err,
 		return net_error(err, errsz, "socket", -1);
 	if (sa->sa_family != AF_UNIX) {
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-		/* Workers share listeners; the kernel spreads connections. */
-		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on));
+		/*
+		 * Workers share listeners; the kernel spreads connections.
+		 * Alone, a port in use is an error, not a silent share.
+		 */
+		if (shared)
+			setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on,
+			    sizeof(on));
 	}
 	if (sa->sa_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));

@@ -5,12 +5,16 @@
 #ifndef NET_H
 #define NET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
 
-/* A non-blocking, close-on-exec listening socket bound to addr. */
+/*
+ * A non-blocking, close-on-exec listening socket bound to addr; shared:
+ * SO_REUSEPORT, for workers that each bind the same port.
+ */
 int	net_listen(const struct sockaddr *, socklen_t, int backlog,
-	    char *err, size_t errsz);
+	    bool shared, char *err, size_t errsz);
 /* Start a non-blocking connect; sets *in_progress. -1 on failure. */
 int	net_connect(const struct sockaddr *, socklen_t, int *in_progress,
 	    char *err, size_t errsz);

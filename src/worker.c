@@ -3,6 +3,7 @@
  * no event loop and no listeners, so the kernel spreads connections over
  * the workers' SO_REUSEPORT sockets only.
  */
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -55,7 +56,7 @@ worker_next_signal(void)
 static pid_t
 worker_start(int (*run)(int), int ready_fd)
 {
-	pid_t	 pid;
+	pid_t	 pid, supervisor = getpid();
 
 	if ((pid = fork()) == -1) {
 		log_warn("fork worker");
@@ -76,6 +77,13 @@ worker_start(int (*run)(int), int ready_fd)
 		signal(SIGCHLD, SIG_DFL);
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		/*
+		 * A supervisor killed outright takes its workers with it:
+		 * no orphans keep serving the port behind a new instance.
+		 */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 ||
+		    getppid() != supervisor)
+			_exit(1);
 		_exit(run(ready_fd));
 	}
 	return pid;

@@ -218,3 +218,23 @@ def test_restarted_worker_serves_the_reloaded_config(wsbridge, tmp_path):
         conn, head, _ = wsutil.raw_handshake(srv.port, "/new")
         assert head.status == 101, (i, head)
         conn.close()
+
+
+def test_workers_die_with_their_supervisor(wsbridge):
+    """A supervisor killed outright (SIGKILL) leaves no orphan workers
+    serving its port."""
+    srv = wsbridge("--workers", "2", "--echo")
+    workers = workers_of(srv)
+    os.kill(srv.pid, signal.SIGKILL)
+    for pid in workers:
+        wait_until(lambda: not wsutil.alive(pid), 10,
+                   what="worker %d to exit" % pid)
+
+
+def test_single_process_port_in_use_is_an_error(wsbridge):
+    """Alone (workers = 1), a port another server holds is an error, not
+    a silent share of its connections."""
+    first = wsbridge("--echo")
+    second = wsbridge("--echo", port=first.port, ready=False)
+    assert second.proc.wait(10) == 1
+    assert "Address already in use" in second.log()
