@@ -307,7 +307,8 @@ env_header_name(char *name, size_t size, const char *header)
  * joined with ", " (RFC 9110 5.3), as websocketd does.
  */
 static void
-env_add_headers(struct strlist *env, const struct hs_request *req)
+env_add_headers(struct strlist *env, const struct hs_request *req,
+    bool hide_authorization)
 {
 	char	 name[128], other[128], *value = NULL, *d;
 	size_t	 i, k, len = 0;
@@ -315,8 +316,14 @@ env_add_headers(struct strlist *env, const struct hs_request *req)
 
 	for (i = 0; i < req->nheaders; i++) {
 		env_header_name(name, sizeof(name), req->headers[i].name);
-		/* httpoxy: a "Proxy:" header must never become HTTP_PROXY. */
-		if (strcmp(name, "HTTP_PROXY") == 0 || env_has(env, name))
+		/*
+		 * httpoxy: a "Proxy:" header must never become HTTP_PROXY;
+		 * a password wsbridge checked stays with wsbridge (RFC 3875
+		 * 4.1.18): the program gets REMOTE_USER.
+		 */
+		if (strcmp(name, "HTTP_PROXY") == 0 || env_has(env, name) ||
+		    (hide_authorization &&
+		    strcmp(name, "HTTP_AUTHORIZATION") == 0))
 			continue;
 		if ((f = open_memstream(&value, &len)) == NULL)
 			fatal("open_memstream");
@@ -421,7 +428,7 @@ proc_build_env(const struct conn *c, struct strlist *env)
 	if (r->mode == MODE_PTY && !env_has(env, "TERM"))
 		env_add(env, "TERM", r->term != NULL ? r->term :
 		    "xterm-256color");
-	env_add_headers(env, c->req);
+	env_add_headers(env, c->req, r->auth == AUTH_BASIC);
 	return env->v;
 }
 
