@@ -127,11 +127,16 @@ access_authenticate(const struct route *r, const struct hs_request *req,
 	}
 	if ((af = access_file(auth_files, r->auth_file, true)) == NULL)
 		return 500;
-	if (auth_basic_check(af, hs_header(req, "Authorization"), user,
-	    usersz) == 1)
+	switch (auth_basic_check(af, hs_header(req, "Authorization"), user,
+	    usersz)) {
+	case 1:
 		return 0;
-	auth_challenge(r->auth_realm, challenge, challengesz);
-	return 401;
+	case -1:
+		return 503;	/* hashing budget spent: try again soon */
+	default:
+		auth_challenge(r->auth_realm, challenge, challengesz);
+		return 401;
+	}
 }
 
 /* The value of name in a query string (no decoding: tokens are plain). */

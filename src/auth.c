@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
 
 #include <openssl/evp.h>
@@ -268,11 +269,36 @@ auth_streq(const char *a, const char *b)
 	return d == 0;
 }
 
+static double
+auth_now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Hashing time spent in the current one-second window (all files). */
+static double	 auth_window_start, auth_window_spent;
+
+static bool
+auth_budget_left(void)
+{
+	double	 now = auth_now_ms();
+
+	if (now - auth_window_start >= 1000) {
+		auth_window_start = now;
+		auth_window_spent = 0;
+	}
+	return auth_window_spent < AUTH_BUDGET_MS;
+}
+
 int
 auth_check_password(struct auth_file *a, const char *user, const char *pw)
 {
 	const struct auth_user	*u;
 	const char		*hash, *out;
+	double			 t0;
 	bool			 ok;
 
 	auth_refresh(a);
@@ -282,10 +308,14 @@ auth_check_password(struct auth_file *a, const char *user, const char *pw)
 	hash = u != NULL ? u->hash : a->n > 0 ? a->v[0].hash : NULL;
 	if (hash == NULL)
 		return 0;
+	if (!auth_budget_left())
+		return -1;
+	t0 = auth_now_ms();
 	memset(a->cd, 0, sizeof(*a->cd));
 	out = crypt_rn(pw, hash, a->cd, sizeof(*a->cd));
 	ok = u != NULL && out != NULL && auth_streq(out, u->hash);
 	explicit_bzero(a->cd, sizeof(*a->cd));
+	auth_window_spent += auth_now_ms() - t0;
 	if (ok)
 		auth_cache(a, user, pw, true);
 	return ok ? 1 : 0;
@@ -351,10 +381,9 @@ auth_basic_check(struct auth_file *a, const char *authorization,
 		for (p = dec; *p != '\0' && (unsigned char)*p >= ' ' &&
 		    *p != 0x7f; p++)
 			;
-		if (*p == '\0' && auth_check_password(a, dec, pw) == 1) {
+		if (*p == '\0' && (ok = auth_check_password(a, dec,
+		    pw)) == 1)
 			snprintf(user, usersz, "%s", dec);
-			ok = 1;
-		}
 	}
 	explicit_bzero(dec, sizeof(dec));
 	return ok;

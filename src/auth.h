@@ -32,8 +32,12 @@ struct auth_file	*auth_open(const char *path,
  * the file first if it changed. 1 and the user name in user when the
  * password matches; 0 otherwise (header NULL, malformed, other scheme,
  * unknown user or wrong password). crypt(3) is slow on purpose (bcrypt
- * ~50 ms): a good check is cached until the file changes.
+ * ~50 ms): a good check is cached until the file changes. Hashing may
+ * take at most AUTH_BUDGET_MS of every second of the (single) event
+ * loop: past that, checks that would hash return -1 (busy) at once, so
+ * a flood of wrong passwords cannot stall every other connection.
  */
+#define AUTH_BUDGET_MS		250
 int			 auth_basic_check(struct auth_file *,
 			    const char *authorization, char *user,
 			    size_t usersz);

@@ -296,7 +296,8 @@ conn_check_access(struct conn *c, struct route *r)
 		return -1;
 	}
 	if (status != 0) {
-		conn_http_respond(c, status, "authentication file");
+		conn_http_respond(c, status, status == 503 ?
+		    "password checks busy" : "authentication file");
 		return -1;
 	}
 	if (user[0] != '\0' && (c->remote_user = strdup(user)) == NULL)

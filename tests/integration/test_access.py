@@ -399,3 +399,29 @@ def test_privilege_drop_to_nobody(wsbridge, tmp_path):
     assert s.messages[:2] == [str(uid), str(gid)], s.messages
     assert "0" not in s.messages[2].split(), s.messages
     assert "running as root" not in srv.log()
+
+
+def test_wrong_password_flood_gets_503_not_a_stalled_loop(wsbridge,
+                                                          tmp_path):
+    # Hashing may take a quarter of each second of the event loop: a
+    # flood of wrong passwords gets 503 + Retry-After once that is spent
+    # (instead of every other connection waiting behind the hashes).
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt
+    slow = crypt.crypt("right", crypt.mksalt(crypt.METHOD_SHA512,
+                                             rounds=400000))
+    pw = tmp_path / "slow.htpasswd"
+    pw.write_text("ann:%s\n" % slow)
+    srv, _ = start_config(wsbridge, tmp_path, (
+        "[route /e]\necho = yes\nauth = basic\nauth_file = %s\n" % pw))
+    seen = []
+    for _ in range(60):          # ~80 ms of hashing each: bounded
+        status, head = handshake(srv.port, "/e", [basic("ann", "wrong")])
+        seen.append(status)
+        if status == 503:
+            assert head.header("retry-after"), head
+            break
+    assert 503 in seen, seen
+    assert set(seen) <= {401, 503}, seen

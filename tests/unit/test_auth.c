@@ -209,6 +209,39 @@ test_reload(struct auth_file *a)
 	CHECK(strstr(text, "No such file") != NULL);
 }
 
+/*
+ * A flood of wrong passwords spends the hashing budget: further checks
+ * that would hash answer -1 (busy) at once; a cached good login still
+ * passes. bcrypt at cost 10 makes each check cost some milliseconds.
+ */
+static void
+test_budget(void)
+{
+	char			 salt[CRYPT_GENSALT_OUTPUT_SIZE], text[512];
+	char			 err[256], user[64], hdr[512];
+	struct crypt_data	 cd;
+	struct auth_file	*a;
+	int			 i, rv = 0;
+
+	memset(&cd, 0, sizeof(cd));
+	if (crypt_gensalt_rn("$2b$", 10, NULL, 0, salt, sizeof(salt)) ==
+	    NULL || crypt_rn("right", salt, &cd, sizeof(cd)) == NULL)
+		exit(1);
+	snprintf(text, sizeof(text), "ann:%s\n", cd.output);
+	write_file(text);
+	a = auth_open(path, NULL, NULL, err, sizeof(err));
+	CHECK(a != NULL);
+	if (a == NULL)
+		return;
+	CHECK_EQ(auth_basic_check(a, B("ann:right"), user, sizeof(user)), 1);
+	/* Bounded: 2,000 checks at cost 10 would be far past any budget. */
+	for (i = 0; i < 2000 && rv != -1; i++)
+		rv = auth_basic_check(a, B("ann:wrong"), user, sizeof(user));
+	CHECK_EQ(rv, -1);
+	CHECK_EQ(auth_basic_check(a, B("ann:right"), user, sizeof(user)), 1);
+	auth_close(a);
+}
+
 int
 main(void)
 {
@@ -226,6 +259,7 @@ main(void)
 	test_header(a);
 	test_reload(a);
 	auth_close(a);
+	test_budget();
 	unlink(path);
 	TEST_REPORT();
 }
