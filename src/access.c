@@ -139,26 +139,48 @@ access_authenticate(const struct route *r, const struct hs_request *req,
 	}
 }
 
-/* The value of name in a query string (no decoding: tokens are plain). */
+static int
+access_hex(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * The value of name in a query string, percent-decoded as browsers
+ * encode it (URLSearchParams: "+" is a space, "%2B" a plus).
+ */
 static bool
 access_query_param(const char *query, const char *name, char *out,
     size_t outsz)
 {
-	size_t		 nlen = strlen(name), vlen;
+	size_t		 nlen = strlen(name), o = 0;
 	const char	*p = query, *end;
+	int		 hi, lo;
 
 	while (p != NULL && *p != '\0') {
 		end = strchr(p, '&');
-		if (strncmp(p, name, nlen) == 0 && p[nlen] == '=') {
-			p += nlen + 1;
-			vlen = end ? (size_t)(end - p) : strlen(p);
-			if (vlen == 0 || vlen >= outsz)
-				return false;
-			memcpy(out, p, vlen);
-			out[vlen] = '\0';
-			return true;
+		if (strncmp(p, name, nlen) != 0 || p[nlen] != '=') {
+			p = end ? end + 1 : NULL;
+			continue;
 		}
-		p = end ? end + 1 : NULL;
+		for (p += nlen + 1; *p != '\0' && p != end; p++) {
+			if (o + 1 >= outsz)
+				return false;
+			if (*p == '%' && (hi = access_hex(p[1])) != -1 &&
+			    (lo = access_hex(p[2])) != -1) {
+				out[o++] = (char)(hi << 4 | lo);
+				p += 2;
+			} else
+				out[o++] = *p == '+' ? ' ' : *p;
+		}
+		out[o] = '\0';
+		return o > 0 && strlen(out) == o;	/* no NUL inside */
 	}
 	return false;
 }
@@ -179,8 +201,9 @@ access_target(const struct route *r, const char *query,
 		if ((dot = strchr(token, '.')) != NULL)
 			*dot = '\0';
 	}
-	/* Tokens are credentials: only their start reaches the log. */
-	snprintf(shown, shownsz, "%.4s...", token);
+	/* Tokens are credentials: only their start (at most half) is logged. */
+	snprintf(shown, shownsz, "%.*s...", (int)(strlen(token) / 2 < 4 ?
+	    strlen(token) / 2 : 4), token);
 	if ((t = access_file(target_files, r->targets, false)) == NULL)
 		return 502;
 	rv = targets_lookup(t, token, ss, len);
