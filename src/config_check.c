@@ -461,6 +461,9 @@ config_print_backend(const struct route *r, FILE *fp)
 	case BACKEND_CONNECT:
 		fprintf(fp, "connect %s", r->connect);
 		break;
+	case BACKEND_TARGETS:
+		fprintf(fp, "targets %s", r->targets);
+		break;
 	case BACKEND_ECHO:
 		fputs("echo\n", fp);
 		return;
