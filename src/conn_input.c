@@ -216,7 +216,8 @@ conn_frame_inflate(struct conn *c)
 		c->in_frame = false;
 	if (done)
 		c->inflated = 0;
-	return used > 0 || produced > 0 || done;
+	/* A frame finished (even an empty one) is progress: go on. */
+	return used > 0 || produced > 0 || done || !c->in_frame;
 }
 
 /* Move payload of the current frame to its sink; 1 progress, 0 not. */

@@ -21,6 +21,7 @@ struct pmd {
 	bool			 in_ready, out_ready;
 	int			 tail_left;	/* bytes of 00 00 ff ff to feed */
 	bool			 in_message;
+	bool			 stream_end;	/* BFINAL seen in this message */
 };
 
 static const uint8_t	 pmd_tail[4] = { 0x00, 0x00, 0xff, 0xff };
@@ -204,6 +205,15 @@ pmd_inflate(struct pmd *d, const uint8_t *in, size_t inlen, bool last,
 	d->in.avail_in = (uInt)inlen;
 	rc = inflate(&d->in, Z_SYNC_FLUSH);
 	*used = inlen - d->in.avail_in;
+	if (rc == Z_STREAM_END) {
+		/* BFINAL (RFC 7692 7.2.3.4): ended, no marker to add. */
+		d->stream_end = true;
+		d->tail_left = 0;
+		if (d->in.avail_in != 0) {
+			*why = "data after the final deflate block";
+			return -1;
+		}
+	}
 	/* Z_BUF_ERROR: no progress possible, not an error (zlib docs). */
 	if ((rc == Z_OK || rc == Z_BUF_ERROR) && last && d->in.avail_in == 0 &&
 	    d->in.avail_out > 0 && d->tail_left > 0) {
@@ -223,8 +233,10 @@ pmd_inflate(struct pmd *d, const uint8_t *in, size_t inlen, bool last,
 	    d->in.avail_out > 0) {
 		*done = true;
 		d->in_message = false;
-		if (d->params.client_no_context_takeover || rc == Z_STREAM_END)
+		/* The next message starts a fresh stream after BFINAL. */
+		if (d->params.client_no_context_takeover || d->stream_end)
 			inflateReset(&d->in);
+		d->stream_end = false;
 	}
 	return 0;
 }

@@ -209,3 +209,31 @@ def test_incompressible_message_under_the_limit(srv):
     s = ws_session("ws://127.0.0.1:%d/echo" % srv.port, [blob],
                    done=count(1))
     assert s.messages == [blob]
+
+
+def test_message_with_final_deflate_block(srv):
+    # RFC 7692 7.2.3.4: a sender may end with BFINAL (zlib's Z_FINISH);
+    # the message completes and the next one starts a fresh stream.
+    c, head, _ = wsutil.raw_handshake(srv.port, "/echo", OFFER)
+    for text in (b"first message", b"second one"):
+        z = zlib.compressobj(wbits=-15)
+        send_frame(c, OP_TEXT, z.compress(text) + z.flush(zlib.Z_FINISH),
+                   rsv=4)
+        fin, rsv, op, payload = recv_frame_full(c)
+        assert (fin, op) == (True, OP_TEXT) and inflate(payload) == text
+    c.close()
+
+
+def test_empty_non_final_compressed_fragment(srv):
+    # An empty first fragment must not stall what follows it.
+    c, head, _ = wsutil.raw_handshake(srv.port, "/echo", OFFER)
+    send_frame(c, OP_TEXT, b"", fin=False, rsv=4)
+    send_frame(c, OP_CONT, deflate(b"after an empty piece"), fin=True)
+    got = b""
+    while True:
+        fin, rsv, op, payload = recv_frame_full(c)
+        got += payload
+        if fin:
+            break
+    assert inflate(got) == b"after an empty piece"
+    c.close()
