@@ -689,9 +689,15 @@ conn_backend_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	}
 	if (n == -1) {
-		/* The backend stopped reading (EPIPE): its output decides. */
-		log_debug("conn %llu: backend write: %s",
-		    (unsigned long long)c->id, strerror(errno));
+		/*
+		 * A program that stopped reading (EPIPE): its exit decides.
+		 * A socket that refused data (reset, closed) lost some of
+		 * the client's: the close says so (1011).
+		 */
+		log_info("conn %llu %s: backend write: %s",
+		    (unsigned long long)c->id, c->peer, strerror(errno));
+		if (c->proc == NULL && c->backend_error == 0)
+			c->backend_error = errno;
 		buf_free(b);
 		c->backend.wr_shut = true;
 	} else

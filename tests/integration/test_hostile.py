@@ -528,3 +528,43 @@ def test_backend_reset_mid_message_1011(wsbridge, tmp_path):
             assert reason == "backend: " + os.strerror(errno.ECONNRESET)
     finally:
         rb.stop()
+
+
+def reset_while_reading_handler(backend, sock):
+    # Take a little of the client's stream, then reset the connection
+    # while wsbridge is still writing to it.
+    got = 0
+    while got < 300000:
+        d = sock.recv(65536)
+        if not d:
+            break
+        got += len(d)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                    struct.pack("ii", 1, 0))
+    sock.close()
+    backend.events.append("reset")
+
+
+def test_backend_reset_while_client_streams_1011(wsbridge, tmp_path):
+    # The client's data did not all arrive: the close says so (1011 with
+    # the error), it is not a normal 1000.
+    rb = Backend(reset_while_reading_handler)
+    try:
+        srv = start(wsbridge, tmp_path,
+                    "[route /reset]\nconnect = %s\n" % rb.addr)
+        with healthy_neighbour(srv):
+            c = open_ws(srv.port, "/reset")
+            chunk = os.urandom(65536)
+            code = reason = None
+            c.sock.settimeout(10)
+            try:
+                for _ in range(64):         # 4 MiB at most, bounded
+                    send_frame(c, OP_BINARY, chunk)
+            except OSError:
+                pass                        # the server closed on us
+            code, reason = expect_close(c, timeout=10, allow_data=True)
+            assert rb.events == ["reset"]
+            assert code == 1011, (code, reason)
+            assert reason.startswith("backend: "), reason
+    finally:
+        rb.stop()
