@@ -35,6 +35,7 @@ struct listener_shared {
 };
 static struct listener_shared	*shared;
 static size_t			 nshared;
+static bool			 sharing;	/* workers: the set is fixed */
 
 bool
 listener_is_tls(const struct listener *l)
@@ -126,6 +127,18 @@ listener_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
+static bool
+listener_is_shared(const struct listen_spec *spec)
+{
+	size_t	 i;
+
+	for (i = 0; i < nshared; i++)
+		if (shared[i].addrlen == spec->addrlen &&
+		    memcmp(&shared[i].addr, &spec->addr, spec->addrlen) == 0)
+			return true;
+	return false;
+}
+
 /* A copy of the supervisor's socket for this address, or -1. */
 static int
 listener_shared_fd(const struct listen_spec *spec)
@@ -198,6 +211,25 @@ listener_metrics_spec(const struct config *cfg, struct listen_spec *ms)
 	return true;
 }
 
+bool
+listeners_unix_unchanged(const struct config *cfg)
+{
+	const struct listen_spec	*spec;
+	size_t				 i, n = 0;
+
+	if (!sharing)
+		return true;
+	for (i = 0; i < cfg->nlistens; i++) {
+		spec = &cfg->listens[i];
+		if (spec->addr.ss_family != AF_UNIX)
+			continue;
+		n++;
+		if (!listener_is_shared(spec))
+			return false;
+	}
+	return n == nshared;
+}
+
 int
 listeners_sync(const struct config *cfg)
 {
@@ -205,6 +237,12 @@ listeners_sync(const struct config *cfg)
 	struct listen_spec	 ms, *spec;
 	size_t			 i;
 
+	/* Workers accept on the supervisor's unix sockets: a fixed set. */
+	if (!listeners_unix_unchanged(cfg)) {
+		log_error("unix listeners changed: with several workers that "
+		    "needs a restart");
+		return -1;
+	}
 	listener_workers = cfg->workers;
 	for (i = 0; i <= cfg->nlistens; i++) {
 		if (i == cfg->nlistens && !listener_metrics_spec(cfg, &ms))
@@ -265,6 +303,7 @@ listeners_share_unix(const struct config *cfg)
 	size_t				 i;
 	int				 fd;
 
+	sharing = true;
 	for (i = 0; i < cfg->nlistens; i++) {
 		spec = &cfg->listens[i];
 		if (spec->addr.ss_family != AF_UNIX)
@@ -298,4 +337,5 @@ listeners_unshare_unix(void)
 	free(shared);
 	shared = NULL;
 	nshared = 0;
+	sharing = false;
 }

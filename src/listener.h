@@ -37,6 +37,8 @@ int	listeners_sync(const struct config *);
  */
 int	listeners_share_unix(const struct config *);
 void	listeners_unshare_unix(void);
+/* False when cfg adds or drops a unix listener the workers share. */
+bool	listeners_unix_unchanged(const struct config *);
 /* Stop accepting (shutdown) and close every listening socket. */
 void	listeners_close_all(void);
 void	listener_conn_closed(struct listener *);

@@ -146,7 +146,8 @@ main_supervisor_reload(void)
 	fclose(quiet);
 	if (cfg == NULL)
 		return;
-	if (main_tls(cfg, &tls, err, sizeof(err)) == -1) {
+	if (!listeners_unix_unchanged(cfg) ||
+	    main_tls(cfg, &tls, err, sizeof(err)) == -1) {
 		config_free(cfg);
 		return;
 	}

@@ -121,3 +121,31 @@ def test_stale_socket_is_reclaimed(tmp_path):
         wait_until(lambda: can_echo(path), 10, what="the reclaimed socket")
     finally:
         assert stop(p) == 0
+
+
+@pytest.mark.parametrize("change", ["add", "drop"])
+def test_workers_keep_their_unix_sockets_across_reload(tmp_path, change):
+    # The workers share the supervisor's sockets: adding or dropping one
+    # needs a restart. The reload is refused (logged), nothing hangs, the
+    # socket keeps serving.
+    path, other = unix_path(tmp_path), unix_path(tmp_path, "other.sock")
+    cfg = config(tmp_path, path, "workers = 2\n")
+    p = start(cfg, tmp_path)
+    log = tmp_path / "wsbridge.log"
+    try:
+        wait_until(lambda: can_echo(path), 10, what="the unix listener")
+        if change == "add":
+            cfg.write_text(cfg.read_text().replace(
+                "workers = 2\n", "workers = 2\nlisten = unix:%s\n" % other))
+        else:
+            cfg.write_text("[server]\nlisten = 127.0.0.1:1\nworkers = 2\n"
+                           "[route /echo]\necho = yes\n")
+        p.send_signal(signal.SIGHUP)
+        wait_until(lambda: log.read_text().count(
+            "unix listeners changed") >= 2, 10, what="both workers refusing")
+        for i in range(6):
+            assert unix_echo(path, "r%d" % i) == (OP_TEXT, b"r%d" % i)
+        assert not os.path.exists(other)
+    finally:
+        assert stop(p) == 0
+    assert not os.path.lexists(path)
