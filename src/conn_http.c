@@ -677,6 +677,11 @@ conn_handle_request(struct conn *c)
 		conn_http_respond(c, 400, "bad request target");
 		return;
 	}
+	/* RFC 9112 3.2: more than one Host is a bad request, any request. */
+	if (hs_header_count(c->req, "Host") > 1) {
+		conn_http_respond(c, 400, "repeated Host");
+		return;
+	}
 	c->path = strdup(path);
 	c->query = strdup(query);
 	conn_apply_forwarded(c);

@@ -319,7 +319,7 @@ hs_wants_websocket(const struct hs_request *req)
 	    hs_header(req, "Sec-WebSocket-Version") != NULL;
 }
 
-static size_t
+size_t
 hs_header_count(const struct hs_request *req, const char *name)
 {
 	size_t	 i, n = 0;

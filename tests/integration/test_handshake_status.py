@@ -149,6 +149,19 @@ def test_400_repeated_key_or_version(catsrv, name):
     assert_error_response(head, conn, 400)
 
 
+@pytest.mark.parametrize("upgrade", [True, False])
+def test_400_repeated_host(catsrv, upgrade):
+    # RFC 9112 3.2: more than one Host header is a 400, upgrade or not.
+    headers = [("Host", "127.0.0.1:%d" % catsrv.port), ("Host", "evil")]
+    if upgrade:
+        headers += [("Upgrade", "websocket"), ("Connection", "Upgrade"),
+                    ("Sec-WebSocket-Key", make_key()),
+                    ("Sec-WebSocket-Version", "13")]
+    conn, head = plain_request(catsrv.port, request_bytes("GET", "/",
+                                                          headers))
+    assert_error_response(head, conn, 400)
+
+
 def test_head_gets_the_head_without_a_body(catsrv):
     status = 426
     conn = connect_tcp(catsrv.port)
