@@ -280,8 +280,15 @@ pmd_deflate(struct pmd *d, const uint8_t *in, size_t n, bool fin,
 		 */
 		if (len == 0)
 			buf[len++] = 0x00;
-		if (d->params.server_no_context_takeover)
-			deflateReset(&d->out);
+		/*
+		 * Nothing carries over to the next message: give the
+		 * compressor's ~256 KiB back, so an idle connection that once
+		 * sent a message holds none of it.
+		 */
+		if (d->params.server_no_context_takeover) {
+			deflateEnd(&d->out);
+			d->out_ready = false;
+		}
 	}
 	*out = buf;
 	*outlen = len;
