@@ -139,18 +139,6 @@ access_authenticate(const struct route *r, const struct hs_request *req,
 	}
 }
 
-static int
-access_hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * The value of name in a query string, percent-decoded as browsers
  * encode it (URLSearchParams: "+" is a space, "%2B" a plus).
@@ -172,8 +160,8 @@ access_query_param(const char *query, const char *name, char *out,
 		for (p += nlen + 1; *p != '\0' && p != end; p++) {
 			if (o + 1 >= outsz)
 				return false;
-			if (*p == '%' && (hi = access_hex(p[1])) != -1 &&
-			    (lo = access_hex(p[2])) != -1) {
+			if (*p == '%' && (hi = hs_hex(p[1])) != -1 &&
+			    (lo = hs_hex(p[2])) != -1) {
 				out[o++] = (char)(hi << 4 | lo);
 				p += 2;
 			} else

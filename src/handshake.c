@@ -472,7 +472,7 @@ hs_select_protocol(const struct hs_request *req, char *const *accepted,
 	return NULL;
 }
 
-static int
+int
 hs_hex(char c)
 {
 	if (c >= '0' && c <= '9')

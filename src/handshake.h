@@ -65,6 +65,8 @@ ssize_t	 hs_parse(struct hs_request *, const char *, size_t, int *status,
 /* First header of that name (case-insensitive), or NULL. */
 const char *hs_header(const struct hs_request *, const char *name);
 /* Does any header of that name list token (comma-separated, no case)? */
+/* The value of a hex digit, or -1. */
+int	 hs_hex(char);
 /* How many times a header occurs. */
 size_t	 hs_header_count(const struct hs_request *, const char *name);
 /* Any WebSocket header: an upgrade attempt, good or bad. */

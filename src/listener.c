@@ -127,29 +127,26 @@ listener_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
-static bool
-listener_is_shared(const struct listen_spec *spec)
+/* The supervisor's socket for this address, or NULL. */
+static const struct listener_shared *
+listener_shared_find(const struct listen_spec *spec)
 {
 	size_t	 i;
 
 	for (i = 0; i < nshared; i++)
 		if (shared[i].addrlen == spec->addrlen &&
 		    memcmp(&shared[i].addr, &spec->addr, spec->addrlen) == 0)
-			return true;
-	return false;
+			return &shared[i];
+	return NULL;
 }
 
 /* A copy of the supervisor's socket for this address, or -1. */
 static int
 listener_shared_fd(const struct listen_spec *spec)
 {
-	size_t	 i;
+	const struct listener_shared	*s = listener_shared_find(spec);
 
-	for (i = 0; i < nshared; i++)
-		if (shared[i].addrlen == spec->addrlen &&
-		    memcmp(&shared[i].addr, &spec->addr, spec->addrlen) == 0)
-			return fcntl(shared[i].fd, F_DUPFD_CLOEXEC, 0);
-	return -1;
+	return s == NULL ? -1 : fcntl(s->fd, F_DUPFD_CLOEXEC, 0);
 }
 
 static struct listener *
@@ -224,7 +221,7 @@ listeners_unix_unchanged(const struct config *cfg)
 		if (spec->addr.ss_family != AF_UNIX)
 			continue;
 		n++;
-		if (!listener_is_shared(spec))
+		if (listener_shared_find(spec) == NULL)
 			return false;
 	}
 	return n == nshared;

@@ -158,3 +158,13 @@ def echo_handler(backend, c):
 def wait_pid_gone(pid, timeout):
     return wsutil.wait_until(lambda: not wsutil.alive(pid), timeout,
                              what="pid %d to go" % pid)
+
+
+def unix_path(tmp_path, name="wsb.sock"):
+    """A unix socket path that fits sun_path, nothing there yet."""
+    p = str(tmp_path / name)
+    if len(p) >= 100:       # sun_path limit
+        p = "/tmp/wsb-%d-%s" % (os.getpid(), name)
+    if os.path.lexists(p):
+        os.unlink(p)
+    return p

@@ -35,6 +35,16 @@ def inflate(data):
     return zlib.decompressobj(wbits=-15).decompress(data + b"\x00\x00\xff\xff")
 
 
+def recv_payloads(conn):
+    """The payloads of one message's frames, joined (still compressed)."""
+    got = b""
+    while True:
+        fin, rsv, op, payload = recv_frame_full(conn)
+        got += payload
+        if fin:
+            return got
+
+
 def close_code(conn):
     """Skip (compressed) data frames up to the Close; return its code."""
     while True:
@@ -169,13 +179,7 @@ def test_empty_final_fragment(srv):
     # 0x00 that the appended 00 00 ff ff completes (RFC 7692 7.2.3.6).
     send_frame(c, OP_TEXT, first, fin=False, rsv=4)
     send_frame(c, OP_CONT, b"\x00", fin=True)
-    got = b""
-    while True:
-        fin, rsv, op, payload = recv_frame_full(c)
-        got += payload
-        if fin:
-            break
-    assert inflate(got) == b"abc"
+    assert inflate(recv_payloads(c)) == b"abc"
     # The connection is still healthy: a second message echoes too.
     send_frame(c, OP_TEXT, deflate(b"next"), rsv=4)
     fin, rsv, op, payload = recv_frame_full(c)
@@ -229,11 +233,5 @@ def test_empty_non_final_compressed_fragment(srv):
     c, head, _ = wsutil.raw_handshake(srv.port, "/echo", OFFER)
     send_frame(c, OP_TEXT, b"", fin=False, rsv=4)
     send_frame(c, OP_CONT, deflate(b"after an empty piece"), fin=True)
-    got = b""
-    while True:
-        fin, rsv, op, payload = recv_frame_full(c)
-        got += payload
-        if fin:
-            break
-    assert inflate(got) == b"after an empty piece"
+    assert inflate(recv_payloads(c)) == b"after an empty piece"
     c.close()

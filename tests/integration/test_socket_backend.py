@@ -11,6 +11,7 @@ import time
 import pytest
 
 from conftest import free_port
+import cfgutil
 from cfgutil import start_config, Backend, echo_handler
 import wsutil
 from wsutil import (raw_handshake, open_ws, recv_message, send_frame,
@@ -32,12 +33,7 @@ def backends():
 
 
 def unix_path(tmp_path, name="backend.sock"):
-    p = str(tmp_path / name)
-    if len(p) >= 100:       # sun_path limit
-        p = "/tmp/wsb-%d-%s" % (os.getpid(), name)
-        if os.path.exists(p):
-            os.unlink(p)
-    return p
+    return cfgutil.unix_path(tmp_path, name)
 
 
 def close_cleanly(conn):

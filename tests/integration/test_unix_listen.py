@@ -12,18 +12,9 @@ import pytest
 
 import wsutil
 from conftest import BIN
-from cfgutil import write_config
+from cfgutil import unix_path, write_config
 from wsutil import (OP_TEXT, read_response, recv_message, request_bytes,
                     send_frame, wait_until)
-
-
-def unix_path(tmp_path, name="wsb.sock"):
-    p = str(tmp_path / name)
-    if len(p) >= 100:       # sun_path limit
-        p = "/tmp/wsb-unix-%d-%s" % (os.getpid(), name)
-    if os.path.lexists(p):
-        os.unlink(p)
-    return p
 
 
 def config(tmp_path, path, extra=""):
