@@ -672,6 +672,11 @@ conn_handle_request(struct conn *c)
 	enum hs_kind	 kind;
 	int		 status;
 
+	/* Longer than any path or query we keep: say so (RFC 9112 3). */
+	if (strlen(c->req->url) >= sizeof(path)) {
+		conn_http_respond(c, 414, "request target too long");
+		return;
+	}
 	if (hs_split_url(c->req->url, path, sizeof(path), query,
 	    sizeof(query)) == -1) {
 		conn_http_respond(c, 400, "bad request target");

@@ -46,6 +46,7 @@ static const struct {
 	{ 404, "Not Found" },
 	{ 405, "Method Not Allowed" },
 	{ 413, "Content Too Large" },
+	{ 414, "URI Too Long" },
 	{ 426, "Upgrade Required" },
 	{ 429, "Too Many Requests" },
 	{ 431, "Request Header Fields Too Large" },

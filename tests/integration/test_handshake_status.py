@@ -227,6 +227,14 @@ def test_429_maxforks(wsbridge):
     c.close()
 
 
+def test_414_long_request_target(catsrv):
+    # Under the header limit, over what a path may be: 414, not 400.
+    raw = request_bytes("GET", "/" + "a" * 5000, [
+        ("Host", "127.0.0.1:%d" % catsrv.port)])
+    conn, head = plain_request(catsrv.port, raw)
+    assert_error_response(head, conn, 414)
+
+
 def test_431_huge_header(catsrv):
     conn, head, _ = raw_handshake(catsrv.port, "/",
                                   {"X-Big": "a" * (20 * 1024)})
