@@ -391,8 +391,9 @@ def test_privilege_drop_to_nobody(wsbridge, tmp_path):
                           server_extra="user = nobody\ngroup = nogroup\n")
     uid, gid = nobody.pw_uid, nogroup.gr_gid
     # The daemon itself: every uid and gid, and no supplementary groups
-    # left from root.
-    assert status_ids(srv.pid, "Uid") == [uid] * 4
+    # left from root. It listens first and drops just after: wait for it.
+    wait_until(lambda: status_ids(srv.pid, "Uid") == [uid] * 4, 5,
+               what="the daemon to drop to nobody")
     assert status_ids(srv.pid, "Gid") == [gid] * 4
     assert 0 not in status_ids(srv.pid, "Groups")
     s = wsutil.ws_session(srv.url("/id"))
