@@ -26,7 +26,8 @@ $(FB)/fuzz_utf8: src/ws.c
 $(FB)/fuzz_close: src/ws.c
 $(FB)/fuzz_url: src/handshake.c $(FUZZ_LLHTTP)
 $(FB)/fuzz_handshake: src/handshake.c $(FUZZ_LLHTTP)
-$(FB)/fuzz_config: src/config.c src/config_parse.c src/config_check.c \
+$(FB)/fuzz_config: src/config.c src/config_keys.c src/config_load.c \
+	src/config_parse.c src/config_check.c \
 	src/options.c
 FUZZ_LIBS_url	:= -lcrypto
 FUZZ_LIBS_handshake := -lcrypto

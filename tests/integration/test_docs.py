@@ -9,7 +9,7 @@ commented-out defaults ";workers = 1" and the indented route key list
 ";   exec = COMMAND ARGS   ..." all count, while prose comments ("; A ping
 every ping_interval (0 = off)") and [section] headers do not. That rule is
 applied to conf/wsbridge.ini and packaging/wsbridge.ini; the key tables in
-src/config.c ({ "name", T_...) are read too, so a key missing from both
+src/config_keys.c ({ "name", T_...) are read too, so a key missing from both
 the reference file and the man page is still caught.
 
 A documented item is the tag line after a .TP request: its first word,
@@ -94,7 +94,7 @@ def ini_keys(path):
 
 
 def config_c_keys():
-    with open(os.path.join(REPO, "src", "config.c"), encoding="utf-8") as f:
+    with open(os.path.join(REPO, "src", "config_keys.c"), encoding="utf-8") as f:
         return set(re.findall(r'\{ "([a-z][a-z0-9_]*)", T_', f.read()))
 
 
@@ -122,10 +122,10 @@ def test_every_config_c_key_is_documented():
     keys = config_c_keys()
     assert len(keys) > 30, keys
     missing = sorted(keys - tags(MAN5, ("[",)))
-    assert not missing, "keys in src/config.c missing from " \
+    assert not missing, "keys in src/config_keys.c missing from " \
         "man/wsbridge.ini.5: %s" % missing
     not_in_conf = sorted(keys - ini_keys(INI_FILES[0]))
-    assert not not_in_conf, "keys in src/config.c missing from " \
+    assert not not_in_conf, "keys in src/config_keys.c missing from " \
         "conf/wsbridge.ini: %s" % not_in_conf
 
 

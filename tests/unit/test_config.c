@@ -1,6 +1,6 @@
 /*
- * Unit tests for config.c: value parsers, every key, each error with its
- * FILE:LINE, route matching, argv splitting, addresses and the shipped
+ * Unit tests for the config*.c modules: value parsers, every key, each
+ * error with its FILE:LINE, route matching, argv splitting, addresses and the shipped
  * conf/wsbridge.ini.
  */
 #include <sys/stat.h>
