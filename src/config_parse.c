@@ -57,56 +57,56 @@ config_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
 	return 0;
 }
 
+struct config_unit {
+	const char	*name;
+	int64_t		 mult;
+};
+
+/* An integer and one of units (NULL-terminated); n * mult, no overflow. */
+static int
+config_parse_units(const char *s, const struct config_unit *units,
+    int64_t *out)
+{
+	const char	*unit;
+	int64_t		 n;
+
+	if (config_digits(s, &n, &unit) == -1)
+		return -1;
+	for (; units->name != NULL; units++)
+		if (strcasecmp(unit, units->name) == 0)
+			break;
+	if (units->name == NULL || n > INT64_MAX / units->mult)
+		return -1;
+	*out = n * units->mult;
+	return 0;
+}
+
 /* An integer and a unit; a bare number is only allowed for 0. */
 int
 config_parse_duration(const char *s, int64_t *ms)
 {
-	const char	*unit;
-	int64_t		 n, mult;
+	static const struct config_unit units[] = {
+		{ "ms", 1 }, { "s", 1000 }, { "m", 60 * 1000 },
+		{ "h", 60 * 60 * 1000 }, { "", 1 }, { NULL, 0 },
+	};
 
-	if (config_digits(s, &n, &unit) == -1)
+	/* "10S" or "5M" would read like sizes: units are lower case. */
+	if (strpbrk(s, "MSH") != NULL ||
+	    config_parse_units(s, units, ms) == -1)
 		return -1;
-	if (strcmp(unit, "ms") == 0)
-		mult = 1;
-	else if (strcmp(unit, "s") == 0)
-		mult = 1000;
-	else if (strcmp(unit, "m") == 0)
-		mult = 60 * 1000;
-	else if (strcmp(unit, "h") == 0)
-		mult = 60 * 60 * 1000;
-	else if (*unit == '\0' && n == 0)
-		mult = 1;
-	else
-		return -1;
-	if (n > INT64_MAX / mult)
-		return -1;
-	*ms = n * mult;
-	return 0;
+	return strspn(s, "0123456789") == strlen(s) && *ms != 0 ? -1 : 0;
 }
 
 /* An integer with an optional K, M or G (1024-based). */
 int
 config_parse_size(const char *s, int64_t *bytes)
 {
-	const char	*unit;
-	int64_t		 n, mult;
+	static const struct config_unit units[] = {
+		{ "", 1 }, { "K", 1024 }, { "M", 1024 * 1024 },
+		{ "G", 1024 * 1024 * 1024 }, { NULL, 0 },
+	};
 
-	if (config_digits(s, &n, &unit) == -1)
-		return -1;
-	if (*unit == '\0')
-		mult = 1;
-	else if (strcasecmp(unit, "K") == 0)
-		mult = 1024;
-	else if (strcasecmp(unit, "M") == 0)
-		mult = 1024 * 1024;
-	else if (strcasecmp(unit, "G") == 0)
-		mult = 1024 * 1024 * 1024;
-	else
-		return -1;
-	if (n > INT64_MAX / mult)
-		return -1;
-	*bytes = n * mult;
-	return 0;
+	return config_parse_units(s, units, bytes);
 }
 
 int

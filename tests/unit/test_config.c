@@ -1,7 +1,7 @@
 /*
  * Unit tests for the config*.c modules: value parsers, every key, each
- * error with its FILE:LINE, route matching, argv splitting, addresses and the shipped
- * conf/wsbridge.ini.
+ * error with its FILE:LINE, route matching, argv splitting, addresses and
+ * the shipped conf/wsbridge.ini.
  */
 #include <sys/stat.h>
 #include <sys/un.h>
