@@ -168,6 +168,28 @@ conn_unmask_new(struct conn *c, uint8_t *p, size_t k)
 }
 
 /*
+ * How much of the current frame's payload is here (*k) and how much the
+ * sink takes now (*room); false when there is nothing to do until more
+ * arrives or the sink drains (input_blocked then).
+ */
+static bool
+conn_frame_ready(struct conn *c, size_t *k, size_t *room)
+{
+	uint64_t	 left = c->hdr.len - c->frame_pos;
+
+	*k = buf_len(&c->in);
+	if (left < *k)
+		*k = (size_t)left;
+	if (*k == 0 && left > 0)
+		return false;
+	if ((*room = conn_sink_room(c)) == 0) {
+		c->input_blocked = true;
+		return false;
+	}
+	return true;
+}
+
+/*
  * A compressed message: inflate what arrived into what the sink can
  * take now; input that does not fit waits in c->in (backpressure), and
  * the limit applies to the inflated size.
@@ -175,26 +197,20 @@ conn_unmask_new(struct conn *c, uint8_t *p, size_t k)
 static int
 conn_frame_inflate(struct conn *c)
 {
-	uint64_t	 left = c->hdr.len - c->frame_pos;
-	size_t		 k = buf_len(&c->in), room, used, produced;
+	size_t		 k, room, used, produced;
 	uint64_t	 max = c->msg.max_len;
 	uint8_t		*p = buf_head(&c->in);
 	const char	*why;
 	unsigned	 code = 0;
 	bool		 done;
 
-	if (left < k)
-		k = (size_t)left;
-	if (k == 0 && left > 0)
+	if (!conn_frame_ready(c, &k, &room))
 		return 0;
-	if ((room = conn_sink_room(c)) == 0) {
-		c->input_blocked = true;
-		return 0;
-	}
 	if (room > sizeof(inflated))
 		room = sizeof(inflated);
 	conn_unmask_new(c, p, k);
-	if (pmd_inflate(c->pmd, p, k, c->hdr.fin && k == left, inflated,
+	if (pmd_inflate(c->pmd, p, k, c->hdr.fin &&
+	    c->frame_pos + k == c->hdr.len, inflated,
 	    room, &used, &produced, &done, &why) == -1) {
 		conn_fail(c, WS_CLOSE_BAD_DATA, why);
 		return 0;
@@ -224,21 +240,14 @@ conn_frame_inflate(struct conn *c)
 static int
 conn_frame_payload(struct conn *c)
 {
-	uint64_t	 left = c->hdr.len - c->frame_pos;
-	size_t		 k = buf_len(&c->in), room;
+	size_t		 k, room;
 	bool		 end;
 	const char	*why;
 	unsigned	 code;
 	uint8_t		*p = buf_head(&c->in);
 
-	if (left < k)
-		k = (size_t)left;
-	if (k == 0 && left > 0)
+	if (!conn_frame_ready(c, &k, &room))
 		return 0;
-	if ((room = conn_sink_room(c)) == 0) {
-		c->input_blocked = true;
-		return 0;
-	}
 	if (k > room)
 		k = room;
 	end = c->frame_pos + k == c->hdr.len && c->hdr.fin;
