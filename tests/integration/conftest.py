@@ -152,3 +152,12 @@ def script(tmp_path):
     def make(name, body):
         return wsutil.write_script(tmp_path / name, body)
     return make
+
+
+@pytest.fixture
+def echo_backend():
+    """An asyncio TCP echo server for the load tests (churn, soak)."""
+    from loadutil import AsyncBackend
+    b = AsyncBackend()
+    yield b
+    b.stop()

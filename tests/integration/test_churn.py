@@ -12,22 +12,13 @@ hand with WSB_CHURN_CYCLES=20000 on 2 shared cores:
                       fds 6 -> 6 both; no sanitizer report
 """
 
-import pytest
-
 import loadutil
-from loadutil import AsyncBackend, churn, quiesce, scaled, settle
+from loadutil import churn, quiesce, scaled, settle
 from wsutil import OP_BINARY, OP_TEXT, rss_kib, wait_until
 
 WARMUP = 200
 THREADS = 4
 RSS_MARGIN_KIB = 2 * 1024
-
-
-@pytest.fixture
-def echo_backend():
-    b = AsyncBackend()
-    yield b
-    b.stop()
 
 
 def run_churn(srv, cycles, opcode, backend=None):

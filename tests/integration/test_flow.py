@@ -9,6 +9,8 @@ import time
 
 import pytest
 
+import wsutil
+
 from wsutil import (open_ws, connect_tcp, recv_frame, recv_message,
                     send_frame, expect_close, build_frame, wait_until,
                     rss_kib, children, alive, OP_TEXT, OP_BINARY, OP_PING,
@@ -135,19 +137,7 @@ def test_big_text_both_ways_no_deadlock(wsbridge):
 
 def closed_within(conn, seconds):
     """True if the server closes (EOF, reset, or a response then EOF)."""
-    deadline = time.monotonic() + seconds
-    data = b""
-    while time.monotonic() < deadline:
-        r, _, _ = select.select([conn.sock], [], [], 0.1)
-        if r:
-            try:
-                chunk = conn.sock.recv(65536)
-            except ConnectionResetError:
-                return True, data
-            if not chunk:
-                return True, data
-            data += chunk
-    return False, data
+    return wsutil.closed_within(conn.sock, seconds)
 
 
 def test_handshake_timeout_silent_socket(wsbridge):

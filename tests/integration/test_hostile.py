@@ -18,6 +18,7 @@ import pytest
 from cfgutil import Backend, start_config, wait_log
 from loadutil import quiesce
 from wsutil import (OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT,
+                    closed_within,
                     alive, build_frame, children, close_payload, connect_tcp,
                     expect_close, fd_count, make_key, open_ws, read_response,
                     recv_frame, recv_message, request_bytes, raw_handshake,
@@ -120,23 +121,6 @@ def healthy_neighbour(srv):
               % (h.count, h.worst))
     finally:
         h.close()
-
-
-def closed_within(sock, seconds):
-    """Read until EOF or reset within seconds; (closed, bytes read)."""
-    deadline = time.monotonic() + seconds
-    data = b""
-    while time.monotonic() < deadline:
-        r, _, _ = select.select([sock], [], [], 0.05)
-        if r:
-            try:
-                chunk = sock.recv(65536)
-            except ConnectionResetError:
-                return True, data
-            if not chunk:
-                return True, data
-            data += chunk
-    return False, data
 
 
 def rst_close(conn):

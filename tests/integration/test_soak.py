@@ -19,23 +19,14 @@ import struct
 import threading
 import time
 
-import pytest
-
 import loadutil
-from loadutil import (AsyncBackend, client_frame, connect, cpu_seconds,
-                      handshake, quiesce, raise_nofile, scaled,
-                      server_frame, set_pid_nofile, settle)
+from loadutil import (client_frame, connect, cpu_seconds, handshake,
+                      quiesce, raise_nofile, scaled, server_frame,
+                      set_pid_nofile, settle)
 from wsutil import (OP_BINARY, OP_CLOSE, fd_count, rss_kib, wait_until)
 
 OPENERS = 4
 RSS_MARGIN_KIB = 2 * 1024
-
-
-@pytest.fixture
-def echo_backend():
-    b = AsyncBackend()
-    yield b
-    b.stop()
 
 
 def open_many(port, n):

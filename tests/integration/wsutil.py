@@ -9,6 +9,7 @@ import asyncio
 import base64
 import hashlib
 import os
+import select
 import socket
 import struct
 import time
@@ -520,3 +521,20 @@ def write_script(path, body):
     path.write_text("#!/bin/sh\n" + body)
     path.chmod(0o755)
     return str(path)
+
+
+def closed_within(sock, seconds):
+    """Read until EOF or reset within seconds; (closed, bytes read)."""
+    deadline = time.monotonic() + seconds
+    data = b""
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([sock], [], [], 0.05)
+        if r:
+            try:
+                chunk = sock.recv(65536)
+            except ConnectionResetError:
+                return True, data
+            if not chunk:
+                return True, data
+            data += chunk
+    return False, data
