@@ -482,14 +482,19 @@ def test_backend_never_reading_stalls_client_bounded(wsbridge, tmp_path):
         sink.stop()
 
 
-def reset_handler(backend, sock):
-    """Read the start of a message, send half an answer, then RST."""
-    sock.recv(16)
-    sock.sendall(b"r" * 100000)
+def backend_reset(backend, sock):
+    """Close with an RST (linger 0) and note it."""
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                     struct.pack("ii", 1, 0))
     sock.close()
     backend.events.append("reset")
+
+
+def reset_handler(backend, sock):
+    """Read the start of a message, send half an answer, then RST."""
+    sock.recv(16)
+    sock.sendall(b"r" * 100000)
+    backend_reset(backend, sock)
 
 
 def test_backend_reset_mid_message_1011(wsbridge, tmp_path):
@@ -523,10 +528,7 @@ def reset_while_reading_handler(backend, sock):
         if not d:
             break
         got += len(d)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                    struct.pack("ii", 1, 0))
-    sock.close()
-    backend.events.append("reset")
+    backend_reset(backend, sock)
 
 
 def test_backend_reset_while_client_streams_1011(wsbridge, tmp_path):
