@@ -51,7 +51,7 @@ conn_http_error(struct conn *c, int status, char *const *more, size_t nmore)
 {
 	struct config	*cfg = c->cref->cfg;
 	struct strlist	 hv = { NULL, 0 };
-	char		*resp, *end;
+	char		*resp;
 	size_t		 len, i;
 	int		 retry = status == 429 || status == 503 ? 5 : 0;
 
@@ -66,16 +66,13 @@ conn_http_error(struct conn *c, int status, char *const *more, size_t nmore)
 		metrics_handshake_failed(status);
 	for (i = 0; i < nmore; i++)
 		strlist_add(&hv, more[i]);
-	resp = hs_response_error(status, NULL, retry, hv.v, hv.n, &len);
+	resp = hs_response_error(status, NULL, c->req != NULL &&
+	    c->req->method == HTTP_HEAD, retry, hv.v, hv.n, &len);
 	strlist_free(&hv);
 	if (resp == NULL) {
 		conn_close(c, "out of memory");
 		return;
 	}
-	/* HEAD: the same head (Content-Length included), no body. */
-	if (c->req != NULL && c->req->method == HTTP_HEAD &&
-	    (end = strstr(resp, "\r\n\r\n")) != NULL)
-		len = (size_t)(end + 4 - resp);
 	c->linger = true;
 	conn_set_state(c, CONN_CLOSING);
 	conn_deadline(c, cfg->close_timeout_ms);

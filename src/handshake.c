@@ -634,7 +634,7 @@ hs_extra_has(char *const *extra, size_t n, const char *name)
 }
 
 char *
-hs_response_error(int status, const char *body, int retry_after,
+hs_response_error(int status, const char *body, bool head, int retry_after,
     char *const *extra_headers, size_t nextra, size_t *len)
 {
 	FILE	*f;
@@ -663,6 +663,6 @@ hs_response_error(int status, const char *body, int retry_after,
 	if (status == 405 && !hs_extra_has(extra_headers, nextra, "Allow"))
 		fputs("Allow: GET\r\n", f);
 	hs_put_extra(f, extra_headers, nextra);
-	fprintf(f, "\r\n%s", body);
+	fprintf(f, "\r\n%s", head ? "" : body);
 	return hs_stream_done(f, &buf, &n, len);
 }

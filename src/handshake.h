@@ -113,13 +113,15 @@ const char *hs_status_text(int status);
  * "Name: value" lines without CRLF (may be NULL/0).
  * hs_response_101: protocol and extensions may be NULL.
  * hs_response_error: a short text/plain body "<status> <text>\n" (or
- * body if not NULL), Connection: close, Retry-After if retry_after > 0,
- * Sec-WebSocket-Version: 13 for 426.
+ * body if not NULL; only its Content-Length when head, for HEAD),
+ * Connection: close, Retry-After if retry_after > 0, what 405 and 426
+ * must name.
  */
 char	*hs_response_101(const char *accept, const char *protocol,
 	    const char *extensions, char *const *extra_headers, size_t nextra,
 	    size_t *len);
-char	*hs_response_error(int status, const char *body, int retry_after,
-	    char *const *extra_headers, size_t nextra, size_t *len);
+char	*hs_response_error(int status, const char *body, bool head,
+	    int retry_after, char *const *extra_headers, size_t nextra,
+	    size_t *len);
 
 #endif

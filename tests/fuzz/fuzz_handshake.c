@@ -176,7 +176,8 @@ fuzz_responses(const struct hs_request *req, enum hs_kind kind, int status)
 		assert(path[0] == '/' && strlen(path) < sizeof(path));
 	r = hs_response_error(status != 0 && status != 101 ? status : 404,
 	    req->nheaders > 0 ? req->headers[0].value : NULL,
-	    (int)req->nheaders, extra, req->nheaders, &len);
+	    req->method == HTTP_HEAD, (int)req->nheaders, extra,
+	    req->nheaders, &len);
 	assert(r != NULL && strncmp(r, "HTTP/1.1 ", 9) == 0);
 	free(r);
 }

@@ -501,7 +501,7 @@ test_response_error(void)
 	char	*r;
 	size_t	 len;
 
-	r = hs_response_error(426, NULL, 0, extra, 1, &len);
+	r = hs_response_error(426, NULL, false, 0, extra, 1, &len);
 	CHECK(r != NULL);
 	CHECK_EQ(len, strlen(r));
 	CHECK_STR(r, "HTTP/1.1 426 Upgrade Required\r\n"
@@ -515,15 +515,15 @@ test_response_error(void)
 	    "426 Upgrade Required\n");
 	free(r);
 	/* A 405 says what is allowed, unless the caller already did. */
-	r = hs_response_error(405, NULL, 0, NULL, 0, &len);
+	r = hs_response_error(405, NULL, false, 0, NULL, 0, &len);
 	CHECK(r != NULL && strstr(r, "\r\nAllow: GET\r\n") != NULL);
 	free(r);
 	extra[0] = "Allow: GET, HEAD";
-	r = hs_response_error(405, NULL, 0, extra, 1, &len);
+	r = hs_response_error(405, NULL, false, 0, extra, 1, &len);
 	CHECK(r != NULL && strstr(r, "Allow: GET\r\n") == NULL &&
 	    strstr(r, "Allow: GET, HEAD\r\n") != NULL);
 	free(r);
-	r = hs_response_error(503, "busy\n", 5, NULL, 0, &len);
+	r = hs_response_error(503, "busy\n", false, 5, NULL, 0, &len);
 	CHECK(r != NULL);
 	CHECK(strstr(r, "HTTP/1.1 503 Service Unavailable\r\n") == r);
 	CHECK(strstr(r, "\r\nRetry-After: 5\r\n") != NULL);
@@ -531,7 +531,7 @@ test_response_error(void)
 	CHECK(strstr(r, "Sec-WebSocket-Version") == NULL);
 	CHECK(len > 9 && strcmp(r + len - 9, "\r\n\r\nbusy\n") == 0);
 	free(r);
-	r = hs_response_error(404, NULL, 0, NULL, 0, &len);
+	r = hs_response_error(404, NULL, false, 0, NULL, 0, &len);
 	CHECK(r != NULL);
 	CHECK(strstr(r, "Retry-After") == NULL);
 	CHECK(strstr(r, "\r\n\r\n404 Not Found\n") != NULL);
