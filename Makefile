@@ -6,6 +6,28 @@ PREFIX	?= /usr/local
 LLHTTP_SRC ?= /usr/share/llhttp
 LLHTTP_INC ?= /usr/share/include/llhttp
 
+# Two phases, so that a first run on a fresh machine works: the outer make
+# installs the build dependencies (packaging/deps.sh) and then runs a new
+# make for the same goals. A single make cannot do both: it caches what
+# it saw of /usr/share/llhttp before the packages were there, and then has
+# no rule for llhttp's objects. WSB_DEPS_DONE=1 marks the inner make (and
+# skips the install step when set by hand). DEPS_SH is the install step.
+DEPS_SH ?= sh packaging/deps.sh
+NODEPS_GOALS := clean deps test-deps package-deps fuzz-deps uninstall
+ifeq ($(WSB_DEPS_DONE),)
+ifneq ($(filter-out $(NODEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
+GOALS	:= $(or $(MAKECMDGOALS),all)
+.PHONY: $(GOALS) deps-then-build
+$(GOALS): deps-then-build
+	@:
+deps-then-build:
+	@$(DEPS_SH)
+	@$(MAKE) --no-print-directory WSB_DEPS_DONE=1 $(MAKECMDGOALS)
+WSB_OUTER := 1
+endif
+endif
+ifeq ($(WSB_OUTER),)
+
 ifeq ($(SANITIZE),1)
 B	:= build/san
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
@@ -37,10 +59,10 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 
 .PHONY: all deps test-deps unit integration test run clean install bench
 
-all: deps $(B)/wsbridge
+all: $(B)/wsbridge
 
 deps:
-	@sh packaging/deps.sh
+	@$(DEPS_SH)
 
 test-deps:
 	@sh packaging/deps.sh test
@@ -91,3 +113,5 @@ clean:
 -include tests/fuzz/fuzz.mk
 -include tests/browser/browser.mk
 -include packaging/packaging.mk
+
+endif # WSB_OUTER

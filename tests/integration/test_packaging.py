@@ -298,3 +298,32 @@ def test_deb_installs_runs_and_purges():
     assert not os.path.exists("/etc/wsbridge"), os.listdir("/etc/wsbridge")
     assert not user_exists("wsbridge"), "user wsbridge left after purge"
     assert not group_exists("wsbridge"), "group wsbridge left after purge"
+
+
+def test_first_run_builds_when_deps_step_brings_llhttp(tmp_path):
+    """Issue 12: on a fresh machine the deps step is what brings llhttp's
+    sources. A copy of the tree is built with LLHTTP_SRC/LLHTTP_INC naming
+    a directory that only the (stand-in) deps step creates: one `make`
+    must install, then build, and the binary must run."""
+    tree = tmp_path / "tree"
+    _, files = run(["git", "ls-files", "-z"])
+    for rel in files.split("\0"):
+        if not rel or rel.startswith(("tests/", "examples/")):
+            continue
+        dst = tree / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(os.path.join(REPO, rel), dst)
+    later = tmp_path / "later"
+    assert not later.exists()
+    deps = tmp_path / "deps.sh"
+    deps.write_text("#!/bin/sh\nset -e\nmkdir -p %s\n"
+                    "cp -r /usr/share/llhttp %s/src\n"
+                    "cp -r /usr/share/include/llhttp %s/inc\n"
+                    % (later, later, later))
+    rc, out = run(["make", "-j2", "DEPS_SH=sh %s" % deps,
+                   "LLHTTP_SRC=%s/src" % later, "LLHTTP_INC=%s/inc" % later],
+                  cwd=str(tree), timeout=MAKE_TIMEOUT, check=False)
+    assert rc == 0, "first make failed:\n" + out[-4000:]
+    assert (later / "src" / "llhttp.c").exists()
+    _, version = run([str(tree / "build" / "wsbridge"), "--version"])
+    assert version.startswith("wsbridge"), version
