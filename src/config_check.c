@@ -178,7 +178,8 @@ config_check_access(const struct config *cfg, struct route *r,
 	const char	*why;
 	int		 n = 0;
 
-	if (r->auth == AUTH_BASIC && r->auth_file == NULL)
+	if (r->auth == AUTH_BASIC && r->auth_file == NULL &&
+	    r->credential == NULL)
 		n += config_route_err(cfg, errfp, r, r->auth_line,
 		    "auth = basic needs auth_file");
 	if (r->auth != AUTH_BASIC && r->auth_file != NULL)
