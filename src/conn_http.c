@@ -575,14 +575,20 @@ conn_have_pty_route(const struct config *cfg)
 	return false;
 }
 
-/* A file of the pty page: its path in the asset directory, or NULL. */
+/*
+ * Under TERMPAGE_PREFIX on a server with a terminal route: a file of the
+ * pty page (its path in the asset directory) or "" (nothing else there).
+ */
 static const char *
 conn_pty_asset(struct conn *c)
 {
-	const char	*asset = termpage_asset_path(c->path);
+	const char	*asset;
 
-	return asset != NULL && conn_have_pty_route(c->cref->cfg) ? asset :
-	    NULL;
+	if (strncmp(c->path, TERMPAGE_PREFIX, strlen(TERMPAGE_PREFIX)) != 0 ||
+	    !conn_have_pty_route(c->cref->cfg))
+		return NULL;
+	asset = termpage_asset_path(c->path);
+	return asset != NULL ? asset : "";
 }
 
 /* ttyd's habit: a browser's GET on a terminal route gets a terminal. */
@@ -641,8 +647,8 @@ conn_plain_request(struct conn *c, struct route *r)
 	root = cfg->static_dir;
 	path = c->path;
 	if ((asset = conn_pty_asset(c)) != NULL) {
-		root = termpage_assets(cfg->assets_dir, assets,
-		    sizeof(assets)) == 0 ? assets : NULL;
+		root = *asset != '\0' && termpage_assets(cfg->assets_dir,
+		    assets, sizeof(assets)) == 0 ? assets : NULL;
 		path = asset;
 	}
 	rv = root == NULL ? 0 : static_respond(root,
