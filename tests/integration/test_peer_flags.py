@@ -190,7 +190,7 @@ def test_credential_malformed_is_usage_error(bad):
     p = subprocess.run([BIN, "--credential", bad, "--echo"],
                        capture_output=True, timeout=30)
     assert p.returncode == 2, p
-    assert b"--credential" in p.stderr
+    assert b"--credential: want USER:PASSWORD" in p.stderr
 
 
 # --- websocketd -----------------------------------------------------------
