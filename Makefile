@@ -41,6 +41,12 @@ WARN	:= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wpointer-arith -Wcast-qual -Wsign-compare
 CFLAGS	?= -O2 -g
 ALLCFLAGS := -std=c11 -D_GNU_SOURCE $(CFLAGS) $(SANFLAGS) -I$(LLHTTP_INC) -Isrc
+# Where the pty page's xterm.js files are looked for first (termpage.h has
+# the default, Debian's /usr/share/wsbridge/node_modules); `make clean`
+# after changing it.
+ifneq ($(ASSETDIR),)
+ALLCFLAGS += -DWSBRIDGE_ASSET_DIR='"$(ASSETDIR)"'
+endif
 LDLIBS	:= -lev -linih -ljson-c -lssl -lcrypto -lz -lcrypt
 ifneq ($(V),1)
 Q	:= @
@@ -52,7 +58,7 @@ LLHTTP_OBJS := $(B)/llhttp/llhttp.o $(B)/llhttp/api.o $(B)/llhttp/http.o
 # Modules without libev or sockets: unit tests link these alone.
 PURE	:= ws handshake buf config config_keys config_load config_parse \
 	config_check options static pty_proto notify metrics proxy_proto \
-	forwarded targets auth tls iplimit pmd base64
+	forwarded targets auth tls iplimit pmd base64 termpage
 PURE_OBJS := $(filter $(PURE:%=$(B)/%.o),$(OBJS)) $(LLHTTP_OBJS)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/evp.h>
+
 #include "access.h"
 #include "auth.h"
 #include "log.h"
@@ -104,6 +106,39 @@ access_origin_allowed(const struct route *r, const struct hs_request *req)
 	return false;
 }
 
+/*
+ * --credential: the Authorization header must carry exactly base64 of
+ * "USER:PASSWORD" (compared without stopping at the first difference).
+ */
+static bool
+access_credential_ok(const char *cred, const char *h, char *user,
+    size_t usersz)
+{
+	unsigned char	 want[AUTH_MAX_HEADER];
+	size_t		 len, wlen, i;
+	unsigned	 d;
+
+	if (h == NULL || strlen(cred) / 3 * 4 + 8 > sizeof(want))
+		return false;
+	h += strspn(h, " \t");
+	if (strncasecmp(h, "Basic", 5) != 0 || (h[5] != ' ' && h[5] != '\t'))
+		return false;
+	h += 5 + strspn(h + 5, " \t");
+	len = strcspn(h, " \t");
+	if (h[len + strspn(h + len, " \t")] != '\0')
+		return false;
+	wlen = (size_t)EVP_EncodeBlock(want, (const unsigned char *)cred,
+	    (int)strlen(cred));
+	d = len != wlen;
+	for (i = 0; i < wlen; i++)
+		d |= want[i] ^ (unsigned char)(i < len ? h[i] : 0);
+	explicit_bzero(want, sizeof(want));
+	if (d != 0)
+		return false;
+	snprintf(user, usersz, "%.*s", (int)strcspn(cred, ":"), cred);
+	return true;
+}
+
 int
 access_authenticate(const struct route *r, const struct hs_request *req,
     bool peer_trusted, char *user, size_t usersz, char *challenge,
@@ -121,6 +156,13 @@ access_authenticate(const struct route *r, const struct hs_request *req,
 	}
 	if (r->auth != AUTH_BASIC) {
 		if (r->auth_header == NULL)
+			return 0;
+		auth_challenge(r->auth_realm, challenge, challengesz);
+		return 401;
+	}
+	if (r->credential != NULL) {
+		if (access_credential_ok(r->credential,
+		    hs_header(req, "Authorization"), user, usersz))
 			return 0;
 		auth_challenge(r->auth_realm, challenge, challengesz);
 		return 401;

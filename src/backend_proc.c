@@ -14,6 +14,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -389,6 +391,39 @@ env_add_tls(struct strlist *env, const struct conn *c)
 		env_add(env, "SSL_CLIENT_S_DN", dn);
 }
 
+/*
+ * Terminals get a login-like environment (as ttyd's shells have): HOME,
+ * USER, SHELL of the user wsbridge runs as (after --user), LANG from
+ * wsbridge's own or C.UTF-8. pass_env and env = entries win.
+ */
+static void
+env_add_user(struct strlist *env)
+{
+	static char	 home[PATH_MAX], user[256], shell[PATH_MAX];
+	static bool	 looked;
+	struct passwd	*pw;
+	const char	*lang = getenv("LANG");
+
+	if (!looked) {
+		/* NSS may be slow: once per process, the uid never changes. */
+		looked = true;
+		if ((pw = getpwuid(getuid())) != NULL) {
+			snprintf(home, sizeof(home), "%s", pw->pw_dir);
+			snprintf(user, sizeof(user), "%s", pw->pw_name);
+			snprintf(shell, sizeof(shell), "%s", pw->pw_shell);
+		}
+	}
+	if (home[0] != '\0' && !env_has(env, "HOME"))
+		env_add(env, "HOME", home);
+	if (user[0] != '\0' && !env_has(env, "USER"))
+		env_add(env, "USER", user);
+	if (!env_has(env, "SHELL"))
+		env_add(env, "SHELL", shell[0] != '\0' ? shell : "/bin/sh");
+	if (!env_has(env, "LANG"))
+		env_add(env, "LANG", lang != NULL && *lang != '\0' ? lang :
+		    "C.UTF-8");
+}
+
 /* The websocketd-compatible CGI-style environment for one connection. */
 static char **
 proc_build_env(const struct conn *c, struct strlist *env)
@@ -428,6 +463,8 @@ proc_build_env(const struct conn *c, struct strlist *env)
 	if (r->mode == MODE_PTY && !env_has(env, "TERM"))
 		env_add(env, "TERM", r->term != NULL ? r->term :
 		    "xterm-256color");
+	if (r->mode == MODE_PTY)
+		env_add_user(env);
 	env_add_headers(env, c->req, r->auth == AUTH_BASIC);
 	return env->v;
 }

@@ -161,6 +161,9 @@ route_free(struct route *r)
 	free(r->auth_realm);
 	free(r->auth_header);
 	free(r->targets);
+	if (r->credential != NULL)
+		explicit_bzero(r->credential, strlen(r->credential));
+	free(r->credential);
 	free(r);
 }
 
@@ -204,6 +207,8 @@ config_free(struct config *cfg)
 	config_free_sni(cfg);
 	free(cfg->trusted_proxies);
 	free(cfg->metrics_path);
+	free(cfg->assets_dir);
+	free(cfg->record);
 	free(cfg->metrics_listen);
 	free(cfg);
 }

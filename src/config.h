@@ -102,6 +102,8 @@ struct listen_spec {
 	socklen_t		 addrlen;
 	bool			 tls;
 	bool			 proxy_protocol;	/* PROXY header first */
+	int			 redirect_port;	/* --redirport: 301 to this port */
+	bool			 redirect_tls;	/* ... with https:// */
 	int			 line;		/* 0 when from the command line */
 };
 
@@ -154,6 +156,7 @@ struct route {
 	char			*auth_header;	/* e.g. X-Remote-User */
 	enum send_proxy		 send_proxy;
 	char			*targets;	/* token file */
+	char			*credential;	/* --credential USER:PASSWORD */
 	int			 auth_line, auth_file_line, auth_header_line;
 	int			 send_proxy_line;
 	int			 active;	/* runtime: open connections */
@@ -182,6 +185,8 @@ struct config {
 	bool			 allow_root;	/* spawn processes as root */
 	int			 allow_root_line; /* 0: not set (warn only) */
 	char			*metrics_path;	/* NULL = no metrics */
+	char			*assets_dir;	/* xterm.js for pty pages, or NULL */
+	char			*record;	/* traffic recording file, or NULL */
 	char			*metrics_listen; /* NULL: on listeners */
 	struct sockaddr_storage	 metrics_addr;	/* resolved metrics_listen */
 	socklen_t		 metrics_addrlen;

@@ -178,7 +178,8 @@ config_check_access(const struct config *cfg, struct route *r,
 	const char	*why;
 	int		 n = 0;
 
-	if (r->auth == AUTH_BASIC && r->auth_file == NULL)
+	if (r->auth == AUTH_BASIC && r->auth_file == NULL &&
+	    r->credential == NULL)
 		n += config_route_err(cfg, errfp, r, r->auth_line,
 		    "auth = basic needs auth_file");
 	if (r->auth != AUTH_BASIC && r->auth_file != NULL)
@@ -480,10 +481,16 @@ config_print(const struct config *cfg, FILE *fp)
 	char	 name[PATH_MAX];
 	size_t	 i;
 
-	for (i = 0; i < cfg->nlistens; i++)
+	for (i = 0; i < cfg->nlistens; i++) {
+		if (cfg->listens[i].redirect_port > 0) {
+			fprintf(fp, "listen %s (redirects to port %d)\n",
+			    cfg->listens[i].spec, cfg->listens[i].redirect_port);
+			continue;
+		}
 		fprintf(fp, "listen %s%s%s\n", cfg->listens[i].spec,
 		    cfg->listens[i].tls ? " (tls)" : "",
 		    cfg->listens[i].proxy_protocol ? " (proxy_protocol)" : "");
+	}
 	for (i = 0; i < cfg->ntls_certs; i++)
 		fprintf(fp, "tls %s %s\n", cfg->tls_certs[i].name,
 		    cfg->tls_certs[i].cert);

@@ -67,6 +67,8 @@ const struct config_key config_server_keys[] = {
 	    0, 0, false },
 	{ "metrics_listen", T_STR, C(metrics_listen),
 	    C(metrics_listen_line), 0, 0, false },
+	{ "assets_dir", T_STR, C(assets_dir), NOLINE, 0, 0, false },
+	{ "record", T_STR, C(record), NOLINE, 0, 0, false },
 	LIMIT_KEYS(C),
 	{ NULL, T_STR, 0, NOLINE, 0, 0, false },
 };

@@ -34,6 +34,7 @@
 #include "forwarded.h"
 #include "iplimit.h"
 #include "log.h"
+#include "record.h"
 #include "metrics.h"
 #include "net.h"
 #include "pmd.h"
@@ -294,6 +295,9 @@ conn_close(struct conn *c, const char *reason)
 	log_debug("conn %llu %s: closed: %s", (unsigned long long)c->id,
 	    c->peer, reason);
 	conn_access_log(c, reason);
+	if (c->status == 101 && c->route->kind != BACKEND_ECHO &&
+	    record_enabled())
+		record_event(c->id, "close", NULL, NULL);
 	if (c->status == 101)
 		metrics_conn_close(conn_route_name(c), c->stats.bytes_in,
 		    c->stats.bytes_out, c->stats.msgs_in, c->stats.msgs_out,
@@ -592,10 +596,18 @@ conn_sink_backend(struct conn *c, const uint8_t *p, size_t n, bool end)
 {
 	struct endpoint	*b = &c->backend;
 	struct iovec	 iov[2] = { { (void *)(uintptr_t)p, n }, { "\n", 1 } };
-	int		 iovcnt = end && c->route->mode == MODE_TEXT ? 2 : 1;
+	/*
+	 * A line per text message; in binary mode too for a process, as
+	 * websocketd 0.4.1 does (sockets get bytes verbatim, websockify).
+	 */
+	int		 iovcnt = end && (c->route->mode == MODE_TEXT ||
+	    (c->route->mode == MODE_BINARY && c->msg_opcode == WS_OP_TEXT &&
+	    c->proc != NULL)) ? 2 : 1;
 
 	if (b->wfd == -1 || b->wr_shut)
 		return 0;	/* the backend stopped reading: drop */
+	if (record_enabled())
+		record_data(c->id, "in", iov, iovcnt);
 
 	if (endpoint_write_through(b, iov, iovcnt) == -1) {
 		conn_close(c, "out of memory");

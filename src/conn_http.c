@@ -15,7 +15,9 @@
 #include "metrics.h"
 #include "pmd.h"
 #include "proxy_proto.h"
+#include "record.h"
 #include "static.h"
+#include "termpage.h"
 #include "conn_int.h"
 
 static char *const pty_protocols[] = { "tty", NULL };
@@ -89,25 +91,33 @@ conn_http_respond(struct conn *c, int status, const char *why)
 	conn_http_error(c, status, NULL, 0);
 }
 
-/* A 200 with a built-in body (devconsole, metrics), then close. */
+/* A built-in body (devconsole, metrics, pty page), then close. */
 static void
-conn_send_page(struct conn *c, const char *type, const char *body,
-    size_t len, bool head)
+conn_send_status_page(struct conn *c, int status, const char *type,
+    const char *body, size_t len, bool head)
 {
 	char	 hdr[256];
 	int	 n;
 
-	c->status = 200;
-	n = snprintf(hdr, sizeof(hdr), "HTTP/1.1 200 OK\r\n"
+	c->status = status;
+	n = snprintf(hdr, sizeof(hdr), "HTTP/1.1 %d %s\r\n"
 	    "Content-Type: %s\r\n"
 	    "Content-Length: %zu\r\nCache-Control: no-cache\r\n"
-	    "Connection: close\r\n\r\n", type, len);
+	    "Connection: close\r\n\r\n", status, status == 200 ? "OK" :
+	    "Internal Server Error", type, len);
 	conn_send_raw(c, hdr, (size_t)n);
 	if (!head)
 		conn_send_raw(c, body, len);
 	c->linger = true;
 	conn_set_state(c, CONN_CLOSING);
 	conn_deadline(c, c->cref->cfg->close_timeout_ms);
+}
+
+static void
+conn_send_page(struct conn *c, const char *type, const char *body,
+    size_t len, bool head)
+{
+	conn_send_status_page(c, 200, type, body, len, head);
 }
 
 /* --- the handshake ------------------------------------------------------- */
@@ -254,6 +264,8 @@ conn_upgrade(struct conn *c)
 	}
 	c->status = 101;
 	metrics_conn_open(conn_route_name(c));
+	if (r->kind != BACKEND_ECHO && record_enabled())
+		record_event(c->id, "open", c->path, c->peer);
 	conn_send_raw(c, resp, len);
 	free(resp);
 	/* A terminal spawns later and needs the headers for its env. */
@@ -550,6 +562,59 @@ conn_send_metrics(struct conn *c, bool head)
 	free(body);
 }
 
+/* Does the config have a terminal route (which has the built-in page)? */
+static bool
+conn_have_pty_route(const struct config *cfg)
+{
+	size_t	 i;
+
+	for (i = 0; i < cfg->nroutes; i++)
+		if (cfg->routes[i]->mode == MODE_PTY &&
+		    cfg->routes[i]->kind != BACKEND_ECHO)
+			return true;
+	return false;
+}
+
+/*
+ * Under TERMPAGE_PREFIX on a server with a terminal route: a file of the
+ * pty page (its path in the asset directory) or "" (nothing else there).
+ */
+static const char *
+conn_pty_asset(struct conn *c)
+{
+	const char	*asset;
+
+	if (strncmp(c->path, TERMPAGE_PREFIX, strlen(TERMPAGE_PREFIX)) != 0 ||
+	    !conn_have_pty_route(c->cref->cfg))
+		return NULL;
+	asset = termpage_asset_path(c->path);
+	return asset != NULL ? asset : "";
+}
+
+/* ttyd's habit: a browser's GET on a terminal route gets a terminal. */
+static void
+conn_pty_page(struct conn *c, bool head)
+{
+	const char	*page = termpage_html();
+	char		 dir[PATH_MAX], *missing;
+
+	if (termpage_assets(c->cref->cfg->assets_dir, dir, sizeof(dir)) ==
+	    0) {
+		conn_send_page(c, "text/html; charset=utf-8", page,
+		    strlen(page), head);
+		return;
+	}
+	log_warnx("conn %llu %s %s: terminal page: xterm.js not found in %s",
+	    (unsigned long long)c->id, c->peer, c->path, dir);
+	if ((missing = termpage_missing_html(dir)) == NULL) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	conn_send_status_page(c, 500, "text/html; charset=utf-8", missing,
+	    strlen(missing), head);
+	free(missing);
+}
+
 /* Plain GET/HEAD: a static file, the devconsole, 426 or 404. */
 static void
 conn_plain_request(struct conn *c, struct route *r)
@@ -559,6 +624,8 @@ conn_plain_request(struct conn *c, struct route *r)
 	struct strlist		 hv = { NULL, 0 };
 	bool			 head = c->req->method == HTTP_HEAD;
 	char			*allow[] = { "Allow: GET, HEAD" };
+	char			 assets[PATH_MAX];
+	const char		*root, *path, *asset;
 	int			 rv;
 
 	if (c->req->method != HTTP_GET && !head) {
@@ -577,8 +644,15 @@ conn_plain_request(struct conn *c, struct route *r)
 	res.status = 404;
 	c->keep_alive = c->req->keep_alive && !server.stopping;
 	conn_http_headers(c, NULL, &hv);
-	rv = cfg->static_dir == NULL ? 0 : static_respond(cfg->static_dir,
-	    c->path, head, hs_header(c->req, "If-None-Match"),
+	root = cfg->static_dir;
+	path = c->path;
+	if ((asset = conn_pty_asset(c)) != NULL) {
+		root = *asset != '\0' && termpage_assets(cfg->assets_dir,
+		    assets, sizeof(assets)) == 0 ? assets : NULL;
+		path = asset;
+	}
+	rv = root == NULL ? 0 : static_respond(root,
+	    path, head, hs_header(c->req, "If-None-Match"),
 	    hs_header(c->req, "If-Modified-Since"), c->keep_alive, hv.v, hv.n,
 	    &res);
 	strlist_free(&hv);
@@ -586,9 +660,11 @@ conn_plain_request(struct conn *c, struct route *r)
 		conn_close(c, "out of memory");
 		return;
 	}
-	if (res.status == 404 && r != NULL) {
+	if (res.status == 404 && r != NULL && asset == NULL) {
 		static_result_free(&res);
-		if (cfg->devconsole)
+		if (r->mode == MODE_PTY && r->kind != BACKEND_ECHO)
+			conn_pty_page(c, head);
+		else if (cfg->devconsole)
 			conn_send_page(c, "text/html; charset=utf-8",
 			    static_devconsole_html(),
 			    strlen(static_devconsole_html()), head);
@@ -596,7 +672,7 @@ conn_plain_request(struct conn *c, struct route *r)
 			conn_http_respond(c, 426, NULL);
 		return;
 	}
-	if (cfg->static_dir == NULL) {
+	if (root == NULL) {
 		conn_http_respond(c, 404, NULL);
 		return;
 	}
@@ -659,6 +735,37 @@ conn_apply_forwarded(struct conn *c)
 	c->peer_trusted = true;
 }
 
+/*
+ * --redirport: every request gets 301 to the same host on the main port
+ * (websocketd sends "/"; the path and query are kept here).
+ */
+static void
+conn_redirect(struct conn *c)
+{
+	const struct listen_spec	*ls = &c->listener->spec;
+	const char			*host = hs_header(c->req, "Host");
+	char				 loc[4200 + 300], name[256];
+	char				*more[1] = { loc };
+	size_t				 len;
+
+	if (host == NULL || *host == '\0')
+		host = c->local_ip;
+	len = host[0] == '[' ? strcspn(host, "]") + 1 : strcspn(host, ":");
+	if (len >= sizeof(name) || host[strspn(host,
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	    ".-:[]_")] != '\0') {
+		conn_http_respond(c, 400, "bad Host for redirect");
+		return;
+	}
+	snprintf(name, sizeof(name), "%.*s", (int)len, host);
+	snprintf(loc, sizeof(loc), "Location: %s://%s%s%s:%d%s",
+	    ls->redirect_tls ? "https" : "http",
+	    strchr(name, ':') != NULL && name[0] != '[' ? "[" : "", name,
+	    strchr(name, ':') != NULL && name[0] != '[' ? "]" : "",
+	    ls->redirect_port, c->req->url[0] == '/' ? c->req->url : "/");
+	conn_http_error(c, 301, more, 1);
+}
+
 void
 conn_handle_request(struct conn *c)
 {
@@ -686,6 +793,10 @@ conn_handle_request(struct conn *c)
 	}
 	c->path = strdup(path);
 	c->query = strdup(query);
+	if (c->listener != NULL && c->listener->spec.redirect_port > 0) {
+		conn_redirect(c);
+		return;
+	}
 	conn_apply_forwarded(c);
 	kind = hs_classify(c->req, &status, &why);
 	r = config_match(cfg, path, &rest);

@@ -7,6 +7,7 @@
 #include "backend.h"
 #include "log.h"
 #include "pty_proto.h"
+#include "record.h"
 #include "conn_int.h"
 
 /* --- backend -> client ------------------------------------------------- */
@@ -192,6 +193,7 @@ conn_backend_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct conn	*c = w->data;
 	size_t		 room = buf_room(&c->client.out), chunk;
+	struct iovec	 iov;
 	ssize_t		 n;
 
 	(void)loop, (void)revents;
@@ -219,6 +221,11 @@ conn_backend_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	}
 	c->last_activity = ev_now(server.loop);
+	if (record_enabled()) {
+		iov.iov_base = conn_scratch;
+		iov.iov_len = (size_t)n;
+		record_data(c->id, "out", &iov, 1);
+	}
 	if (conn_output(c, conn_scratch, (size_t)n) == 0)
 		conn_update_backend_reading(c);
 }

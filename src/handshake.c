@@ -39,6 +39,7 @@ static const struct {
 } hs_statuses[] = {
 	{ 101, "Switching Protocols" },
 	{ 200, "OK" },
+	{ 301, "Moved Permanently" },
 	{ 304, "Not Modified" },
 	{ 400, "Bad Request" },
 	{ 401, "Unauthorized" },

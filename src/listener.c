@@ -178,7 +178,12 @@ listener_open(const struct listen_spec *spec)
 	ev_init(&l->pause, listener_resume_cb);
 	l->io.data = l->pause.data = l;
 	ev_io_start(server.loop, &l->io);
-	log_info("listening on %s%s", spec->spec, spec->tls ? " (tls)" : "");
+	if (spec->redirect_port > 0)
+		log_info("listening on %s (redirects to port %d)", spec->spec,
+		    spec->redirect_port);
+	else
+		log_info("listening on %s%s", spec->spec, spec->tls ? " (tls)" :
+		    "");
 	return l;
 }
 
@@ -248,6 +253,8 @@ listeners_sync(const struct config *cfg)
 		if ((l = listener_find(spec)) != NULL) {
 			l->seen = true;
 			l->spec.proxy_protocol = spec->proxy_protocol;
+			l->spec.redirect_port = spec->redirect_port;
+			l->spec.redirect_tls = spec->redirect_tls;
 			continue;
 		}
 		if ((l = listener_open(spec)) == NULL)

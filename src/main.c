@@ -23,6 +23,7 @@
 #include "privs.h"
 #include "tls.h"
 #include "worker.h"
+#include "record.h"
 #include "version.h"
 
 static int	 main_argc;
@@ -217,6 +218,7 @@ main_reopen_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	(void)loop, (void)w, (void)revents;
 	if (log_reopen() == -1)
 		log_warn("reopen log");
+	record_reopen();
 }
 
 static bool
@@ -316,6 +318,8 @@ main(int argc, char *argv[])
 			options_usage(stdout);
 		else if (rv == 0 && opts.version)
 			printf("wsbridge %s\n", WSBRIDGE_VERSION);
+		else if (rv == 0 && opts.license)
+			options_license(stdout);
 		return rv;
 	}
 	if (opts.check) {
@@ -340,6 +344,11 @@ main(int argc, char *argv[])
 	mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
 	mallopt(M_TRIM_THRESHOLD, 32 * 1024 * 1024);
 	log_init(cfg->log_level, cfg->access_log);
+	if (record_open(cfg->record, err, sizeof(err)) == -1) {
+		log_error("record: %s", err);
+		config_free(cfg);
+		return 1;
+	}
 	main_cfg = cfg;
 	if ((n = main_workers(cfg)) <= 1)
 		return main_serve(-1);

@@ -3,11 +3,18 @@
  * scanned first, checked against a scratch config, then applied on top
  * of the file's settings (or of one catch-all route without -c).
  */
+#include <sys/socket.h>
+#include <netinet/in.h>
+
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "auth.h"
 #include "options.h"
+#include "termpage.h"
+#include "version.h"
 
 enum opt_scope {
 	OPT_MISC,	/* -c, --check, --help, --version */
@@ -40,7 +47,17 @@ static const struct opt_flag opt_flags[] = {
 	{ "binary", NULL, "mode", OPT_ROUTE, G_BACKEND,
 	    "binary messages, no line splitting" },
 	{ "pty", NULL, "mode", OPT_ROUTE, G_BACKEND,
-	    "run COMMAND on a terminal (ttyd protocol)" },
+	    "run COMMAND on a terminal (ttyd protocol, page on GET)" },
+	{ "writable", NULL, "readonly", OPT_ROUTE, G_BACKEND,
+	    "pty: clients may type (the default; ttyd -W)" },
+	{ "W", NULL, "readonly", OPT_ROUTE, G_BACKEND, "same as --writable" },
+	{ "readonly", NULL, "readonly", OPT_ROUTE, G_BACKEND,
+	    "pty: input ignored, only output and resize (ttyd -R)" },
+	{ "R", NULL, "readonly", OPT_ROUTE, G_BACKEND, "same as --readonly" },
+	{ "credential", "USER:PASS", NULL, OPT_ROUTE, G_BACKEND,
+	    "basic auth with this one user (ttyd -c)" },
+	{ "assets", "DIR", "assets_dir", OPT_SERVER, G_BACKEND,
+	    "xterm.js for the pty page (default " WSBRIDGE_ASSET_DIR ")" },
 	{ "port", "PORT", NULL, OPT_LISTEN, G_LISTEN,
 	    "listen on PORT (all interfaces unless --address)" },
 	{ "address", "ADDR", NULL, OPT_LISTEN, G_LISTEN,
@@ -89,6 +106,8 @@ static const struct opt_flag opt_flags[] = {
 	    "and to GROUP" },
 	{ "access-log", "FILE", "access_log", OPT_SERVER, G_PROCESS,
 	    "access log file (default stderr)" },
+	{ "record", "FILE", "record", OPT_SERVER, G_PROCESS,
+	    "append all traffic to FILE as JSON lines (websockify)" },
 	{ "closems", "MS", NULL, OPT_SERVER, G_COMPAT,
 	    "close grace in milliseconds (as --close-grace)" },
 	{ "loglevel", "LEVEL", NULL, OPT_SERVER, G_COMPAT,
@@ -107,12 +126,18 @@ static const struct opt_flag opt_flags[] = {
 	    "header on plain HTTP responses only; repeatable" },
 	{ "devconsole", NULL, "devconsole", OPT_SERVER, G_COMPAT,
 	    "serve websocketd's developer console" },
+	{ "redirport", "PORT", NULL, OPT_LISTEN, G_COMPAT,
+	    "plain HTTP on PORT redirects (301) to the listeners" },
+	{ "reverselookup", NULL, NULL, OPT_MISC, G_COMPAT,
+	    "accepted; REMOTE_HOST stays the address (no DNS)" },
 	{ "c", "FILE", NULL, OPT_MISC, G_OTHER,
 	    "routes and settings from an INI file" },
 	{ "config", "FILE", NULL, OPT_MISC, G_OTHER, "same as -c" },
 	{ "check", NULL, NULL, OPT_MISC, G_OTHER,
 	    "run the start-up checks, print routes, exit" },
 	{ "version", NULL, NULL, OPT_MISC, G_OTHER, "print the version" },
+	{ "license", NULL, NULL, OPT_MISC, G_OTHER,
+	    "print the license and the bundled code's notices" },
 	{ "help", NULL, NULL, OPT_MISC, G_OTHER, "this text" },
 	{ "h", NULL, NULL, OPT_MISC, G_OTHER, "same as --help" },
 	{ NULL, NULL, NULL, OPT_MISC, G_OTHER, NULL },
@@ -207,6 +232,10 @@ opt_misc(struct options *opts, const struct opt_use *u)
 		opts->check = b;
 	else if (strcmp(n, "version") == 0)
 		opts->version = b;
+	else if (strcmp(n, "license") == 0)
+		opts->license = b;
+	else if (strcmp(n, "reverselookup") == 0)
+		return;		/* accepted: see --help */
 	else
 		opts->help = b;
 }
@@ -299,6 +328,8 @@ opt_value(const struct opt_use *u, const char **v, FILE *errfp)
 		}
 		if (strcmp(n, "binary") == 0 || strcmp(n, "pty") == 0)
 			*v = b ? n : NULL;
+		else if (strcmp(n, "writable") == 0 || strcmp(n, "W") == 0)
+			*v = b ? "no" : "yes";	/* the key is readonly */
 		else
 			*v = b ? "yes" : "no";
 	} else if (strcmp(n, "loglevel") == 0 &&
@@ -352,6 +383,28 @@ opt_closems(struct config *cfg, const struct opt_use *u, FILE *errfp)
 	return 0;
 }
 
+/* --credential USER:PASS: basic auth without an htpasswd file (ttyd -c). */
+static int
+opt_credential(struct route *r, const char *v, FILE *errfp)
+{
+	const char	*colon = strchr(v, ':'), *p;
+
+	for (p = v; *p != '\0' && (unsigned char)*p >= ' ' && *p != 0x7f; p++)
+		;
+	if (colon == NULL || colon == v || *p != '\0' ||
+	    strlen(v) > AUTH_MAX_USER) {
+		fprintf(errfp, "wsbridge: --credential: want USER:PASSWORD "
+		    "(no control characters, at most %d bytes)\n",
+		    AUTH_MAX_USER);
+		return -1;
+	}
+	free(r->credential);
+	if ((r->credential = strdup(v)) == NULL)
+		return -1;
+	r->auth = AUTH_BASIC;
+	return 0;
+}
+
 /* Apply one [server] or route flag. */
 static int
 opt_apply(struct config *cfg, struct route *r, const struct opt_use *u,
@@ -363,6 +416,8 @@ opt_apply(struct config *cfg, struct route *r, const struct opt_use *u,
 
 	if (strcmp(f->name, "closems") == 0)
 		return opt_closems(cfg, u, errfp);
+	if (strcmp(f->name, "credential") == 0)
+		return opt_credential(r, u->value, errfp);
 	if (opt_value(u, &v, errfp) == -1)
 		return -1;
 	if (v == NULL)
@@ -396,20 +451,22 @@ opt_add_address(struct config *cfg, const char *addr, const char *port,
 }
 
 static int
-opt_port(const char *v, FILE *errfp)
+opt_port(const char *flag, const char *v, FILE *errfp)
 {
 	int64_t	 port;
 
 	if (config_parse_int(v, 0, 65535, &port) == -1) {
-		fprintf(errfp, "wsbridge: --port: invalid number \"%s\"\n", v);
+		fprintf(errfp, "wsbridge: --%s: invalid number \"%s\"\n", flag,
+		    v);
 		return -1;
 	}
-	return 0;
+	return (int)port;
 }
 
 /* What the listening flags say: last --port, counts, --ssl. */
 struct opt_listen {
 	const char	*port;
+	int		 redirport;	/* 0: none */
 	size_t		 naddr, nspec;
 	bool		 tls;
 };
@@ -435,9 +492,13 @@ opt_listen_scan(const struct opt_scan *s, struct opt_listen *l, FILE *errfp)
 	for (i = 0; i < s->n; i++) {
 		n = s->uses[i].f->name;
 		if (strcmp(n, "port") == 0) {
-			if (opt_port(s->uses[i].value, errfp) == -1)
+			if (opt_port(n, s->uses[i].value, errfp) == -1)
 				return -1;
 			l->port = s->uses[i].value;
+		} else if (strcmp(n, "redirport") == 0) {
+			if ((l->redirport = opt_port(n, s->uses[i].value,
+			    errfp)) == -1)
+				return -1;
 		} else if (strcmp(n, "ssl") == 0) {
 			if (opt_value(&s->uses[i], &v, errfp) == -1)
 				return -1;
@@ -450,9 +511,54 @@ opt_listen_scan(const struct opt_scan *s, struct opt_listen *l, FILE *errfp)
 	return 0;
 }
 
+/* Can this host make IPv6 sockets at all (a kernel without it cannot)? */
+static bool
+opt_have_ipv6(void)
+{
+	int	 fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd == -1)
+		return false;
+	close(fd);
+	return true;
+}
+
+/*
+ * --redirport: beside each TCP listener, a plain one on the same address
+ * that answers 301 to it (websocketd). Unix listeners get none.
+ */
+static void
+opt_redirects(struct config *cfg, int redirport)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+	const char		*why;
+	char			 spec[600], *colon;
+	size_t			 i, n = cfg->nlistens;
+	int			 port;
+
+	for (i = 0; i < n && redirport > 0; i++) {
+		if (config_parse_addr(cfg->listens[i].spec, CONFIG_DEFAULT_PORT,
+		    &ss, &len, &why) == -1 || ss.ss_family == AF_UNIX)
+			continue;
+		port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		snprintf(spec, sizeof(spec), "%s", cfg->listens[i].spec);
+		if ((colon = strrchr(spec, ':')) == NULL || colon[1] == '\0' ||
+		    strchr(colon, ']') != NULL)
+			continue;
+		snprintf(colon + 1, sizeof(spec) - (size_t)(colon + 1 - spec),
+		    "%d", redirport);
+		config_add_listen(cfg, spec, false, 0);
+		cfg->listens[cfg->nlistens - 1].redirect_port = port;
+		cfg->listens[cfg->nlistens - 1].redirect_tls =
+		    cfg->listens[i].tls;
+	}
+}
+
 /*
  * --port, --address, --listen and --ssl: listeners from the command line
- * replace the file's; --port alone listens on 0.0.0.0 as websocketd does.
+ * replace the file's; --port alone listens on every IPv4 and IPv6
+ * address (0.0.0.0 and [::]) as websocketd does.
  */
 static int
 opt_listeners(struct config *cfg, const struct opt_scan *s, FILE *errfp)
@@ -481,10 +587,18 @@ opt_listeners(struct config *cfg, const struct opt_scan *s, FILE *errfp)
 		else if (strcmp(n, "listen") == 0)
 			config_add_listen(cfg, s->uses[i].value, l.tls, 0);
 	}
-	if (l.port != NULL && l.naddr == 0)
+	if (l.port != NULL && l.naddr == 0) {
 		opt_add_address(cfg, "0.0.0.0", l.port, l.tls);
+		if (!opt_used(s, "c") && !opt_used(s, "config") &&
+		    opt_have_ipv6())
+			opt_add_address(cfg, "::", l.port, l.tls);
+	}
 	for (i = 0; i < cfg->nlistens && l.tls; i++)
 		cfg->listens[i].tls = true;
+	if (l.redirport > 0 && cfg->nlistens == 0 && !opt_used(s, "c") &&
+	    !opt_used(s, "config"))
+		config_add_listen(cfg, CONFIG_DEFAULT_LISTEN, l.tls, 0);
+	opt_redirects(cfg, l.redirport);
 	return 0;
 }
 
@@ -523,6 +637,9 @@ opt_build(struct config *cfg, const struct options *opts,
 			return -1;
 		seen[fi] = true;
 	}
+	/* websockify echoes "binary" when offered (noVNC offers it). */
+	if (r != NULL && r->kind == BACKEND_CONNECT && r->protocols.n == 0)
+		strlist_add(&r->protocols, "binary");
 	return opt_listeners(cfg, s, errfp);
 }
 
@@ -569,7 +686,7 @@ options_parse(int argc, char **argv, struct options *opts,
 		if (s.uses[i].f->scope == OPT_MISC)
 			opt_misc(opts, &s.uses[i]);
 	rc = 0;
-	if (opts->help || opts->version)
+	if (opts->help || opts->version || opts->license)
 		goto out;
 	rc = 2;
 	if (opt_check_scope(opts, &s, errfp) == -1)
@@ -619,4 +736,33 @@ options_usage(FILE *fp)
 	fputs("\nFlags take -flag or --flag, values as --flag VALUE or "
 	    "--flag=VALUE;\nthe first word that is not a flag (or what "
 	    "follows --) starts COMMAND.\n", fp);
+}
+
+void
+options_license(FILE *fp)
+{
+	fputs("wsbridge " WSBRIDGE_VERSION "\n\n"
+	    "wsbridge itself has not yet declared a license (see the Debian\n"
+	    "package's /usr/share/doc/wsbridge/copyright).\n\n"
+	    "Compiled into this binary: llhttp (Debian's node-llhttp),\n"
+	    "Copyright 2018-2020 Fedor Indutny, under the MIT (Expat) license:\n\n"
+	    "Permission is hereby granted, free of charge, to any person "
+	    "obtaining a\ncopy of this software and associated documentation "
+	    "files (the\n\"Software\"), to deal in the Software without "
+	    "restriction, including\nwithout limitation the rights to use, "
+	    "copy, modify, merge, publish,\ndistribute, sublicense, and/or "
+	    "sell copies of the Software, and to permit\npersons to whom the "
+	    "Software is furnished to do so, subject to the\nfollowing "
+	    "conditions:\n\nThe above copyright notice and this permission "
+	    "notice shall be included\nin all copies or substantial portions "
+	    "of the Software.\n\nTHE SOFTWARE IS PROVIDED \"AS IS\", WITHOUT "
+	    "WARRANTY OF ANY KIND, EXPRESS\nOR IMPLIED, INCLUDING BUT NOT "
+	    "LIMITED TO THE WARRANTIES OF\nMERCHANTABILITY, FITNESS FOR A "
+	    "PARTICULAR PURPOSE AND NONINFRINGEMENT. IN\nNO EVENT SHALL THE "
+	    "AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM,\nDAMAGES OR "
+	    "OTHER LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR\n"
+	    "OTHERWISE, ARISING FROM, OUT OF OR IN CONNECTION WITH THE "
+	    "SOFTWARE OR THE\nUSE OR OTHER DEALINGS IN THE SOFTWARE.\n\n"
+	    "Linked from Debian (see each package's copyright file): libev, "
+	    "OpenSSL,\ninih, json-c, zlib, libxcrypt.\n", fp);
 }

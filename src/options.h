@@ -15,6 +15,7 @@ struct options {
 	bool		 check;		/* --check */
 	bool		 version;	/* --version: print and exit 0 */
 	bool		 help;		/* --help: print usage and exit 0 */
+	bool		 license;	/* --license: print it and exit 0 */
 };
 
 /*
@@ -29,5 +30,7 @@ int	options_parse(int argc, char **argv, struct options *,
 	    struct config **cfg, FILE *errfp);
 /* The --help text. */
 void	options_usage(FILE *);
+/* The --license text: wsbridge's, and the notices of code compiled in. */
+void	options_license(FILE *);
 
 #endif

@@ -47,8 +47,10 @@ test_websocketd_lines(void)
 	CHECK(r->prefix && strcmp(r->path, "") == 0);
 	CHECK_EQ(r->kind, BACKEND_EXEC);
 	CHECK_STR(r->argv.v[0], "./x");
-	CHECK_EQ(cfg->nlistens, 1);
+	/* --port alone: IPv4 and IPv6 (issue 17), as websocketd's ":PORT" */
+	CHECK_EQ(cfg->nlistens, 2);
 	CHECK_STR(cfg->listens[0].spec, "0.0.0.0:8080");
+	CHECK_STR(cfg->listens[1].spec, "[::]:8080");
 	config_free(cfg);
 
 	CHECK_EQ(PARSE("-port", "8080", "cat"), 0);
