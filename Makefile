@@ -105,7 +105,7 @@ integration: all
 # Every stage (unit, integration, sanitizers, browser, fuzz and bench
 # smoke runs), then "N passed, N failed"; tests/run_all.sh says more.
 test: test-deps
-	@$(MAKE) --no-print-directory all browser-deps
+	@$(MAKE) --no-print-directory -j2 all browser-deps
 	@bash tests/run_all.sh
 
 run: all browser-deps

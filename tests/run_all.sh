@@ -4,12 +4,20 @@
 #   stages: unit, integration, unit+integration under ASan/UBSan,
 #           browser (Chromium), fuzz smoke, benchmark smoke
 # WSB_STAGES="unit integration" limits the run to those stages.
+#
+# Most of the integration suite waits on sockets and processes, so it runs
+# under pytest-xdist (WSB_JOBS workers, default 4), the plain and the
+# sanitizer builds side by side with the fuzz build; tests marked `serial`
+# (load, timing, the machine's process table) then run alone, one at a
+# time, before the browser and benchmark stages, which also measure time.
 set -u
 cd "$(dirname "$0")/.."
 logs=build/test-logs
+rm -rf "$logs"
 mkdir -p "$logs"
 passed=0 failed=0 summary=""
 stages=${WSB_STAGES:-"unit integration sanitize browser fuzz bench"}
+jobs=${WSB_JOBS:-4}
 
 # Count "N passed"/"N failed" (pytest, unit), "# pass N"/"# fail N" (node).
 count() {
@@ -24,12 +32,20 @@ count() {
 	echo "${p:-0} ${f:-0}"
 }
 
-stage() {
-	local name=$1 log="$logs/$1.log" rc p f
+# run NAME CMD...: run a stage, its output in $logs/NAME.log, its exit
+# status in $logs/NAME.rc. Stages may run in the background (run ... &).
+run() {
+	local name=$1
 	shift
-	echo "== $name: $*"
-	"$@" >"$log" 2>&1
-	rc=$?
+	"$@" >"$logs/$name.log" 2>&1
+	echo $? >"$logs/$name.rc"
+}
+
+# tally NAME: add a finished stage's counts to the totals; show its log
+# when it failed.
+tally() {
+	local name=$1 log="$logs/$1.log" rc p f
+	rc=$(cat "$logs/$name.rc" 2>/dev/null || echo 1)
 	read -r p f <<<"$(count "$log")"
 	# A stage that fails without counted failures counts as one failure.
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
@@ -46,22 +62,52 @@ stage() {
 	summary="$summary $name=$p/$f"
 }
 
+stage() {
+	echo "== $1"
+	run "$@"
+	tally "$1"
+}
+
+want() { case " $stages " in *" $1 "*) return 0 ;; esac; return 1; }
+
 py="/usr/bin/python3 -m pytest -q -p no:cacheprovider --timeout 120"
-for s in $stages; do
-	case $s in
-	unit)		stage unit make --no-print-directory unit ;;
-	integration)	stage integration env WSBRIDGE_BIN="$PWD/build/wsbridge" \
-			    $py tests/integration ;;
-	sanitize)	stage sanitize-build make --no-print-directory \
-			    SANITIZE=1 unit
-			stage sanitize env WSBRIDGE_BIN="$PWD/build/san/wsbridge" \
-			    ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
-			    $py tests/integration ;;
-	browser)	stage browser make --no-print-directory browser-test ;;
-	fuzz)		stage fuzz make --no-print-directory fuzz-smoke ;;
-	bench)		stage bench make --no-print-directory bench-smoke ;;
-	esac
+plain="env WSBRIDGE_BIN=$PWD/build/wsbridge WSB_PORT_BASE=20000"
+san="env WSBRIDGE_BIN=$PWD/build/san/wsbridge WSB_PORT_BASE=26000
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=0"
+
+want unit && stage unit make --no-print-directory unit
+
+# The parallel part: each line a background job, tallied in order below.
+par=""
+if want integration; then
+	run integration $plain $py -n "$jobs" -m "not serial" \
+	    tests/integration &
+	par="$par integration"
+fi
+if want sanitize; then
+	(run sanitize-build make --no-print-directory -j2 SANITIZE=1 unit &&
+	    run sanitize $san $py -n "$jobs" -m "not serial" \
+	    tests/integration) &
+	par="$par sanitize-build sanitize"
+fi
+if want fuzz; then
+	run fuzz-build make --no-print-directory fuzz-build &
+	par="$par fuzz-build"
+fi
+[ -n "$par" ] && echo "== in parallel:$par"
+wait
+for s in $par; do
+	[ -e "$logs/$s.rc" ] || echo 1 >"$logs/$s.rc"
+	tally "$s"
 done
+
+# Alone, one at a time.
+want integration && stage integration-serial $plain $py -m serial \
+    tests/integration
+want sanitize && stage sanitize-serial $san $py -m serial tests/integration
+want fuzz && stage fuzz make --no-print-directory fuzz-smoke
+want browser && stage browser make --no-print-directory browser-test
+want bench && stage bench make --no-print-directory bench-smoke
 echo "stages:$summary"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,14 +1,14 @@
 # libFuzzer targets for the parsers that see untrusted bytes (issue 7).
 #   make fuzz [FUZZ_SECONDS=60]   each target that long, corpus kept in build/
 #   make fuzz-smoke               kept crash inputs (tests/fuzz/regressions/
-#                                 TARGET/) replayed, then each target 10 s;
+#                                 TARGET/) replayed, then each target 5 s;
 #                                 fails on any crash
 #   make fuzz-build               only build build/fuzz/fuzz_*
 # Packages: sh tests/fuzz/deps.sh. Extra libFuzzer flags: FUZZ_ARGS=...
 
 FUZZ_CC		?= clang
 FUZZ_SECONDS	?= 60
-FUZZ_SMOKE_SECONDS ?= 10
+FUZZ_SMOKE_SECONDS ?= 5
 FUZZ_ARGS	?=
 FB		:= build/fuzz
 # UBSan must abort, or libFuzzer never sees its reports as crashes.

@@ -25,6 +25,13 @@ START_TIMEOUT = 10.0
 STOP_TIMEOUT = float(os.environ.get("WSBRIDGE_STOP_TIMEOUT", "5"))
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "serial: needs the machine to itself (timing, load, the "
+        "process table, fixed ports, apt): run alone, after the parallel "
+        "part (tests/run_all.sh)")
+
+
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
@@ -32,10 +39,37 @@ def pytest_runtest_makereport(item, call):
     setattr(item, "rep_" + rep.when, rep)
 
 
+# Ports for servers under test come from a block of their own for each
+# pytest process (xdist worker), below the kernel's ephemeral range: a port
+# handed out here is never also handed to a parallel worker, nor taken by a
+# client's outgoing connection between free_port() and the server's bind.
+# WSB_PORT_BASE separates suites that run at the same time.
+PORT_BLOCK = 400
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+_block = int(_worker[2:]) + 1 if _worker.startswith("gw") else 0
+_port_first = (int(os.environ.get("WSB_PORT_BASE", "20000"))
+               + _block * PORT_BLOCK)
+_port_next = [0]
+
+
+def _bindable(port):
+    """Nothing is bound to port on 127.0.0.1 (or in TIME_WAIT there)."""
+    try:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    for _ in range(PORT_BLOCK):
+        port = _port_first + _port_next[0]
+        _port_next[0] = (_port_next[0] + 1) % PORT_BLOCK
+        if _bindable(port):
+            return port
+    raise AssertionError("no free port in %d..%d"
+                         % (_port_first, _port_first + PORT_BLOCK - 1))
 
 
 def port_open(port):

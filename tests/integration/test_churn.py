@@ -12,9 +12,14 @@ hand with WSB_CHURN_CYCLES=20000 on 2 shared cores:
                       fds 6 -> 6 both; no sanitizer report
 """
 
+import pytest
+
 import loadutil
 from loadutil import churn, quiesce, scaled, settle
 from wsutil import OP_BINARY, OP_TEXT, rss_kib, wait_until
+
+# Load tests: they measure the machine, so they run alone.
+pytestmark = pytest.mark.serial
 
 WARMUP = 200
 THREADS = 4

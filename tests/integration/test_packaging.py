@@ -35,7 +35,8 @@ def run(argv, timeout=120, check=True, **kw):
     """Run argv from the repository root; output in the failure message."""
     env = dict(os.environ)
     # A make above us (make integration) must not lend its jobserver.
-    for k in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"):
+    for k in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES",
+              "WSB_DEPS_DONE"):
         env.pop(k, None)
     env.update(kw.pop("env", {}))
     p = subprocess.run(argv, cwd=kw.pop("cwd", REPO), env=env,

@@ -267,6 +267,15 @@ def test_stderr_logged(wsbridge, script):
 
 # ---- descriptors and process group ---------------------------------------
 
+def in_sleep_syscall(pid):
+    """pid is blocked in nanosleep (35) or clock_nanosleep (230), x86-64."""
+    try:
+        with open("/proc/%d/syscall" % pid) as f:
+            return f.read().split()[0] in ("35", "230")
+    except (OSError, IndexError):
+        return False
+
+
 def test_descriptors_inherited_by_wsbridge_do_not_reach_the_child(script):
     # Whatever wsbridge's own parent left open (here a pipe) stays out of
     # the programs it spawns.
@@ -284,8 +293,11 @@ def test_descriptors_inherited_by_wsbridge_do_not_reach_the_child(script):
         c = open_ws(port, "/")
         op, pid = recv_message(c)
         pid = int(pid)
+        # Past the exec, the dynamic loader briefly opens libraries (fd 3):
+        # look once sleep(1) is in its sleeping system call.
         wait_until(lambda: os.readlink("/proc/%d/exe" % pid)
-                   .endswith("sleep"), 5, what="the exec of sleep")
+                   .endswith("sleep") and in_sleep_syscall(pid), 5,
+                   what="sleep(1) to be sleeping")
         fds = sorted(int(f) for f in os.listdir("/proc/%d/fd" % pid))
         assert fds == [0, 1, 2], "inherited descriptors leaked: %s" % {
             f: os.readlink("/proc/%d/fd/%d" % (pid, f)) for f in fds}

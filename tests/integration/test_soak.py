@@ -19,11 +19,16 @@ import struct
 import threading
 import time
 
+import pytest
+
 import loadutil
 from loadutil import (client_frame, connect, cpu_seconds, handshake,
                       quiesce, raise_nofile, scaled, server_frame,
                       set_pid_nofile, settle)
 from wsutil import (OP_BINARY, OP_CLOSE, fd_count, rss_kib, wait_until)
+
+# Load tests: they measure the machine, so they run alone.
+pytestmark = pytest.mark.serial
 
 OPENERS = 4
 RSS_MARGIN_KIB = 2 * 1024
