@@ -21,6 +21,7 @@ struct listener {
 	bool			 seen;		/* reload bookkeeping */
 	bool			 metrics_only;	/* metrics_listen: nothing else */
 	bool			 owns_path;	/* a unix socket we bound */
+	bool			 announced;	/* its start-up line is out */
 	struct listener		*next;
 };
 
