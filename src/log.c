@@ -62,14 +62,16 @@ log_enabled(enum log_level level)
 }
 
 void
-log_exit_status(int status, char *buf, size_t len)
+log_exit_status(int status, bool json, char *buf, size_t len)
 {
+	const char	*q = json ? "\"" : "";
+
 	if (status != -1 && WIFEXITED(status))
-		snprintf(buf, len, "exit %d", WEXITSTATUS(status));
+		snprintf(buf, len, "%sexit %d%s", q, WEXITSTATUS(status), q);
 	else if (status != -1 && WIFSIGNALED(status))
-		snprintf(buf, len, "signal %d", WTERMSIG(status));
+		snprintf(buf, len, "%ssignal %d%s", q, WTERMSIG(status), q);
 	else
-		snprintf(buf, len, "-");
+		snprintf(buf, len, "%s", json ? "null" : "-");
 }
 
 /* A file named in access_log always gets its lines; stderr at "access". */
