@@ -348,6 +348,37 @@ fail:
 	return -1;
 }
 
+int
+listeners_check(const struct config *cfg, FILE *errfp)
+{
+	const struct listen_spec	*spec;
+	struct listen_spec		 ms;
+	char				 err[256];
+	size_t				 i;
+	int				 n = 0;
+
+	for (i = 0; i <= cfg->nlistens; i++) {
+		if (i == cfg->nlistens && !listener_metrics_spec(cfg, &ms))
+			break;
+		spec = i < cfg->nlistens ? &cfg->listens[i] : &ms;
+		switch (net_try_bind((const struct sockaddr *)&spec->addr,
+		    spec->addrlen, cfg->workers != 1, err, sizeof(err))) {
+		case 1:
+			/* A running wsbridge holds its own ports: not an error. */
+			fprintf(errfp, "wsbridge: warning: listen %s: %s (fine "
+			    "if it is this wsbridge, running)\n", spec->spec,
+			    err);
+			break;
+		case -1:
+			fprintf(errfp, "wsbridge: listen %s: %s\n", spec->spec,
+			    err);
+			n++;
+			break;
+		}
+	}
+	return n;
+}
+
 void
 listeners_close_all(void)
 {

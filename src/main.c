@@ -338,7 +338,14 @@ main(int argc, char *argv[])
 			return 1;
 		}
 		tls_ctx_free(tls);
+		if (listeners_check(cfg, stderr) > 0) {
+			config_free(cfg);
+			return 1;
+		}
 		config_print(cfg, stdout);
+		/* Which file was checked, as nginx -t says. */
+		if (cfg->path != NULL)
+			printf("%s: ", cfg->path);
 		printf("configuration OK\n");
 		config_free(cfg);
 		return 0;
