@@ -7,7 +7,7 @@
 # Installs what is missing when root; otherwise prints the apt-get line.
 set -e
 BUILD="gcc make libev-dev libssl-dev libinih-dev libjson-c-dev libcrypt-dev node-llhttp zlib1g-dev"
-TEST="python3 python3-pytest python3-pytest-timeout python3-pytest-xdist python3-websockets procps openssl bc groff-base man-db"
+TEST="python3 python3-pytest python3-pytest-timeout python3-pytest-xdist python3-websockets procps openssl bc groff-base man-db prometheus"
 PACKAGE="debhelper dpkg-dev fakeroot lintian groff-base man-db adduser"
 FUZZ="clang clang-14 libclang-rt-14-dev libfuzzer-14-dev libinih-dev libssl-dev node-llhttp"
 pkgs=""

@@ -215,6 +215,28 @@ access_query_param(const char *query, const char *name, char *out,
 	return false;
 }
 
+/*
+ * Tokens are credentials: only their start (at most half, at most 4
+ * characters) is logged, and their length: "secr... (13 characters)".
+ */
+static void
+access_token_shown(const char *token, char *shown, size_t shownsz)
+{
+	size_t	 len = strlen(token), n = len / 2 < 4 ? len / 2 : 4;
+	char	 start[20];
+
+	if (len == 0) {
+		snprintf(shown, shownsz, "(none)");
+		return;
+	}
+	log_escape(start, sizeof(start), token, n);
+	if (n == 0)
+		snprintf(shown, shownsz, "of %zu character%s", len,
+		    len == 1 ? "" : "s");
+	else
+		snprintf(shown, shownsz, "%s... (%zu characters)", start, len);
+}
+
 int
 access_target(const struct route *r, const char *query,
     const struct hs_request *req, struct sockaddr_storage *ss,
@@ -231,9 +253,7 @@ access_target(const struct route *r, const char *query,
 		if ((dot = strchr(token, '.')) != NULL)
 			*dot = '\0';
 	}
-	/* Tokens are credentials: only their start (at most half) is logged. */
-	snprintf(shown, shownsz, "%.*s...", (int)(strlen(token) / 2 < 4 ?
-	    strlen(token) / 2 : 4), token);
+	access_token_shown(token, shown, shownsz);
 	if ((t = access_file(target_files, r->targets, false)) == NULL)
 		return 502;
 	rv = targets_lookup(t, token, ss, len);

@@ -7,6 +7,7 @@
 #ifndef BACKEND_H
 #define BACKEND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -26,7 +27,7 @@ void	backend_proc_detach(struct proc *);
  * reaped, with its exit status between head and tail.
  */
 void	backend_proc_log_at_exit(struct proc *, const char *head,
-	    const char *tail);
+	    const char *tail, bool json);
 /* Start the TERM/KILL sequence now (stdout EOF while still running). */
 void	backend_proc_terminate(struct proc *);
 pid_t	backend_proc_pid(const struct proc *);

@@ -46,6 +46,8 @@ struct proc {
 	int			 stage;		/* 0, 1 TERM sent, 2 KILL sent */
 	bool			 exited;
 	char			*log_head, *log_tail;	/* access line waiting */
+	bool			 log_json;	/* ... in JSON */
+	char			*label;		/* its route, for metrics */
 	ev_tstamp		 grace;
 	char			 route[64];
 	LIST_ENTRY(proc)	 entry;
@@ -150,8 +152,10 @@ backend_proc_kill_all(void)
 }
 
 void
-backend_proc_log_at_exit(struct proc *p, const char *head, const char *tail)
+backend_proc_log_at_exit(struct proc *p, const char *head, const char *tail,
+    bool json)
 {
+	p->log_json = json;
 	free(p->log_head);
 	free(p->log_tail);
 	if ((p->log_head = strdup(head)) == NULL ||
@@ -167,7 +171,7 @@ proc_log_exit(struct proc *p, int status)
 
 	if (p->log_head == NULL)
 		return;
-	log_exit_status(status, ex, sizeof(ex));
+	log_exit_status(status, p->log_json, ex, sizeof(ex));
 	if (asprintf(&line, "%s%s%s", p->log_head, ex, p->log_tail) == -1)
 		fatal("asprintf");
 	log_access_line(line);
@@ -188,7 +192,7 @@ proc_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 		return;
 	ev_child_stop(loop, w);
 	p->exited = true;
-	metrics_process_exit(w->rstatus);
+	metrics_process_exit(p->label, w->rstatus);
 	proc_log_exit(p, w->rstatus);
 	log_debug("route %s pid %d: exit status 0x%x", p->route, (int)p->pid,
 	    w->rstatus);
@@ -266,6 +270,7 @@ proc_free(struct proc *p)
 	}
 	LIST_REMOVE(p, entry);
 	nprocs--;
+	free(p->label);
 	free(p);
 }
 
@@ -586,6 +591,8 @@ proc_new(struct conn *c, pid_t pid, int errfd)
 	p->grace = c->route->limits.close_grace_ms / 1000.;
 	snprintf(p->route, sizeof(p->route), "%s",
 	    c->script_name != NULL ? c->script_name : c->path);
+	if ((p->label = strdup(conn_route_name(c))) == NULL)
+		fatal("strdup");
 	ev_child_init(&p->child, proc_child_cb, pid, 0);
 	p->child.data = p;
 	ev_child_start(server.loop, &p->child);

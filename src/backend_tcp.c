@@ -28,7 +28,10 @@ backend_tcp_connected_cb(struct ev_loop *loop, ev_io *w, int revents)
 	    -1)
 		err = errno;
 	if (err != 0) {
-		conn_backend_failed(c, strerror(err));
+		char	 why[128];
+
+		snprintf(why, sizeof(why), "connect: %s", strerror(err));
+		conn_backend_failed(c, why);
 		return;
 	}
 	conn_backend_connected(c);

@@ -215,7 +215,8 @@ void		 config_free(struct config *);
 /*
  * Load an INI file into cfg (created by config_new). Every error is
  * reported to errfp as "FILE:LINE: message"; returns the number of
- * errors (0 = success). Does not run config_finish().
+ * errors (0 = success), or -1 when the file cannot be read at all
+ * (reported as "wsbridge: FILE: why"). Does not run config_finish().
  */
 int		 config_load(struct config *, const char *path, FILE *errfp);
 

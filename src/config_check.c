@@ -109,11 +109,16 @@ config_dir_why(const char *path)
 static const char *
 config_readable_why(const char *path)
 {
-	int	 fd;
+	struct stat	 st;
+	int		 fd, rv;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1)
 		return strerror(errno);
+	rv = fstat(fd, &st);
 	close(fd);
+	/* A directory opens fine, then serves nothing (a 404 per token). */
+	if (rv == 0 && S_ISDIR(st.st_mode))
+		return "is a directory (want a file)";
 	return NULL;
 }
 

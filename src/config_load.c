@@ -3,6 +3,8 @@
  * config_keys.c, and every error as FILE:LINE, all reported in one run.
  */
 
+#include <sys/stat.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -379,6 +381,7 @@ int
 config_load(struct config *cfg, const char *path, FILE *errfp)
 {
 	struct config_ctx	 ctx;
+	struct stat		 st;
 	int			 rc;
 
 	memset(&ctx, 0, sizeof(ctx));
@@ -386,11 +389,16 @@ config_load(struct config *cfg, const char *path, FILE *errfp)
 	ctx.errfp = errfp;
 	free(cfg->path);
 	cfg->path = config_xstrdup(path);
-	if ((ctx.fp = fopen(path, "r")) == NULL) {
+	/* A directory opens and reads as empty: say what it is instead. */
+	if ((ctx.fp = fopen(path, "re")) == NULL ||
+	    fstat(fileno(ctx.fp), &st) == -1 ||
+	    (S_ISDIR(st.st_mode) && (errno = EISDIR) != 0)) {
 		if (errfp != NULL)
 			fprintf(errfp, "wsbridge: %s: %s\n", path,
 			    strerror(errno));
-		return 1;
+		if (ctx.fp != NULL)
+			fclose(ctx.fp);
+		return -1;
 	}
 	rc = ini_parse_stream(config_reader, &ctx, config_handler, &ctx);
 	config_section_end(&ctx);

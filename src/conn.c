@@ -299,9 +299,11 @@ conn_close(struct conn *c, const char *reason)
 	    record_enabled())
 		record_event(c->id, "close", NULL, NULL);
 	if (c->status == 101)
+		conn_log_disconnected(c, reason);
+	if (c->status == 101)
 		metrics_conn_close(conn_route_name(c), c->stats.bytes_in,
 		    c->stats.bytes_out, c->stats.msgs_in, c->stats.msgs_out,
-		    c->close_code);
+		    c->close_code, ev_now(server.loop) - c->started);
 	conn_set_state(c, CONN_CLOSED);
 	if (c->tls != NULL) {
 		tls_shutdown(c->tls);
@@ -360,12 +362,19 @@ conn_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	case CONN_ACCEPTED:
 	case CONN_TLS:
 	case CONN_HTTP:
+		/* A browser keeps idle connections after static GETs. */
+		if (c->idle_keepalive) {
+			log_debug("conn %llu %s: idle keep-alive closed",
+			    (unsigned long long)c->id, c->peer);
+			conn_close(c, "idle keep-alive");
+			break;
+		}
 		log_info("conn %llu %s: handshake timeout",
 		    (unsigned long long)c->id, c->peer);
 		conn_close(c, "handshake timeout");
 		break;
 	case CONN_BACKEND:
-		conn_backend_failed(c, "connect timeout");
+		conn_backend_failed(c, "connect: timed out");
 		break;
 	default:
 		conn_close(c, "close timeout");
@@ -917,9 +926,11 @@ conn_read_http(struct conn *c)
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
-		conn_close(c, "client gone during handshake");
+		conn_close(c, c->idle_keepalive ? "keep-alive closed by client" :
+		    "client gone during handshake");
 		return;
 	}
+	c->idle_keepalive = false;
 	conn_feed_http(c, conn_scratch, (size_t)n);
 }
 

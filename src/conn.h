@@ -76,6 +76,7 @@ struct conn {
 	struct buf		 line;		/* text mode: partial output line */
 	struct config_ref	*cref;
 	struct route		*route;
+	const struct route	*matched;	/* by path, for metrics */
 	struct listener		*listener;
 	struct tls_conn		*tls;
 	bool			 tls_started;
@@ -98,6 +99,7 @@ struct conn {
 	char			 local_ip[INET6_ADDRSTRLEN];
 	int			 local_port;
 	int			 status;	/* HTTP status answered */
+	const char		*refusal;	/* why an error status (static) */
 
 	/* Frame decoding. */
 	struct ws_msg		 msg;
@@ -139,6 +141,7 @@ struct conn {
 	uint64_t		 file_left;
 	bool			 keep_alive;	/* next request after this one */
 	bool			 responded;	/* a plain response is under way */
+	bool			 idle_keepalive; /* no byte of a next request */
 
 	struct proc		*proc;
 	struct conn_stats	 stats;

@@ -58,6 +58,8 @@ conn_http_error(struct conn *c, int status, char *const *more, size_t nmore)
 	int		 retry = status == 429 || status == 503 ? 5 : 0;
 
 	c->status = status;
+	if (c->refusal == NULL)
+		c->refusal = hs_status_text(status);
 	conn_http_headers(c, c->route, &hv);
 	/*
 	 * A failed handshake: bytes that are not HTTP, an upgrade attempt
@@ -65,7 +67,8 @@ conn_http_error(struct conn *c, int status, char *const *more, size_t nmore)
 	 */
 	if (c->req == NULL || !c->req->complete ||
 	    hs_wants_websocket(c->req) || status == 426)
-		metrics_handshake_failed(status);
+		metrics_handshake_failed(c->matched != NULL ?
+		    c->matched->label : NULL, status);
 	for (i = 0; i < nmore; i++)
 		strlist_add(&hv, more[i]);
 	resp = hs_response_error(status, NULL, c->req != NULL &&
@@ -82,12 +85,19 @@ conn_http_error(struct conn *c, int status, char *const *more, size_t nmore)
 	free(resp);
 }
 
+/* An error answer; why (a static string) goes to the log with the path. */
 void
 conn_http_respond(struct conn *c, int status, const char *why)
 {
-	if (why != NULL)
-		log_info("conn %llu %s: %d: %s", (unsigned long long)c->id,
-		    c->peer, status, why);
+	char	 path[300];
+
+	if (why != NULL) {
+		log_escape(path, sizeof(path), c->path ? c->path : "",
+		    c->path ? strlen(c->path) : 0);
+		log_info("conn %llu %s%s%s: %d: %s", (unsigned long long)c->id,
+		    c->peer, c->path ? " " : "", path, status, why);
+		c->refusal = why;
+	}
 	conn_http_error(c, status, NULL, 0);
 }
 
@@ -268,6 +278,7 @@ conn_upgrade(struct conn *c)
 		record_event(c->id, "open", c->path, c->peer);
 	conn_send_raw(c, resp, len);
 	free(resp);
+	conn_log_connected(c);
 	/* A terminal spawns later and needs the headers for its env. */
 	if (r->mode != MODE_PTY || r->kind == BACKEND_ECHO)
 		conn_free_request(c);
@@ -344,7 +355,7 @@ conn_check_limits(struct conn *c, struct route *r)
 static int
 conn_backend_address(struct conn *c, struct route *r)
 {
-	char	 shown[16];
+	char	 shown[64], path[300];
 	int	 status;
 
 	if (r->kind == BACKEND_CONNECT) {
@@ -358,10 +369,13 @@ conn_backend_address(struct conn *c, struct route *r)
 	    &c->backend_addrlen, shown, sizeof(shown));
 	if (status == 0)
 		return 0;
-	conn_http_respond(c, status, status == 404 ? "unknown token" :
-	    "token target unavailable");
-	log_info("conn %llu %s %s: token %s", (unsigned long long)c->id,
-	    c->peer, c->path, shown);
+	/* One line, with the token's start: never the whole credential. */
+	c->refusal = status == 404 ? "unknown token" :
+	    "token target unavailable";
+	log_info("conn %llu %s %s: %d: %s %s", (unsigned long long)c->id,
+	    c->peer, log_escape(path, sizeof(path), c->path, strlen(c->path)),
+	    status, c->refusal, shown);
+	conn_http_respond(c, status, NULL);
 	return -1;
 }
 
@@ -465,14 +479,24 @@ conn_backend_connected(struct conn *c)
 	conn_upgrade(c);
 }
 
+/* The backend could not be reached: 502, and a line naming it. */
 void
 conn_backend_failed(struct conn *c, const char *why)
 {
-	if (c->route->kind == BACKEND_EXEC || c->route->kind == BACKEND_DIR)
+	char	 name[300] = "", path[300];
+	bool	 spawns = c->route->kind == BACKEND_EXEC ||
+		    c->route->kind == BACKEND_DIR;
+
+	if (spawns)
 		metrics_spawn_failed(conn_route_name(c));
-	log_warnx("conn %llu %s %s: backend: %s", (unsigned long long)c->id,
-	    c->peer, c->path, why);
+	else
+		conn_backend_name(c, name, sizeof(name));
+	/* As websockify's "Failed to connect to 127.0.0.1:5999". */
+	log_warnx("conn %llu %s %s: backend%s%s: %s",
+	    (unsigned long long)c->id, c->peer, log_escape(path, sizeof(path),
+	    c->path, strlen(c->path)), spawns ? "" : " ", name, why);
 	endpoint_close(&c->backend);
+	c->refusal = "backend failed";
 	conn_http_respond(c, 502, NULL);
 }
 
@@ -513,6 +537,8 @@ conn_next_request(struct conn *c)
 	ssize_t		 used;
 
 	c->responded = false;
+	c->idle_keepalive = buf_len(&pending) == 0;
+	c->matched = NULL;
 	free(c->path);
 	free(c->query);
 	c->path = c->query = NULL;
@@ -673,8 +699,16 @@ conn_plain_request(struct conn *c, struct route *r)
 		return;
 	}
 	if (root == NULL) {
-		conn_http_respond(c, 404, NULL);
+		static_result_free(&res);
+		conn_http_respond(c, 404, "no route");
 		return;
+	}
+	if (res.status == 404) {
+		char	 esc[300];
+
+		log_info("conn %llu %s %s: 404: no such file",
+		    (unsigned long long)c->id, c->peer, log_escape(esc,
+		    sizeof(esc), c->path, strlen(c->path)));
 	}
 	c->status = res.status;
 	c->responded = true;
@@ -800,6 +834,8 @@ conn_handle_request(struct conn *c)
 	conn_apply_forwarded(c);
 	kind = hs_classify(c->req, &status, &why);
 	r = config_match(cfg, path, &rest);
+	if (c->listener == NULL || !c->listener->metrics_only)
+		c->matched = r;
 	if (kind == HS_PLAIN) {
 		conn_plain_request(c, r);
 		return;

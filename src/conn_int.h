@@ -58,5 +58,9 @@ int	conn_pty_input(struct conn *, const uint8_t *, size_t, bool msg_end);
 
 /* conn_log.c */
 void	conn_access_log(struct conn *, const char *reason);
+void	conn_log_connected(const struct conn *);
+void	conn_log_disconnected(const struct conn *, const char *reason);
+/* "127.0.0.1:5900", "unix:/path", "pid 42", "echo": c's backend. */
+void	conn_backend_name(const struct conn *, char *, size_t);
 
 #endif

@@ -1,11 +1,15 @@
 /*
- * The access log: one line per finished connection, text or JSON.
+ * Connection log lines: connected and disconnected at the default level,
+ * and the access log, one line per finished connection, text or JSON.
  */
+#include <sys/un.h>
+
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "backend.h"
 #include "log.h"
+#include "net.h"
 #include "conn_int.h"
 
 /* --- logging ------------------------------------------------------------- */
@@ -41,52 +45,152 @@ conn_json_escape(char *dst, size_t dstsz, const char *src)
 	return dst;
 }
 
+/* "127.0.0.1:5900", "[::1]:5900", "unix:/path": a socket backend. */
+static void
+conn_sockaddr_name(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	char	 host[INET6_ADDRSTRLEN];
+	int	 port;
+
+	if (ss->ss_family == AF_UNIX) {
+		snprintf(buf, len, "unix:%s",
+		    ((const struct sockaddr_un *)ss)->sun_path);
+		return;
+	}
+	net_addr_string((const struct sockaddr *)ss, host, sizeof(host),
+	    &port);
+	snprintf(buf, len, ss->ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d",
+	    host, port);
+}
+
+void
+conn_backend_name(const struct conn *c, char *buf, size_t len)
+{
+	const struct route	*r = c->route;
+
+	if (r == NULL)
+		snprintf(buf, len, "-");
+	else if ((r->kind == BACKEND_CONNECT || r->kind == BACKEND_TARGETS) &&
+	    c->backend_addrlen > 0)
+		conn_sockaddr_name(&c->backend_addr, buf, len);
+	else if (c->proc != NULL)
+		snprintf(buf, len, "pid %d", (int)backend_proc_pid(c->proc));
+	else if (r->kind == BACKEND_ECHO)
+		snprintf(buf, len, "echo");
+	else
+		snprintf(buf, len, r->mode == MODE_PTY ? "no process yet" :
+		    "no process");
+}
+
+/* "conn 3 127.0.0.1:40000 /path": how connection lines start. */
+static void
+conn_log_head(const struct conn *c, char *buf, size_t len)
+{
+	char	 path[300];
+
+	log_escape(path, sizeof(path), c->path ? c->path : "-",
+	    c->path ? strlen(c->path) : 1);
+	snprintf(buf, len, "conn %llu %s %s", (unsigned long long)c->id,
+	    c->peer, path);
+}
+
+/* At the default level, as websocketd's CONNECT: the 101 is out. */
+void
+conn_log_connected(const struct conn *c)
+{
+	char	 head[400], backend[300];
+
+	if (!log_enabled(LOG_LEVEL_INFO))
+		return;
+	conn_log_head(c, head, sizeof(head));
+	conn_backend_name(c, backend, sizeof(backend));
+	log_info("%s: connected: route %s, %s", head, conn_route_name(c),
+	    backend);
+}
+
+/* ... and websocketd's DISCONNECT: how it ended and how long it took. */
+void
+conn_log_disconnected(const struct conn *c, const char *reason)
+{
+	char	 head[400], backend[300], code[24];
+
+	if (!log_enabled(LOG_LEVEL_INFO))
+		return;
+	conn_log_head(c, head, sizeof(head));
+	conn_backend_name(c, backend, sizeof(backend));
+	if (c->close_code != 0)
+		snprintf(code, sizeof(code), "close %u", c->close_code);
+	else
+		snprintf(code, sizeof(code), "no close");
+	log_info("%s: disconnected: route %s, %s, %s, %.3fs (%s)", head,
+	    conn_route_name(c), backend, code, ev_now(server.loop) -
+	    c->started, reason);
+}
+
+/*
+ * Why a refused request ended: what it was refused for, not that the
+ * client left once it had read the answer.
+ */
+static const char *
+conn_log_reason(const struct conn *c, const char *reason)
+{
+	return c->refusal != NULL ? c->refusal : reason;
+}
+
 /*
  * One line per finished connection: text or JSON (access_log_format).
  * When the process is still running (the client left first), the line
- * is written once it is reaped, with its exit status.
+ * is written once it is reaped, with its exit status. In JSON, what is
+ * absent (user, exit status, close code) is null.
  */
 void
 conn_access_log(struct conn *c, const char *reason)
 {
 	char		 ex[32], path[512], user[300], epath[1100], euser[700];
-	char		 line[4096], stamp[40], *mark;
+	char		 line[4096], stamp[40], close[16], quser[710], *mark;
 	struct tm	 tm;
 	time_t		 now = time(NULL);
 	bool		 later = c->proc != NULL && !c->proc_exited;
+	bool		 json = c->cref->cfg->access_log_format ==
+			    ACCESS_LOG_JSON;
 
 	if (!log_access_enabled())
 		return;
+	reason = conn_log_reason(c, reason);
 	if (later)
 		snprintf(ex, sizeof(ex), CONN_LOG_EXIT_MARK);
 	else
-		log_exit_status(c->exit_status, ex, sizeof(ex));
+		log_exit_status(c->exit_status, json, ex, sizeof(ex));
 	log_escape(path, sizeof(path), c->path ? c->path : "-",
 	    c->path ? strlen(c->path) : 1);
 	log_escape(user, sizeof(user), c->remote_user ? c->remote_user : "-",
 	    c->remote_user ? strlen(c->remote_user) : 1);
+	conn_json_escape(euser, sizeof(euser), user);
+	snprintf(quser, sizeof(quser), json && c->remote_user == NULL ?
+	    "null" : json ? "\"%s\"" : "%s", euser);
+	snprintf(close, sizeof(close), json && c->close_code == 0 ? "null" :
+	    "%u", c->close_code);
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	snprintf(line, sizeof(line), c->cref->cfg->access_log_format ==
-	    ACCESS_LOG_JSON ? "{\"time\":\"%s\",\"conn\":%llu,\"peer\":\"%s\","
-	    "\"path\":\"%s\",\"route\":\"%s\",\"user\":\"%s\",\"status\":%d,"
+	snprintf(line, sizeof(line), json ?
+	    "{\"time\":\"%s\",\"conn\":%llu,\"peer\":\"%s\","
+	    "\"path\":\"%s\",\"route\":\"%s\",\"user\":%s,\"status\":%d,"
 	    "\"duration\":%.3f,\"bytes_in\":%llu,\"msgs_in\":%llu,"
-	    "\"bytes_out\":%llu,\"msgs_out\":%llu,\"close\":%u,"
-	    "\"exit\":\"%s\",\"reason\":\"%s\"}" :
+	    "\"bytes_out\":%llu,\"msgs_out\":%llu,\"close\":%s,"
+	    "\"exit\":%s,\"reason\":\"%s\"}" :
 	    "access time=%s conn=%llu peer=%s path=\"%s\" route=%s user=\"%s\" "
-	    "status=%d duration=%.3f in=%llu/%llu out=%llu/%llu close=%u "
+	    "status=%d duration=%.3f in=%llu/%llu out=%llu/%llu close=%s "
 	    "exit=\"%s\" reason=\"%s\"", stamp, (unsigned long long)c->id,
 	    c->peer, conn_json_escape(epath, sizeof(epath), path),
-	    conn_route_name(c), conn_json_escape(euser, sizeof(euser), user),
-	    c->status, ev_now(server.loop) - c->started,
-	    (unsigned long long)c->stats.bytes_in,
+	    conn_route_name(c), quser, c->status, ev_now(server.loop) -
+	    c->started, (unsigned long long)c->stats.bytes_in,
 	    (unsigned long long)c->stats.msgs_in,
 	    (unsigned long long)c->stats.bytes_out,
-	    (unsigned long long)c->stats.msgs_out, c->close_code, ex, reason);
+	    (unsigned long long)c->stats.msgs_out, close, ex, reason);
 	/* Everything from the peer is escaped: the mark is ours. */
 	if (later && (mark = strstr(line, CONN_LOG_EXIT_MARK)) != NULL) {
 		*mark = '\0';
-		backend_proc_log_at_exit(c->proc, line, mark + 1);
+		backend_proc_log_at_exit(c->proc, line, mark + 1, json);
 		return;
 	}
 	log_access_line(line);

@@ -4,6 +4,8 @@
  */
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <arpa/inet.h>
+#include <netdb.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -149,6 +151,70 @@ listener_shared_fd(const struct listen_spec *spec)
 	return s == NULL ? -1 : fcntl(s->fd, F_DUPFD_CLOEXEC, 0);
 }
 
+/* A clickable address: "http://127.0.0.1:8080/", "https://[::1]:8443/". */
+static void
+listener_url(const struct listen_spec *spec, const char *path, char *buf,
+    size_t len)
+{
+	char	 host[INET6_ADDRSTRLEN], port[8];
+
+	if (spec->addr.ss_family == AF_UNIX || getnameinfo(
+	    (const struct sockaddr *)&spec->addr, spec->addrlen, host,
+	    sizeof(host), port, sizeof(port),
+	    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+		snprintf(buf, len, "%s", spec->spec);
+		return;
+	}
+	snprintf(buf, len, "%s://%s%s%s:%s%s", spec->tls ? "https" : "http",
+	    spec->addr.ss_family == AF_INET6 ? "[" : "", host,
+	    spec->addr.ss_family == AF_INET6 ? "]" : "", port, path);
+}
+
+static bool
+listener_wildcard(const struct listen_spec *spec)
+{
+	const struct sockaddr_in	*sin = (const void *)&spec->addr;
+	const struct sockaddr_in6	*sin6 = (const void *)&spec->addr;
+
+	if (spec->addr.ss_family == AF_INET)
+		return sin->sin_addr.s_addr == htonl(INADDR_ANY);
+	return spec->addr.ss_family == AF_INET6 &&
+	    IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr);
+}
+
+/*
+ * One start-up line per listener, as websocketd and websockify print
+ * theirs: where to point a browser, and what is served there.
+ */
+static void
+listener_announce(const struct listen_spec *spec, const struct config *cfg,
+    bool metrics_only)
+{
+	char	 url[300], what[1024];
+	size_t	 i, o = 0;
+
+	listener_url(spec, metrics_only ? cfg->metrics_path : "/", url,
+	    sizeof(url));
+	what[0] = '\0';
+	for (i = 0; i < cfg->nroutes && !metrics_only && o < sizeof(what); i++)
+		o += (size_t)snprintf(what + o, sizeof(what) - o, "%s%s",
+		    i == 0 ? ", routes " : " ", cfg->routes[i]->label);
+	if (!metrics_only && cfg->static_dir != NULL && o < sizeof(what))
+		o += (size_t)snprintf(what + o, sizeof(what) - o,
+		    ", static files from %s", cfg->static_dir);
+	if (!metrics_only && cfg->metrics_path != NULL &&
+	    cfg->metrics_listen == NULL && o < sizeof(what))
+		snprintf(what + o, sizeof(what) - o, ", metrics %s",
+		    cfg->metrics_path);
+	if (spec->redirect_port > 0)
+		snprintf(what, sizeof(what), ", redirects to port %d",
+		    spec->redirect_port);
+	log_info("listening on %s%s%s%s", url, listener_wildcard(spec) ?
+	    (spec->addr.ss_family == AF_INET ? " (all IPv4 interfaces)" :
+	    " (all interfaces)") : "", metrics_only ? " (metrics only)" : "",
+	    what);
+}
+
 static struct listener *
 listener_open(const struct listen_spec *spec)
 {
@@ -178,12 +244,6 @@ listener_open(const struct listen_spec *spec)
 	ev_init(&l->pause, listener_resume_cb);
 	l->io.data = l->pause.data = l;
 	ev_io_start(server.loop, &l->io);
-	if (spec->redirect_port > 0)
-		log_info("listening on %s (redirects to port %d)", spec->spec,
-		    spec->redirect_port);
-	else
-		log_info("listening on %s%s", spec->spec, spec->tls ? " (tls)" :
-		    "");
 	return l;
 }
 
@@ -276,6 +336,12 @@ listeners_sync(const struct config *cfg)
 		}
 	}
 	listeners = fresh;
+	/* Only now: a listener that failed to bind undoes the others. */
+	for (l = listeners; l != NULL; l = l->next)
+		if (!l->announced) {
+			listener_announce(&l->spec, cfg, l->metrics_only);
+			l->announced = true;
+		}
 	return 0;
 fail:
 	for (l = fresh; l != NULL; l = next) {
@@ -285,6 +351,37 @@ fail:
 	for (l = listeners; l != NULL; l = l->next)
 		l->seen = false;
 	return -1;
+}
+
+int
+listeners_check(const struct config *cfg, FILE *errfp)
+{
+	const struct listen_spec	*spec;
+	struct listen_spec		 ms;
+	char				 err[256];
+	size_t				 i;
+	int				 n = 0;
+
+	for (i = 0; i <= cfg->nlistens; i++) {
+		if (i == cfg->nlistens && !listener_metrics_spec(cfg, &ms))
+			break;
+		spec = i < cfg->nlistens ? &cfg->listens[i] : &ms;
+		switch (net_try_bind((const struct sockaddr *)&spec->addr,
+		    spec->addrlen, cfg->workers != 1, err, sizeof(err))) {
+		case 1:
+			/* A running wsbridge holds its own ports: not an error. */
+			fprintf(errfp, "wsbridge: warning: listen %s: %s (fine "
+			    "if it is this wsbridge, running)\n", spec->spec,
+			    err);
+			break;
+		case -1:
+			fprintf(errfp, "wsbridge: listen %s: %s\n", spec->spec,
+			    err);
+			n++;
+			break;
+		}
+	}
+	return n;
 }
 
 void

@@ -6,6 +6,7 @@
 #define LISTENER_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include <ev.h>
 
@@ -21,6 +22,7 @@ struct listener {
 	bool			 seen;		/* reload bookkeeping */
 	bool			 metrics_only;	/* metrics_listen: nothing else */
 	bool			 owns_path;	/* a unix socket we bound */
+	bool			 announced;	/* its start-up line is out */
 	struct listener		*next;
 };
 
@@ -39,6 +41,12 @@ int	listeners_share_unix(const struct config *);
 void	listeners_unshare_unix(void);
 /* False when cfg adds or drops a unix listener the workers share. */
 bool	listeners_unix_unchanged(const struct config *);
+/*
+ * --check: try binding every listener now, as a start would, then close
+ * it. A port in use is a warning on errfp (the running wsbridge holds
+ * it); anything else an error. Returns the number of errors.
+ */
+int	listeners_check(const struct config *, FILE *errfp);
 /* Stop accepting (shutdown) and close every listening socket. */
 void	listeners_close_all(void);
 void	listener_conn_closed(struct listener *);

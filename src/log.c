@@ -1,6 +1,7 @@
 /*
- * Log lines go to stderr (journald adds its own time stamps) or to a file
- * with a time stamp. log_warn appends strerror(errno); log_warnx doesn't.
+ * Log lines go to stderr or to a file with a time stamp; stderr lines get
+ * one too when stderr is a terminal (journald adds its own otherwise).
+ * log_warn appends strerror(errno); log_warnx doesn't.
  */
 #include <sys/wait.h>
 
@@ -17,6 +18,7 @@
 static enum log_level	 log_level = LOG_LEVEL_INFO;
 static FILE		*log_fp;	/* access lines; NULL: stderr */
 static char		*log_path;
+static int		 log_tty = -1;	/* stderr is a terminal; -1 unknown */
 
 void
 log_init(enum log_level level, const char *path)
@@ -60,14 +62,16 @@ log_enabled(enum log_level level)
 }
 
 void
-log_exit_status(int status, char *buf, size_t len)
+log_exit_status(int status, bool json, char *buf, size_t len)
 {
+	const char	*q = json ? "\"" : "";
+
 	if (status != -1 && WIFEXITED(status))
-		snprintf(buf, len, "exit %d", WEXITSTATUS(status));
+		snprintf(buf, len, "%sexit %d%s", q, WEXITSTATUS(status), q);
 	else if (status != -1 && WIFSIGNALED(status))
-		snprintf(buf, len, "signal %d", WTERMSIG(status));
+		snprintf(buf, len, "%ssignal %d%s", q, WTERMSIG(status), q);
 	else
-		snprintf(buf, len, "-");
+		snprintf(buf, len, "%s", json ? "null" : "-");
 }
 
 /* A file named in access_log always gets its lines; stderr at "access". */
@@ -78,39 +82,55 @@ log_access_enabled(void)
 }
 
 static void
+log_stamp(char *buf, size_t len)
+{
+	time_t		 now = time(NULL);
+	struct tm	 tm;
+
+	localtime_r(&now, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%S%z", &tm);
+}
+
+/* "TIME " on a terminal, "" elsewhere (journald stamps its lines). */
+static const char *
+log_tty_stamp(char *buf, size_t len)
+{
+	if (log_tty == -1)
+		log_tty = isatty(STDERR_FILENO);
+	if (!log_tty)
+		return "";
+	log_stamp(buf, len - 1);
+	strcat(buf, " ");
+	return buf;
+}
+
+static void
 log_vwrite(enum log_level level, const char *tag, const char *err,
     const char *fmt, va_list ap)
 {
-	char	 line[2048];
+	char	 line[2048], stamp[40];
 
 	if (level > log_level)
 		return;
 	vsnprintf(line, sizeof(line), fmt, ap);
-	/* journald adds its own time stamps to stderr lines. */
-	if (err != NULL)
-		fprintf(stderr, "wsbridge[%d]: %s%s: %s\n", (int)getpid(), tag,
-		    line, err);
-	else
-		fprintf(stderr, "wsbridge[%d]: %s%s\n", (int)getpid(), tag,
-		    line);
+	fprintf(stderr, "%swsbridge[%d]: %s%s%s%s\n",
+	    log_tty_stamp(stamp, sizeof(stamp)), (int)getpid(), tag, line,
+	    err != NULL ? ": " : "", err != NULL ? err : "");
 }
 
 void
 log_access_line(const char *line)
 {
 	char		 stamp[40];
-	time_t		 now;
-	struct tm	 tm;
 
 	if (!log_access_enabled())
 		return;
 	if (log_fp == NULL) {
-		fprintf(stderr, "wsbridge[%d]: %s\n", (int)getpid(), line);
+		fprintf(stderr, "%swsbridge[%d]: %s\n",
+		    log_tty_stamp(stamp, sizeof(stamp)), (int)getpid(), line);
 		return;
 	}
-	now = time(NULL);
-	localtime_r(&now, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S%z", &tm);
+	log_stamp(stamp, sizeof(stamp));
 	/* A JSON line stays a JSON document: its time is a field. */
 	if (line[0] == '{')
 		fprintf(log_fp, "%s\n", line);

@@ -5,6 +5,7 @@
 #ifndef LOG_H
 #define LOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -15,8 +16,11 @@ void	log_set_level(enum log_level);
 int	log_reopen(void);
 int	log_enabled(enum log_level);
 int	log_access_enabled(void);
-/* A wait status as logs show it: "exit N", "signal N", or "-" (-1). */
-void	log_exit_status(int status, char *buf, size_t len);
+/*
+ * A wait status as logs show it: "exit N", "signal N", or "-" (-1); in
+ * JSON a string or null.
+ */
+void	log_exit_status(int status, bool json, char *buf, size_t len);
 
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));

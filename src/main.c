@@ -18,6 +18,7 @@
 #include "conn.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
 #include "options.h"
 #include "notify.h"
 #include "privs.h"
@@ -174,6 +175,16 @@ main_reload_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		notify_ready();
 }
 
+/* Every route has its metrics series from the start, at zero. */
+static void
+main_metrics_routes(const struct config *cfg)
+{
+	size_t	 i;
+
+	for (i = 0; i < cfg->nroutes; i++)
+		metrics_route_declare(cfg->routes[i]->label);
+}
+
 /* Load, check and swap in the new configuration, or keep the old. */
 static void
 main_reload(void)
@@ -207,6 +218,7 @@ main_reload(void)
 	server.tls = tls;
 	config_ref_put(server.cref);
 	server.cref = config_ref_new(cfg);
+	main_metrics_routes(cfg);
 	log_set_level(cfg->log_level);
 	log_info("configuration reloaded: %zu routes", cfg->nroutes);
 }
@@ -246,6 +258,7 @@ main_serve(int ready_fd)
 	if ((loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
 		fatalx("cannot initialise libev");
 	server_init(loop, cfg);
+	main_metrics_routes(cfg);
 	if (main_tls(cfg, &server.tls, err, sizeof(err)) == -1) {
 		log_error("tls: %s", err);
 		return 1;
@@ -329,7 +342,14 @@ main(int argc, char *argv[])
 			return 1;
 		}
 		tls_ctx_free(tls);
+		if (listeners_check(cfg, stderr) > 0) {
+			config_free(cfg);
+			return 1;
+		}
 		config_print(cfg, stdout);
+		/* Which file was checked, as nginx -t says. */
+		if (cfg->path != NULL)
+			printf("%s: ", cfg->path);
 		printf("configuration OK\n");
 		config_free(cfg);
 		return 0;

@@ -1,13 +1,17 @@
 /*
- * Prometheus counters: per-route connection and traffic totals, and small
- * bounded tables for handshake statuses, close codes and exit statuses,
- * rendered as text exposition format 0.0.4.
+ * Prometheus counters: per-route connection and traffic totals, bounded
+ * tables for refused statuses, exit statuses and close codes, a duration
+ * histogram, and the process_* metrics, rendered as text exposition
+ * format 0.0.4.
  */
+#include <sys/resource.h>
 #include <sys/wait.h>
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "metrics.h"
 #include "version.h"
@@ -64,6 +68,12 @@ metrics_count(struct metrics_counts *t, const char *label)
 }
 
 void
+metrics_route_declare(const char *route)
+{
+	(void)metrics_route(route);
+}
+
+void
 metrics_conn_open(const char *route)
 {
 	struct metrics_route	*r;
@@ -76,9 +86,24 @@ metrics_conn_open(const char *route)
 	}
 }
 
+static void
+metrics_observe(struct metrics_route *r, double seconds)
+{
+	static const double	 le[METRICS_NBUCKETS] =
+				    METRICS_DURATION_BUCKETS;
+	size_t			 i;
+
+	for (i = 0; i < METRICS_NBUCKETS && seconds > le[i]; i++)
+		;
+	if (i < METRICS_NBUCKETS)
+		r->duration[i]++;
+	r->duration_count++;
+	r->duration_sum += seconds;
+}
+
 void
 metrics_conn_close(const char *route, uint64_t bytes_in, uint64_t bytes_out,
-    uint64_t msgs_in, uint64_t msgs_out, unsigned close_code)
+    uint64_t msgs_in, uint64_t msgs_out, unsigned close_code, double seconds)
 {
 	struct metrics_route	*r;
 	char			 label[METRICS_LABEL_LEN];
@@ -92,6 +117,7 @@ metrics_conn_close(const char *route, uint64_t bytes_in, uint64_t bytes_out,
 		r->bytes_out += bytes_out;
 		r->msgs_in += msgs_in;
 		r->msgs_out += msgs_out;
+		metrics_observe(r, seconds);
 	}
 	if (close_code != 0) {
 		snprintf(label, sizeof(label), "%u", close_code);
@@ -99,28 +125,39 @@ metrics_conn_close(const char *route, uint64_t bytes_in, uint64_t bytes_out,
 	}
 }
 
-/* Counted when reaped, whether or not its connection is still there. */
+/*
+ * Counted when reaped, whether or not its connection is still there.
+ * The label is "code=N" or "signal=N": a label name and its value.
+ */
 void
-metrics_process_exit(int status)
+metrics_process_exit(const char *route, int status)
 {
-	char	 label[METRICS_LABEL_LEN];
+	struct metrics_route	*r;
+	char			 label[METRICS_LABEL_LEN];
 
+	if ((r = metrics_route(route)) == NULL)
+		return;
 	if (WIFEXITED(status))
-		snprintf(label, sizeof(label), "exit %d", WEXITSTATUS(status));
+		snprintf(label, sizeof(label), "code=%d", WEXITSTATUS(status));
 	else if (WIFSIGNALED(status))
-		snprintf(label, sizeof(label), "signal %d", WTERMSIG(status));
+		snprintf(label, sizeof(label), "signal=%d", WTERMSIG(status));
 	else
-		snprintf(label, sizeof(label), "%s", METRICS_OTHER);
-	metrics_count(&metrics.exits, label);
+		snprintf(label, sizeof(label), "code=%s", METRICS_OTHER);
+	metrics_count(&r->exits, label);
 }
 
 void
-metrics_handshake_failed(int status)
+metrics_handshake_failed(const char *route, int status)
 {
-	char	 label[METRICS_LABEL_LEN];
+	struct metrics_route	*r = NULL;
+	char			 label[METRICS_LABEL_LEN];
 
 	snprintf(label, sizeof(label), "%d", status);
-	metrics_count(&metrics.handshake_failures, label);
+	if (route != NULL && (r = metrics_route(route)) == NULL)
+		return;
+	metrics_count(r != NULL ? &r->refused : &metrics.unrouted, label);
+	if (r != NULL && status == 502)
+		r->backend_failures++;
 }
 
 void
@@ -145,9 +182,8 @@ metrics_reset(void)
 
 /* A label value: backslash, double quote and newline escaped. */
 static void
-metrics_put_label(FILE *fp, const char *name, const char *value)
+metrics_put_value(FILE *fp, const char *value)
 {
-	fprintf(fp, "{%s=\"", name);
 	for (; *value != '\0'; value++) {
 		if (*value == '\\' || *value == '"')
 			fprintf(fp, "\\%c", *value);
@@ -156,7 +192,25 @@ metrics_put_label(FILE *fp, const char *name, const char *value)
 		else
 			fputc(*value, fp);
 	}
-	fputs("\"}", fp);
+}
+
+/* name{l1="v1",l2="v2"} for the pairs whose name is not NULL. */
+static void
+metrics_put_name(FILE *fp, const char *name, const char *suffix,
+    const char *l1, const char *v1, const char *l2, const char *v2)
+{
+	fprintf(fp, "%s%s", name, suffix);
+	if (l1 == NULL)
+		return;
+	fprintf(fp, "{%s=\"", l1);
+	metrics_put_value(fp, v1);
+	fputc('"', fp);
+	if (l2 != NULL) {
+		fprintf(fp, ",%s=\"", l2);
+		metrics_put_value(fp, v2);
+		fputc('"', fp);
+	}
+	fputs("}", fp);
 }
 
 static void
@@ -177,25 +231,181 @@ metrics_put_routes(FILE *fp, const char *name, const char *type,
 	metrics_put_head(fp, name, type, help);
 	for (i = 0; i < metrics.nroutes; i++) {
 		r = &metrics.routes[i];
-		fputs(name, fp);
-		metrics_put_label(fp, "route", r->path);
+		metrics_put_name(fp, name, "", "route", r->path, NULL, NULL);
 		fprintf(fp, " %llu\n", (unsigned long long)
 		    *(const uint64_t *)(const void *)((const char *)r + off));
 	}
 }
 
+/* Samples of one table: {route="R",label="V"} or "name=V" labels. */
 static void
-metrics_put_counts(FILE *fp, const char *name, const char *help,
+metrics_put_counts(FILE *fp, const char *name, const char *route,
     const char *label, const struct metrics_counts *t)
+{
+	char		 lname[METRICS_LABEL_LEN], *eq = NULL;
+	const char	*value;
+	size_t		 i;
+
+	for (i = 0; i < t->n; i++) {
+		snprintf(lname, sizeof(lname), "%s", label != NULL ? label :
+		    t->v[i].label);
+		if (label == NULL && (eq = strchr(lname, '=')) != NULL)
+			*eq = '\0';
+		value = label != NULL ? t->v[i].label :
+		    t->v[i].label + strlen(lname) + (eq != NULL);
+		if (route == NULL)
+			metrics_put_name(fp, name, "", lname, value, NULL,
+			    NULL);
+		else
+			metrics_put_name(fp, name, "", "route", route, lname,
+			    value);
+		fprintf(fp, " %llu\n", (unsigned long long)t->v[i].n);
+	}
+}
+
+/* Per route histogram: cumulative buckets, +Inf, _sum and _count. */
+static void
+metrics_put_durations(FILE *fp)
+{
+	static const double		 le[METRICS_NBUCKETS] =
+					    METRICS_DURATION_BUCKETS;
+	static const char		 name[] =
+					    "wsbridge_connection_duration_seconds";
+	const struct metrics_route	*r;
+	char				 bound[32];
+	uint64_t			 n;
+	size_t				 i, b;
+
+	metrics_put_head(fp, name, "histogram", "How long WebSocket "
+	    "connections stayed open (101 to close), by route.");
+	for (i = 0; i < metrics.nroutes; i++) {
+		r = &metrics.routes[i];
+		for (b = 0, n = 0; b < METRICS_NBUCKETS; b++) {
+			n += r->duration[b];
+			snprintf(bound, sizeof(bound), "%g", le[b]);
+			metrics_put_name(fp, name, "_bucket", "route", r->path,
+			    "le", bound);
+			fprintf(fp, " %llu\n", (unsigned long long)n);
+		}
+		metrics_put_name(fp, name, "_bucket", "route", r->path, "le",
+		    "+Inf");
+		fprintf(fp, " %llu\n", (unsigned long long)r->duration_count);
+		metrics_put_name(fp, name, "_sum", "route", r->path, NULL,
+		    NULL);
+		fprintf(fp, " %.3f\n", r->duration_sum);
+		metrics_put_name(fp, name, "_count", "route", r->path, NULL,
+		    NULL);
+		fprintf(fp, " %llu\n", (unsigned long long)r->duration_count);
+	}
+}
+
+/* Boot time from /proc/stat, seconds since the epoch; 0 if unknown. */
+static double
+metrics_boot_time(void)
+{
+	FILE		*fp;
+	char		 line[256];
+	double		 btime = 0;
+
+	if ((fp = fopen("/proc/stat", "re")) == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (sscanf(line, "btime %lf", &btime) == 1)
+			break;
+	fclose(fp);
+	return btime;
+}
+
+/* Descriptors open now, from /proc/self/fd (less the one reading it). */
+static long
+metrics_open_fds(void)
+{
+	DIR		*d;
+	struct dirent	*e;
+	long		 n = 0;
+
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.' && atoi(e->d_name) != dirfd(d))
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void
+metrics_put_gauge(FILE *fp, const char *name, const char *type,
+    const char *help, double v)
+{
+	metrics_put_head(fp, name, type, help);
+	fprintf(fp, "%s %.17g\n", name, v);
+}
+
+/*
+ * The process_* metrics Prometheus client libraries export, from
+ * /proc/self/stat (fields 14, 15, 22, 23, 24 of proc(5)).
+ */
+static void
+metrics_put_process(FILE *fp)
+{
+	unsigned long long	 utime, stime, start, vsize;
+	long long		 rss;
+	struct rlimit		 rl;
+	char			 buf[1024], *p;
+	double			 tck = (double)sysconf(_SC_CLK_TCK);
+	FILE			*st;
+	size_t			 n = 0;
+	long			 fds;
+
+	if ((st = fopen("/proc/self/stat", "re")) != NULL) {
+		n = fread(buf, 1, sizeof(buf) - 1, st);
+		fclose(st);
+	}
+	buf[n] = '\0';
+	/* The command name may hold anything: fields follow the last ')'. */
+	if ((p = strrchr(buf, ')')) == NULL || sscanf(p + 1, " %*c %*d %*d "
+	    "%*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d "
+	    "%*d %llu %llu %lld", &utime, &stime, &start, &vsize, &rss) != 5)
+		return;
+	metrics_put_gauge(fp, "process_cpu_seconds_total", "counter",
+	    "Total user and system CPU time spent in seconds.",
+	    (double)(utime + stime) / tck);
+	if ((fds = metrics_open_fds()) >= 0)
+		metrics_put_gauge(fp, "process_open_fds", "gauge",
+		    "Number of open file descriptors.", (double)fds);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		metrics_put_gauge(fp, "process_max_fds", "gauge",
+		    "Maximum number of open file descriptors.",
+		    rl.rlim_cur == RLIM_INFINITY ? -1 : (double)rl.rlim_cur);
+	metrics_put_gauge(fp, "process_virtual_memory_bytes", "gauge",
+	    "Virtual memory size in bytes.", (double)vsize);
+	metrics_put_gauge(fp, "process_resident_memory_bytes", "gauge",
+	    "Resident memory size in bytes.",
+	    (double)rss * (double)sysconf(_SC_PAGESIZE));
+	metrics_put_gauge(fp, "process_start_time_seconds", "gauge",
+	    "Start time of the process since unix epoch in seconds.",
+	    metrics_boot_time() + (double)start / tck);
+}
+
+static void
+metrics_put_route_counts(FILE *fp)
 {
 	size_t	 i;
 
-	metrics_put_head(fp, name, "counter", help);
-	for (i = 0; i < t->n; i++) {
-		fputs(name, fp);
-		metrics_put_label(fp, label, t->v[i].label);
-		fprintf(fp, " %llu\n", (unsigned long long)t->v[i].n);
-	}
+	metrics_put_head(fp, "wsbridge_handshake_failures_total", "counter",
+	    "Requests answered with an HTTP error instead of 101, by route "
+	    "(\"\" when none matched) and status.");
+	for (i = 0; i < metrics.nroutes; i++)
+		metrics_put_counts(fp, "wsbridge_handshake_failures_total",
+		    metrics.routes[i].path, "status",
+		    &metrics.routes[i].refused);
+	metrics_put_counts(fp, "wsbridge_handshake_failures_total", "",
+	    "status", &metrics.unrouted);
+	metrics_put_head(fp, "wsbridge_process_exits_total", "counter",
+	    "Backend processes reaped, by route and exit code or signal.");
+	for (i = 0; i < metrics.nroutes; i++)
+		metrics_put_counts(fp, "wsbridge_process_exits_total",
+		    metrics.routes[i].path, NULL, &metrics.routes[i].exits);
 }
 
 #define RF(f)	offsetof(struct metrics_route, f)
@@ -211,8 +421,8 @@ metrics_render(size_t *len)
 		return NULL;
 	metrics_put_head(fp, "wsbridge_build_info", "gauge",
 	    "Always 1; the version is a label.");
-	fputs("wsbridge_build_info", fp);
-	metrics_put_label(fp, "version", WSBRIDGE_VERSION);
+	metrics_put_name(fp, "wsbridge_build_info", "", "version",
+	    WSBRIDGE_VERSION, NULL, NULL);
 	fputs(" 1\n", fp);
 	metrics_put_routes(fp, "wsbridge_connections_open", "gauge",
 	    "WebSocket connections open now, by route.", RF(open));
@@ -231,15 +441,16 @@ metrics_render(size_t *len)
 	metrics_put_routes(fp, "wsbridge_spawn_failures_total", "counter",
 	    "Backend processes that failed to start, by route.",
 	    RF(spawn_failures));
-	metrics_put_counts(fp, "wsbridge_handshake_failures_total",
-	    "Requests answered with an HTTP error instead of 101, by status.",
-	    "status", &metrics.handshake_failures);
-	metrics_put_counts(fp, "wsbridge_close_codes_total",
-	    "Close frames sent, by close code.", "code",
+	metrics_put_routes(fp, "wsbridge_backend_failures_total", "counter",
+	    "Upgrades answered 502: the backend could not be reached or "
+	    "started, by route.", RF(backend_failures));
+	metrics_put_route_counts(fp);
+	metrics_put_durations(fp);
+	metrics_put_head(fp, "wsbridge_close_codes_total", "counter",
+	    "Close frames sent, by close code.");
+	metrics_put_counts(fp, "wsbridge_close_codes_total", NULL, "code",
 	    &metrics.close_codes);
-	metrics_put_counts(fp, "wsbridge_process_exits_total",
-	    "Backend processes reaped, by \"exit N\" or \"signal N\".",
-	    "status", &metrics.exits);
+	metrics_put_process(fp);
 	if (fclose(fp) != 0) {
 		free(text);
 		return NULL;

@@ -1,7 +1,8 @@
 /*
  * Counters for metrics_path, rendered in the Prometheus text exposition
  * format 0.0.4. Pure: no libev, no sockets; conn.c counts, the HTTP side
- * serves metrics_render(). Each process (worker) counts its own traffic.
+ * serves metrics_render(). Each process (worker) counts its own traffic,
+ * and reports its own process_* metrics (read from /proc/self).
  *
  * Label sets are bounded so that hostile traffic cannot grow memory:
  * routes come from the configuration (at most METRICS_MAX_ROUTES), and
@@ -18,18 +19,12 @@
 #define METRICS_MAX_LABELS	32
 #define METRICS_LABEL_LEN	16
 #define METRICS_OTHER		"other"
+/* Connection durations, seconds: the histogram's upper bounds. */
+#define METRICS_DURATION_BUCKETS \
+	{ 0.1, 1, 10, 60, 300, 900, 3600, 14400, 86400 }
+#define METRICS_NBUCKETS	9
 
-/* Per route: the configured route path, "/" for the root. */
-struct metrics_route {
-	char		*path;
-	uint64_t	 open;			/* gauge */
-	uint64_t	 total;
-	uint64_t	 bytes_in, bytes_out;	/* payload, client's view */
-	uint64_t	 msgs_in, msgs_out;
-	uint64_t	 spawn_failures;
-};
-
-/* A small counter table keyed by a short label ("404", "exit 1"). */
+/* A small counter table keyed by a short label ("404", "code=3"). */
 struct metrics_counts {
 	struct {
 		char		 label[METRICS_LABEL_LEN];
@@ -38,31 +33,51 @@ struct metrics_counts {
 	size_t		 n;
 };
 
+/* Per route: the route as configured (its label, "/echo"). */
+struct metrics_route {
+	char			*path;
+	uint64_t		 open;			/* gauge */
+	uint64_t		 total;
+	uint64_t		 bytes_in, bytes_out;	/* payload, client's view */
+	uint64_t		 msgs_in, msgs_out;
+	uint64_t		 spawn_failures;
+	uint64_t		 backend_failures;	/* answered 502 */
+	struct metrics_counts	 refused;	/* by HTTP status */
+	struct metrics_counts	 exits;		/* "code=N", "signal=N" */
+	uint64_t		 duration[METRICS_NBUCKETS];	/* not cumulative */
+	uint64_t		 duration_count;
+	double			 duration_sum;
+};
+
 struct metrics {
 	uint64_t		 connections_open;
 	uint64_t		 connections_total;
 	struct metrics_route	*routes;
 	size_t			 nroutes, routes_cap;
-	struct metrics_counts	 handshake_failures;	/* by HTTP status */
-	struct metrics_counts	 close_codes;		/* close codes sent */
-	struct metrics_counts	 exits;	/* "exit N" or "signal N" */
+	struct metrics_counts	 unrouted;	/* refused, no route matched */
+	struct metrics_counts	 close_codes;	/* close codes sent */
 };
 
 extern struct metrics	 metrics;
 
+/* A configured route: its series exist from now on, at zero. */
+void	 metrics_route_declare(const char *route);
 /* A WebSocket connection to route opened (after the 101). */
 void	 metrics_conn_open(const char *route);
 /*
  * It closed: traffic of the whole connection, the close code we sent
- * (0: none), and the backend process's wait(2) status, or -1 when there
- * was no process or it was not reaped.
+ * (0: none) and how long it was open, in seconds.
  */
 void	 metrics_conn_close(const char *route, uint64_t bytes_in,
 	    uint64_t bytes_out, uint64_t msgs_in, uint64_t msgs_out,
-	    unsigned close_code);
-void	 metrics_process_exit(int wait_status);
-/* A request answered with an HTTP error status instead of a 101. */
-void	 metrics_handshake_failed(int status);
+	    unsigned close_code, double seconds);
+/* A route's process was reaped with this wait(2) status. */
+void	 metrics_process_exit(const char *route, int wait_status);
+/*
+ * A request answered with an HTTP error status instead of a 101; route
+ * NULL when none matched. A 502 also counts as a backend failure.
+ */
+void	 metrics_handshake_failed(const char *route, int status);
 /* A process route's spawn failed (the client got a 502). */
 void	 metrics_spawn_failed(const char *route);
 /* The exposition text, NUL-terminated and malloc'd; NULL when out of memory. */

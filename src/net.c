@@ -93,6 +93,68 @@ net_listen(const struct sockaddr *sa, socklen_t len, int backlog,
 	return fd;
 }
 
+/* A unix path: free, or a stale socket net_listen would reclaim. */
+static int
+net_unix_try(const struct sockaddr_un *sun, socklen_t len, char *err,
+    size_t errsz)
+{
+	struct stat	 st;
+	int		 fd, rv;
+
+	if (lstat(sun->sun_path, &st) == -1) {
+		if (errno != ENOENT)
+			return net_error(err, errsz, "lstat", -1);
+		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+			return net_error(err, errsz, "socket", -1);
+		if (bind(fd, (const struct sockaddr *)sun, len) == -1)
+			return net_error(err, errsz, "bind", fd);
+		close(fd);
+		unlink(sun->sun_path);		/* ours: just made */
+		return 0;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errsz, "%s exists and is not a socket",
+		    sun->sun_path);
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return net_error(err, errsz, "socket", -1);
+	rv = connect(fd, (const struct sockaddr *)sun, len);
+	close(fd);
+	if (rv == 0) {
+		snprintf(err, errsz, "%s: a server is listening there",
+		    sun->sun_path);
+		return 1;
+	}
+	return errno == ECONNREFUSED ? 0 :
+	    net_error(err, errsz, "connect (probe)", -1);
+}
+
+int
+net_try_bind(const struct sockaddr *sa, socklen_t len, bool shared,
+    char *err, size_t errsz)
+{
+	int	 fd, on = 1;
+
+	if (sa->sa_family == AF_UNIX)
+		return net_unix_try((const struct sockaddr_un *)sa, len, err,
+		    errsz);
+	if ((fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return net_error(err, errsz, "socket", -1);
+	/* The options net_listen sets, so that the answer is the same. */
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (shared)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on));
+	if (sa->sa_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+	if (bind(fd, sa, len) == -1)
+		return errno == EADDRINUSE ?
+		    (net_error(err, errsz, "bind", fd), 1) :
+		    net_error(err, errsz, "bind", fd);
+	close(fd);
+	return 0;
+}
+
 int
 net_connect(const struct sockaddr *sa, socklen_t len, int *in_progress,
     char *err, size_t errsz)

@@ -15,6 +15,13 @@
  */
 int	net_listen(const struct sockaddr *, socklen_t, int backlog,
 	    bool shared, char *err, size_t errsz);
+/*
+ * --check: could net_listen bind there now? Binds and closes at once,
+ * never listens, leaves a unix path as it was. 0 yes; 1 in use (a
+ * server listens there, maybe this very wsbridge); -1 no. err says why.
+ */
+int	net_try_bind(const struct sockaddr *, socklen_t, bool shared,
+	    char *err, size_t errsz);
 /* Start a non-blocking connect; sets *in_progress. -1 on failure. */
 int	net_connect(const struct sockaddr *, socklen_t, int *in_progress,
 	    char *err, size_t errsz);

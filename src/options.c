@@ -178,8 +178,9 @@ opt_scan_one(int argc, char **argv, int *i, struct opt_use *u, FILE *errfp)
 	size_t		 len = eq != NULL ? (size_t)(eq - name) : strlen(name);
 
 	if ((u->f = opt_find(name, len)) == NULL) {
-		fprintf(errfp, "wsbridge: --%.*s: unknown flag (see --help)\n",
-		    (int)len, name);
+		/* Named as typed: "-v", not "--v". */
+		fprintf(errfp, "wsbridge: %.*s: unknown flag (see --help)\n",
+		    (int)(name - argv[*i] + len), argv[*i]);
 		return -1;
 	}
 	if (eq != NULL)
@@ -649,11 +650,15 @@ opt_load(const struct options *opts, const struct opt_scan *s,
     struct config **cfgp, FILE *errfp)
 {
 	struct config	*cfg = config_new();
+	int		 rv = 0;
 
 	if (opts->config_path != NULL &&
-	    config_load(cfg, opts->config_path, errfp) > 0) {
-		/* Report the checks' errors too: all of them in one run. */
-		if (opt_build(cfg, opts, s, errfp) == 0)
+	    (rv = config_load(cfg, opts->config_path, errfp)) != 0) {
+		/*
+		 * Report the checks' errors too: all of them in one run;
+		 * but a file not read at all has nothing more to say.
+		 */
+		if (rv > 0 && opt_build(cfg, opts, s, errfp) == 0)
 			config_finish(cfg, errfp);
 		config_free(cfg);
 		return 1;

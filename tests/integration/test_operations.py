@@ -91,8 +91,10 @@ def test_metrics_prefix_routes_and_failed_handshakes(wsbridge, tmp_path):
         metrics(srv.port)), 5, what="metrics after the connections")
     assert m[("wsbridge_connections_total", '{route="/x"}')] == 1
     assert m[("wsbridge_connections_total", '{route="/x/*"}')] == 1
-    assert m[("wsbridge_handshake_failures_total", '{status="426"}')] == 1
-    assert m[("wsbridge_handshake_failures_total", '{status="400"}')] == 1
+    assert m[("wsbridge_handshake_failures_total",
+              '{route="/x",status="426"}')] == 1
+    assert m[("wsbridge_handshake_failures_total",
+              '{route="",status="400"}')] == 1
 
 
 def test_access_log_json_then_sigusr1_reopens(wsbridge, tmp_path):
@@ -141,7 +143,8 @@ def test_exit_status_known_after_the_client_left(wsbridge, tmp_path):
     assert rec["status"] == 101
     assert rec["exit"] == "signal 15", rec
     m = metrics(srv.port)
-    assert m[("wsbridge_process_exits_total", '{status="signal 15"}')] == 1
+    assert m[("wsbridge_process_exits_total",
+              '{route="/sleep",signal="15"}')] == 1
 
 
 def test_access_log_file_at_default_level(wsbridge, tmp_path):

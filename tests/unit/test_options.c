@@ -82,8 +82,11 @@ test_usage_errors(void)
 	CHECK(cfg == NULL);
 	CHECK_EQ(PARSE("--bogus", "cat"), 2);
 	CHECK_STR(errbuf, "wsbridge: --bogus: unknown flag (see --help)\n");
+	/* Named as typed (issue 17): "-v", not "--v". */
 	CHECK_EQ(PARSE("-bogus=1", "cat"), 2);
-	CHECK_STR(errbuf, "wsbridge: --bogus: unknown flag (see --help)\n");
+	CHECK_STR(errbuf, "wsbridge: -bogus: unknown flag (see --help)\n");
+	CHECK_EQ(PARSE("-v"), 2);
+	CHECK_STR(errbuf, "wsbridge: -v: unknown flag (see --help)\n");
 	CHECK_EQ(PARSE("--port", "abc", "cat"), 2);
 	CHECK_STR(errbuf, "wsbridge: --port: invalid number \"abc\"\n");
 	CHECK_EQ(PARSE("--port=70000", "cat"), 2);
@@ -262,6 +265,11 @@ test_config_file(void)
 	CHECK_EQ(PARSE("-c", path, "--port", "x"), 2);
 	unlink(path);
 	CHECK_EQ(PARSE("-c", "/nonexistent.ini"), 1);
+	/* One error, not also "no routes" (issue 17). */
+	CHECK_STR(errbuf, "wsbridge: /nonexistent.ini: No such file or "
+	    "directory\n");
+	CHECK_EQ(PARSE("-c", "/tmp"), 1);
+	CHECK_STR(errbuf, "wsbridge: /tmp: Is a directory\n");
 }
 
 static void
