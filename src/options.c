@@ -538,10 +538,12 @@ opt_load(const struct options *opts, const struct opt_scan *s,
 		/* Report the checks' errors too: all of them in one run. */
 		if (opt_build(cfg, opts, s, errfp) == 0)
 			config_finish(cfg, errfp);
+		config_report(cfg);
 		config_free(cfg);
 		return 1;
 	}
 	if (opt_build(cfg, opts, s, errfp) == -1) {
+		config_report(cfg);
 		config_free(cfg);
 		return 2;
 	}
