@@ -346,6 +346,8 @@ config_report(const struct config *cfg)
 	struct config_msgs	*m = cfg->msgs;
 	size_t			 i;
 
+	if (m->n == 0)
+		return;
 	qsort(m->v, m->n, sizeof(*m->v), config_msg_cmp);
 	for (i = 0; i < m->n; i++) {
 		fputs(m->v[i].text, m->v[i].fp);
