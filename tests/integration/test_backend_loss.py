@@ -248,7 +248,8 @@ def test_fin_with_client_data_undelivered_1011(wsbridge, tmp_path, family):
         b.stop()
 
 
-def test_fin_after_everything_read_1000(wsbridge, tmp_path):
+@pytest.mark.parametrize("family", ["tcp", "unix"])
+def test_fin_after_everything_read_1000(wsbridge, tmp_path, family):
     # The other side of the rule: a backend that read all and then closed.
     def handler(backend, sock):
         got = 0
@@ -260,7 +261,9 @@ def test_fin_after_everything_read_1000(wsbridge, tmp_path):
         sock.sendall(b"got %d" % got)
         sock.close()
 
-    b = Backend(handler)
+    kw = {} if family == "tcp" else {
+        "family": socket.AF_UNIX, "path": unix_path(tmp_path, "b.sock")}
+    b = Backend(handler, **kw)
     try:
         srv = start(wsbridge, tmp_path,
                     "[route /b]\nconnect = %s\n" % b.addr)
