@@ -11,6 +11,24 @@
 #include "config.h"
 #include "config_int.h"
 
+/*
+ * Errors are held until config_report(): loading and the checks after
+ * it find them in their own order (a section's missing backend at its
+ * end, an unusable exec after the whole file), users read them in file
+ * order, as compilers and nginx -t print them.
+ */
+struct config_msg {
+	FILE		*fp;
+	int		 line;		/* 0: no place in the file */
+	size_t		 seq;		/* keeps equal lines in order */
+	char		*text;
+};
+
+struct config_msgs {
+	struct config_msg	*v;
+	size_t			 n;
+};
+
 void
 config_oom(void)
 {
@@ -122,6 +140,7 @@ config_new(void)
 {
 	struct config	*cfg = config_xcalloc(1, sizeof(*cfg));
 
+	cfg->msgs = config_xcalloc(1, sizeof(*cfg->msgs));
 	cfg->workers = 1;
 	cfg->max_connections = CONFIG_MAX_CONNECTIONS;
 	cfg->handshake_timeout_ms = CONFIG_HANDSHAKE_TIMEOUT_MS;
@@ -210,6 +229,11 @@ config_free(struct config *cfg)
 	free(cfg->assets_dir);
 	free(cfg->record);
 	free(cfg->metrics_listen);
+	/* Errors never reported: the caller had no use for them. */
+	for (i = 0; i < cfg->msgs->n; i++)
+		free(cfg->msgs->v[i].text);
+	free(cfg->msgs->v);
+	free(cfg->msgs);
 	free(cfg);
 }
 
@@ -280,19 +304,63 @@ int __attribute__((format(printf, 4, 5)))
 config_err(const struct config *cfg, FILE *errfp, int line,
     const char *fmt, ...)
 {
-	va_list	 ap;
+	struct config_msgs	*m = cfg->msgs;
+	struct config_msg	*v;
+	char			*msg, *text;
+	va_list			 ap;
+	int			 rc;
 
 	if (errfp == NULL)
 		return 1;
-	if (line > 0 && cfg->path != NULL)
-		fprintf(errfp, "%s:%d: ", cfg->path, line);
-	else
-		fputs("wsbridge: ", errfp);
 	va_start(ap, fmt);
-	vfprintf(errfp, fmt, ap);
+	rc = vasprintf(&msg, fmt, ap);
 	va_end(ap);
-	fputc('\n', errfp);
+	if (rc == -1)
+		config_oom();
+	if (line > 0 && cfg->path != NULL)
+		rc = asprintf(&text, "%s:%d: %s\n", cfg->path, line, msg);
+	else {
+		line = 0;
+		rc = asprintf(&text, "wsbridge: %s\n", msg);
+	}
+	free(msg);
+	if (rc == -1 ||
+	    (v = realloc(m->v, (m->n + 1) * sizeof(*v))) == NULL)
+		config_oom();
+	m->v = v;
+	v[m->n] = (struct config_msg){ errfp, line, m->n, text };
+	m->n++;
 	return 1;
+}
+
+static int
+config_msg_cmp(const void *a, const void *b)
+{
+	const struct config_msg	*x = a, *y = b;
+
+	/* Those without a line (the whole file, flags) come last. */
+	if (x->line != y->line)
+		return x->line == 0 ? 1 : y->line == 0 ? -1 :
+		    x->line < y->line ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+void
+config_report(const struct config *cfg)
+{
+	struct config_msgs	*m = cfg->msgs;
+	size_t			 i;
+
+	if (m->n == 0)
+		return;
+	qsort(m->v, m->n, sizeof(*m->v), config_msg_cmp);
+	for (i = 0; i < m->n; i++) {
+		fputs(m->v[i].text, m->v[i].fp);
+		free(m->v[i].text);
+	}
+	free(m->v);
+	m->v = NULL;
+	m->n = 0;
 }
 
 /* A route as written in the file: "/echo", or "/scripts" plus slash-star. */

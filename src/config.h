@@ -162,8 +162,11 @@ struct route {
 	int			 active;	/* runtime: open connections */
 };
 
+struct config_msgs;
+
 struct config {
 	char			*path;		/* config file, NULL without -c */
+	struct config_msgs	*msgs;		/* errors until config_report */
 	struct listen_spec	*listens;
 	size_t			 nlistens;
 	int			 workers;	/* 0 = auto (cores) */
@@ -228,6 +231,13 @@ int		 config_load(struct config *, const char *path, FILE *errfp);
  * error count.
  */
 int		 config_finish(struct config *, FILE *errfp);
+
+/*
+ * Print the errors config_load and config_finish found (config_finish
+ * does it itself) in file order: by line, one line's in the order
+ * found, those without a line last. Each goes to the errfp it came with.
+ */
+void		 config_report(const struct config *);
 
 /*
  * Is the peer in trusted_proxies? IPv4-mapped IPv6 peers (::ffff:a.b.c.d)

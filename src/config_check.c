@@ -444,6 +444,7 @@ config_finish(struct config *cfg, FILE *errfp)
 	n += config_check_duplicates(cfg, errfp);
 	n += config_check_listens(cfg, errfp);
 	n += config_check_server(cfg, errfp);
+	config_report(cfg);
 	return n;
 }
 

@@ -218,7 +218,7 @@ endpoint_write_through(struct endpoint *e, const struct iovec *iov, int iovcnt)
 			    .msg_iovlen = (size_t)iovcnt };
 	size_t		 total = 0, skip, k;
 	ssize_t		 n = -1;
-	bool		 blocked = false;
+	bool		 blocked = false, failed = false;
 	int		 i;
 
 	for (i = 0; i < iovcnt; i++)
@@ -230,6 +230,15 @@ endpoint_write_through(struct endpoint *e, const struct iovec *iov, int iovcnt)
 		if (n == -1 && errno == ENOTSOCK)
 			n = writev(e->wfd, iov, iovcnt);
 		blocked = n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK);
+		failed = n == -1 && !blocked && errno != EINTR;
+	}
+	/*
+	 * A socket reports a reset once (ECONNRESET), later calls say EPIPE
+	 * or EOF: the backend's error is recorded here, where it was seen.
+	 */
+	if (failed && e == &e->conn->backend) {
+		conn_backend_write_failed(e->conn, errno);
+		return 0;
 	}
 	skip = n > 0 ? (size_t)n : 0;
 	for (i = 0; i < iovcnt; i++) {
@@ -695,34 +704,55 @@ conn_backend_stop_input(struct conn *c)
 	b->wr_shut = true;
 }
 
+/*
+ * Writing to the backend failed: the client's bytes still queued are
+ * lost. A socket that refused them (reset, closed) failed; a process's
+ * stdin counts when its pipe broke (EPIPE: nothing reads it any more).
+ * Both close 1011 with the first error seen (conn_backend_finish).
+ */
+void
+conn_backend_write_failed(struct conn *c, int err)
+{
+	log_info("conn %llu %s: backend write: %s",
+	    (unsigned long long)c->id, c->peer, strerror(err));
+	if (c->backend_error == 0 && (c->proc == NULL || err == EPIPE))
+		c->backend_error = err;
+	buf_free(&c->backend.out);
+	watcher_set(&c->backend.wr, false);
+	c->backend.wr_shut = true;
+}
+
+/* One write of backend.out; false when it would block. */
+bool
+conn_backend_flush(struct conn *c)
+{
+	struct buf	*b = &c->backend.out;
+	ssize_t		 n;
+
+	if (buf_len(b) == 0 || c->backend.wfd == -1 || c->backend.wr_shut)
+		return true;
+	n = write(c->backend.wfd, buf_head(b), buf_len(b));
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return false;
+	if (n == -1)
+		conn_backend_write_failed(c, errno);
+	else
+		buf_consume(b, (size_t)n);
+	return true;
+}
+
 /* Fires when the backend (stdin, socket) can take more of backend.out. */
 void
 conn_backend_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct conn	*c = w->data;
 	struct buf	*b = &c->backend.out;
-	ssize_t		 n;
 
 	(void)loop, (void)revents;
-	n = write(c->backend.wfd, buf_head(b), buf_len(b));
-	if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+	if (!conn_backend_flush(c)) {
 		watcher_set(&c->backend.wr, true);
 		return;
 	}
-	if (n == -1) {
-		/*
-		 * A program that stopped reading (EPIPE): its exit decides.
-		 * A socket that refused data (reset, closed) lost some of
-		 * the client's: the close says so (1011).
-		 */
-		log_info("conn %llu %s: backend write: %s",
-		    (unsigned long long)c->id, c->peer, strerror(errno));
-		if (c->proc == NULL && c->backend_error == 0)
-			c->backend_error = errno;
-		buf_free(b);
-		c->backend.wr_shut = true;
-	} else
-		buf_consume(b, (size_t)n);
 	if (buf_len(b) == 0) {
 		watcher_set(&c->backend.wr, false);
 		if (c->close_received || c->client.eof)

@@ -124,7 +124,8 @@ struct conn {
 	unsigned		 close_code;	/* code we sent, for the log */
 	bool			 backend_done;	/* output EOF (and exit) seen */
 	bool			 backend_eof;
-	int			 backend_error;	/* errno of a failed socket read */
+	int			 backend_error;	/* first errno that lost data */
+	bool			 backend_unsent; /* at socket EOF, not taken */
 	bool			 proc_exited;
 	int			 exit_status;	/* wait status, -1 unknown */
 

@@ -37,6 +37,8 @@ void	conn_update_backend_reading(struct conn *);
 size_t	conn_sink_room(struct conn *);
 int	conn_sink_backend(struct conn *, const uint8_t *, size_t, bool end);
 void	conn_backend_write_cb(struct ev_loop *, ev_io *, int);
+void	conn_backend_write_failed(struct conn *, int err);
+bool	conn_backend_flush(struct conn *);
 void	conn_set_peer(struct conn *, const struct sockaddr *, socklen_t);
 
 /* conn_http.c */

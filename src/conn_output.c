@@ -2,6 +2,11 @@
  * Backend to client: process output as text lines or binary messages,
  * and the Close that follows the backend's EOF and exit.
  */
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+#include <linux/sockios.h>
+
 #include <errno.h>
 #include <stdlib.h>
 #include "backend.h"
@@ -144,10 +149,20 @@ conn_backend_finish(struct conn *c)
 
 	if (!c->backend_eof || (c->proc != NULL && !c->proc_exited))
 		return;
+	/* What is still queued for stdin: can it be written (EPIPE)? */
+	if (c->proc != NULL)
+		conn_backend_flush(c);
 	if (c->backend_error != 0) {
 		code = WS_CLOSE_INTERNAL;
 		snprintf(reason, sizeof(reason), "backend: %s",
 		    strerror(c->backend_error));
+	} else if (c->backend_unsent) {
+		code = WS_CLOSE_INTERNAL;
+		snprintf(reason, sizeof(reason), "backend: closed with data "
+		    "undelivered");
+		/* Said lost: a peer that stopped reading never takes it. */
+		buf_free(&c->backend.out);
+		watcher_set(&c->backend.wr, false);
 	} else if (c->proc != NULL && WIFEXITED(st) && WEXITSTATUS(st) != 0) {
 		code = WS_CLOSE_INTERNAL;
 		snprintf(reason, sizeof(reason), "exit %d", WEXITSTATUS(st));
@@ -163,9 +178,38 @@ conn_backend_finish(struct conn *c)
 	conn_maybe_finish(c);
 }
 
+/*
+ * Socket EOF: the client's bytes count as delivered once none wait in
+ * backend.out or unacknowledged in the kernel (SIOCOUTQ; on a unix
+ * socket, unread by the peer). A reset that came after the FIN, or
+ * whose error no call has taken yet, is still in SO_ERROR.
+ */
+static void
+conn_backend_check_delivery(struct conn *c)
+{
+	struct endpoint	*b = &c->backend;
+	socklen_t	 len = sizeof(int);
+	int		 err = 0, queued = 0;
+
+	if (c->proc != NULL || c->backend_error != 0 || b->wfd == -1)
+		return;
+	if (getsockopt(b->wfd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
+	    err != 0) {
+		c->backend_error = err;
+		return;
+	}
+	/* Our side shut down: the client closed, the code is decided. */
+	if (b->wr_shut)
+		return;
+	if (ioctl(b->wfd, SIOCOUTQ, &queued) == -1 || queued < 0)
+		queued = 0;
+	c->backend_unsent = buf_len(&b->out) > 0 || queued > 0;
+}
+
 static void
 conn_backend_eof(struct conn *c)
 {
+	conn_backend_check_delivery(c);
 	c->backend_eof = true;
 	watcher_set(&c->backend.rd, false);
 	if (buf_len(&c->line) > 0 && !c->close_sent) {
@@ -214,7 +258,7 @@ conn_backend_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 			log_info("conn %llu %s: backend read: %s",
 			    (unsigned long long)c->id, c->peer,
 			    strerror(errno));
-			if (c->proc == NULL)
+			if (c->proc == NULL && c->backend_error == 0)
 				c->backend_error = errno;
 		}
 		conn_backend_eof(c);

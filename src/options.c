@@ -660,10 +660,12 @@ opt_load(const struct options *opts, const struct opt_scan *s,
 		 */
 		if (rv > 0 && opt_build(cfg, opts, s, errfp) == 0)
 			config_finish(cfg, errfp);
+		config_report(cfg);
 		config_free(cfg);
 		return 1;
 	}
 	if (opt_build(cfg, opts, s, errfp) == -1) {
+		config_report(cfg);
 		config_free(cfg);
 		return 2;
 	}

@@ -50,6 +50,7 @@ load(const char *text, bool finish, char *out, size_t outlen,
 	n = config_load(cfg, write_tmp(text), errfp);
 	if (n == 0 && finish)
 		n = config_finish(cfg, errfp);
+	config_report(cfg);
 	fclose(errfp);
 	unlink(tmp_path);
 	plen = strlen(tmp_path);
@@ -391,6 +392,31 @@ test_errors(void)
 	check_error("[route /e]\necho = yes\nmode = loud\n", false,
 	    "F:3: [route \"/e\"]: mode: invalid mode \"loud\" "
 	    "(text, binary or pty)\n");
+}
+
+/*
+ * Issue 12: errors come out in file order, whichever check found them
+ * first (exec and cwd are checked after the file, static_dir last);
+ * two on one line stay in the order found.
+ */
+static void
+test_error_order(void)
+{
+	char	 out[4096];
+
+	CHECK_EQ(load("[server]\nstatic_dir = /nonexistent-d\n[route /a]\n"
+	    "cwd = /nonexistent-c\nexec = /nonexistent-x\n", true, out,
+	    sizeof(out), NULL), 3);
+	CHECK_STR(out, "F:2: [server]: static_dir \"/nonexistent-d\": "
+	    "No such file or directory\n"
+	    "F:4: [route \"/a\"]: cwd \"/nonexistent-c\": "
+	    "No such file or directory\n"
+	    "F:5: [route \"/a\"]: exec: \"/nonexistent-x\": "
+	    "No such file or directory\n");
+	CHECK_EQ(load("[route /a]\necho = yes\n[route /a]\nmode = pty\n"
+	    "connect = 127.0.0.1:1\n", true, out, sizeof(out), NULL), 2);
+	CHECK_STR(out, "F:3: [route \"/a\"]: mode = pty needs exec or dir\n"
+	    "F:3: [route \"/a\"]: duplicate route (first on line 1)\n");
 }
 
 /* A file without any x bit is refused (even for root). */
@@ -850,6 +876,7 @@ main(void)
 	test_front_door_errors();
 	test_route_access_errors();
 	test_cidr();
+	test_error_order();
 	test_shipped();
 	TEST_REPORT();
 }
