@@ -361,7 +361,7 @@ conn_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		conn_close(c, "handshake timeout");
 		break;
 	case CONN_BACKEND:
-		conn_backend_failed(c, "connect timeout");
+		backend_tcp_deadline(c);
 		break;
 	default:
 		conn_close(c, "close timeout");
