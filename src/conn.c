@@ -574,6 +574,12 @@ conn_update_backend_reading(struct conn *c)
 	    c->backend.rfd != -1 && !buf_full(&c->client.out) &&
 	    !c->output_paused;
 	watcher_set(&c->backend.rd, on);
+	/*
+	 * A pty whose leader exited: read what is left until the master
+	 * runs dry, not until every background job lets go of the slave.
+	 */
+	if (on && c->proc_exited && c->route->mode == MODE_PTY)
+		ev_feed_event(server.loop, &c->backend.rd, EV_READ);
 }
 
 /* Where client payload goes, and how much it can take now. */

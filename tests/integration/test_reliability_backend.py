@@ -244,3 +244,126 @@ def test_reload_switches_listener_between_plain_and_tls(wsbridge, tmp_path,
         assert upgrade_status(p2) == 101
     finally:
         live.close()
+
+
+# --------------------------------------------------------------------------
+# Item 5: a pty session ends with its leader, and takes its jobs along
+# --------------------------------------------------------------------------
+
+def find_cmdline(argv):
+    """Pids whose command line is exactly argv (a list of bytes)."""
+    want = b"\0".join(argv) + b"\0"
+    out = []
+    for pid in wsutil.all_pids():
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                if f.read() == want:
+                    out.append(pid)
+        except OSError:
+            pass
+    return out
+
+
+def pty_open(port, path):
+    conn, head, _ = raw_handshake(port, path,
+                                  {"Sec-WebSocket-Protocol": "tty"})
+    assert head.status == 101, head
+    send_frame(conn, OP_BINARY, b'{"AuthToken":"","columns":80,"rows":24}')
+    return conn
+
+
+@pytest.mark.serial
+def test_pty_background_job_ends_with_the_session(wsbridge, tmp_path):
+    """Before: `sleep &` (its own group, job control) held the slave, so
+    no Close came after `exit`, and it outlived the session."""
+    srv, _ = start_config(wsbridge, tmp_path,
+                          "[route /t]\nexec = /bin/bash --norc --noprofile\n"
+                          "mode = pty\nclose_grace = 200ms\n")
+    # A duration no other test uses finds our job in the process table.
+    secs = b"4545.%d" % os.getpid()
+    conn = pty_open(srv.port, "/t")
+    try:
+        send_frame(conn, OP_BINARY, b"0sleep " + secs + b" &\n")
+        pids = wsutil.wait_until(lambda: find_cmdline([b"sleep", secs]), 10,
+                                 what="the background job")
+        job = pids[0]
+        _, _, pgrp, sid = wsutil.proc_stat(job)
+        assert pgrp == job and sid != job, "not a job-control job"
+        assert sid not in (srv.pid, os.getpid())
+        send_frame(conn, OP_BINARY, b"0echo mark-$((6*7)); exit\n")
+        code, _ = wsutil.expect_close(conn, timeout=15, allow_data=True,
+                                      reply=True)
+        out = b"".join(p[1:] for _, _, p in conn.seen if p[:1] == b"0")
+        assert code == 1000, (code, out)
+        assert b"mark-42" in out, out       # the last output came through
+    finally:
+        conn.close()
+    cfgutil.wait_pid_gone(job, 10)
+
+
+# --------------------------------------------------------------------------
+# Cosmetic: one SIGKILL line per group, zombies are not "still there"
+# --------------------------------------------------------------------------
+
+ZOMBIE_IN_GROUP = r'''#!/usr/bin/python3
+# Leaves a zombie in its own process group (its parent, in a group of
+# its own, never reaps it), closes stdout and ignores SIGTERM.
+import os, signal, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+leader = os.getpid()
+r, w = os.pipe()
+if os.fork() == 0:
+    os.setpgid(0, 0)
+    if os.fork() == 0:
+        os.setpgid(0, leader)
+        os.write(w, b"%d\n" % os.getpid())
+        os._exit(0)
+    null = os.open("/dev/null", os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(r)
+    os.close(w)
+    for _ in range(600):
+        time.sleep(1)
+    os._exit(0)
+os.close(w)
+zombie = int(os.read(r, 32))
+for _ in range(500):
+    with open("/proc/%d/stat" % zombie) as f:
+        if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+            break
+    time.sleep(0.01)
+print("zombie %d" % zombie, flush=True)
+null = os.open("/dev/null", os.O_RDWR)
+os.dup2(null, 1)
+for _ in range(600):
+    time.sleep(1)
+'''
+
+
+@pytest.mark.serial
+def test_group_kill_logged_once_despite_zombie(wsbridge, tmp_path):
+    """Before: after the SIGKILL the leader was reaped, the zombie made
+    kill(-pgid, 0) succeed and a second TERM/KILL round logged again."""
+    prog = tmp_path / "zombie.py"
+    prog.write_text(ZOMBIE_IN_GROUP)
+    prog.chmod(0o755)
+    srv, _ = start_config(wsbridge, tmp_path,
+                          "[route /z]\nexec = %s\nclose_grace = 100ms\n"
+                          % prog)
+    conn = wsutil.open_ws(srv.port, "/z")
+    try:
+        _, msg = recv_message(conn, timeout=15)
+        assert msg.startswith(b"zombie "), msg
+        # stdout closed, SIGTERM ignored: SIGKILL, then Close 1011.
+        code, reason = wsutil.expect_close(conn, timeout=15, reply=True)
+        assert (code, reason) == (1011, "signal 9")
+    finally:
+        conn.close()
+    # wsbridge exits once no connection and no process is left: every
+    # round it would run for this process has run by then.
+    srv.proc.send_signal(signal.SIGTERM)
+    srv.proc.wait(15)
+    lines = [l for l in srv.log().splitlines()
+             if "still there after SIGTERM" in l]
+    assert len(lines) == 1, lines
