@@ -5,6 +5,7 @@ background jobs outlive the shell, and small protocol corrections."""
 import os
 import signal
 import socket
+import struct
 import threading
 
 import pytest
@@ -367,3 +368,35 @@ def test_group_kill_logged_once_despite_zombie(wsbridge, tmp_path):
     lines = [l for l in srv.log().splitlines()
              if "still there after SIGTERM" in l]
     assert len(lines) == 1, lines
+
+
+# --------------------------------------------------------------------------
+# Cosmetic: protocol corrections
+# --------------------------------------------------------------------------
+
+def test_64bit_length_top_bit_is_protocol_error(wsbridge):
+    """RFC 6455 5.2: the most significant bit MUST be 0 (was 1009)."""
+    srv = wsbridge("--echo")
+    conn = wsutil.open_ws(srv.port, "/")
+    try:
+        conn.sendall(struct.pack("!BBQ", 0x82, 0x80 | 127, 1 << 63)
+                     + b"\0\0\0\0")
+        code, _ = wsutil.expect_close(conn)
+        assert code == 1002
+    finally:
+        conn.close()
+
+
+def test_http2_request_line_is_505(wsbridge):
+    """An upgrade on an HTTP/2.0 request line got a 101."""
+    srv = wsbridge("--echo")
+    conn = wsutil.connect_tcp(srv.port)
+    try:
+        conn.sendall(b"GET / HTTP/2.0\r\nHost: x\r\nUpgrade: websocket\r\n"
+                     b"Connection: Upgrade\r\nSec-WebSocket-Key: "
+                     + wsutil.make_key().encode() +
+                     b"\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        head = wsutil.read_response(conn)
+        assert head.status == 505, head
+    finally:
+        conn.close()
