@@ -41,5 +41,7 @@ int	backend_proc_count(void);
  * at once with a reason in err.
  */
 int	backend_tcp_connect(struct conn *, char *err, size_t errsz);
+/* The deadline fired while connecting: try again, or fail with 502. */
+void	backend_tcp_deadline(struct conn *);
 
 #endif

@@ -1,8 +1,8 @@
 /*
  * Process backend: posix_spawn over pipes (or a pty) in a new process
  * group, the websocketd-compatible environment, stderr drained to the log,
- * reaping from the loop and the TERM-then-KILL sequence for the group.
- * A proc outlives its connection until the child is reaped and the group
+ * reaping from the loop and the TERM-then-KILL sequence for the group
+ * (on a pty: the whole session, found in /proc). A proc outlives its connection until the child is reaped and the group
  * signalled (tmux job.c: exit and EOF may come in either order).
  */
 #include <sys/ioctl.h>
@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -32,6 +33,7 @@
 #include "version.h"
 
 #define PROC_STDERR_LINE	512	/* longer stderr lines are cut */
+#define PROC_MAX_GROUPS		64	/* groups signalled once per walk */
 
 struct proc {
 	pid_t			 pid;
@@ -45,6 +47,7 @@ struct proc {
 	ev_timer		 timer;		/* TERM, then KILL */
 	int			 stage;		/* 0, 1 TERM sent, 2 KILL sent */
 	bool			 exited;
+	bool			 session;	/* pty: signal the whole session */
 	char			*log_head, *log_tail;	/* access line waiting */
 	bool			 log_json;	/* ... in JSON */
 	char			*label;		/* its route, for metrics */
@@ -71,11 +74,89 @@ backend_proc_count(void)
 	return nprocs;
 }
 
-/* Is anyone left in the child's process group? */
+/* State, group and session of pid from /proc; -1 if it is gone. */
+static int
+proc_stat(pid_t pid, char *state, pid_t *pgrp, pid_t *sid)
+{
+	char	 path[64], buf[512], *rp;
+	ssize_t	 n;
+	int	 fd, pg, sd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* The command name may hold anything: parse after its ')'. */
+	if ((rp = strrchr(buf, ')')) == NULL ||
+	    sscanf(rp + 1, " %c %*d %d %d", state, &pg, &sd) != 3)
+		return -1;
+	*pgrp = pg;
+	*sid = sd;
+	return 0;
+}
+
+/* Signal group pgrp once per walk (several members may share it). */
+static void
+proc_signal_group(pid_t pgrp, int sig, pid_t *done, size_t *ndone)
+{
+	size_t	 i;
+
+	for (i = 0; i < *ndone; i++)
+		if (done[i] == pgrp)
+			return;
+	if (*ndone < PROC_MAX_GROUPS)
+		done[(*ndone)++] = pgrp;
+	if (kill(-pgrp, sig) == -1 && errno != ESRCH)
+		log_warn("kill group %d", (int)pgrp);
+}
+
+/*
+ * Live members of what the grace sequence reaches: the child's process
+ * group or, for a pty, the child's whole session (job control gives
+ * each job a group of its own). Zombies don't count: a member nobody
+ * reaps is not "still there". With sig != 0 each live member's group is
+ * signalled (a group cannot leave the session, so this stays inside it).
+ */
+static int
+proc_members(const struct proc *p, int sig)
+{
+	pid_t		 done[PROC_MAX_GROUPS], pid, pgrp, sid;
+	size_t		 ndone = 0;
+	struct dirent	*de;
+	DIR		*d;
+	char		 state;
+	int		 n = 0;
+
+	if ((d = opendir("/proc")) == NULL)
+		return kill(-p->pid, sig) == 0 ? 1 : 0;
+	while ((de = readdir(d)) != NULL) {
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		pid = (pid_t)strtol(de->d_name, NULL, 10);
+		if (proc_stat(pid, &state, &pgrp, &sid) == -1 ||
+		    (p->session ? sid : pgrp) != p->pid ||
+		    state == 'Z' || state == 'X')
+			continue;
+		n++;
+		if (sig != 0)
+			proc_signal_group(pgrp, sig, done, &ndone);
+	}
+	closedir(d);
+	return n;
+}
+
+/* Is anyone (not a zombie) left in the child's group, or session? */
 static bool
 proc_group_alive(const struct proc *p)
 {
-	return kill(-p->pid, 0) == 0;
+	/* The common case, an empty group, costs no walk. */
+	if (!p->session && kill(-p->pid, 0) == -1)
+		return false;
+	return proc_members(p, 0) > 0;
 }
 
 static void
@@ -83,6 +164,8 @@ proc_kill_group(struct proc *p, int sig)
 {
 	if (kill(-p->pid, sig) == -1 && errno != ESRCH)
 		log_warn("route %s pid %d: kill", p->route, (int)p->pid);
+	if (p->session)
+		proc_members(p, sig);
 }
 
 /* Free once reaped and nothing can be left to signal. */
@@ -102,8 +185,8 @@ proc_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void)revents;
 	if (p->stage == 0 && (!p->exited || proc_group_alive(p))) {
-		log_debug("route %s pid %d: SIGTERM to group", p->route,
-		    (int)p->pid);
+		log_debug("route %s pid %d: SIGTERM to %s", p->route,
+		    (int)p->pid, p->session ? "session" : "group");
 		proc_kill_group(p, SIGTERM);
 		p->stage = 1;
 		ev_timer_set(w, p->grace, 0.);
@@ -111,9 +194,9 @@ proc_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		return;
 	}
 	if (p->stage == 1 && (!p->exited || proc_group_alive(p))) {
-		log_info("route %s pid %d: group still there after SIGTERM: "
-		    "SIGKILL",
-		    p->route, (int)p->pid);
+		log_info("route %s pid %d: %s still there after SIGTERM: "
+		    "SIGKILL", p->route, (int)p->pid,
+		    p->session ? "session" : "group");
 		proc_kill_group(p, SIGKILL);
 	}
 	p->stage = 0;
@@ -588,6 +671,7 @@ proc_new(struct conn *c, pid_t pid, int errfd)
 	p->pid = pid;
 	p->conn = c;
 	p->errfd = errfd;
+	p->session = c->route->mode == MODE_PTY;
 	p->grace = c->route->limits.close_grace_ms / 1000.;
 	snprintf(p->route, sizeof(p->route), "%s",
 	    c->script_name != NULL ? c->script_name : c->path);

@@ -383,7 +383,7 @@ conn_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		conn_close(c, "handshake timeout");
 		break;
 	case CONN_BACKEND:
-		conn_backend_failed(c, "connect: timed out");
+		backend_tcp_deadline(c);
 		break;
 	default:
 		conn_close(c, "close timeout");
@@ -596,6 +596,12 @@ conn_update_backend_reading(struct conn *c)
 	    c->backend.rfd != -1 && !buf_full(&c->client.out) &&
 	    !c->output_paused;
 	watcher_set(&c->backend.rd, on);
+	/*
+	 * A pty whose leader exited: read what is left until the master
+	 * runs dry, not until every background job lets go of the slave.
+	 */
+	if (on && c->proc_exited && c->route->mode == MODE_PTY)
+		ev_feed_event(server.loop, &c->backend.rd, EV_READ);
 }
 
 /* Where client payload goes, and how much it can take now. */

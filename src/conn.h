@@ -93,6 +93,8 @@ struct conn {
 	char			*remote_user;	/* authenticated user */
 	struct sockaddr_storage	 backend_addr;	/* socket routes */
 	socklen_t		 backend_addrlen;
+	ev_tstamp		 connect_until;	/* connect_timeout's end */
+	ev_tstamp		 connect_retry;	/* backoff of a full backlog */
 	char			 peer[INET6_ADDRSTRLEN + 8];
 	char			 peer_ip[INET6_ADDRSTRLEN];
 	int			 peer_port;

@@ -115,9 +115,12 @@ conn_frame_start(struct conn *c)
 	unsigned	 code;
 
 	if ((hlen = ws_parse_header(p, avail, &c->hdr, &why)) <= 0) {
-		/* The only malformed header is a length of 2^63 or more. */
+		/*
+		 * The only malformed header is a 64-bit length with its top
+		 * bit set: a protocol error (RFC 6455 5.2), not a size.
+		 */
 		if (hlen == -1)
-			conn_fail(c, WS_CLOSE_TOO_BIG, why);
+			conn_fail(c, WS_CLOSE_PROTOCOL, why);
 		return 0;
 	}
 	if ((code = ws_msg_frame(&c->msg, &c->hdr, &why)) != 0) {

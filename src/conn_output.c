@@ -228,6 +228,8 @@ conn_proc_exited(struct conn *c, int status)
 {
 	c->proc_exited = true;
 	c->exit_status = status;
+	if (c->route->mode == MODE_PTY && !c->backend_eof)
+		conn_update_backend_reading(c);	/* drain, then EOF */
 	conn_backend_finish(c);
 }
 
@@ -250,6 +252,15 @@ conn_backend_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	}
 	n = read(c->backend.rfd, conn_scratch, room);
+	/*
+	 * After the pty's leader exited, a dry master is its EOF (a read
+	 * first waits for the kernel to hand over what was written).
+	 */
+	if (n == -1 && errno == EAGAIN && c->proc_exited &&
+	    c->route->mode == MODE_PTY) {
+		conn_backend_eof(c);
+		return;
+	}
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {

@@ -55,6 +55,7 @@ static const struct {
 	{ 502, "Bad Gateway" },
 	{ 503, "Service Unavailable" },
 	{ 504, "Gateway Timeout" },
+	{ 505, "HTTP Version Not Supported" },
 };
 
 /* The first failure wins: later callbacks must not hide its cause. */
@@ -403,6 +404,9 @@ hs_classify(const struct hs_request *req, int *status, const char **why)
 
 	*status = 0;
 	*why = NULL;
+	/* An HTTP/2 request line is not HTTP/1.1 with a higher number. */
+	if (req->http_major > 1)
+		return hs_bad(status, why, 505, "HTTP version not supported");
 	if (!hs_wants_websocket(req))
 		return HS_PLAIN;
 	if (req->method != HTTP_GET)

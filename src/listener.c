@@ -216,6 +216,24 @@ listener_announce(const struct listen_spec *spec, const struct config *cfg,
 }
 
 static struct listener *
+listener_alloc(const struct listen_spec *spec, int fd, bool owns)
+{
+	struct listener	*l;
+
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		fatal("calloc");
+	l->fd = fd;
+	l->owns_path = owns;
+	l->spec = *spec;
+	if ((l->spec.spec = strdup(spec->spec)) == NULL)
+		fatal("strdup");
+	ev_io_init(&l->io, listener_accept_cb, fd, EV_READ);
+	ev_init(&l->pause, listener_resume_cb);
+	l->io.data = l->pause.data = l;
+	return l;
+}
+
+static struct listener *
 listener_open(const struct listen_spec *spec)
 {
 	struct listener	*l;
@@ -233,18 +251,29 @@ listener_open(const struct listen_spec *spec)
 		}
 		owns = spec->addr.ss_family == AF_UNIX;
 	}
-	if ((l = calloc(1, sizeof(*l))) == NULL)
-		fatal("calloc");
-	l->fd = fd;
-	l->owns_path = owns;
-	l->spec = *spec;
-	if ((l->spec.spec = strdup(spec->spec)) == NULL)
-		fatal("strdup");
-	ev_io_init(&l->io, listener_accept_cb, fd, EV_READ);
-	ev_init(&l->pause, listener_resume_cb);
-	l->io.data = l->pause.data = l;
+	l = listener_alloc(spec, fd, owns);
 	ev_io_start(server.loop, &l->io);
 	return l;
+}
+
+/*
+ * Reload commit: l, the new declaration, takes old's bound socket. The
+ * old one is retired: its open connections keep the role they came in
+ * with (TLS or not, metrics or routes), new ones get l's.
+ */
+static void
+listener_take(struct listener *l, struct listener *old)
+{
+	l->fd = old->fd;
+	l->owns_path = old->owns_path;
+	old->fd = -1;
+	old->owns_path = false;
+	ev_io_set(&l->io, l->fd, EV_READ);
+	ev_io_start(server.loop, &l->io);
+	/* Unchanged: no new start-up line; changed: announced afresh. */
+	l->announced = l->spec.tls == old->spec.tls && l->metrics_only ==
+	    old->metrics_only && l->spec.proxy_protocol ==
+	    old->spec.proxy_protocol && old->announced;
 }
 
 static struct listener *
@@ -254,7 +283,6 @@ listener_find(const struct listen_spec *spec)
 
 	for (l = listeners; l != NULL; l = l->next)
 		if (!l->seen && l->spec.addrlen == spec->addrlen &&
-		    l->spec.tls == spec->tls &&
 		    memcmp(&l->spec.addr, &spec->addr, spec->addrlen) == 0)
 			return l;
 	return NULL;
@@ -292,10 +320,14 @@ listeners_unix_unchanged(const struct config *cfg)
 	return n == nshared;
 }
 
+/*
+ * A listener whose address stays is declared anew on its bound socket:
+ * every property (TLS, PROXY, metrics only) follows the new config.
+ */
 int
 listeners_sync(const struct config *cfg)
 {
-	struct listener		*l, *next, *fresh = NULL, **tail = &fresh;
+	struct listener		*l, *old, *next, *fresh = NULL, **tail = &fresh;
 	struct listen_spec	 ms, *spec;
 	size_t			 i;
 
@@ -310,30 +342,27 @@ listeners_sync(const struct config *cfg)
 		if (i == cfg->nlistens && !listener_metrics_spec(cfg, &ms))
 			break;
 		spec = i < cfg->nlistens ? &cfg->listens[i] : &ms;
-		if ((l = listener_find(spec)) != NULL) {
-			l->seen = true;
-			l->spec.proxy_protocol = spec->proxy_protocol;
-			l->spec.redirect_port = spec->redirect_port;
-			l->spec.redirect_tls = spec->redirect_tls;
-			continue;
-		}
-		if ((l = listener_open(spec)) == NULL)
+		if ((old = listener_find(spec)) != NULL) {
+			old->seen = true;
+			l = listener_alloc(spec, -1, false);
+			l->from = old;	/* its socket is taken at commit */
+		} else if ((l = listener_open(spec)) == NULL)
 			goto fail;
 		l->metrics_only = spec == &ms;
 		*tail = l;
 		tail = &l->next;
 	}
-	/* Commit: drop the ones the config no longer names. */
+	/* Commit: move kept sockets over, close the rest. */
+	for (l = fresh; l != NULL; l = l->next)
+		if (l->from != NULL) {
+			listener_take(l, l->from);
+			l->from = NULL;
+		}
 	for (l = listeners; l != NULL; l = next) {
 		next = l->next;
-		if (!l->seen) {
+		if (!l->seen)
 			log_info("closing listener %s", l->spec.spec);
-			listener_close(l);
-		} else {
-			l->seen = false;
-			l->next = fresh;
-			fresh = l;
-		}
+		listener_close(l);
 	}
 	listeners = fresh;
 	/* Only now: a listener that failed to bind undoes the others. */

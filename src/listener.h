@@ -23,12 +23,14 @@ struct listener {
 	bool			 metrics_only;	/* metrics_listen: nothing else */
 	bool			 owns_path;	/* a unix socket we bound */
 	bool			 announced;	/* its start-up line is out */
+	struct listener		*from;		/* reload: socket to take */
 	struct listener		*next;
 };
 
 /*
- * Make the listener set match cfg: keep those whose address is
- * unchanged, bind new ones, close removed ones. Errors are printed to
+ * Make the listener set match cfg: keep the sockets whose address is
+ * unchanged (under their new declaration: TLS, PROXY, metrics only),
+ * bind new ones, close removed ones. Errors are printed to
  * stderr/logged; returns -1 if any new listener failed (nothing changed
  * then).
  */

@@ -169,7 +169,17 @@ net_connect(const struct sockaddr *sa, socklen_t len, int *in_progress,
 		net_set_nodelay(fd);
 	*in_progress = 0;
 	if (connect(fd, sa, len) == -1) {
-		if (errno != EINPROGRESS && errno != EAGAIN)
+		/*
+		 * EAGAIN is not "in progress": on a unix socket it means the
+		 * listener's backlog is full, and nothing is connecting.
+		 */
+		if (errno == EAGAIN && sa->sa_family == AF_UNIX) {
+			snprintf(err, errsz, "connect: listen backlog full");
+			close(fd);
+			errno = EAGAIN;
+			return -1;
+		}
+		if (errno != EINPROGRESS)
 			return net_error(err, errsz, "connect", fd);
 		*in_progress = 1;
 	}

@@ -22,7 +22,10 @@ int	net_listen(const struct sockaddr *, socklen_t, int backlog,
  */
 int	net_try_bind(const struct sockaddr *, socklen_t, bool shared,
 	    char *err, size_t errsz);
-/* Start a non-blocking connect; sets *in_progress. -1 on failure. */
+/*
+ * Start a non-blocking connect; sets *in_progress. -1 on failure, with
+ * errno EAGAIN when it may be tried again (a full unix backlog).
+ */
 int	net_connect(const struct sockaddr *, socklen_t, int *in_progress,
 	    char *err, size_t errsz);
 int	net_set_nodelay(int fd);

@@ -49,7 +49,7 @@ struct ws_header {
 /*
  * Parse one frame header. Returns the header length (2..14), 0 when more
  * bytes are needed, -1 on a malformed header (64-bit length with the top
- * bit set) with the reason in *why. Semantic checks live in ws_msg_frame().
+ * bit set: a protocol error, close 1002) with the reason in *why. Semantic checks live in ws_msg_frame().
  */
 ssize_t	 ws_parse_header(const uint8_t *, size_t, struct ws_header *,
 	    const char **why);

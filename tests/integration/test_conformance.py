@@ -435,7 +435,7 @@ def test_64bit_length_with_top_bit_fails(echo):
     c = echo()
     c.sendall(bytes([0x82, 0xFF]) + struct.pack("!Q", 1 << 63) + b"\0\0\0\0")
     got, _ = expect_close(c)
-    assert got in (1002, 1009)
+    assert got == 1002      # RFC 6455 5.2 (issue 13)
 
 
 # ---- limits --------------------------------------------------------------

@@ -292,18 +292,20 @@ def test_huge_header_431(wsbridge, tmp_path, headers, why):
         wait_log(srv, "431: " + why)
 
 
-@pytest.mark.parametrize("length,reason", [
-    ((1 << 63) - 1, "message over the size limit"),
-    (1 << 63, "64-bit payload length with the top bit set"),
-    ((1 << 64) - 1, "64-bit payload length with the top bit set"),
+@pytest.mark.parametrize("length,code,reason", [
+    ((1 << 63) - 1, 1009, "message over the size limit"),
+    # RFC 6455 5.2: the top bit MUST be 0, a protocol error (issue 13).
+    (1 << 63, 1002, "64-bit payload length with the top bit set"),
+    ((1 << 64) - 1, 1002, "64-bit payload length with the top bit set"),
 ])
-def test_frame_length_2_63_closes_1009(wsbridge, tmp_path, length, reason):
+def test_frame_length_2_63_and_over(wsbridge, tmp_path, length, code,
+                                    reason):
     srv = start(wsbridge, tmp_path)
     with healthy_neighbour(srv):
         c = open_ws(srv.port, "/echo")
         c.sendall(struct.pack("!BBQ", 0x82, 0x80 | 127, length)
                   + os.urandom(4) + b"x" * 1000)
-        assert expect_close(c) == (1009, reason)
+        assert expect_close(c) == (code, reason)
 
 
 def test_continuation_without_start_1002(wsbridge, tmp_path):

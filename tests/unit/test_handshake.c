@@ -257,6 +257,11 @@ test_classify_bad(void)
 	    "\r\n", HS_BAD), 400);
 	CHECK_EQ(classify_status("GET /ws HTTP/1.0\r\n" H_HOST H_UPGRADE
 	    H_CONN H_KEY H_VER "\r\n", HS_BAD), 400);
+	/* Issue 13: an HTTP/2.0 request line is no upgrade, nor a GET. */
+	CHECK_EQ(classify_status("GET /ws HTTP/2.0\r\n" H_HOST H_UPGRADE
+	    H_CONN H_KEY H_VER "\r\n", HS_BAD), 505);
+	CHECK_EQ(classify_status("GET /ws HTTP/2.0\r\n" H_HOST "\r\n",
+	    HS_BAD), 505);
 	CHECK_EQ(classify_status(HEAD_START H_HOST H_UPGRADE H_CONN H_KEY
 	    "Sec-WebSocket-Version: 8\r\n\r\n", HS_BAD), 426);
 	CHECK_EQ(classify_status(HEAD_START H_HOST H_UPGRADE H_CONN H_KEY
