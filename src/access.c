@@ -139,40 +139,6 @@ access_authenticate(const struct route *r, const struct hs_request *req,
 	}
 }
 
-/*
- * The value of name in a query string, percent-decoded as browsers
- * encode it (URLSearchParams: "+" is a space, "%2B" a plus).
- */
-static bool
-access_query_param(const char *query, const char *name, char *out,
-    size_t outsz)
-{
-	size_t		 nlen = strlen(name), o = 0;
-	const char	*p = query, *end;
-	int		 hi, lo;
-
-	while (p != NULL && *p != '\0') {
-		end = strchr(p, '&');
-		if (strncmp(p, name, nlen) != 0 || p[nlen] != '=') {
-			p = end ? end + 1 : NULL;
-			continue;
-		}
-		for (p += nlen + 1; *p != '\0' && p != end; p++) {
-			if (o + 1 >= outsz)
-				return false;
-			if (*p == '%' && (hi = hs_hex(p[1])) != -1 &&
-			    (lo = hs_hex(p[2])) != -1) {
-				out[o++] = (char)(hi << 4 | lo);
-				p += 2;
-			} else
-				out[o++] = *p == '+' ? ' ' : *p;
-		}
-		out[o] = '\0';
-		return o > 0 && strlen(out) == o;	/* no NUL inside */
-	}
-	return false;
-}
-
 int
 access_target(const struct route *r, const char *query,
     const struct hs_request *req, struct sockaddr_storage *ss,
@@ -183,11 +149,16 @@ access_target(const struct route *r, const char *query,
 	const char	*host;
 	int		 rv;
 
-	if (!access_query_param(query, "token", token, sizeof(token))) {
+	switch (targets_query_token(query, token, sizeof(token))) {
+	case -1:
+		snprintf(shown, shownsz, "(malformed)");
+		return 404;	/* present but bad: never the Host's target */
+	case 0:
 		host = hs_header(req, "Host");
 		snprintf(token, sizeof(token), "%s", host ? host : "");
 		if ((dot = strchr(token, '.')) != NULL)
 			*dot = '\0';
+		break;
 	}
 	/* Tokens are credentials: only their start (at most half) is logged. */
 	snprintf(shown, shownsz, "%.*s...", (int)(strlen(token) / 2 < 4 ?

@@ -32,7 +32,7 @@ int	access_authenticate(const struct route *, const struct hs_request *,
 /*
  * Token routes: the target for "?token=" (or the Host header's first
  * label when there is no token in the query). 0 with the address;
- * 404 for an unknown token, 502 when it does not resolve or the file
+ * 404 for an unknown token or a bad one (empty, too long, a NUL), 502 when it does not resolve or the file
  * cannot be read. shown gets a loggable form of the token (its start).
  */
 int	access_target(const struct route *, const char *query,
