@@ -294,6 +294,7 @@ conn_close(struct conn *c, const char *reason)
 	log_debug("conn %llu %s: closed: %s", (unsigned long long)c->id,
 	    c->peer, reason);
 	conn_access_log(c, reason);
+	conn_pty_closed(c);
 	if (c->status == 101)
 		metrics_conn_close(conn_route_name(c), c->stats.bytes_in,
 		    c->stats.bytes_out, c->stats.msgs_in, c->stats.msgs_out,

@@ -114,6 +114,7 @@ struct conn {
 	bool			 output_paused;	/* pty: client asked to pause */
 	uint8_t			 pty_cmd;	/* pty: command of this message */
 	struct buf		 ctl;		/* pty: JSON message so far */
+	uint64_t		 pty_unknown;	/* pty: unknown commands seen */
 	bool			 input_blocked;	/* destination full */
 
 	/* Closing. */

@@ -41,3 +41,27 @@ def test_issue13_bad_token_is_404_not_the_host_target(token_srv, query):
                                   {"Host": "e1.x"})
     assert head.status == 404, head
     conn.close()
+
+
+# --------------------------------------------------------------------------
+# Item 7: unknown terminal commands are logged once, then counted
+# --------------------------------------------------------------------------
+
+
+def test_issue13_unknown_pty_commands_log_one_line_and_a_count(wsbridge,
+                                                               tmp_path):
+    srv, _ = start_config(wsbridge, tmp_path,
+                          "[route /tty]\nexec = /bin/cat\nmode = pty\n")
+    conn, head, _ = raw_handshake(srv.port, "/tty",
+                                  {"Sec-WebSocket-Protocol": "tty"})
+    assert head.status == 101, head
+    # 2,000 seven-byte frames of command '9', before any init.
+    conn.sendall(b"".join(wsutil.build_frame(OP_BINARY, b"9abcdef")
+                          for _ in range(2000)))
+    send_frame(conn, wsutil.OP_CLOSE, wsutil.close_payload(1000))
+    wsutil.expect_close(conn, timeout=10)
+    conn.close()
+    log = wait_log(srv, "1999 more unknown terminal commands ignored",
+                   timeout=10)
+    assert log.count("unknown terminal command 0x39 ignored") == 1, \
+        log[-2000:]
