@@ -41,7 +41,7 @@ WARN	:= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wpointer-arith -Wcast-qual -Wsign-compare
 CFLAGS	?= -O2 -g
 ALLCFLAGS := -std=c11 -D_GNU_SOURCE $(CFLAGS) $(SANFLAGS) -I$(LLHTTP_INC) -Isrc
-LDLIBS	:= -lev -linih -ljson-c -lssl -lcrypto -lz -lcrypt
+LDLIBS	:= -lev -linih -ljson-c -lssl -lcrypto -lz -lcrypt -pthread
 ifneq ($(V),1)
 Q	:= @
 endif

@@ -107,7 +107,7 @@ access_origin_allowed(const struct route *r, const struct hs_request *req)
 int
 access_authenticate(const struct route *r, const struct hs_request *req,
     bool peer_trusted, char *user, size_t usersz, char *challenge,
-    size_t challengesz)
+    size_t challengesz, struct auth_job *job)
 {
 	struct auth_file	*af;
 	const char		*v;
@@ -127,16 +127,27 @@ access_authenticate(const struct route *r, const struct hs_request *req,
 	}
 	if ((af = access_file(auth_files, r->auth_file, true)) == NULL)
 		return 500;
-	switch (auth_basic_check(af, hs_header(req, "Authorization"), user,
-	    usersz)) {
-	case 1:
+	switch (auth_basic_start(af, hs_header(req, "Authorization"), user,
+	    usersz, job)) {
+	case AUTH_GOOD:
 		return 0;
-	case -1:
-		return 503;	/* hashing budget spent: try again soon */
+	case AUTH_HASH:
+		return ACCESS_HASH;
 	default:
 		auth_challenge(r->auth_realm, challenge, challengesz);
 		return 401;
 	}
+}
+
+int
+access_auth_finish(const struct route *r, struct auth_job *job, char *user,
+    size_t usersz, char *challenge, size_t challengesz)
+{
+	user[0] = '\0';
+	if (auth_job_finish(job, user, usersz) == AUTH_GOOD)
+		return 0;
+	auth_challenge(r->auth_realm, challenge, challengesz);
+	return 401;
 }
 
 int
