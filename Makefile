@@ -47,7 +47,7 @@ ALLCFLAGS := -std=c11 -D_GNU_SOURCE $(CFLAGS) $(SANFLAGS) -I$(LLHTTP_INC) -Isrc
 ifneq ($(ASSETDIR),)
 ALLCFLAGS += -DWSBRIDGE_ASSET_DIR='"$(ASSETDIR)"'
 endif
-LDLIBS	:= -lev -linih -ljson-c -lssl -lcrypto -lz -lcrypt
+LDLIBS	:= -lev -linih -ljson-c -lssl -lcrypto -lz -lcrypt -pthread
 ifneq ($(V),1)
 Q	:= @
 endif

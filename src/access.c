@@ -142,7 +142,7 @@ access_credential_ok(const char *cred, const char *h, char *user,
 int
 access_authenticate(const struct route *r, const struct hs_request *req,
     bool peer_trusted, char *user, size_t usersz, char *challenge,
-    size_t challengesz)
+    size_t challengesz, struct auth_job *job)
 {
 	struct auth_file	*af;
 	const char		*v;
@@ -169,50 +169,27 @@ access_authenticate(const struct route *r, const struct hs_request *req,
 	}
 	if ((af = access_file(auth_files, r->auth_file, true)) == NULL)
 		return 500;
-	switch (auth_basic_check(af, hs_header(req, "Authorization"), user,
-	    usersz)) {
-	case 1:
+	switch (auth_basic_start(af, hs_header(req, "Authorization"), user,
+	    usersz, job)) {
+	case AUTH_GOOD:
 		return 0;
-	case -1:
-		return 503;	/* hashing budget spent: try again soon */
+	case AUTH_HASH:
+		return ACCESS_HASH;
 	default:
 		auth_challenge(r->auth_realm, challenge, challengesz);
 		return 401;
 	}
 }
 
-/*
- * The value of name in a query string, percent-decoded as browsers
- * encode it (URLSearchParams: "+" is a space, "%2B" a plus).
- */
-static bool
-access_query_param(const char *query, const char *name, char *out,
-    size_t outsz)
+int
+access_auth_finish(const struct route *r, struct auth_job *job, char *user,
+    size_t usersz, char *challenge, size_t challengesz)
 {
-	size_t		 nlen = strlen(name), o = 0;
-	const char	*p = query, *end;
-	int		 hi, lo;
-
-	while (p != NULL && *p != '\0') {
-		end = strchr(p, '&');
-		if (strncmp(p, name, nlen) != 0 || p[nlen] != '=') {
-			p = end ? end + 1 : NULL;
-			continue;
-		}
-		for (p += nlen + 1; *p != '\0' && p != end; p++) {
-			if (o + 1 >= outsz)
-				return false;
-			if (*p == '%' && (hi = hs_hex(p[1])) != -1 &&
-			    (lo = hs_hex(p[2])) != -1) {
-				out[o++] = (char)(hi << 4 | lo);
-				p += 2;
-			} else
-				out[o++] = *p == '+' ? ' ' : *p;
-		}
-		out[o] = '\0';
-		return o > 0 && strlen(out) == o;	/* no NUL inside */
-	}
-	return false;
+	user[0] = '\0';
+	if (auth_job_finish(job, user, usersz) == AUTH_GOOD)
+		return 0;
+	auth_challenge(r->auth_realm, challenge, challengesz);
+	return 401;
 }
 
 /*
@@ -247,11 +224,16 @@ access_target(const struct route *r, const char *query,
 	const char	*host;
 	int		 rv;
 
-	if (!access_query_param(query, "token", token, sizeof(token))) {
+	switch (targets_query_token(query, token, sizeof(token))) {
+	case -1:
+		snprintf(shown, shownsz, "(malformed)");
+		return 404;	/* present but bad: never the Host's target */
+	case 0:
 		host = hs_header(req, "Host");
 		snprintf(token, sizeof(token), "%s", host ? host : "");
 		if ((dot = strchr(token, '.')) != NULL)
 			*dot = '\0';
+		break;
 	}
 	access_token_shown(token, shown, shownsz);
 	if ((t = access_file(target_files, r->targets, false)) == NULL)

@@ -13,15 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <strings.h>
 
 #include <openssl/evp.h>
 
 #include "filestamp.h"
 #include "auth.h"
-
-#define AUTH_DIGEST	32	/* SHA-256 */
 
 struct auth_user {
 	char	*user;
@@ -35,6 +32,8 @@ struct auth_file {
 	void			*arg;
 	struct auth_user	*v;
 	size_t			 n, nbad;
+	const char		*dummy;	/* the dearest hash: unknown users */
+	unsigned long		 gen;	/* loads so far: jobs made before */
 	struct file_stamp	 stamp;		/* the file as last read */
 	struct crypt_data	*cd;	/* 32K: too big for the stack */
 	/* SHA-256 of "user\0password" of recent good checks, a ring */
@@ -69,6 +68,8 @@ auth_clear(struct auth_file *a)
 	free(a->v);
 	a->v = NULL;
 	a->n = a->nbad = 0;
+	a->dummy = NULL;
+	a->gen++;
 	explicit_bzero(a->cache, sizeof(a->cache));
 	a->ncache = 0;
 }
@@ -98,6 +99,8 @@ auth_hash_why(const char *hash)
 	if (ok[i] == NULL)
 		return "hash method not accepted (MD5 or unknown): use "
 		    "bcrypt, sha-crypt or yescrypt";
+	if (strlen(hash) >= AUTH_MAX_HASH)
+		return "hash too long";
 	rc = crypt_checksalt(hash);
 	if (rc == CRYPT_SALT_METHOD_DISABLED)
 		return "hash method disabled in this libxcrypt";
@@ -164,6 +167,107 @@ auth_line(struct auth_file *a, char *line, int lineno)
 	auth_add(a, line, hash, lineno);
 }
 
+/* The value of a crypt(3) base-64 digit, or -1. */
+static int
+auth_a64(char c)
+{
+	static const char	 a64[] = "./0123456789"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+	const char		*p = c != '\0' ? strchr(a64, c) : NULL;
+
+	return p != NULL ? (int)(p - a64) : -1;
+}
+
+/* A yescrypt parameter (libxcrypt's decode64_uint32); NULL if bad. */
+static const char *
+auth_yes_param(const char *s, uint64_t min, uint64_t *v)
+{
+	unsigned	 start = 0, end = 47, chars = 1, bits = 0;
+	int		 c;
+
+	if ((c = auth_a64(*s++)) == -1)
+		return NULL;
+	for (*v = min; (unsigned)c > end; chars++, bits += 6) {
+		*v += (uint64_t)(end + 1 - start) << bits;
+		start = end + 1;
+		end = start + (62 - end) / 2;
+	}
+	*v += (uint64_t)((unsigned)c - start) << bits;
+	while (--chars > 0) {
+		if ((c = auth_a64(*s++)) == -1)
+			return NULL;
+		bits -= 6;
+		*v += (uint64_t)c << bits;
+	}
+	return s;
+}
+
+/* scrypt's 30-bit little-endian parameters, five digits. */
+static uint64_t
+auth_le30(const char *s)
+{
+	uint64_t	 v = 0;
+	int		 i, c;
+
+	for (i = 0; i < 5; i++) {
+		if ((c = auth_a64(s[i])) == -1)
+			return 0;
+		v |= (uint64_t)c << (6 * i);
+	}
+	return v;
+}
+
+/*
+ * Roughly what crypt(3) of a hash costs (nanoseconds on a current x86
+ * core), from its method and parameters: bcrypt 2^cost rounds, sha-crypt
+ * rounds, (gost-)yescrypt and scrypt N * r. Only the order matters.
+ */
+static double
+auth_hash_cost(const char *h)
+{
+	uint64_t	 flavor, nlog2, r;
+	unsigned long	 rounds = 5000;
+	const char	*s;
+	int		 cost;
+
+	if (h[1] == '2')
+		return (cost = atoi(h + 4)) >= 4 && cost <= 31 ?
+		    62000. * (double)(1UL << cost) : 0;
+	if (h[1] == '5' || h[1] == '6') {
+		if (strncmp(h + 3, "rounds=", 7) == 0)
+			rounds = strtoul(h + 10, NULL, 10);
+		rounds = rounds < 1000 ? 1000 : rounds > 999999999 ?
+		    999999999 : rounds;
+		return (h[1] == '5' ? 350. : 450.) * (double)rounds;
+	}
+	if (h[1] == '7')
+		return (cost = auth_a64(h[3])) >= 1 && cost <= 40 ? 1000. *
+		    (double)(1UL << cost) * (double)auth_le30(h + 4) *
+		    (double)auth_le30(h + 9) : 0;
+	s = h + (h[1] == 'g' ? 4 : 3);
+	if ((s = auth_yes_param(s, 0, &flavor)) == NULL ||
+	    (s = auth_yes_param(s, 1, &nlog2)) == NULL ||
+	    auth_yes_param(s, 1, &r) == NULL || nlog2 > 40 || r > 1U << 20)
+		return 0;
+	return (h[1] == 'g' ? 600. : 450.) * (double)(1UL << nlog2) *
+	    (double)r;
+}
+
+/* The entry unknown users are checked against: the dearest one. */
+static void
+auth_pick_dummy(struct auth_file *a)
+{
+	double	 cost, best = -1;
+	size_t	 i;
+
+	a->dummy = NULL;
+	for (i = 0; i < a->n; i++)
+		if ((cost = auth_hash_cost(a->v[i].hash)) > best) {
+			best = cost;
+			a->dummy = a->v[i].hash;
+		}
+}
+
 /* Read the file again from scratch; -1 leaves no users. */
 static int
 auth_read(struct auth_file *a, char *err, size_t errsz)
@@ -189,6 +293,7 @@ auth_read(struct auth_file *a, char *err, size_t errsz)
 		explicit_bzero(line, cap);
 	free(line);
 	fclose(fp);
+	auth_pick_dummy(a);
 	file_stamp_set(&a->stamp, &st);
 	return 0;
 }
@@ -232,29 +337,32 @@ auth_refresh(struct auth_file *a)
 		auth_warn(a, "%s", err);
 }
 
-/* Is "user\0password" in the cache? Adds it when add is set. */
-static bool
-auth_cache(struct auth_file *a, const char *user, const char *pw, bool add)
+/* SHA-256 of "user\0password": the cache key. */
+static int
+auth_digest(const char *user, const char *pw, uint8_t md[AUTH_DIGEST])
 {
-	uint8_t		 md[AUTH_DIGEST];
 	EVP_MD_CTX	*ctx;
-	size_t		 i;
-	bool		 hit = false;
+	int		 rv = -1;
 
-	if ((ctx = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
-	    EVP_DigestUpdate(ctx, user, strlen(user) + 1) != 1 ||
-	    EVP_DigestUpdate(ctx, pw, strlen(pw)) != 1 ||
-	    EVP_DigestFinal_ex(ctx, md, NULL) != 1) {
-		EVP_MD_CTX_free(ctx);
-		return false;
-	}
+	if ((ctx = EVP_MD_CTX_new()) != NULL &&
+	    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+	    EVP_DigestUpdate(ctx, user, strlen(user) + 1) == 1 &&
+	    EVP_DigestUpdate(ctx, pw, strlen(pw)) == 1 &&
+	    EVP_DigestFinal_ex(ctx, md, NULL) == 1)
+		rv = 0;
 	EVP_MD_CTX_free(ctx);
-	for (i = 0; i < a->ncache && i < AUTH_CACHE_SIZE && !hit; i++)
-		hit = memcmp(a->cache[i], md, sizeof(md)) == 0;
-	if (add && !hit)
-		memcpy(a->cache[a->ncache++ % AUTH_CACHE_SIZE], md, sizeof(md));
-	return hit;
+	return rv;
+}
+
+static bool
+auth_cached(const struct auth_file *a, const uint8_t md[AUTH_DIGEST])
+{
+	size_t	 i;
+
+	for (i = 0; i < a->ncache && i < AUTH_CACHE_SIZE; i++)
+		if (memcmp(a->cache[i], md, AUTH_DIGEST) == 0)
+			return true;
+	return false;
 }
 
 /* Compare without stopping at the first difference. */
@@ -269,56 +377,77 @@ auth_streq(const char *a, const char *b)
 	return d == 0;
 }
 
-static double
-auth_now_ms(void)
+/* A check of pw for user: AUTH_GOOD (cached), AUTH_BAD or AUTH_HASH. */
+static int
+auth_start(struct auth_file *a, const char *user, const char *pw,
+    struct auth_job *j)
 {
-	struct timespec	 ts;
+	const struct auth_user	*u;
+	const char		*hash;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+	auth_refresh(a);
+	memset(j, 0, sizeof(*j));
+	u = auth_find(a, user);
+	/* an unknown user costs the dearest hash: no enumeration by time */
+	hash = u != NULL ? u->hash : a->dummy;
+	if (hash == NULL || strlen(user) >= sizeof(j->user) ||
+	    strlen(pw) >= sizeof(j->password) ||
+	    auth_digest(user, pw, j->digest) == -1)
+		return AUTH_BAD;
+	if (u != NULL && auth_cached(a, j->digest))
+		return AUTH_GOOD;
+	j->file = a;
+	j->gen = a->gen;
+	j->known = u != NULL;
+	memcpy(j->user, user, strlen(user) + 1);
+	memcpy(j->password, pw, strlen(pw) + 1);
+	memcpy(j->hash, hash, strlen(hash) + 1);
+	return AUTH_HASH;
 }
 
-/* Hashing time spent in the current one-second window (all files). */
-static double	 auth_window_start, auth_window_spent;
-
-static bool
-auth_budget_left(void)
+void
+auth_job_hash(struct auth_job *j, struct crypt_data *cd)
 {
-	double	 now = auth_now_ms();
+	const char	*out;
 
-	if (now - auth_window_start >= 1000) {
-		auth_window_start = now;
-		auth_window_spent = 0;
-	}
-	return auth_window_spent < AUTH_BUDGET_MS;
+	memset(cd, 0, sizeof(*cd));
+	out = crypt_rn(j->password, j->hash, cd, sizeof(*cd));
+	j->match = j->known && out != NULL && auth_streq(out, j->hash);
+	explicit_bzero(cd, sizeof(*cd));
+	explicit_bzero(j->password, sizeof(j->password));
+}
+
+int
+auth_job_finish(struct auth_job *j, char *user, size_t usersz)
+{
+	struct auth_file	*a = j->file;
+	const struct auth_user	*u;
+	bool			 ok = j->match;
+
+	auth_refresh(a);
+	/* re-read while hashing: only a hash still the user's counts */
+	if (ok && j->gen != a->gen)
+		ok = (u = auth_find(a, j->user)) != NULL &&
+		    strcmp(u->hash, j->hash) == 0;
+	if (ok && !auth_cached(a, j->digest))
+		memcpy(a->cache[a->ncache++ % AUTH_CACHE_SIZE], j->digest,
+		    AUTH_DIGEST);
+	if (ok && user != NULL)
+		snprintf(user, usersz, "%s", j->user);
+	explicit_bzero(j, sizeof(*j));
+	return ok ? AUTH_GOOD : AUTH_BAD;
 }
 
 int
 auth_check_password(struct auth_file *a, const char *user, const char *pw)
 {
-	const struct auth_user	*u;
-	const char		*hash, *out;
-	double			 t0;
-	bool			 ok;
+	struct auth_job	 j;
+	int		 rv;
 
-	auth_refresh(a);
-	if ((u = auth_find(a, user)) != NULL && auth_cache(a, user, pw, false))
-		return 1;
-	/* an unknown user costs a hash too: no user enumeration by time */
-	hash = u != NULL ? u->hash : a->n > 0 ? a->v[0].hash : NULL;
-	if (hash == NULL)
-		return 0;
-	if (!auth_budget_left())
-		return -1;
-	t0 = auth_now_ms();
-	memset(a->cd, 0, sizeof(*a->cd));
-	out = crypt_rn(pw, hash, a->cd, sizeof(*a->cd));
-	ok = u != NULL && out != NULL && auth_streq(out, u->hash);
-	explicit_bzero(a->cd, sizeof(*a->cd));
-	auth_window_spent += auth_now_ms() - t0;
-	if (ok)
-		auth_cache(a, user, pw, true);
-	return ok ? 1 : 0;
+	if ((rv = auth_start(a, user, pw, &j)) != AUTH_HASH)
+		return rv;
+	auth_job_hash(&j, a->cd);
+	return auth_job_finish(&j, NULL, 0);
 }
 
 /* Strict base64: whole quads, padding only at the end. -1 or length. */
@@ -364,16 +493,17 @@ auth_decode(const char *h, char *dec, size_t decsz)
 }
 
 int
-auth_basic_check(struct auth_file *a, const char *authorization,
-    char *user, size_t usersz)
+auth_basic_start(struct auth_file *a, const char *authorization,
+    char *user, size_t usersz, struct auth_job *job)
 {
 	char		 dec[AUTH_MAX_HEADER], *pw;
 	const char	*p;
-	int		 ok = 0;
+	int		 rv = AUTH_BAD;
 
+	memset(job, 0, sizeof(*job));
 	if (authorization == NULL ||
 	    auth_decode(authorization, dec, sizeof(dec)) == -1)
-		return 0;
+		return AUTH_BAD;
 	if ((pw = strchr(dec, ':')) != NULL && pw > dec &&
 	    (size_t)(pw - dec) < usersz && pw - dec <= AUTH_MAX_USER) {
 		*pw++ = '\0';
@@ -381,12 +511,26 @@ auth_basic_check(struct auth_file *a, const char *authorization,
 		for (p = dec; *p != '\0' && (unsigned char)*p >= ' ' &&
 		    *p != 0x7f; p++)
 			;
-		if (*p == '\0' && (ok = auth_check_password(a, dec,
-		    pw)) == 1)
+		if (*p == '\0' && (rv = auth_start(a, dec, pw, job)) ==
+		    AUTH_GOOD)
 			snprintf(user, usersz, "%s", dec);
 	}
 	explicit_bzero(dec, sizeof(dec));
-	return ok;
+	return rv;
+}
+
+int
+auth_basic_check(struct auth_file *a, const char *authorization,
+    char *user, size_t usersz)
+{
+	struct auth_job	 j;
+	int		 rv;
+
+	if ((rv = auth_basic_start(a, authorization, user, usersz, &j)) !=
+	    AUTH_HASH)
+		return rv;
+	auth_job_hash(&j, a->cd);
+	return auth_job_finish(&j, user, usersz);
 }
 
 int

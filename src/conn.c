@@ -30,7 +30,7 @@
 #include "backend.h"
 #include "conn.h"
 #include "listener.h"
-#include "auth.h"
+#include "auth_pool.h"
 #include "forwarded.h"
 #include "iplimit.h"
 #include "log.h"
@@ -63,6 +63,7 @@ static const char *const conn_state_names[] = {
 	[CONN_ACCEPTED] = "accepted",
 	[CONN_TLS] = "tls",
 	[CONN_HTTP] = "http",
+	[CONN_AUTH] = "auth",
 	[CONN_BACKEND] = "backend",
 	[CONN_OPEN] = "open",
 	[CONN_CLOSING] = "closing",
@@ -309,6 +310,7 @@ conn_close(struct conn *c, const char *reason)
 		record_event(c->id, "close", NULL, NULL);
 	if (c->status == 101)
 		conn_log_disconnected(c, reason);
+	conn_pty_closed(c);
 	if (c->status == 101)
 		metrics_conn_close(conn_route_name(c), c->stats.bytes_in,
 		    c->stats.bytes_out, c->stats.msgs_in, c->stats.msgs_out,
@@ -322,6 +324,10 @@ conn_close(struct conn *c, const char *reason)
 	ev_timer_stop(server.loop, &c->deadline);
 	ev_timer_stop(server.loop, &c->ping_timer);
 	ev_timer_stop(server.loop, &c->idle_timer);
+	if (c->auth != NULL) {
+		auth_pool_cancel(c->auth);	/* its verdict must not find c */
+		c->auth = NULL;
+	}
 	endpoint_close(&c->client);
 	endpoint_close(&c->backend);
 	if (c->proc != NULL)
@@ -371,6 +377,7 @@ conn_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	case CONN_ACCEPTED:
 	case CONN_TLS:
 	case CONN_HTTP:
+	case CONN_AUTH:
 		/* A browser keeps idle connections after static GETs. */
 		if (c->idle_keepalive) {
 			log_debug("conn %llu %s: idle keep-alive closed",
@@ -970,6 +977,35 @@ conn_read_http(struct conn *c)
 	conn_feed_http(c, conn_scratch, (size_t)n);
 }
 
+/*
+ * Waiting for the password check: keep what the client sends early (a
+ * bounded amount, for the relay after the 101) and notice it leaving.
+ */
+static void
+conn_read_auth(struct conn *c)
+{
+	size_t	 room = CONN_SOCKET_CHUNK_MIN - buf_len(&c->in);
+	uint8_t	*p;
+	ssize_t	 n;
+
+	if (buf_len(&c->in) >= CONN_SOCKET_CHUNK_MIN) {
+		watcher_set(&c->client.rd, false);
+		return;
+	}
+	if ((p = buf_reserve(&c->in, room)) == NULL) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	n = client_recv(c, p, room);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		conn_close(c, "client gone during authentication");
+		return;
+	}
+	buf_commit(&c->in, (size_t)n);
+}
+
 /* Lingering close: discard what the client still sends until EOF. */
 static void
 conn_read_discard(struct conn *c)
@@ -1004,6 +1040,11 @@ conn_client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	if (c->state == CONN_HTTP || c->state == CONN_ACCEPTED) {
 		conn_read_http(c);
+		conn_tls_more(c);
+		return;
+	}
+	if (c->state == CONN_AUTH) {
+		conn_read_auth(c);
 		conn_tls_more(c);
 		return;
 	}

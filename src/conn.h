@@ -32,6 +32,7 @@ enum conn_state {
 	CONN_ACCEPTED,
 	CONN_TLS,
 	CONN_HTTP,
+	CONN_AUTH,	/* waiting for the password check (auth_pool) */
 	CONN_BACKEND,	/* waiting for the backend (TCP connect) */
 	CONN_OPEN,
 	CONN_CLOSING,
@@ -43,6 +44,7 @@ struct proc;
 struct pmd;
 struct tls_conn;
 struct listener;
+struct auth_pool_job;
 
 /* One side of the relay. The backend may read and write different fds. */
 struct endpoint {
@@ -91,6 +93,7 @@ struct conn {
 	bool			 peer_trusted;	/* in trusted_proxies */
 	bool			 ip_counted;	/* in the per-address count */
 	char			*remote_user;	/* authenticated user */
+	struct auth_pool_job	*auth;		/* password being hashed */
 	struct sockaddr_storage	 backend_addr;	/* socket routes */
 	socklen_t		 backend_addrlen;
 	ev_tstamp		 connect_until;	/* connect_timeout's end */
@@ -118,6 +121,7 @@ struct conn {
 	bool			 output_paused;	/* pty: client asked to pause */
 	uint8_t			 pty_cmd;	/* pty: command of this message */
 	struct buf		 ctl;		/* pty: JSON message so far */
+	uint64_t		 pty_unknown;	/* pty: unknown commands seen */
 	bool			 input_blocked;	/* destination full */
 
 	/* Closing. */

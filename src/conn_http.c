@@ -3,12 +3,13 @@
  * auth, limits, route), the backend start, and plain responses (errors,
  * static files, metrics, devconsole) on keep-alive connections.
  */
+#include <assert.h>
 #include <limits.h>
 #include <stdlib.h>
 #include "access.h"
 #include "backend.h"
 #include "listener.h"
-#include "auth.h"
+#include "auth_pool.h"
 #include "forwarded.h"
 #include "iplimit.h"
 #include "log.h"
@@ -293,20 +294,14 @@ conn_upgrade(struct conn *c)
 	conn_process_input(c);
 }
 
-/* Origin and authentication: 403 or 401 on failure. */
+/* What access_authenticate said, acted on: 0 go on, -1 answered. */
 static int
-conn_check_access(struct conn *c, struct route *r)
+conn_access_verdict(struct conn *c, int status, const char *user,
+    const char *challenge)
 {
-	char	 user[AUTH_MAX_USER], challenge[300], line[340];
+	char	 line[340];
 	char	*hdr[1] = { line };
-	int	 status;
 
-	if (!access_origin_allowed(r, c->req)) {
-		conn_http_respond(c, 403, "origin not allowed");
-		return -1;
-	}
-	status = access_authenticate(r, c->req, c->peer_trusted, user,
-	    sizeof(user), challenge, sizeof(challenge));
 	if (status == 401) {
 		log_info("conn %llu %s %s: 401: not authenticated",
 		    (unsigned long long)c->id, c->peer, c->path);
@@ -316,13 +311,69 @@ conn_check_access(struct conn *c, struct route *r)
 		return -1;
 	}
 	if (status != 0) {
-		conn_http_respond(c, status, status == 503 ?
-		    "password checks busy" : "authentication file");
+		conn_http_respond(c, status, "authentication file");
 		return -1;
 	}
 	if (user[0] != '\0' && (c->remote_user = strdup(user)) == NULL)
 		fatal("strdup");
 	return 0;
+}
+
+static int	conn_check_rest(struct conn *, struct route *, const char *);
+static void	conn_start_backend(struct conn *);
+
+/* Fires on the loop once the password of c is hashed: go on or 401. */
+static void
+conn_auth_done_cb(void *arg, struct auth_job *job)
+{
+	struct conn	*c = arg;
+	struct route	*r;
+	const char	*rest = "";
+	char		 user[AUTH_MAX_USER], challenge[300];
+	int		 status;
+
+	c->auth = NULL;
+	conn_set_state(c, CONN_HTTP);
+	/* The same config (c->cref) and path: the same route as before. */
+	r = config_match(c->cref->cfg, c->path, &rest);
+	assert(r != NULL);
+	status = access_auth_finish(r, job, user, sizeof(user), challenge,
+	    sizeof(challenge));
+	if (conn_access_verdict(c, status, user, challenge) == 0 &&
+	    conn_check_rest(c, r, rest) == 0)
+		conn_start_backend(c);
+}
+
+/*
+ * Origin and authentication: 0 go on, -1 answered (403, 401, 5xx), 1
+ * the password is being hashed off the loop (conn_auth_done_cb goes on;
+ * 503 at once when too many checks wait).
+ */
+static int
+conn_check_access(struct conn *c, struct route *r)
+{
+	struct auth_job	 job;
+	char		 user[AUTH_MAX_USER], challenge[300];
+	const char	*why;
+	int		 status;
+
+	if (!access_origin_allowed(r, c->req)) {
+		conn_http_respond(c, 403, "origin not allowed");
+		return -1;
+	}
+	status = access_authenticate(r, c->req, c->peer_trusted, user,
+	    sizeof(user), challenge, sizeof(challenge), &job);
+	if (status != ACCESS_HASH)
+		return conn_access_verdict(c, status, user, challenge);
+	c->auth = auth_pool_submit(server.loop, &job, c->peer_ip,
+	    conn_auth_done_cb, c, &why);
+	explicit_bzero(&job, sizeof(job));
+	if (c->auth == NULL) {
+		conn_http_respond(c, 503, why);
+		return -1;
+	}
+	conn_set_state(c, CONN_AUTH);
+	return 1;
 }
 
 /* Server, route and per-address connection limits: 503 or 429. */
@@ -379,11 +430,11 @@ conn_backend_address(struct conn *c, struct route *r)
 	return -1;
 }
 
-/* Checks that need the route: access, limits, subprotocol, script. */
+/* Checks after access: limits, subprotocol, script, socket address. */
 static int
-conn_check_route(struct conn *c, struct route *r, const char *rest)
+conn_check_rest(struct conn *c, struct route *r, const char *rest)
 {
-	if (conn_check_access(c, r) == -1 || conn_check_limits(c, r) == -1)
+	if (conn_check_limits(c, r) == -1)
 		return -1;
 	if (r->require_protocol && (r->protocols.n == 0 ||
 	    hs_select_protocol(c->req, r->protocols.v, r->protocols.n) ==
@@ -401,6 +452,15 @@ conn_check_route(struct conn *c, struct route *r, const char *rest)
 	} else
 		conn_set_script(c, rest);
 	return conn_backend_address(c, r);
+}
+
+/* Checks that need the route; -1 also when a password check waits. */
+static int
+conn_check_route(struct conn *c, struct route *r, const char *rest)
+{
+	if (conn_check_access(c, r) != 0)
+		return -1;
+	return conn_check_rest(c, r, rest);
 }
 
 /* Start the route's backend; the 101 follows once it exists. */

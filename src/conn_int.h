@@ -57,6 +57,7 @@ void	conn_backend_read_cb(struct ev_loop *, ev_io *, int);
 
 /* conn_pty.c */
 int	conn_pty_input(struct conn *, const uint8_t *, size_t, bool msg_end);
+void	conn_pty_closed(struct conn *);
 
 /* conn_log.c */
 void	conn_access_log(struct conn *, const char *reason);

@@ -81,8 +81,11 @@ conn_pty_command(struct conn *c, uint8_t cmd, const char *p, size_t n)
 		conn_update_backend_reading(c);
 		return 0;
 	default:
-		log_info("conn %llu %s: unknown terminal command 0x%02x ignored",
-		    (unsigned long long)c->id, c->peer, cmd);
+		/* The first is logged, the rest counted: no log flood. */
+		if (c->pty_unknown++ == 0)
+			log_info("conn %llu %s: unknown terminal command "
+			    "0x%02x ignored", (unsigned long long)c->id,
+			    c->peer, cmd);
 		return 0;
 	}
 }
@@ -119,4 +122,14 @@ conn_pty_input(struct conn *c, const uint8_t *p, size_t n, bool msg_end)
 		buf_free(&c->ctl);
 	}
 	return rv;
+}
+
+/* The connection ends: the count of unknown commands not logged. */
+void
+conn_pty_closed(struct conn *c)
+{
+	if (c->pty_unknown > 1)
+		log_info("conn %llu %s: %llu more unknown terminal commands "
+		    "ignored", (unsigned long long)c->id, c->peer,
+		    (unsigned long long)(c->pty_unknown - 1));
 }

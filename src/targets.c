@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "filestamp.h"
+#include "handshake.h"
 #include "targets.h"
 
 struct targets_entry {
@@ -286,4 +287,33 @@ targets_close(struct targets *t)
 	targets_clear(t);
 	free(t->path);
 	free(t);
+}
+
+int
+targets_query_token(const char *query, char *out, size_t outsz)
+{
+	const char	*p = query, *end;
+	size_t		 o = 0;
+	int		 hi, lo;
+
+	while (p != NULL && *p != '\0') {
+		end = strchr(p, '&');
+		if (strncmp(p, "token=", 6) != 0) {
+			p = end ? end + 1 : NULL;
+			continue;
+		}
+		for (p += 6; *p != '\0' && p != end; p++) {
+			if (o + 1 >= outsz)
+				return -1;
+			if (*p == '%' && (hi = hs_hex(p[1])) != -1 &&
+			    (lo = hs_hex(p[2])) != -1) {
+				out[o++] = (char)(hi << 4 | lo);
+				p += 2;
+			} else
+				out[o++] = *p == '+' ? ' ' : *p;
+		}
+		out[o] = '\0';
+		return o > 0 && strlen(out) == o ? 1 : -1;
+	}
+	return 0;
 }

@@ -35,6 +35,16 @@ struct targets	*targets_open(const char *path,
 int		 targets_lookup(struct targets *, const char *token,
 		    struct sockaddr_storage *, socklen_t *);
 
+/*
+ * The "token" parameter of a query string, percent-decoded as browsers
+ * encode it (URLSearchParams: "+" is a space, "%2B" a plus); the first
+ * one counts. 1 with the token in out; 0 when there is none; -1 when it
+ * is there but unusable (empty, outsz bytes or longer, a NUL inside): a
+ * bad token is refused, never taken as absent.
+ */
+int		 targets_query_token(const char *query, char *out,
+		    size_t outsz);
+
 /* Bad lines skipped in the last read; tokens loaded. */
 size_t		 targets_nbad(const struct targets *);
 size_t		 targets_count(const struct targets *);

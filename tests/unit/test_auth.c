@@ -1,9 +1,11 @@
 /*
  * Unit tests for auth.c: htpasswd entries made at test time (openssl
  * passwd for sha-crypt, crypt_gensalt for bcrypt and yescrypt), refused
- * legacy hashes, strict Authorization parsing, re-reading the file.
+ * legacy hashes, strict Authorization parsing, re-reading the file, the
+ * dearest entry for unknown users, jobs that outlive a re-read.
  */
 #include <crypt.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -209,36 +211,161 @@ test_reload(struct auth_file *a)
 	CHECK(strstr(text, "No such file") != NULL);
 }
 
-/*
- * A flood of wrong passwords spends the hashing budget: further checks
- * that would hash answer -1 (busy) at once; a cached good login still
- * passes. bcrypt at cost 10 makes each check cost some milliseconds.
- */
-static void
-test_budget(void)
+/* A hash of pw by prefix at cost count (0: the default). */
+static const char *
+gen_cost(const char *prefix, unsigned long count, const char *pw,
+    char *buf)
 {
-	char			 salt[CRYPT_GENSALT_OUTPUT_SIZE], text[512];
-	char			 err[256], user[64], hdr[512];
+	char			 salt[CRYPT_GENSALT_OUTPUT_SIZE];
 	struct crypt_data	 cd;
-	struct auth_file	*a;
-	int			 i, rv = 0;
 
 	memset(&cd, 0, sizeof(cd));
-	if (crypt_gensalt_rn("$2b$", 10, NULL, 0, salt, sizeof(salt)) ==
-	    NULL || crypt_rn("right", salt, &cd, sizeof(cd)) == NULL)
+	if (crypt_gensalt_rn(prefix, count, NULL, 0, salt, sizeof(salt)) ==
+	    NULL || crypt_rn(pw, salt, &cd, sizeof(cd)) == NULL ||
+	    strlen(cd.output) >= 256)
 		exit(1);
-	snprintf(text, sizeof(text), "ann:%s\n", cd.output);
+	return strcpy(buf, cd.output);
+}
+
+/* Which hash an unknown user is checked against, for this file text. */
+static void
+check_dummy(const char *text, const char *want)
+{
+	struct auth_file	*a;
+	struct auth_job		 j;
+	char			 err[256], user[64], hdr[512];
+
 	write_file(text);
-	a = auth_open(path, NULL, NULL, err, sizeof(err));
-	CHECK(a != NULL);
-	if (a == NULL)
-		return;
-	CHECK_EQ(auth_basic_check(a, B("ann:right"), user, sizeof(user)), 1);
-	/* Bounded: 2,000 checks at cost 10 would be far past any budget. */
-	for (i = 0; i < 2000 && rv != -1; i++)
-		rv = auth_basic_check(a, B("ann:wrong"), user, sizeof(user));
-	CHECK_EQ(rv, -1);
-	CHECK_EQ(auth_basic_check(a, B("ann:right"), user, sizeof(user)), 1);
+	if ((a = auth_open(path, NULL, NULL, err, sizeof(err))) == NULL)
+		exit(1);
+	CHECK_EQ(auth_basic_start(a, B("mallory:x"), user, sizeof(user), &j),
+	    AUTH_HASH);
+	CHECK_STR(j.hash, want);
+	CHECK(!j.known);
+	auth_close(a);
+}
+
+/*
+ * Issue 13 item 6: an unknown user costs what the dearest entry costs,
+ * wherever it is in the file; it is hashed and still fails, even with
+ * that entry's password.
+ */
+static void
+test_dummy(void)
+{
+	char	 text[2048], h[4][256];
+
+	gen_cost("$6$", 0, "a", h[0]);
+	gen_cost("$2b$", 8, "b", h[1]);
+	gen_cost("$6$", 20000, "c", h[2]);
+	snprintf(text, sizeof(text), "alice:%s\nbob:%s\ncarol:%s\n", h[0],
+	    h[1], h[2]);
+	check_dummy(text, h[1]);
+	gen_cost("$2b$", 4, "a", h[0]);
+	gen_cost("$y$", 0, "d", h[3]);
+	snprintf(text, sizeof(text), "alice:%s\ncarol:%s\ndave:%s\n", h[0],
+	    h[2], h[3]);
+	check_dummy(text, h[3]);
+	gen_cost("$5$", 50000, "s", h[1]);
+	gen_cost("$6$", 0, "a", h[0]);
+	snprintf(text, sizeof(text), "alice:%s\nsam:%s\n", h[0], h[1]);
+	check_dummy(text, h[1]);
+	/* mallory with bob's password is still no one */
+	gen_cost("$2b$", 4, "b", h[1]);
+	snprintf(text, sizeof(text), "bob:%s\n", h[1]);
+	write_file(text);
+	{
+		struct auth_file	*a;
+		char			 err[256];
+
+		if ((a = auth_open(path, NULL, NULL, err, sizeof(err))) ==
+		    NULL)
+			exit(1);
+		CHECK_EQ(auth_check_password(a, "mallory", "b"), AUTH_BAD);
+		CHECK_EQ(auth_check_password(a, "bob", "b"), AUTH_GOOD);
+		auth_close(a);
+	}
+}
+
+static double
+cpu_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/*
+ * The same through the public check alone, measured in CPU time (which
+ * other load on the machine does not stretch): with sha-512 first and
+ * bcrypt-10 second, an unknown user used to cost the sha-512 (~1 ms),
+ * a hundredth of bob's; now it costs bob's.
+ */
+static void
+test_unknown_cost(void)
+{
+	struct auth_file	*a;
+	char			 text[1024], h[2][256], err[256];
+	double			 t0, bob, nobody;
+
+	snprintf(text, sizeof(text), "alice:%s\nbob:%s\n",
+	    gen_cost("$6$", 0, "a", h[0]), gen_cost("$2b$", 10, "b", h[1]));
+	write_file(text);
+	if ((a = auth_open(path, NULL, NULL, err, sizeof(err))) == NULL)
+		exit(1);
+	t0 = cpu_ms();
+	CHECK_EQ(auth_check_password(a, "bob", "wrong"), 0);
+	bob = cpu_ms() - t0;
+	t0 = cpu_ms();
+	CHECK_EQ(auth_check_password(a, "nobody", "wrong"), 0);
+	nobody = cpu_ms() - t0;
+	CHECK(bob > 5);
+	CHECK(nobody > bob / 4);
+	auth_close(a);
+}
+
+/*
+ * A job hashed while the file changed: its verdict stands only if the
+ * user still has the hash that was checked.
+ */
+static void
+test_job_across_reload(void)
+{
+	struct auth_file	*a;
+	struct auth_job		 j;
+	struct crypt_data	*cd;
+	char			 text[1024], h[256], err[256], user[64];
+	char			 hdr[512];
+
+	if ((cd = calloc(1, sizeof(*cd))) == NULL)
+		exit(1);
+	snprintf(text, sizeof(text), "bob:%s\n",
+	    gen_cost("$2b$", 4, "right", h));
+	write_file(text);
+	if ((a = auth_open(path, NULL, NULL, err, sizeof(err))) == NULL)
+		exit(1);
+	CHECK_EQ(auth_basic_start(a, B("bob:right"), user, sizeof(user), &j),
+	    AUTH_HASH);
+	CHECK(j.known);
+	auth_job_hash(&j, cd);
+	CHECK(j.match);
+	CHECK_EQ(j.password[0], 0);		/* wiped after hashing */
+	/* the same password, a new salt and a longer file: a new hash */
+	snprintf(text, sizeof(text), "# changed\nbob:%s\n",
+	    gen_cost("$2b$", 4, "right", h));
+	write_file(text);
+	CHECK_EQ(auth_job_finish(&j, user, sizeof(user)), AUTH_BAD);
+	/* a new job against the new file passes, and is cached after */
+	user[0] = '\0';
+	CHECK_EQ(auth_basic_start(a, B("bob:right"), user, sizeof(user), &j),
+	    AUTH_HASH);
+	auth_job_hash(&j, cd);
+	CHECK_EQ(auth_job_finish(&j, user, sizeof(user)), AUTH_GOOD);
+	CHECK_STR(user, "bob");
+	CHECK_EQ(auth_basic_start(a, B("bob:right"), user, sizeof(user), &j),
+	    AUTH_GOOD);
+	free(cd);
 	auth_close(a);
 }
 
@@ -259,7 +386,9 @@ main(void)
 	test_header(a);
 	test_reload(a);
 	auth_close(a);
-	test_budget();
+	test_dummy();
+	test_unknown_cost();
+	test_job_across_reload();
 	unlink(path);
 	TEST_REPORT();
 }

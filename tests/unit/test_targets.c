@@ -162,6 +162,33 @@ test_missing(void)
 	CHECK(strstr(err, "No such file or directory") != NULL);
 }
 
+/* Issue 13 item 8: a token that is there but bad is not "no token". */
+static void
+test_query_token(void)
+{
+	char	 tok[256], q[600];
+
+	CHECK_EQ(targets_query_token("token=alpha", tok, sizeof(tok)), 1);
+	CHECK_STR(tok, "alpha");
+	CHECK_EQ(targets_query_token("x=1&token=ab%2Bc%2Fd%3D&token=z", tok,
+	    sizeof(tok)), 1);
+	CHECK_STR(tok, "ab+c/d=");
+	CHECK_EQ(targets_query_token("a+b", tok, sizeof(tok)), 0);
+	CHECK_EQ(targets_query_token("", tok, sizeof(tok)), 0);
+	CHECK_EQ(targets_query_token("mytoken=x&tokens=y", tok, sizeof(tok)),
+	    0);
+	CHECK_EQ(targets_query_token("token=", tok, sizeof(tok)), -1);
+	CHECK_EQ(targets_query_token("token=&x=1", tok, sizeof(tok)), -1);
+	CHECK_EQ(targets_query_token("token=a%00b", tok, sizeof(tok)), -1);
+	memset(q, 'z', sizeof(q));
+	memcpy(q, "token=", 6);
+	q[6 + 255] = '\0';
+	CHECK_EQ(targets_query_token(q, tok, sizeof(tok)), 1);
+	q[6 + 255] = 'z';
+	q[6 + 256] = '\0';
+	CHECK_EQ(targets_query_token(q, tok, sizeof(tok)), -1);
+}
+
 int
 main(void)
 {
@@ -176,6 +203,7 @@ main(void)
 	test_load();
 	test_bad_lines();
 	test_missing();
+	test_query_token();
 	unlink(path);
 	TEST_REPORT();
 }
