@@ -131,6 +131,7 @@ config_limits_init(struct route_limits *l, int64_t v)
 	l->ping_interval_ms = v;
 	l->ping_timeout_ms = v;
 	l->idle_timeout_ms = v;
+	l->send_timeout_ms = v;
 	l->close_grace_ms = v;
 	l->connect_timeout_ms = v;
 }
@@ -154,6 +155,7 @@ config_new(void)
 	cfg->limits.ping_interval_ms = CONFIG_PING_INTERVAL_MS;
 	cfg->limits.ping_timeout_ms = CONFIG_PING_TIMEOUT_MS;
 	cfg->limits.idle_timeout_ms = CONFIG_IDLE_TIMEOUT_MS;
+	cfg->limits.send_timeout_ms = CONFIG_SEND_TIMEOUT_MS;
 	cfg->limits.close_grace_ms = CONFIG_CLOSE_GRACE_MS;
 	cfg->limits.connect_timeout_ms = CONFIG_CONNECT_TIMEOUT_MS;
 	return cfg;

@@ -24,6 +24,7 @@
 #define CONFIG_PING_INTERVAL_MS		30000
 #define CONFIG_PING_TIMEOUT_MS		30000
 #define CONFIG_IDLE_TIMEOUT_MS		0
+#define CONFIG_SEND_TIMEOUT_MS		30000
 #define CONFIG_CLOSE_GRACE_MS		500
 #define CONFIG_CONNECT_TIMEOUT_MS	5000
 #define CONFIG_MAX_LINE			199	/* inih's line limit */
@@ -117,6 +118,7 @@ struct route_limits {
 	int64_t		ping_interval_ms;
 	int64_t		ping_timeout_ms;
 	int64_t		idle_timeout_ms;
+	int64_t		send_timeout_ms;	/* output stalled: close */
 	int64_t		close_grace_ms;
 	int64_t		connect_timeout_ms;
 };

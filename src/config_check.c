@@ -219,6 +219,7 @@ config_inherit(struct route *r, const struct config *cfg)
 	INHERIT(ping_interval_ms);
 	INHERIT(ping_timeout_ms);
 	INHERIT(idle_timeout_ms);
+	INHERIT(send_timeout_ms);
 	INHERIT(close_grace_ms);
 	INHERIT(connect_timeout_ms);
 	if (r->headers.v == NULL)

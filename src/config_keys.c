@@ -27,6 +27,8 @@
 	    NOLINE, 1, BIG, false },					\
 	{ "idle_timeout", T_DURATION, S(limits.idle_timeout_ms),	\
 	    NOLINE, 0, BIG, false },					\
+	{ "send_timeout", T_DURATION, S(limits.send_timeout_ms),	\
+	    NOLINE, 0, BIG, false },					\
 	{ "close_grace", T_DURATION, S(limits.close_grace_ms),		\
 	    NOLINE, 0, BIG, false },					\
 	{ "connect_timeout", T_DURATION, S(limits.connect_timeout_ms),	\

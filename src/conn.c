@@ -32,6 +32,7 @@
 #include "listener.h"
 #include "auth_pool.h"
 #include "forwarded.h"
+#include "hangup.h"
 #include "iplimit.h"
 #include "log.h"
 #include "record.h"
@@ -53,6 +54,10 @@ static void	conn_client_write_cb(struct ev_loop *, ev_io *, int);
 static void	conn_deadline_cb(struct ev_loop *, ev_timer *, int);
 static void	conn_ping_cb(struct ev_loop *, ev_timer *, int);
 static void	conn_idle_cb(struct ev_loop *, ev_timer *, int);
+static void	conn_send_timer_cb(struct ev_loop *, ev_timer *, int);
+static void	conn_hangup_cb(void *, int);
+static void	conn_client_gone(struct conn *, const char *);
+static void	conn_watch_hangup(struct conn *, bool);
 static void	server_flush_queued(void);
 static void	conn_set_local(struct conn *, const struct sockaddr *);
 static void	conn_tls_step(struct conn *);
@@ -128,6 +133,30 @@ server_reaper_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 		ev_break(loop, EVBREAK_ALL);
 }
 
+/*
+ * Fires every CONN_PAUSE_PROBE_S while some client is watched for a
+ * hang-up: a ping to each one whose input is paused and which has no
+ * output waiting (waiting output probes by itself). A client that
+ * closed its socket answers with a reset, and the hangup watcher
+ * reports it; a live one's pong is read once its input moves again.
+ */
+static void
+server_probe_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct conn	*c, *next;
+	uint8_t		 payload[8];
+
+	(void)loop, (void)w, (void)revents;
+	for (c = TAILQ_FIRST(&server.conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (!c->hup_watched || c->state != CONN_OPEN ||
+		    ev_is_active(&c->client.rd) || buf_len(&c->client.out) > 0)
+			continue;
+		memcpy(payload, &c->id, sizeof(payload));
+		conn_send_frame(c, true, WS_OP_PING, payload, sizeof(payload));
+	}
+}
+
 void
 server_init(struct ev_loop *loop, struct config *cfg)
 {
@@ -140,6 +169,11 @@ server_init(struct ev_loop *loop, struct config *cfg)
 	ev_prepare_init(&server.reaper, server_reaper_cb);
 	ev_prepare_start(loop, &server.reaper);
 	ev_unref(loop);
+	ev_init(&server.probe, server_probe_cb);
+	server.probe.repeat = CONN_PAUSE_PROBE_S;
+	if (hangup_init(loop, conn_hangup_cb) == -1)
+		log_warn("hangup watcher: clients behind a full backend "
+		    "are noticed leaving only by timeouts");
 }
 
 /* --- I/O on the client socket (plain or TLS) ------------------------ */
@@ -189,6 +223,55 @@ watcher_set(ev_io *w, bool on)
 		ev_io_start(server.loop, w);
 	else if (!on && ev_is_active(w))
 		ev_io_stop(server.loop, w);
+}
+
+/* --- the send deadline ------------------------------------------------- */
+
+/* send_timeout: the route's, or the server's before routing. */
+static int64_t
+conn_send_timeout_ms(const struct conn *c)
+{
+	return (c->route != NULL ? &c->route->limits :
+	    &c->cref->cfg->limits)->send_timeout_ms;
+}
+
+/* The client socket took bytes: what waits for it is moving. */
+static void
+conn_sent_progress(struct conn *c)
+{
+	c->sent_at = ev_now(server.loop);
+	/* A half-closed client that still reads keeps its connection. */
+	if (c->client_hup && c->state == CONN_OPEN)
+		conn_deadline(c, c->cref->cfg->close_timeout_ms);
+}
+
+/*
+ * Client output waits on a full socket (on), or no longer: only then
+ * the send deadline runs, from the last progress (nginx send_timeout).
+ */
+static void
+conn_client_writing(struct conn *c, bool on)
+{
+	int64_t	 ms = conn_send_timeout_ms(c);
+
+	if (on && !ev_is_active(&c->client.wr)) {
+		c->sent_at = ev_now(server.loop);
+		ev_timer_stop(server.loop, &c->send_timer);
+		if (ms > 0 && c->client.wfd != -1) {
+			ev_timer_set(&c->send_timer, ms / 1000., 0.);
+			ev_timer_start(server.loop, &c->send_timer);
+		}
+	} else if (!on)
+		ev_timer_stop(server.loop, &c->send_timer);
+	watcher_set(&c->client.wr, on);
+}
+
+/* Output waits for the client, and its socket took none for ms. */
+static bool
+conn_client_stalled(const struct conn *c, int64_t ms)
+{
+	return ev_is_active(&c->client.wr) &&
+	    ev_now(server.loop) - c->sent_at >= ms / 1000.;
 }
 
 /*
@@ -249,7 +332,11 @@ endpoint_write_through(struct endpoint *e, const struct iovec *iov, int iovcnt)
 		    iov[i].iov_len - k) == -1)
 			return -1;
 	}
-	if (blocked)
+	if (n > 0 && e == &e->conn->client)
+		conn_sent_progress(e->conn);
+	if (blocked && e == &e->conn->client)
+		conn_client_writing(e->conn, true);
+	else if (blocked)
 		watcher_set(&e->wr, true);
 	else
 		endpoint_flush_later(e);
@@ -328,6 +415,8 @@ conn_close(struct conn *c, const char *reason)
 		auth_pool_cancel(c->auth);	/* its verdict must not find c */
 		c->auth = NULL;
 	}
+	ev_timer_stop(server.loop, &c->send_timer);
+	conn_watch_hangup(c, false);
 	endpoint_close(&c->client);
 	endpoint_close(&c->backend);
 	if (c->proc != NULL)
@@ -392,6 +481,15 @@ conn_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	case CONN_BACKEND:
 		backend_tcp_deadline(c);
 		break;
+	case CONN_OPEN:
+		if (c->client_hup) {
+			log_info("conn %llu %s: client gone, its data not taken "
+			    "within %.1fs", (unsigned long long)c->id, c->peer,
+			    c->cref->cfg->close_timeout_ms / 1000.);
+			conn_close(c, "client gone");
+			break;
+		}
+		/* FALLTHROUGH */
 	default:
 		conn_close(c, "close timeout");
 		break;
@@ -560,6 +658,9 @@ conn_maybe_finish(struct conn *c)
 			shutdown(c->client.wfd, SHUT_WR);
 		c->client.wr_shut = true;
 		watcher_set(&c->client.rd, true);
+		/* A finished download waits for EOF no longer than this. */
+		if (!ev_is_active(&c->deadline))
+			conn_deadline(c, c->cref->cfg->close_timeout_ms);
 		return;
 	}
 	conn_close(c, c->close_received ? "closed" : "client gone");
@@ -582,6 +683,68 @@ conn_socket_chunk(const struct conn *c)
 	return n > CONN_SOCKET_CHUNK_MAX ? CONN_SOCKET_CHUNK_MAX : n;
 }
 
+/*
+ * While a client's input is paused, its FIN or RST is still seen (the
+ * hangup watcher), or nobody would notice it leave behind a backend
+ * that takes nothing. Registered at the first pause, it stays through
+ * later ones until a hang-up is reported.
+ */
+static void
+conn_watch_hangup(struct conn *c, bool on)
+{
+	if (on == c->hup_watched || c->client.rfd == -1)
+		return;
+	if (!on)
+		hangup_unwatch(c->client.rfd);
+	else if (hangup_watch(c->client.rfd, c) == -1) {
+		log_debug("conn %llu: hangup watch: %s",
+		    (unsigned long long)c->id, strerror(errno));
+		return;
+	}
+	c->hup_watched = on;
+	server.nhup += on ? 1 : -1;
+	if (server.nhup == 0)
+		ev_timer_stop(server.loop, &server.probe);
+	else if (!ev_is_active(&server.probe))
+		ev_timer_again(server.loop, &server.probe);
+}
+
+/*
+ * Reported once per registration. While the client is being read the
+ * reader meets the EOF or error itself (after the data before it); if
+ * input pauses first, the registration is made again and reports again.
+ * Paused: a reset ends the client now; a FIN leaves its data to the
+ * backend while the backend or the client makes progress, for at most
+ * close_timeout without any.
+ */
+static void
+conn_hangup_cb(void *arg, int how)
+{
+	struct conn	*c = arg;
+	int		 err = 0;
+	socklen_t	 len = sizeof(err);
+
+	if (!c->hup_watched || c->state == CONN_CLOSED)
+		return;
+	conn_watch_hangup(c, false);
+	if (ev_is_active(&c->client.rd))
+		return;
+	if (how == HANGUP_ERROR || c->state != CONN_OPEN) {
+		if (how == HANGUP_ERROR)
+			(void)getsockopt(c->client.rfd, SOL_SOCKET, SO_ERROR,
+			    &err, &len);
+		log_info("conn %llu %s: client gone while its input waits: %s",
+		    (unsigned long long)c->id, c->peer,
+		    err != 0 ? strerror(err) : "hang-up");
+		conn_client_gone(c, err != 0 ? strerror(err) : "client hung up");
+		return;
+	}
+	log_info("conn %llu %s: client EOF while its input waits",
+	    (unsigned long long)c->id, c->peer);
+	c->client_hup = true;
+	conn_deadline(c, c->cref->cfg->close_timeout_ms);
+}
+
 void
 conn_update_client_reading(struct conn *c)
 {
@@ -592,6 +755,9 @@ conn_update_client_reading(struct conn *c)
 	    !c->client.eof && !c->input_blocked &&
 	    buf_len(&c->in) < conn_socket_chunk(c) + WS_MAX_HEADER + 125;
 	watcher_set(&c->client.rd, on);
+	if (!on && !c->client_hup && !c->client.eof &&
+	    (c->state == CONN_OPEN || c->state == CONN_CLOSING))
+		conn_watch_hangup(c, true);
 }
 
 void
@@ -668,7 +834,7 @@ conn_client_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 	if (len > 0) {
 		n = client_send(c, buf_head(b), len);
 		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
-			watcher_set(&c->client.wr, true);
+			conn_client_writing(c, true);
 			return;
 		}
 		if (n == -1) {
@@ -676,11 +842,13 @@ conn_client_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 			return;
 		}
 		buf_consume(b, (size_t)n);
+		if (n > 0)
+			conn_sent_progress(c);
 	}
 	if (c->file_fd != -1 && buf_low(b))
 		conn_file_pump(c);
 	if (buf_len(b) == 0) {
-		watcher_set(&c->client.wr, false);
+		conn_client_writing(c, false);
 		if (c->responded && c->state == CONN_HTTP &&
 		    c->file_fd == -1) {
 			conn_next_request(c);
@@ -696,7 +864,7 @@ conn_client_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 			conn_process_input(c);
 	}
 	if (c->state != CONN_CLOSED && buf_len(b) > 0)
-		watcher_set(&c->client.wr, true);
+		conn_client_writing(c, true);
 }
 
 /* The client is finished: no more data will reach the backend. */
@@ -749,8 +917,12 @@ conn_backend_flush(struct conn *c)
 		return false;
 	if (n == -1)
 		conn_backend_write_failed(c, errno);
-	else
+	else {
 		buf_consume(b, (size_t)n);
+		/* The backend takes a half-closed client's data: wait on. */
+		if (n > 0 && c->client_hup && c->state == CONN_OPEN)
+			conn_deadline(c, c->cref->cfg->close_timeout_ms);
+	}
 	return true;
 }
 
@@ -860,13 +1032,14 @@ conn_client_gone(struct conn *c, const char *why)
 	log_debug("conn %llu %s: %s", (unsigned long long)c->id, c->peer, why);
 	c->client.eof = true;
 	watcher_set(&c->client.rd, false);
+	conn_watch_hangup(c, false);
 	if (c->state != CONN_OPEN && c->state != CONN_CLOSING) {
 		conn_close(c, why);
 		return;
 	}
 	/* Nobody will read the client side any more. */
 	buf_free(&c->client.out);
-	watcher_set(&c->client.wr, false);
+	conn_client_writing(c, false);
 	conn_backend_stop_input(c);
 	conn_maybe_finish(c);
 	if (c->state != CONN_CLOSED)
@@ -1087,11 +1260,14 @@ conn_ping_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void)revents;
 	/*
-	 * While the backend isn't taking the client's data, the pong may
-	 * wait behind it: ping again instead of giving up (a vanished
-	 * client still shows, as a failed write).
+	 * While the client's input waits, its pong may wait behind it
+	 * unread: ping again instead of giving up, as long as the client
+	 * takes what we send. One that took none of our waiting output
+	 * for ping_timeout is not reading either: it goes. (A vanished
+	 * one shows as a hang-up.)
 	 */
-	if (c->ping_outstanding && !c->input_blocked) {
+	if (c->ping_outstanding && (!c->input_blocked ||
+	    conn_client_stalled(c, c->route->limits.ping_timeout_ms))) {
 		log_info("conn %llu %s: no pong within %.1fs",
 		    (unsigned long long)c->id, c->peer,
 		    c->route->limits.ping_timeout_ms / 1000.);
@@ -1123,6 +1299,27 @@ conn_idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	log_info("conn %llu %s: idle timeout", (unsigned long long)c->id,
 	    c->peer);
 	conn_ws_close(c, WS_CLOSE_GOING_AWAY, "idle timeout");
+}
+
+/* Fires send_timeout after client output last moved (re-armed lazily). */
+static void
+conn_send_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct conn	*c = w->data;
+	int64_t		 ms = conn_send_timeout_ms(c);
+	ev_tstamp	 left = c->sent_at + ms / 1000. - ev_now(loop);
+
+	(void)revents;
+	if (!ev_is_active(&c->client.wr) || ms <= 0)
+		return;
+	if (left > 0.001) {
+		ev_timer_set(w, left, 0.);
+		ev_timer_start(loop, w);
+		return;
+	}
+	log_info("conn %llu %s: send timeout: the client took nothing for "
+	    "%.1fs", (unsigned long long)c->id, c->peer, ms / 1000.);
+	conn_close(c, "send timeout");
 }
 
 /* --- accept and shutdown ---------------------------------------------------- */
@@ -1195,7 +1392,9 @@ conn_accept(int fd, const struct sockaddr *sa, socklen_t salen,
 	ev_init(&c->deadline, conn_deadline_cb);
 	ev_init(&c->ping_timer, conn_ping_cb);
 	ev_init(&c->idle_timer, conn_idle_cb);
+	ev_init(&c->send_timer, conn_send_timer_cb);
 	c->deadline.data = c->ping_timer.data = c->idle_timer.data = c;
+	c->send_timer.data = c;
 	if ((c->req = calloc(1, sizeof(*c->req))) == NULL ||
 	    hs_init(c->req, (size_t)cfg->max_header_size) == -1)
 		fatal("handshake init");

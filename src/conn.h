@@ -27,6 +27,12 @@
 #define CONN_SOCKET_CHUNK_MAX	(1024 * 1024)
 #define CONN_WRITE_THROUGH_MIN	(16 * 1024)	/* written without a copy */
 #define CONN_MAX_WRITE_PER_EVENT (1024 * 1024)	/* fairness between conns */
+/*
+ * A client whose input is paused gets a ping this often: one that closed
+ * its socket can't send a FIN we would see (it waits behind data our
+ * full window refuses), but answers data with a reset.
+ */
+#define CONN_PAUSE_PROBE_S	2.
 
 enum conn_state {
 	CONN_ACCEPTED,
@@ -123,6 +129,8 @@ struct conn {
 	struct buf		 ctl;		/* pty: JSON message so far */
 	uint64_t		 pty_unknown;	/* pty: unknown commands seen */
 	bool			 input_blocked;	/* destination full */
+	bool			 hup_watched;	/* paused: FIN/RST still seen */
+	bool			 client_hup;	/* FIN seen while paused */
 
 	/* Closing. */
 	bool			 close_sent, close_received;
@@ -139,6 +147,8 @@ struct conn {
 	ev_timer		 deadline;	/* handshake, close, connect */
 	ev_timer		 ping_timer;
 	ev_timer		 idle_timer;
+	ev_timer		 send_timer;	/* output waits, socket full */
+	ev_tstamp		 sent_at;	/* last progress of that output */
 	bool			 ping_outstanding;
 	ev_tstamp		 last_activity;
 	ev_tstamp		 started;
@@ -170,6 +180,8 @@ struct server {
 	bool			 stopping;
 	uint64_t		 next_id;
 	ev_prepare		 reaper;
+	ev_timer		 probe;		/* pings to paused clients */
+	int			 nhup;		/* conns with hup_watched */
 };
 
 extern struct server	server;

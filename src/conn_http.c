@@ -772,6 +772,11 @@ conn_plain_request(struct conn *c, struct route *r)
 	}
 	c->status = res.status;
 	c->responded = true;
+	/*
+	 * The handshake deadline covered the request head; the response
+	 * is bounded by its progress (send_timeout), not by a clock.
+	 */
+	conn_deadline(c, 0);
 	/* Pipelined requests wait in the kernel until this one is out. */
 	watcher_set(&c->client.rd, false);
 	conn_send_raw(c, res.head, res.head_len);

@@ -90,6 +90,8 @@ static const struct opt_flag opt_flags[] = {
 	    "close when no pong within DUR (default 30s)" },
 	{ "idle-timeout", "DUR", "idle_timeout", OPT_SERVER, G_LIMITS,
 	    "close after DUR without data (default 0 = off)" },
+	{ "send-timeout", "DUR", "send_timeout", OPT_SERVER, G_LIMITS,
+	    "close when the client takes no output for DUR (default 30s)" },
 	{ "handshake-timeout", "DUR", "handshake_timeout", OPT_SERVER,
 	    G_LIMITS, "accept to 101, TLS included (default 10s)" },
 	{ "close-timeout", "DUR", "close_timeout", OPT_SERVER, G_LIMITS,
