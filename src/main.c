@@ -100,6 +100,21 @@ main_tls_report(const struct config *cfg)
 		tls_ctx_free(tls);
 }
 
+/* config_exposed() to the log (start-up, reload). */
+static void
+main_exposed_log(const char *msg, void *arg)
+{
+	(void)arg;
+	log_warnx("%s", msg);
+}
+
+/* config_exposed() for --check, which prints instead of logging. */
+static void
+main_exposed_print(const char *msg, void *arg)
+{
+	fprintf(arg, "wsbridge: warning: %s\n", msg);
+}
+
 /* Build and check a config from the command line (and file). */
 static struct config *
 main_load_config_to(struct options *opts, int *rv, FILE *errfp)
@@ -208,6 +223,7 @@ main_reload(void)
 	server.cref = config_ref_new(cfg);
 	log_set_level(cfg->log_level);
 	log_info("configuration reloaded: %zu routes", cfg->nroutes);
+	config_exposed(cfg, main_exposed_log, NULL);
 }
 
 /* SIGUSR1: reopen the log file after rotation. */
@@ -325,6 +341,7 @@ main(int argc, char *argv[])
 			return 1;
 		}
 		tls_ctx_free(tls);
+		config_exposed(cfg, main_exposed_print, stderr);
 		config_print(cfg, stdout);
 		printf("configuration OK\n");
 		config_free(cfg);
@@ -340,6 +357,7 @@ main(int argc, char *argv[])
 	mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
 	mallopt(M_TRIM_THRESHOLD, 32 * 1024 * 1024);
 	log_init(cfg->log_level, cfg->access_log);
+	config_exposed(cfg, main_exposed_log, NULL);
 	main_cfg = cfg;
 	if ((n = main_workers(cfg)) <= 1)
 		return main_serve(-1);
