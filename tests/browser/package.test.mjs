@@ -48,15 +48,20 @@ function whyNot() {
   return null;
 }
 
-// A built .deb that is newer than every tracked file, or null.
-function freshDeb() {
+// build/wsbridge_VERSION_ARCH.deb, or null.
+function builtDeb() {
   const version = /#define\s+WSBRIDGE_VERSION\s+"([^"]+)"/.exec(
     fs.readFileSync(path.join(REPO, 'src', 'version.h'), 'utf8'))[1];
   const deb = fs.readdirSync(path.join(REPO, 'build')).find((f) =>
     f.startsWith('wsbridge_' + version + '_') && f.endsWith('.deb'));
-  if (!deb)
+  return deb ? path.join(REPO, 'build', deb) : null;
+}
+
+// The built .deb when it is newer than every tracked file, or null.
+function freshDeb() {
+  const p = builtDeb();
+  if (!p)
     return null;
-  const p = path.join(REPO, 'build', deb);
   const built = fs.statSync(p).mtimeMs;
   const files = execFileSync('git', ['ls-files', '-z'], { cwd: REPO,
     encoding: 'utf8' }).split('\0').filter((f) => f);
@@ -84,7 +89,7 @@ function buildDeb() {
   const r = sh(['make', '--no-print-directory', 'deb'], { env,
     timeout: 900000 });
   assert.equal(r.code, 0, 'make deb:\n' + r.out.slice(-4000));
-  const deb = freshDeb();
+  const deb = builtDeb();
   assert.ok(deb, 'make deb left no .deb in build/');
   return deb;
 }
