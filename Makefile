@@ -108,8 +108,10 @@ test: test-deps
 	@$(MAKE) --no-print-directory -j2 all browser-deps
 	@bash tests/run_all.sh
 
+# make run PORT=8081: the same demo on another port, still on 127.0.0.1
+# (--port with -c keeps the file's addresses).
 run: all browser-deps
-	./$(B)/wsbridge -c conf/wsbridge.ini
+	./$(B)/wsbridge -c conf/wsbridge.ini$(if $(PORT), --port $(PORT))
 
 clean:
 	rm -rf build

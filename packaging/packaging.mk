@@ -10,7 +10,10 @@
 # Layout for PREFIX=/usr (the Debian package):
 #   /usr/bin/wsbridge, /usr/share/man/man1/wsbridge.1, man5/wsbridge.ini.5,
 #   /etc/wsbridge/wsbridge.ini (packaging/wsbridge.ini, never overwritten),
-#   /usr/share/wsbridge/examples/ (examples/, the default static_dir),
+#   /usr/share/wsbridge/www/ (the demo site, the config's static_dir: the
+#     pages of examples/ and the browser assets they load from
+#     examples/node_modules, which `make browser-deps` installs),
+#   /usr/share/wsbridge/examples/ (the rest of examples/: scripts, configs),
 #   /usr/share/wsbridge/reference.ini (conf/wsbridge.ini, every key),
 #   /lib/systemd/system/wsbridge.service,
 #   /etc/logrotate.d/wsbridge.
@@ -18,7 +21,8 @@
 # PREFIX/lib/systemd/system), with the paths inside the installed config
 # and unit rewritten to match.
 #
-# The package: `make deb` copies the tree (no build/, no node_modules) to
+# The package: `make deb` copies the tree (no build/; of node_modules only
+# SITE_ASSETS) to
 # $(B)/deb/wsbridge-VERSION/, puts packaging/debian/ there as debian/ with a
 # changelog for VERSION from src/version.h, and runs
 # `dpkg-buildpackage -b -us -uc` (debhelper 13: dh_installsystemd enables
@@ -46,6 +50,14 @@ PKG_SED	:= sed -e 's|/usr/share/wsbridge|$(DATADIR)/wsbridge|g' \
 	-e 's|/usr/bin/wsbridge|$(BINDIR)/wsbridge|g'
 EXAMPLE_FILES = $(shell find examples -type f ! -path '*/node_modules/*' \
 	! -name '.*' | LC_ALL=C sort)
+# The demo site: what a browser may fetch, nothing else (no configs, no
+# package.json). Pages, their scripts and styles, the favicon.
+SITE_FILES = $(filter %.html %.js %.css %.svg,$(EXAMPLE_FILES))
+# What the terminal and VNC pages load from examples/node_modules (licences
+# in debian/copyright; source maps left out).
+SITE_ASSETS = @xterm/xterm/css/xterm.css @xterm/xterm/lib/xterm.mjs \
+	@xterm/addon-fit/lib/addon-fit.mjs @novnc/novnc/core \
+	@novnc/novnc/vendor/pako/lib
 
 .PHONY: install uninstall deb package-deps
 
@@ -68,17 +80,33 @@ install: all $(PKG_GEN)/wsbridge.ini $(PKG_GEN)/wsbridge.service
 	@echo "  INSTALL $(DESTDIR)$(PREFIX)"
 	$(Q)install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
 	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(DATADIR)/wsbridge/examples \
+	    $(DESTDIR)$(DATADIR)/wsbridge/www \
 	    $(DESTDIR)$(SYSCONFDIR)/wsbridge \
 	    $(DESTDIR)$(SYSCONFDIR)/logrotate.d $(DESTDIR)$(UNITDIR)
 	$(Q)install -m 755 $(B)/wsbridge $(DESTDIR)$(BINDIR)/wsbridge
 	$(Q)install -m 644 man/wsbridge.1 $(DESTDIR)$(MANDIR)/man1/wsbridge.1
 	$(Q)install -m 644 man/wsbridge.ini.5 \
 	    $(DESTDIR)$(MANDIR)/man5/wsbridge.ini.5
-	$(Q)for f in $(EXAMPLE_FILES:examples/%=%); do \
-		if [ -x "examples/$$f" ]; then m=755; else m=644; fi; \
-		install -D -m $$m "examples/$$f" \
-		    "$(DESTDIR)$(DATADIR)/wsbridge/examples/$$f" || exit 1; \
+	$(Q)for f in $(filter-out $(SITE_FILES),$(EXAMPLE_FILES)); do \
+		if [ -x "$$f" ]; then m=755; else m=644; fi; \
+		install -D -m $$m "$$f" \
+		    "$(DESTDIR)$(DATADIR)/wsbridge/$$f" || exit 1; \
 	done
+	$(Q)for f in $(SITE_FILES:examples/%=%); do \
+		install -D -m 644 "examples/$$f" \
+		    "$(DESTDIR)$(DATADIR)/wsbridge/www/$$f" || exit 1; \
+	done
+	$(Q)if [ -d examples/node_modules/@xterm/xterm ]; then \
+		(cd examples/node_modules && find $(SITE_ASSETS) -type f \
+		    ! -name '*.map' ! -name '.*') | while read -r f; do \
+			install -D -m 644 "examples/node_modules/$$f" \
+			    "$(DESTDIR)$(DATADIR)/wsbridge/www/node_modules/$$f" \
+			    || exit 1; \
+		done; \
+	else \
+		echo "  NOTE    no examples/node_modules (make browser-deps):" \
+		    "the terminal and VNC pages will not load"; \
+	fi
 	$(Q)install -m 644 conf/wsbridge.ini \
 	    $(DESTDIR)$(DATADIR)/wsbridge/reference.ini
 	$(Q)cfg=$(DESTDIR)$(SYSCONFDIR)/wsbridge/wsbridge.ini; \
@@ -107,11 +135,13 @@ uninstall: $(PKG_GEN)/wsbridge.ini
 
 # The changelog carries the version of src/version.h and the date of the
 # last commit (now, outside git), so rebuilding a commit gives the same one.
-deb: package-deps
+deb: package-deps browser-deps
 	@echo "  DEB   $(PKG_STAGE)"
-	$(Q)rm -rf $(B)/deb && mkdir -p $(PKG_STAGE)
+	$(Q)rm -rf $(B)/deb && mkdir -p $(PKG_STAGE)/examples/node_modules
 	$(Q)tar -cf - --exclude=node_modules --exclude=__pycache__ Makefile \
 	    src conf examples man packaging tests/unit | tar -xf - -C $(PKG_STAGE)
+	$(Q)tar -cf - -C examples/node_modules --exclude='*.map' $(SITE_ASSETS) | \
+	    tar -xf - -C $(PKG_STAGE)/examples/node_modules
 	$(Q)cp -R packaging/debian $(PKG_STAGE)/debian
 	$(Q)date=$$(git log -1 --format=%cD 2>/dev/null || date -R); \
 	{ echo "wsbridge ($(PKG_VERSION)) unstable; urgency=medium"; echo; \

@@ -293,5 +293,18 @@ void		 config_add_route(struct config *, struct route *);
 void		 config_add_listen(struct config *, const char *spec, bool tls,
 		    int line);
 void		 config_clear_listens(struct config *);
+/*
+ * Give every TCP listener PORT, keeping its address, TLS and
+ * proxy_protocol (--port with -c). Returns how many there were.
+ */
+size_t		 config_listens_set_port(struct config *, const char *port);
+/*
+ * Routes that spawn programs for anyone who can reach a listener that is
+ * not loopback (nor a unix socket), with neither auth nor a TLS client_ca
+ * in the way: one message each, naming the route and the addresses, for
+ * warn(). Needs config_finish() first. Returns how many.
+ */
+size_t		 config_exposed(const struct config *,
+		    void (*warn)(const char *, void *), void *arg);
 
 #endif

@@ -543,3 +543,73 @@ config_match(const struct config *cfg, const char *path, const char **rest)
 		*rest = path + strlen(best->path);
 	return best;
 }
+
+/* Can only this machine reach the listener? Unix sockets count as local. */
+static bool
+config_listen_local(const struct listen_spec *ls)
+{
+	const struct sockaddr_in	*sin;
+	const struct sockaddr_in6	*sin6;
+
+	switch (ls->addr.ss_family) {
+	case AF_INET:
+		sin = (const struct sockaddr_in *)&ls->addr;
+		return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+	case AF_INET6:
+		sin6 = (const struct sockaddr_in6 *)&ls->addr;
+		return IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr) ||
+		    (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr) &&
+		    sin6->sin6_addr.s6_addr[12] == 127);
+	default:
+		return true;
+	}
+}
+
+/* The listeners anyone may reach unchallenged, "A, B"; 0 if none. */
+static size_t
+config_open_listens(const struct config *cfg, char *buf, size_t len)
+{
+	const struct listen_spec	*ls;
+	size_t				 i, n = 0, off = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < cfg->nlistens; i++) {
+		ls = &cfg->listens[i];
+		if (config_listen_local(ls) ||
+		    (ls->tls && cfg->tls_client_ca != NULL))
+			continue;
+		if (off < len)
+			off += (size_t)snprintf(buf + off, len - off, "%s%s",
+			    n > 0 ? ", " : "", ls->spec);
+		n++;
+	}
+	return n;
+}
+
+size_t
+config_exposed(const struct config *cfg, void (*warn)(const char *, void *),
+    void *arg)
+{
+	const struct route	*r;
+	char			 where[512], name[PATH_MAX], msg[1024];
+	size_t			 i, n = 0;
+
+	if (config_open_listens(cfg, where, sizeof(where)) == 0)
+		return 0;
+	for (i = 0; i < cfg->nroutes; i++) {
+		r = cfg->routes[i];
+		if ((r->kind != BACKEND_EXEC && r->kind != BACKEND_DIR) ||
+		    r->auth == AUTH_BASIC || r->auth_header != NULL)
+			continue;
+		snprintf(msg, sizeof(msg), "route %s %s %s%s for anyone who "
+		    "reaches %s, without auth or client_ca: listen on "
+		    "127.0.0.1 or set auth", config_route_name(r, name,
+		    sizeof(name)), r->mode == MODE_PTY ? "gives a terminal "
+		    "running" : "runs", r->kind == BACKEND_DIR ? "the "
+		    "programs in " : "", r->kind == BACKEND_DIR ? r->dir :
+		    r->argv.v[0], where);
+		warn(msg, arg);
+		n++;
+	}
+	return n;
+}

@@ -323,6 +323,31 @@ config_parse_addr(const char *s, int default_port,
 	return config_addr_resolve(host, (int)port, ss, len, why);
 }
 
+size_t
+config_listens_set_port(struct config *cfg, const char *port)
+{
+	struct listen_spec	*ls;
+	char			 host[NI_MAXHOST], *spec;
+	const char		*old, *why;
+	size_t			 i, n = 0;
+
+	for (i = 0; i < cfg->nlistens; i++) {
+		ls = &cfg->listens[i];
+		/* unix sockets have no port; a bad spec is reported later */
+		if (strncmp(ls->spec, "unix:", 5) == 0 ||
+		    config_addr_split(ls->spec, host, sizeof(host), &old,
+		    &why) == -1)
+			continue;
+		if (asprintf(&spec, strchr(host, ':') != NULL ? "[%s]:%s" :
+		    "%s:%s", host, port) == -1)
+			config_oom();
+		free(ls->spec);
+		ls->spec = spec;
+		n++;
+	}
+	return n;
+}
+
 
 /* Do the first bits of a and b agree? */
 static bool

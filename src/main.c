@@ -102,6 +102,21 @@ main_tls_report(const struct config *cfg)
 		tls_ctx_free(tls);
 }
 
+/* config_exposed() to the log (start-up, reload). */
+static void
+main_exposed_log(const char *msg, void *arg)
+{
+	(void)arg;
+	log_warnx("%s", msg);
+}
+
+/* config_exposed() for --check, which prints instead of logging. */
+static void
+main_exposed_print(const char *msg, void *arg)
+{
+	fprintf(arg, "wsbridge: warning: %s\n", msg);
+}
+
 /* Build and check a config from the command line (and file). */
 static struct config *
 main_load_config_to(struct options *opts, int *rv, FILE *errfp)
@@ -221,6 +236,7 @@ main_reload(void)
 	main_metrics_routes(cfg);
 	log_set_level(cfg->log_level);
 	log_info("configuration reloaded: %zu routes", cfg->nroutes);
+	config_exposed(cfg, main_exposed_log, NULL);
 }
 
 /* SIGUSR1: reopen the log file after rotation. */
@@ -342,6 +358,7 @@ main(int argc, char *argv[])
 			return 1;
 		}
 		tls_ctx_free(tls);
+		config_exposed(cfg, main_exposed_print, stderr);
 		if (listeners_check(cfg, stderr) > 0) {
 			config_free(cfg);
 			return 1;
@@ -364,6 +381,7 @@ main(int argc, char *argv[])
 	mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
 	mallopt(M_TRIM_THRESHOLD, 32 * 1024 * 1024);
 	log_init(cfg->log_level, cfg->access_log);
+	config_exposed(cfg, main_exposed_log, NULL);
 	if (record_open(cfg->record, err, sizeof(err)) == -1) {
 		log_error("record: %s", err);
 		config_free(cfg);

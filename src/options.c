@@ -59,7 +59,7 @@ static const struct opt_flag opt_flags[] = {
 	{ "assets", "DIR", "assets_dir", OPT_SERVER, G_BACKEND,
 	    "xterm.js for the pty page (default " WSBRIDGE_ASSET_DIR ")" },
 	{ "port", "PORT", NULL, OPT_LISTEN, G_LISTEN,
-	    "listen on PORT (all interfaces unless --address)" },
+	    "all IPv4 interfaces (with -c: the file's addresses)" },
 	{ "address", "ADDR", NULL, OPT_LISTEN, G_LISTEN,
 	    "listen on ADDR:PORT; repeatable" },
 	{ "listen", "SPEC", NULL, OPT_LISTEN, G_LISTEN,
@@ -67,9 +67,9 @@ static const struct opt_flag opt_flags[] = {
 	{ "ssl", NULL, NULL, OPT_LISTEN, G_LISTEN,
 	    "serve TLS on the listeners" },
 	{ "sslcert", "FILE", "cert", OPT_SERVER, G_LISTEN,
-	    "TLS certificate chain (PEM)" },
+	    "TLS certificate chain (PEM), with --ssl" },
 	{ "sslkey", "FILE", "key", OPT_SERVER, G_LISTEN,
-	    "TLS private key (PEM)" },
+	    "TLS private key (PEM), with --ssl" },
 	{ "staticdir", "DIR", "static_dir", OPT_SERVER, G_LISTEN,
 	    "serve plain GETs from DIR" },
 	{ "workers", "N|auto", "workers", OPT_SERVER, G_LIMITS,
@@ -558,27 +558,66 @@ opt_redirects(struct config *cfg, int redirport)
 	}
 }
 
+static bool
+opt_any_tls(const struct config *cfg)
+{
+	size_t	 i;
+
+	for (i = 0; i < cfg->nlistens; i++)
+		if (cfg->listens[i].tls)
+			return true;
+	return false;
+}
+
+/*
+ * --sslcert or --sslkey with no TLS listener would serve plain ws as if
+ * nothing were wrong: refuse, as websocketd does. With -c the file's [tls]
+ * listeners count (not in the scratch run, which has no file).
+ */
+static int
+opt_check_ssl(const struct config *cfg, const struct opt_scan *s,
+    bool file, FILE *errfp)
+{
+	const char	*flag = opt_used(s, "sslcert") ? "sslcert" : "sslkey";
+
+	if (!opt_used(s, flag) || opt_any_tls(cfg) ||
+	    (file && cfg->path == NULL))
+		return 0;
+	fprintf(errfp, "wsbridge: --%s: no TLS listener: add --ssl (or a "
+	    "[tls] listen with -c); without it the port would serve plain "
+	    "ws\n", flag);
+	return -1;
+}
+
 /*
  * --port, --address, --listen and --ssl: listeners from the command line
- * replace the file's; --port alone listens on every IPv4 and IPv6
- * address (0.0.0.0 and [::]) as websocketd does.
+ * replace the file's. --port alone listens on every IPv4 and IPv6 address
+ * (0.0.0.0 and [::]) as websocketd does; with -c it only changes the port
+ * of the file's listeners (127.0.0.1 if it has none), so that moving a
+ * config never widens who can reach it.
  */
 static int
 opt_listeners(struct config *cfg, const struct opt_scan *s, FILE *errfp)
 {
 	struct opt_listen	 l;
 	const char		*n;
+	bool			 file = opt_used(s, "c") || opt_used(s, "config");
+	bool			 keep;
+	const char		*any = file ? "127.0.0.1" : "0.0.0.0";
 	size_t			 i;
 
 	if (opt_listen_scan(s, &l, errfp) == -1)
 		return -1;
 	/* Without a file to take them from, --ssl needs both flags. */
-	if (l.tls && !opt_used(s, "c") && (!opt_used(s, "sslcert") ||
+	if (l.tls && !file && (!opt_used(s, "sslcert") ||
 	    !opt_used(s, "sslkey"))) {
 		fprintf(errfp, "wsbridge: --ssl: needs --sslcert and --sslkey\n");
 		return -1;
 	}
-	if (l.port != NULL || l.naddr + l.nspec > 0)
+	keep = file && l.port != NULL && l.naddr + l.nspec == 0;
+	if (keep && config_listens_set_port(cfg, l.port) == 0)
+		opt_add_address(cfg, any, l.port, l.tls);
+	else if (!keep && (l.port != NULL || l.naddr + l.nspec > 0))
 		config_clear_listens(cfg);
 	else if (l.tls && cfg->nlistens == 0)
 		config_add_listen(cfg, CONFIG_DEFAULT_LISTEN, true, 0);
@@ -590,19 +629,17 @@ opt_listeners(struct config *cfg, const struct opt_scan *s, FILE *errfp)
 		else if (strcmp(n, "listen") == 0)
 			config_add_listen(cfg, s->uses[i].value, l.tls, 0);
 	}
-	if (l.port != NULL && l.naddr == 0) {
-		opt_add_address(cfg, "0.0.0.0", l.port, l.tls);
-		if (!opt_used(s, "c") && !opt_used(s, "config") &&
-		    opt_have_ipv6())
+	if (!keep && l.port != NULL && l.naddr == 0) {
+		opt_add_address(cfg, any, l.port, l.tls);
+		if (!file && opt_have_ipv6())
 			opt_add_address(cfg, "::", l.port, l.tls);
 	}
 	for (i = 0; i < cfg->nlistens && l.tls; i++)
 		cfg->listens[i].tls = true;
-	if (l.redirport > 0 && cfg->nlistens == 0 && !opt_used(s, "c") &&
-	    !opt_used(s, "config"))
+	if (l.redirport > 0 && cfg->nlistens == 0 && !file)
 		config_add_listen(cfg, CONFIG_DEFAULT_LISTEN, l.tls, 0);
 	opt_redirects(cfg, l.redirport);
-	return 0;
+	return opt_check_ssl(cfg, s, file, errfp);
 }
 
 /* Without -c: one catch-all route, COMMAND's argv taken as it is. */

@@ -84,6 +84,8 @@ export class Child {
       env: opts.env || process.env,
       stdio: ['ignore', fd, fd],
       detached: true,
+      // another user (the package test runs the service's user)
+      ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid } : {}),
     });
     fs.closeSync(fd);
     this.exitCode = null;

@@ -98,7 +98,9 @@ INSTALLED = ["usr/bin/wsbridge",
              "etc/logrotate.d/wsbridge",
              "lib/systemd/system/wsbridge.service",
              "usr/share/wsbridge/examples/count.sh",
-             "usr/share/wsbridge/examples/index.html",
+             "usr/share/wsbridge/www/index.html",
+             "usr/share/wsbridge/www/favicon.svg",
+             "usr/share/wsbridge/www/terminal/index.html",
              "usr/share/wsbridge/reference.ini"]
 
 
@@ -111,7 +113,18 @@ def test_install_into_destdir_runs_and_uninstalls(tmp_path):
         assert (dest / rel).is_file(), rel + " not installed"
     for rel in ("usr/bin/wsbridge", "usr/share/wsbridge/examples/count.sh"):
         assert os.access(dest / rel, os.X_OK), rel + " not executable"
-    assert not list(dest.rglob("node_modules")), "node_modules installed"
+    # Issue 17: the web root holds the site only, and its browser assets.
+    www = dest / "usr/share/wsbridge/www"
+    for p in www.rglob("*"):
+        if p.is_file():
+            assert p.suffix in (".html", ".js", ".mjs", ".css", ".svg"), \
+                "not part of the site: %s" % p.relative_to(www)
+    assert not list((dest / "usr/share/wsbridge/examples").rglob(
+        "node_modules")), "node_modules in examples/"
+    if os.path.isdir(os.path.join(REPO, "examples/node_modules/@xterm")):
+        for rel in ("node_modules/@xterm/xterm/lib/xterm.mjs",
+                    "node_modules/@novnc/novnc/core/rfb.js"):
+            assert (www / rel).is_file(), rel
 
     _, out = run([str(dest / "usr/bin/wsbridge"), "--version"])
     assert out.strip() == repo_version()
@@ -119,7 +132,7 @@ def test_install_into_destdir_runs_and_uninstalls(tmp_path):
     # The installed config names /usr/share/wsbridge: check it with the
     # DESTDIR in front, as the package's real location would be.
     text = (dest / "etc/wsbridge/wsbridge.ini").read_text()
-    assert "/usr/share/wsbridge/examples" in text
+    assert "static_dir = /usr/share/wsbridge/www" in text
     cfg = tmp_path / "installed.ini"
     cfg.write_text(text.replace("/usr/share/wsbridge",
                                 str(dest / "usr/share/wsbridge")))
@@ -148,7 +161,7 @@ def test_install_into_prefix_rewrites_paths(tmp_path):
     cfg = prefix / "etc/wsbridge/wsbridge.ini"
     _, out = run([str(prefix / "bin/wsbridge"), "-c", str(cfg), "--check"])
     assert out.rstrip().endswith("configuration OK"), out
-    assert "static %s/share/wsbridge/examples" % prefix in out
+    assert "static %s/share/wsbridge/www" % prefix in out
     check_unit(prefix / "lib/systemd/system/wsbridge.service",
                "%s/bin" % prefix, "%s/etc" % prefix)
     # A config you changed survives uninstall; the rest goes.

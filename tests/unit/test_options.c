@@ -241,7 +241,8 @@ test_config_file(void)
 	    "--header", "X-Flag: 2", "--check"), 0);
 	CHECK(opts.check);
 	CHECK_EQ(cfg->nlistens, 1);
-	CHECK_STR(cfg->listens[0].spec, "0.0.0.0:9100");
+	/* issue 17: --port moves the file's listener, it does not widen it */
+	CHECK_STR(cfg->listens[0].spec, "127.0.0.1:9100");
 	CHECK_EQ(cfg->limits.ping_interval_ms, 1000);
 	CHECK_EQ(cfg->headers.n, 1);
 	CHECK_STR(cfg->headers.v[0], "X-Flag: 2");
@@ -270,6 +271,122 @@ test_config_file(void)
 	    "directory\n");
 	CHECK_EQ(PARSE("-c", "/tmp"), 1);
 	CHECK_STR(errbuf, "wsbridge: /tmp: Is a directory\n");
+}
+
+/* Collects config_exposed()'s messages, one a line. */
+static void
+collect(const char *msg, void *arg)
+{
+	strcat(arg, msg);
+	strcat(arg, "\n");
+}
+
+/* Issue 17: --port with -c keeps the file's addresses, only the port. */
+static void
+test_port_keeps_addresses(void)
+{
+	struct options	 opts;
+	struct config	*cfg;
+	char		 path[64];
+
+	write_conf(path, "[server]\nlisten = 127.0.0.1:8080\n"
+	    "listen = [::1]:8080 proxy_protocol\nlisten = unix:/tmp/x.sock\n"
+	    "listen = localhost\n[tls]\nlisten = 127.0.0.2:8443\n"
+	    "[route /e]\necho = yes\n");
+	CHECK_EQ(PARSE("-c", path, "--port", "9100"), 0);
+	CHECK_EQ(cfg->nlistens, 5);
+	CHECK_STR(cfg->listens[0].spec, "127.0.0.1:9100");
+	CHECK_STR(cfg->listens[1].spec, "[::1]:9100");
+	CHECK(cfg->listens[1].proxy_protocol && !cfg->listens[1].tls);
+	CHECK_STR(cfg->listens[2].spec, "unix:/tmp/x.sock");
+	CHECK_STR(cfg->listens[3].spec, "localhost:9100");
+	CHECK_STR(cfg->listens[4].spec, "127.0.0.2:9100");
+	CHECK(cfg->listens[4].tls);
+	config_free(cfg);
+	/* --address still replaces them */
+	CHECK_EQ(PARSE("-c", path, "--port", "9100", "--address", "::1"), 0);
+	CHECK_EQ(cfg->nlistens, 1);
+	CHECK_STR(cfg->listens[0].spec, "[::1]:9100");
+	config_free(cfg);
+	unlink(path);
+
+	/* a file without listen keys means 127.0.0.1, and so does --port */
+	write_conf(path, "[route /e]\necho = yes\n");
+	CHECK_EQ(PARSE("--config", path, "--port=9101"), 0);
+	CHECK_EQ(cfg->nlistens, 1);
+	CHECK_STR(cfg->listens[0].spec, "127.0.0.1:9101");
+	config_free(cfg);
+	unlink(path);
+}
+
+/* Issue 17: --sslcert/--sslkey without a TLS listener would be plain ws. */
+static void
+test_ssl_files_need_ssl(void)
+{
+	struct options	 opts;
+	struct config	*cfg;
+	char		 path[64];
+
+	CHECK_EQ(PARSE("--port", "8443", "--sslcert", "/dev/null", "--sslkey",
+	    "/dev/null", "--echo"), 2);
+	CHECK(cfg == NULL);
+	CHECK(strncmp(errbuf, "wsbridge: --sslcert: no TLS listener", 36) == 0);
+	CHECK_EQ(PARSE("--sslkey", "/dev/null", "--echo"), 2);
+	CHECK(strncmp(errbuf, "wsbridge: --sslkey: no TLS listener", 35) == 0);
+	write_conf(path, "[route /e]\necho = yes\n");
+	CHECK_EQ(PARSE("-c", path, "--sslcert", "/dev/null"), 2);
+	unlink(path);
+	/* a [tls] listener in the file takes them */
+	write_conf(path, "[tls]\nlisten = 127.0.0.1:8443\n"
+	    "[route /e]\necho = yes\n");
+	CHECK_EQ(PARSE("-c", path, "--sslcert", "/dev/null", "--sslkey",
+	    "/dev/null"), 0);
+	CHECK_STR(cfg->tls_cert, "/dev/null");
+	config_free(cfg);
+	unlink(path);
+}
+
+/* Issue 17: programs for anyone on a non-loopback listener are named. */
+static void
+test_exposed(void)
+{
+	struct options	 opts;
+	struct config	*cfg;
+	char		 path[64], got[4096];
+
+	write_conf(path, "[server]\nlisten = 127.0.0.1:1\nlisten = [::1]:1\n"
+	    "listen = unix:/tmp/wsb-x.sock\n"
+	    "[route /t]\nexec = /bin/sh\nmode = pty\n"
+	    "[route /e]\necho = yes\n[route /v]\nconnect = 127.0.0.1:1\n"
+	    "[route /d/*]\ndir = /tmp\n"
+	    "[route /a]\nexec = /bin/sh\nauth = basic\n"
+	    "auth_file = /dev/null\n");
+	got[0] = '\0';
+	CHECK_EQ(PARSE("-c", path), 0);
+	CHECK_EQ(config_finish(cfg, stderr), 0);
+	CHECK_EQ(config_exposed(cfg, collect, got), 0);
+	CHECK_STR(got, "");
+	config_free(cfg);
+	/* --address 0.0.0.0 widens it: /t and /d, not echo, connect, auth */
+	CHECK_EQ(PARSE("-c", path, "--address", "0.0.0.0", "--address", "::",
+	    "--port", "1"), 0);
+	CHECK_EQ(config_finish(cfg, stderr), 0);
+	CHECK_EQ(config_exposed(cfg, collect, got), 2);
+	CHECK_STR(got, "route /t gives a terminal running /bin/sh for anyone "
+	    "who reaches 0.0.0.0:1, [::]:1, without auth or client_ca: "
+	    "listen on 127.0.0.1 or set auth\n"
+	    "route /d/* runs the programs in /tmp for anyone who reaches "
+	    "0.0.0.0:1, [::]:1, without auth or client_ca: listen on "
+	    "127.0.0.1 or set auth\n");
+	config_free(cfg);
+	unlink(path);
+	/* 127.0.0.0/8 and ::ffff:127.0.0.1 are loopback */
+	got[0] = '\0';
+	CHECK_EQ(PARSE("--address", "127.0.0.9", "--address",
+	    "::ffff:127.0.0.1", "--port", "1", "--pty", "/bin/sh"), 0);
+	CHECK_EQ(config_finish(cfg, stderr), 0);
+	CHECK_EQ(config_exposed(cfg, collect, got), 0);
+	config_free(cfg);
 }
 
 static void
@@ -303,6 +420,9 @@ main(void)
 	test_flags();
 	test_backends();
 	test_config_file();
+	test_port_keeps_addresses();
+	test_ssl_files_need_ssl();
+	test_exposed();
 	test_help();
 	TEST_REPORT();
 }
