@@ -13,12 +13,13 @@ BENCH_BINS	:= $(B)/bench/wsbench $(B)/bench/echo_server \
 bench-bins: $(BENCH_BINS)
 
 WSBENCH_SRCS	:= tests/bench/wsbench.c tests/bench/wsb_conn.c \
+		   tests/bench/wsb_tls.c \
 		   tests/bench/wsb_stats.c
 
 $(B)/bench/wsbench: $(WSBENCH_SRCS) tests/bench/wsbench.h
 	@mkdir -p $(B)/bench
 	@echo "  CC    $@"
-	$(Q)$(CC) $(BENCH_CFLAGS) -o $@ $(WSBENCH_SRCS) -lcrypto
+	$(Q)$(CC) $(BENCH_CFLAGS) -o $@ $(WSBENCH_SRCS) -lssl -lcrypto
 
 $(B)/bench/echo_server: tests/bench/echo_server.c
 	@mkdir -p $(B)/bench
