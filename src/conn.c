@@ -158,6 +158,14 @@ client_send(struct conn *c, const void *p, size_t n)
 	return send(c->client.wfd, p, n, MSG_NOSIGNAL);
 }
 
+/* Bytes owed to the client: client.out, and TLS records not sent yet. */
+static size_t
+client_unsent(const struct conn *c)
+{
+	return buf_len(&c->client.out) + (c->tls != NULL ?
+	    tls_unsent(c->tls) : 0);
+}
+
 /* --- watchers ---------------------------------------------------------- */
 
 static void
@@ -521,7 +529,7 @@ conn_maybe_finish(struct conn *c)
 		return;
 	client_done = c->client.eof || c->linger ||
 	    (c->close_sent && c->close_received);
-	if (!client_done || buf_len(&c->client.out) > 0 || c->file_fd != -1)
+	if (!client_done || client_unsent(c) > 0 || c->file_fd != -1)
 		return;
 	if (c->backend.wfd != -1 && buf_len(&c->backend.out) > 0)
 		return;
@@ -622,7 +630,7 @@ conn_client_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	if (len > CONN_MAX_WRITE_PER_EVENT)
 		len = CONN_MAX_WRITE_PER_EVENT;
-	if (len > 0) {
+	if (len > 0 || client_unsent(c) > 0) {
 		n = client_send(c, buf_head(b), len);
 		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
 			watcher_set(&c->client.wr, true);
@@ -636,7 +644,7 @@ conn_client_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	if (c->file_fd != -1 && buf_low(b))
 		conn_file_pump(c);
-	if (buf_len(b) == 0) {
+	if (client_unsent(c) == 0) {
 		watcher_set(&c->client.wr, false);
 		if (c->responded && c->state == CONN_HTTP &&
 		    c->file_fd == -1) {
@@ -652,7 +660,7 @@ conn_client_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 		if (c->input_blocked)
 			conn_process_input(c);
 	}
-	if (c->state != CONN_CLOSED && buf_len(b) > 0)
+	if (c->state != CONN_CLOSED && client_unsent(c) > 0)
 		watcher_set(&c->client.wr, true);
 }
 
