@@ -142,6 +142,8 @@ wtls_write(struct wb_conn *c, const void *p, size_t n)
 void
 wtls_free(struct wb_conn *c)
 {
+	/* without this SSL_free marks the session (our ticket) spent */
+	SSL_set_shutdown(c->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
 	SSL_free(c->ssl);
 	c->ssl = NULL;
 }
