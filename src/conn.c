@@ -194,6 +194,14 @@ client_send(struct conn *c, const void *p, size_t n)
 	return send(c->client.wfd, p, n, MSG_NOSIGNAL);
 }
 
+/* Bytes owed to the client: client.out, and TLS records not sent yet. */
+static size_t
+client_unsent(const struct conn *c)
+{
+	return buf_len(&c->client.out) + (c->tls != NULL ?
+	    tls_unsent(c->tls) : 0);
+}
+
 /* --- watchers ---------------------------------------------------------- */
 
 static void
@@ -648,7 +656,7 @@ conn_maybe_finish(struct conn *c)
 		return;
 	client_done = c->client.eof || c->linger ||
 	    (c->close_sent && c->close_received);
-	if (!client_done || buf_len(&c->client.out) > 0 || c->file_fd != -1)
+	if (!client_done || client_unsent(c) > 0 || c->file_fd != -1)
 		return;
 	if (c->backend.wfd != -1 && buf_len(&c->backend.out) > 0)
 		return;
@@ -831,7 +839,7 @@ conn_client_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	if (len > CONN_MAX_WRITE_PER_EVENT)
 		len = CONN_MAX_WRITE_PER_EVENT;
-	if (len > 0) {
+	if (len > 0 || client_unsent(c) > 0) {
 		n = client_send(c, buf_head(b), len);
 		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
 			conn_client_writing(c, true);
@@ -847,7 +855,7 @@ conn_client_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	if (c->file_fd != -1 && buf_low(b))
 		conn_file_pump(c);
-	if (buf_len(b) == 0) {
+	if (client_unsent(c) == 0) {
 		conn_client_writing(c, false);
 		if (c->responded && c->state == CONN_HTTP &&
 		    c->file_fd == -1) {
@@ -863,7 +871,7 @@ conn_client_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 		if (c->input_blocked)
 			conn_process_input(c);
 	}
-	if (c->state != CONN_CLOSED && buf_len(b) > 0)
+	if (c->state != CONN_CLOSED && client_unsent(c) > 0)
 		conn_client_writing(c, true);
 }
 

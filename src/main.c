@@ -157,6 +157,8 @@ main_supervisor_reload(void)
 	FILE		*quiet;
 	int		 rv;
 
+	/* before the workers hear SIGHUP: they all seal with the new key */
+	tls_keys_rotate();
 	if ((quiet = fopen("/dev/null", "w")) == NULL)
 		return;
 	cfg = main_load_config_to(&opts, &rv, quiet);
@@ -210,6 +212,9 @@ main_reload(void)
 	char		 err[512];
 	int		 rv;
 
+	/* SIGHUP rotates the ticket key; a supervisor does it for all. */
+	if (!main_is_worker)
+		tls_keys_rotate();
 	if ((cfg = main_load_config(&opts, &rv)) == NULL) {
 		log_error("reload failed; keeping the running configuration");
 		return;
@@ -381,6 +386,9 @@ main(int argc, char *argv[])
 	mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
 	mallopt(M_TRIM_THRESHOLD, 32 * 1024 * 1024);
 	log_init(cfg->log_level, cfg->access_log);
+	/* before fork: every worker seals and opens tickets alike */
+	if (tls_keys_init() == -1)
+		log_warnx("tls: no shared session ticket keys");
 	config_exposed(cfg, main_exposed_log, NULL);
 	if (record_open(cfg->record, err, sizeof(err)) == -1) {
 		log_error("record: %s", err);

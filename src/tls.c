@@ -3,6 +3,8 @@
  * TLS) and non-blocking connections that turn WANT_READ/WANT_WRITE into
  * EAGAIN plus tls_want(). The only file that includes openssl/ssl.h.
  */
+#include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <errno.h>
@@ -12,16 +14,26 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include "config.h"
 #include "tls.h"
 
-#define TLS_SESSION_CACHE	4096	/* sessions kept per context */
-#define TLS_SESSION_TIMEOUT	300	/* seconds */
+#define TLS_SESSION_TIMEOUT	300	/* seconds a ticket is good for */
 #define TLS_ERRLEN		256
+/*
+ * Records are at most 16 KiB: a read-ahead buffer this size takes several
+ * in one read(2), and written records gather up to TLS_OUT_BATCH before
+ * one send(2), so bulk data costs a syscall per 64 KiB, not two reads and
+ * a write per record. Both buffers are freed when empty (idle costs none).
+ */
+#define TLS_READ_BUF		(64 * 1024)
+#define TLS_OUT_BATCH		(64 * 1024)
 
 /* A [tls NAME] certificate: its own SSL_CTX, switched to by SNI. */
 struct tls_sni {
@@ -39,13 +51,112 @@ struct tls_ctx {
 struct tls_conn {
 	struct tls_ctx	*tc;
 	SSL		*ssl;
+	int		 fd;
 	int		 want;
+	bool		 rd_more;	/* records may wait in read-ahead */
+	uint8_t		*out;		/* ciphertext not sent yet */
+	size_t		 olen, ooff, ocap;
 	char		*subject;	/* cached tls_peer_subject() */
 	char		 verify[TLS_ERRLEN];
 	char		 err[TLS_ERRLEN];
 };
 
 static const unsigned char tls_alpn[] = "\x08http/1.1";
+
+/*
+ * Session ticket keys: in memory shared by the supervisor and all its
+ * workers (mapped before fork), so a ticket from one worker resumes on
+ * any. SIGHUP makes a new current key in the other slot; the previous
+ * one still opens tickets (which are then renewed) until the next.
+ */
+struct tls_ticket_key {
+	unsigned char	 name[16];
+	unsigned char	 aes[32];
+	unsigned char	 hmac[32];
+};
+
+struct tls_ticket_keys {
+	int			 cur;	/* slot that seals new tickets */
+	struct tls_ticket_key	 slot[2];
+};
+
+static struct tls_ticket_keys	*tls_keys;
+
+static int
+tls_key_fill(struct tls_ticket_key *k)
+{
+	return RAND_bytes((unsigned char *)k, sizeof(*k)) == 1 ? 0 : -1;
+}
+
+int
+tls_keys_init(void)
+{
+	void	*p;
+
+	if (tls_keys != NULL)
+		return 0;
+	p = mmap(NULL, sizeof(*tls_keys), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	tls_keys = p;
+	if (tls_key_fill(&tls_keys->slot[0]) == -1 ||
+	    tls_key_fill(&tls_keys->slot[1]) == -1)
+		return -1;
+	return 0;
+}
+
+void
+tls_keys_rotate(void)
+{
+	int	 next;
+
+	if (tls_keys == NULL)
+		return;
+	next = 1 - __atomic_load_n(&tls_keys->cur, __ATOMIC_ACQUIRE);
+	if (tls_key_fill(&tls_keys->slot[next]) == -1)
+		return;
+	__atomic_store_n(&tls_keys->cur, next, __ATOMIC_RELEASE);
+}
+
+/* Seal (enc 1) or open a ticket: AES-256-CBC and HMAC-SHA256. */
+static int
+tls_ticket_cb(SSL *ssl, unsigned char name[16], unsigned char iv[16],
+    EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc)
+{
+	const struct tls_ticket_key	*k;
+	OSSL_PARAM			 params[2];
+	int				 cur, i, rv = 1;
+
+	(void)ssl;
+	cur = __atomic_load_n(&tls_keys->cur, __ATOMIC_ACQUIRE);
+	if (enc) {
+		k = &tls_keys->slot[cur];
+		if (RAND_bytes(iv, EVP_MAX_IV_LENGTH) != 1)
+			return -1;
+		memcpy(name, k->name, sizeof(k->name));
+		if (EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k->aes,
+		    iv) != 1)
+			return -1;
+	} else {
+		for (i = 0; i < 2; i++)
+			if (memcmp(name, tls_keys->slot[i].name, 16) == 0)
+				break;
+		if (i == 2)
+			return 0;	/* unknown key: full handshake */
+		k = &tls_keys->slot[i];
+		rv = i == cur ? 1 : 2;	/* 2: renew the ticket */
+		if (EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k->aes,
+		    iv) != 1)
+			return -1;
+	}
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+	    (char *)"SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if (EVP_MAC_init(hctx, k->hmac, sizeof(k->hmac), params) != 1)
+		return -1;
+	return rv;
+}
 
 /* The most specific queued OpenSSL error, then the queue emptied. */
 static void
@@ -144,11 +255,26 @@ tls_ctx_options(SSL_CTX *ctx, const struct config *cfg)
 	   WebSocket has its own Close frame */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
 	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_IGNORE_UNEXPECTED_EOF);
+	/*
+	 * Partial writes and a moving buffer: a record that could not go
+	 * out is retried from wherever the rest of client.out then lies.
+	 * RELEASE_BUFFERS keeps an idle connection's record buffers freed;
+	 * a busy one keeps them while data waits in them.
+	 */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
-	SSL_CTX_sess_set_cache_size(ctx, TLS_SESSION_CACHE);
+	SSL_CTX_set_read_ahead(ctx, 1);
+	SSL_CTX_set_default_read_buffer_len(ctx, TLS_READ_BUF);
+	/*
+	 * Stateless resumption: tickets only, no session cache (no memory
+	 * per session, and any worker opens them). One ticket per
+	 * handshake: each costs a seal and a record.
+	 */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_timeout(ctx, TLS_SESSION_TIMEOUT);
+	SSL_CTX_set_num_tickets(ctx, 1);
+	if (tls_keys != NULL)
+		SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, tls_ticket_cb);
 	/* resumption with client certificates needs a session id context */
 	SSL_CTX_set_session_id_context(ctx, sid, sizeof(sid) - 1);
 	SSL_CTX_set_alpn_select_cb(ctx, tls_alpn_cb, NULL);
@@ -263,20 +389,130 @@ tls_ctx_free(struct tls_ctx *tc)
 	free(tc);
 }
 
+/* --- ciphertext out: records gathered, sent in batches ---------------- */
+
+/* Send what is gathered: 0 all sent, -1 with errno (EAGAIN: wait). */
+static int
+tls_out_send(struct tls_conn *c)
+{
+	ssize_t	 n;
+
+	while (c->ooff < c->olen) {
+		n = send(c->fd, c->out + c->ooff, c->olen - c->ooff,
+		    MSG_NOSIGNAL);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		c->ooff += (size_t)n;
+	}
+	/* drained: an idle connection keeps no buffer */
+	free(c->out);
+	c->out = NULL;
+	c->olen = c->ooff = c->ocap = 0;
+	return 0;
+}
+
+static int
+tls_out_write(BIO *b, const char *p, int len)
+{
+	struct tls_conn	*c = BIO_get_data(b);
+	size_t		 n = (size_t)len, cap;
+	uint8_t		*q;
+
+	BIO_clear_retry_flags(b);
+	if (c->olen - c->ooff >= TLS_OUT_BATCH && tls_out_send(c) == -1) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			BIO_set_retry_write(b);
+		return -1;
+	}
+	if (c->ooff > 0 && c->ooff == c->olen)
+		c->olen = c->ooff = 0;
+	if (c->olen + n > c->ocap) {
+		if (c->ooff > 0) {
+			memmove(c->out, c->out + c->ooff, c->olen - c->ooff);
+			c->olen -= c->ooff;
+			c->ooff = 0;
+		}
+		for (cap = c->ocap ? c->ocap : TLS_OUT_BATCH; cap < c->olen + n;)
+			cap *= 2;
+		if (cap != c->ocap) {
+			if ((q = realloc(c->out, cap)) == NULL)
+				return -1;
+			c->out = q;
+			c->ocap = cap;
+		}
+	}
+	memcpy(c->out + c->olen, p, n);
+	c->olen += n;
+	return len;
+}
+
+static long
+tls_out_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	struct tls_conn	*c = BIO_get_data(b);
+
+	(void)num, (void)ptr;
+	switch (cmd) {
+	case BIO_CTRL_FLUSH:
+		/* the end of a handshake flight, or a close_notify */
+		BIO_clear_retry_flags(b);
+		if (tls_out_send(c) == 0)
+			return 1;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			BIO_set_retry_write(b);
+		return 0;
+	case BIO_CTRL_WPENDING:
+	case BIO_CTRL_PENDING:
+		return (long)(c->olen - c->ooff);
+	default:
+		return 0;
+	}
+}
+
+static BIO_METHOD	*tls_out_method;
+
+/* The write side of a connection: a BIO over c's ciphertext buffer. */
+static BIO *
+tls_out_bio(struct tls_conn *c)
+{
+	BIO	*b;
+
+	if (tls_out_method == NULL) {
+		if ((tls_out_method = BIO_meth_new(BIO_get_new_index() |
+		    BIO_TYPE_SOURCE_SINK, "wsbridge tls out")) == NULL)
+			return NULL;
+		BIO_meth_set_write(tls_out_method, tls_out_write);
+		BIO_meth_set_ctrl(tls_out_method, tls_out_ctrl);
+	}
+	if ((b = BIO_new(tls_out_method)) == NULL)
+		return NULL;
+	BIO_set_data(b, c);
+	BIO_set_init(b, 1);
+	return b;
+}
+
 struct tls_conn *
 tls_conn_new(struct tls_ctx *tc, int fd)
 {
 	struct tls_conn	*c;
 
+	BIO		*rbio = NULL, *wbio = NULL;
+
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
+	c->fd = fd;
 	ERR_clear_error();
-	if ((c->ssl = SSL_new(tc->ctx)) == NULL || SSL_set_fd(c->ssl,
-	    fd) != 1) {
+	if ((c->ssl = SSL_new(tc->ctx)) == NULL ||
+	    (rbio = BIO_new_socket(fd, BIO_NOCLOSE)) == NULL ||
+	    (wbio = tls_out_bio(c)) == NULL) {
+		BIO_free(rbio);
 		SSL_free(c->ssl);
 		free(c);
 		return NULL;
 	}
+	SSL_set_bio(c->ssl, rbio, wbio);
 	SSL_set_accept_state(c->ssl);
 	c->tc = tc;
 	tc->refs++;
@@ -327,6 +563,8 @@ tls_handshake(struct tls_conn *c, const char **why)
 	errno = 0;
 	if ((rc = SSL_do_handshake(c->ssl)) == 1) {
 		c->want = 0;
+		/* read-ahead may hold the first request already */
+		c->rd_more = true;
 		return 1;
 	}
 	if (tls_result(c, rc, &eof) == 0)
@@ -337,17 +575,34 @@ tls_handshake(struct tls_conn *c, const char **why)
 	return -1;
 }
 
+/*
+ * SSL_read gives one record a call: go on until len is full or the
+ * socket is drained, so one pass of the caller moves many records.
+ */
 ssize_t
 tls_read(struct tls_conn *c, void *buf, size_t len)
 {
+	uint8_t	*p = buf;
+	size_t	 got = 0;
 	bool	 eof = false;
 	int	 n;
 
-	ERR_clear_error();
-	errno = 0;
-	if ((n = SSL_read(c->ssl, buf, len > INT_MAX ? INT_MAX :
-	    (int)len)) > 0)
-		return n;
+	c->rd_more = false;
+	if (len > INT_MAX)
+		len = INT_MAX;
+	while (got < len) {
+		ERR_clear_error();
+		errno = 0;
+		if ((n = SSL_read(c->ssl, p + got, (int)(len - got))) <= 0)
+			break;
+		got += (size_t)n;
+	}
+	if (got == len) {
+		c->rd_more = true;
+		return (ssize_t)got;
+	}
+	if (got > 0)		/* an error or EOF comes again next call */
+		return (ssize_t)got;
 	if (tls_result(c, n, &eof) == 0) {
 		errno = EAGAIN;
 		return -1;
@@ -355,26 +610,53 @@ tls_read(struct tls_conn *c, void *buf, size_t len)
 	return eof ? 0 : -1;
 }
 
+/*
+ * Records gather in c->out and go out in batches; what the socket does
+ * not take now waits there (tls_unsent), sent by the next call.
+ */
 ssize_t
 tls_write(struct tls_conn *c, const void *buf, size_t len)
 {
-	bool	 eof = false;
-	int	 n;
+	const uint8_t	*p = buf;
+	size_t		 put = 0;
+	bool		 eof = false;
+	int		 n = 1;
 
-	if (len == 0)
-		return 0;
-	ERR_clear_error();
-	errno = 0;
-	if ((n = SSL_write(c->ssl, buf, len > INT_MAX ? INT_MAX :
-	    (int)len)) > 0)
-		return n;
-	if (tls_result(c, n, &eof) == 0) {
+	if (len > INT_MAX)
+		len = INT_MAX;
+	while (put < len) {
+		ERR_clear_error();
+		errno = 0;
+		if ((n = SSL_write(c->ssl, p + put, (int)(len - put))) <= 0)
+			break;
+		put += (size_t)n;
+	}
+	if (n <= 0 && tls_result(c, n, &eof) == -1) {
+		if (eof)
+			errno = EPIPE;
+		return -1;
+	}
+	if (tls_out_send(c) == -1 && errno != EAGAIN && errno != EWOULDBLOCK)
+		return -1;
+	if (put == 0 && len > 0) {
+		c->want = TLS_WANT_WRITE;
 		errno = EAGAIN;
 		return -1;
 	}
-	if (eof)
-		errno = EPIPE;
-	return -1;
+	if (c->olen > c->ooff) {
+		c->want = TLS_WANT_WRITE;
+		if (put == 0) {
+			errno = EAGAIN;
+			return -1;
+		}
+	}
+	return (ssize_t)put;
+}
+
+size_t
+tls_unsent(const struct tls_conn *c)
+{
+	return c->olen - c->ooff;
 }
 
 int
@@ -388,7 +670,10 @@ tls_pending(const struct tls_conn *c)
 {
 	int	 n = SSL_pending(c->ssl);
 
-	return n > 0 ? (size_t)n : 0;
+	if (n > 0)
+		return (size_t)n;
+	/* read-ahead: whole records may wait undecrypted */
+	return c->rd_more && SSL_has_pending(c->ssl) ? 1 : 0;
 }
 
 int
@@ -462,6 +747,7 @@ tls_conn_free(struct tls_conn *c)
 	if (c == NULL)
 		return;
 	SSL_free(c->ssl);
+	free(c->out);
 	free(c->subject);
 	tls_ctx_free(c->tc);
 	free(c);

@@ -24,7 +24,7 @@ struct tls_conn;
 /*
  * A server context from cfg's [tls] cert, key, client_ca, min_version
  * and [tls NAME] sections: full chains, default ciphers, ALPN http/1.1,
- * SNI (exact name, then *.wildcard, else [tls]'s cert), a session cache.
+ * SNI (exact name, then *.wildcard, else [tls]'s cert), session tickets.
  * client_ca makes a certificate from that CA mandatory. NULL with err
  * set ("cert /path: reason") on error: --check and SIGHUP use that.
  * The caller holds one reference.
@@ -36,6 +36,15 @@ struct tls_ctx	*tls_ctx_new(const struct config *, char *err, size_t errsz);
  */
 void		 tls_ctx_free(struct tls_ctx *);
 
+/*
+ * Session ticket keys shared by every worker: init maps them before the
+ * workers fork (contexts made before it use OpenSSL's own keys); rotate
+ * (the supervisor's SIGHUP) makes a new sealing key, the old one still
+ * opens. -1 when the memory or randomness is missing.
+ */
+int		 tls_keys_init(void);
+void		 tls_keys_rotate(void);
+
 /* A server-side connection on a non-blocking socket; NULL on error. */
 struct tls_conn	*tls_conn_new(struct tls_ctx *, int fd);
 /* 1 done, 0 in progress (see tls_want), -1 failed with *why set. */
@@ -46,8 +55,14 @@ int		 tls_handshake(struct tls_conn *, const char **why);
  * another errno on failure (EPROTO: a TLS error, see tls_error).
  */
 ssize_t		 tls_read(struct tls_conn *, void *, size_t);
-/* As tls_read; a partial write returns what was written. */
+/*
+ * As tls_read; a partial write returns what was written. Encrypted
+ * records may wait unsent (tls_unsent): call again, len 0 to only send
+ * them, when the socket is writable.
+ */
 ssize_t		 tls_write(struct tls_conn *, const void *, size_t);
+/* Ciphertext bytes not sent yet. */
+size_t		 tls_unsent(const struct tls_conn *);
 int		 tls_want(const struct tls_conn *);
 /* Bytes decrypted but not read yet: read them before waiting on fd. */
 size_t		 tls_pending(const struct tls_conn *);

@@ -6,24 +6,31 @@
 B		?= build
 BENCH_CFLAGS	:= -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror $(WARN)
 BENCH_BINS	:= $(B)/bench/wsbench $(B)/bench/echo_server \
-		   $(B)/bench/spawn_rate $(B)/bench/tcp_relay
+		   $(B)/bench/spawn_rate $(B)/bench/tcp_relay \
+		   $(B)/bench/tls_echo_server
 
 .PHONY: bench bench-bins bench-smoke
 
 bench-bins: $(BENCH_BINS)
 
 WSBENCH_SRCS	:= tests/bench/wsbench.c tests/bench/wsb_conn.c \
+		   tests/bench/wsb_tls.c \
 		   tests/bench/wsb_stats.c
 
 $(B)/bench/wsbench: $(WSBENCH_SRCS) tests/bench/wsbench.h
 	@mkdir -p $(B)/bench
 	@echo "  CC    $@"
-	$(Q)$(CC) $(BENCH_CFLAGS) -o $@ $(WSBENCH_SRCS) -lcrypto
+	$(Q)$(CC) $(BENCH_CFLAGS) -o $@ $(WSBENCH_SRCS) -lssl -lcrypto
 
 $(B)/bench/echo_server: tests/bench/echo_server.c
 	@mkdir -p $(B)/bench
 	@echo "  CC    $@"
 	$(Q)$(CC) $(BENCH_CFLAGS) -o $@ $<
+
+$(B)/bench/tls_echo_server: tests/bench/tls_echo_server.c
+	@mkdir -p $(B)/bench
+	@echo "  CC    $@"
+	$(Q)$(CC) $(BENCH_CFLAGS) -o $@ $< -lssl -lcrypto
 
 $(B)/bench/spawn_rate: tests/bench/spawn_rate.c
 	@mkdir -p $(B)/bench

@@ -28,7 +28,7 @@ build() {
 # The peers come from Debian; without root (or apt) the table shows wsbridge
 # alone.
 install_peers() {
-	command -v websocketd >/dev/null && command -v websockify >/dev/null &&
+	have websocketd && have websockify && have openssl &&
 	    return
 	if [ "$(id -u)" != 0 ]; then
 		echo "bench: websocketd/websockify missing; as root:" \
@@ -36,7 +36,7 @@ install_peers() {
 		return
 	fi
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    websocketd websockify >/dev/null
+	    websocketd websockify openssl >/dev/null
 }
 
 have() {
@@ -71,7 +71,33 @@ server_cmd() {
 		    "--connect 127.0.0.1:$ECHO_PORT --max-message-size 32M" \
 		    "--buffer-size 1M" ;;
 	websockify)	echo "websockify 127.0.0.1:$2 127.0.0.1:$ECHO_PORT" ;;
+	# wss: the same servers with the bench certificate (ECDSA P-256).
+	wss-wsbridge-binary) echo "$WSB --port $2 --address 127.0.0.1" \
+		    "$(wsb_tls) --binary cat" ;;
+	wss-websocketd-binary) echo "websocketd --port $2" \
+		    "--address 127.0.0.1 --ssl --sslcert $CERT --sslkey $KEY" \
+		    "--binary cat" ;;
+	wss-wsbridge-tcp) echo "$WSB --port $2 --address 127.0.0.1" \
+		    "$(wsb_tls) --connect 127.0.0.1:$ECHO_PORT" ;;
+	wss-websockify)	echo "websockify --cert $CERT --key $KEY" \
+		    "127.0.0.1:$2 127.0.0.1:$ECHO_PORT" ;;
+	# The physical reference: a plain C OpenSSL echo server, no hop.
+	tls-echo)	echo "$B/bench/tls_echo_server --port $2 --cert $CERT" \
+		    "--key $KEY" ;;
 	esac
+}
+
+wsb_tls() {
+	echo "--ssl --sslcert $CERT --sslkey $KEY"
+}
+
+# A throwaway ECDSA P-256 certificate for the wss rows.
+make_cert() {
+	CERT=$OUT/cert.pem
+	KEY=$OUT/key.pem
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout "$KEY" -out "$CERT" -days 2 -subj /CN=localhost \
+	    >/dev/null 2>&1 || { echo "bench: openssl req failed" >&2; exit 1; }
 }
 
 # measure KEY SERVER WSBENCH-ARGS...: one run; "raw" talks to the echo
@@ -81,8 +107,8 @@ measure() {
 	local key=$1 srv=$2 port pid=0 log rc
 	shift 2
 	case $srv in
-	websocketd*) have websocketd || return ;;
-	websockify)
+	websocketd* | wss-websocketd*) have websocketd || return ;;
+	websockify | wss-websockify)
 		have websockify || return
 		[ "$ROUND" -le "$RUNS_WSF" ] || return ;;
 	esac
@@ -105,7 +131,8 @@ measure() {
 		    "errors 1" >>"$RES"; return; }
 		pid=$SERVER_PID
 	fi
-	[ "$1" = idle ] && set -- "$@" --pid "$pid"
+	# --pid: idle reads its RSS, the others its CPU per message/session.
+	[ "$pid" != 0 ] && set -- "$@" --pid "$pid"
 	timeout $((SECS + 90)) "$WSBENCH" "$@" --port "$port" >>"$log" 2>&1
 	rc=$?
 	[ "$pid" != 0 ] && stop_server "$pid"
@@ -161,6 +188,31 @@ round() {
 	measure large.wsbridge-tcp wsbridge-tcp-large large --count 5
 	measure large.raw raw large --raw --count 5
 	measure large.relay relay large --raw --count 5
+	tls_round
+}
+
+# The wss loads (issue 18): same client, TLS 1.3 through OpenSSL.
+tls_round() {
+	local e="echo --conns 100 --depth 16 --size 64 --seconds $SECS --binary"
+	local b="echo --conns 10 --depth 4 --size 16K --seconds $SECS --binary"
+	local c="connect --conns 10 --size 64 --seconds $SECS --binary"
+	for s in wss-wsbridge-binary wss-websocketd-binary; do
+		measure "wss.echo.${s#wss-}" "$s" $e --tls
+	done
+	for s in wss-wsbridge-tcp wss-websockify; do
+		measure "wss.echo.${s#wss-}" "$s" $e --tls
+	done
+	measure bulk.wsbridge-tcp wsbridge-tcp $b
+	for s in wss-wsbridge-tcp wss-websockify wss-wsbridge-binary \
+	    wss-websocketd-binary; do
+		measure "wss.bulk.${s#wss-}" "$s" $b --tls
+	done
+	measure wss.bulk.tls-echo tls-echo raw --conns 10 --depth 4 --size 16K \
+	    --seconds "$SECS" --tls
+	measure wss.connect.wsbridge-tcp wss-wsbridge-tcp $c --tls
+	measure wss.resume.wsbridge-tcp wss-wsbridge-tcp $c --tls --resume
+	measure wss.connect.tls-echo tls-echo $c --raw --tls
+	measure wss.resume.tls-echo tls-echo $c --raw --tls --resume
 }
 
 # Once: the heavy idle loads, and websockify's large message, which takes
@@ -170,6 +222,8 @@ extras() {
 	measure idle.wsbridge-tcp wsbridge-tcp idle --count "$IDLE" --binary
 	measure idle.websocketd-text websocketd-text idle --count "$IDLE_WSD"
 	measure idle.websockify websockify idle --count "$IDLE_WSF" --binary
+	measure idle.wss.wsbridge-tcp wss-wsbridge-tcp idle --count "$IDLE" \
+	    --binary --tls
 }
 
 # med KEY FIELD: the median over the runs, "-" when none.
@@ -187,23 +241,29 @@ fails() {
 
 print_medians() {
 	local k
-	printf '\n%-26s %12s %9s %9s %9s %6s\n' "load.server" "rate/s" \
-	    "p50 us" "p99 us" "max us" "fails"
+	printf '\n%-30s %12s %9s %9s %9s %9s %6s\n' "load.server" "rate/s" \
+	    "p50 us" "p99 us" "max us" "cpu us" "fails"
 	for k in $(awk '{ print $1 }' "$RES" | awk '!seen[$0]++' |
 	    grep -v '^idle\.'); do
+		# cpu us: the server's CPU (with its children) per message,
+		# or per session for connect loads
+		cpu=$(med "$k" cpu_us_per_msg)
 		case $k in
-		connect.*)	r=$(med "$k" sessions_per_s) ;;
+		*connect.* | *resume.*)	r=$(med "$k" sessions_per_s)
+			cpu=$(med "$k" cpu_us_per_session) ;;
 		large.*)	r="$(med "$k" mb_per_s) MB" ;;
+		*bulk.*)	r="$(med "$k" mb_per_s) MB" ;;
 		*)		r=$(med "$k" msgs_per_s) ;;
 		esac
-		printf '%-26s %12s %9s %9s %9s %6s\n' "$k" "$r" \
+		printf '%-30s %12s %9s %9s %9s %9s %6s\n' "$k" "$r" \
 		    "$(med "$k" p50_us)" "$(med "$k" p99_us)" \
-		    "$(med "$k" max_us)" "$(fails "$k")"
+		    "$(med "$k" max_us)" "$cpu" "$(fails "$k")"
 	done
-	printf '\n%-26s %7s %9s %12s %12s %8s\n' "idle.server" "conns" \
+	printf '\n%-30s %7s %9s %12s %12s %8s\n' "idle.server" "conns" \
 	    "open" "B/conn" "+children" "echo ok"
-	for k in idle.wsbridge-tcp idle.websocketd-text idle.websockify; do
-		printf '%-26s %7s %9s %12s %12s %8s\n' "$k" "$(med "$k" conns)" \
+	for k in idle.wsbridge-tcp idle.wss.wsbridge-tcp idle.websocketd-text \
+	    idle.websockify; do
+		printf '%-30s %7s %9s %12s %12s %8s\n' "$k" "$(med "$k" conns)" \
 		    "$(med "$k" open)" "$(med "$k" bytes_per_conn)" \
 		    "$(med "$k" tree_bytes_per_conn)" \
 		    "$(med "$k" echo_ok)/$(med "$k" sample)"
@@ -270,6 +330,38 @@ print_targets() {
 	target "p99 100x1x64: websocketd p99 / wsbridge p99" \
 	    "$(ratio "$(med p99.websocketd-text p99_us)" \
 	    "$(med p99.wsbridge-text p99_us)")" ">=" 1
+	print_tls_targets
+}
+
+print_tls_targets() {
+	local m=msgs_per_s b=mb_per_s c=cpu_us_per_msg s=cpu_us_per_session
+	printf '\n%-44s %10s   %s\n' "target (issue 18, wss)" "measured" "goal"
+	target "bulk 10x4x16K TCP route MB/s / websockify" \
+	    "$(ratio "$(med wss.bulk.wsbridge-tcp $b)" \
+	    "$(med wss.bulk.websockify $b)")" ">=" 2.5
+	target "bulk TCP route wss MB/s / plain ws MB/s" \
+	    "$(ratio "$(med wss.bulk.wsbridge-tcp $b)" \
+	    "$(med bulk.wsbridge-tcp $b)")" ">=" 0.6
+	target "bulk CPU per 16K / C OpenSSL echo's" \
+	    "$(ratio "$(med wss.bulk.wsbridge-tcp $c)" \
+	    "$(med wss.bulk.tls-echo $c)")" "<=" 2
+	target "bulk process route MB/s / websocketd" \
+	    "$(ratio "$(med wss.bulk.wsbridge-binary $b)" \
+	    "$(med wss.bulk.websocketd-binary $b)")" ">=" 3
+	target "echo 100x16x64 process msgs/s / websocketd" \
+	    "$(ratio "$(med wss.echo.wsbridge-binary $m)" \
+	    "$(med wss.echo.websocketd-binary $m)")" ">=" 5.6
+	target "echo 100x16x64 TCP route msgs/s / websockify" \
+	    "$(ratio "$(med wss.echo.wsbridge-tcp $m)" \
+	    "$(med wss.echo.websockify $m)")" ">=" 9.9
+	target "idle wss RSS bytes/conn ($IDLE conns)" \
+	    "$(med idle.wss.wsbridge-tcp bytes_per_conn)" "<=" 10240
+	reference "  resumed / full handshake CPU per session" \
+	    "$(ratio "$(med wss.resume.wsbridge-tcp $s)" \
+	    "$(med wss.connect.wsbridge-tcp $s)")"
+	reference "  full handshake CPU / C OpenSSL echo's" \
+	    "$(ratio "$(med wss.connect.wsbridge-tcp $s)" \
+	    "$(med wss.connect.tls-echo $s)")"
 }
 
 main() {
@@ -279,6 +371,7 @@ main() {
 	rm -rf "$OUT"
 	mkdir -p "$OUT"
 	: >"$RES"
+	make_cert
 	ECHO_PORT=$(free_port)
 	start_server "$OUT/echo_server.log" "$ECHO_PORT" \
 	    "$B/bench/echo_server" --port "$ECHO_PORT" || exit 1

@@ -1,7 +1,7 @@
 #!/bin/bash
 # bench-smoke: one second of wsbench echo against wsbridge --echo, and one
 # second of each reference tool (raw TCP through the plain relay to the echo
-# server; the spawn loop). Fails only when a tool reports an error, never on
+# server; the spawn loop), then the same over TLS (wss, the C OpenSSL echo). Fails only when a tool reports an error, never on
 # numbers.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/bench/lib.sh
@@ -35,4 +35,23 @@ start_server "$log" "$relay_port" "$B/bench/tcp_relay" --port "$relay_port" \
 smoke_run tcp_relay "$B/bench/wsbench" raw --port "$relay_port" --conns 2 \
     --seconds 1
 smoke_run spawn_rate "$B/bench/spawn_rate" --conns 2 --seconds 1
+
+# wss: one second through wsbridge and through the C OpenSSL reference.
+tls=$(mktemp -d /tmp/wsbench-smoke-tls.XXXXXX)
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$tls/key.pem" -out "$tls/cert.pem" -days 1 -subj /CN=localhost \
+    >/dev/null 2>&1 || { echo "bench-smoke: openssl req failed" >&2; exit 1; }
+port=$(free_port)
+start_server "$log" "$port" "$B/wsbridge" --port "$port" \
+    --address 127.0.0.1 --ssl --sslcert "$tls/cert.pem" \
+    --sslkey "$tls/key.pem" --echo || exit 1
+smoke_run "wsbench --tls" "$B/bench/wsbench" echo --tls --port "$port" \
+    --conns 2 --seconds 1
+stop_server "$SERVER_PID"
+port=$(free_port)
+start_server "$log" "$port" "$B/bench/tls_echo_server" --port "$port" \
+    --cert "$tls/cert.pem" --key "$tls/key.pem" || exit 1
+smoke_run tls_echo_server "$B/bench/wsbench" raw --tls --port "$port" \
+    --conns 2 --seconds 1
+rm -rf "$tls"
 rm -f "$log"

@@ -11,6 +11,7 @@
 #include <netinet/tcp.h>
 
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 
 #include <errno.h>
 #include <inttypes.h>
@@ -456,6 +457,8 @@ ws_feed(struct wb_conn *c, const uint8_t *p, size_t n)
 void
 conn_drop(struct wb_conn *c)
 {
+	if (c->ssl != NULL)
+		wtls_free(c);
 	if (c->fd != -1)
 		close(c->fd);
 	free(c->obuf);
@@ -489,7 +492,9 @@ conn_flush(struct wb_conn *c)
 	ssize_t	 w;
 
 	while (c->ooff < c->olen) {
-		w = write(c->fd, c->obuf + c->ooff, c->olen - c->ooff);
+		w = c->ssl != NULL ? wtls_write(c, c->obuf + c->ooff,
+		    c->olen - c->ooff) : write(c->fd, c->obuf + c->ooff,
+		    c->olen - c->ooff);
 		if (w == -1 && errno == EINTR)
 			continue;
 		if (w == -1 && errno == EAGAIN)
@@ -543,6 +548,26 @@ conn_start(struct wb_conn *c)
 	conn_events(c, EPOLLOUT);
 }
 
+static void	conn_session_start(struct wb_conn *);
+
+/* Drive the TLS handshake; the session starts when it is done. */
+static void
+conn_tls_step(struct wb_conn *c)
+{
+	uint32_t	 want = EPOLLIN;
+	int		 rv;
+
+	if ((rv = wtls_handshake(c, &want)) == -1) {
+		conn_fail(c, "TLS handshake failed");
+		return;
+	}
+	if (rv == 0) {
+		conn_events(c, want);
+		return;
+	}
+	conn_session_start(c);
+}
+
 /* Fires when a connecting socket turns writable (or fails). */
 static void
 conn_connected(struct wb_conn *c)
@@ -556,6 +581,22 @@ conn_connected(struct wb_conn *c)
 		conn_fail(c, "connect: %s", strerror(err));
 		return;
 	}
+	c->tcp_up = true;
+	if (opt.tls) {
+		if (wtls_start(c) == -1) {
+			conn_fail(c, "TLS setup failed");
+			return;
+		}
+		conn_tls_step(c);
+		return;
+	}
+	conn_session_start(c);
+}
+
+/* Connected (and TLS up): the upgrade, or data at once when raw. */
+static void
+conn_session_start(struct wb_conn *c)
+{
 	if (opt.raw) {
 		c->deadline = 0;
 		conn_set_state(c, WB_OPEN);
@@ -575,24 +616,26 @@ conn_eof(struct wb_conn *c)
 		conn_fail(c, "connection closed by the server");
 }
 
-/* Fires when a connection is readable: one read, decode, then write. */
-static void
+/* Fires when a connection is readable: one read, decode, then write;
+   true when bytes came (TLS may hold more than the socket shows). */
+static bool
 conn_read(struct wb_conn *c)
 {
 	ssize_t	 n;
 	int	 rv;
 
-	n = read(c->fd, rbuf, sizeof(rbuf));
+	n = c->ssl != NULL ? wtls_read(c, rbuf, sizeof(rbuf)) :
+	    read(c->fd, rbuf, sizeof(rbuf));
 	now = clock_ns();
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
-		return;
+		return false;
 	if (n == -1) {
 		conn_fail(c, "read: %s", strerror(errno));
-		return;
+		return false;
 	}
 	if (n == 0) {
 		conn_eof(c);
-		return;
+		return false;
 	}
 	if (c->state == WB_HANDSHAKE)
 		rv = hs_feed(c, rbuf, (size_t)n);
@@ -602,6 +645,7 @@ conn_read(struct wb_conn *c)
 		rv = ws_feed(c, rbuf, (size_t)n);
 	if (rv == 0 && c->state != WB_FREE)
 		conn_flush(c);
+	return rv == 0 && c->state != WB_FREE;
 }
 
 void
@@ -612,11 +656,20 @@ conn_event(const struct epoll_event *ev)
 	if (c->gen != (uint32_t)(ev->data.u64 >> 32) || c->state == WB_FREE)
 		return;
 	if (c->state == WB_CONNECTING) {
-		conn_connected(c);
+		if (!c->tcp_up)
+			conn_connected(c);
+		else
+			conn_tls_step(c);
 		return;
 	}
-	if (ev->events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-		conn_read(c);
+	if (ev->events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+		/* TLS: records decrypted ahead wait inside OpenSSL, not
+		   on the socket, so read until it would block. */
+		int	 i = 0;
+
+		while (conn_read(c) && c->ssl != NULL && ++i < 64)
+			;
+	}
 	if (c->state != WB_FREE && (ev->events & EPOLLOUT))
 		conn_flush(c);
 }

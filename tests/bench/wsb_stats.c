@@ -174,3 +174,53 @@ tree_rss_kb(long root)
 	free(set);
 	return kb;
 }
+
+/* CPU ticks of one process: its own and its reaped children's. */
+static long long
+proc_cpu_ticks(long pid)
+{
+	char		 path[64], line[1024], *p;
+	unsigned long	 ut = 0, st = 0;
+	long		 cut = 0, cst = 0;
+	FILE		*f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	if (fgets(line, sizeof(line), f) != NULL &&
+	    (p = strrchr(line, ')')) != NULL)
+		(void)sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
+		    "%*u %lu %lu %ld %ld", &ut, &st, &cut, &cst);
+	fclose(f);
+	return (long long)(ut + st) + cut + cst;
+}
+
+/*
+ * CPU ticks (sysconf(_SC_CLK_TCK)) the server spent so far: root and its
+ * live descendants (websocketd's programs, websockify's per-connection
+ * processes), with the children they have reaped.
+ */
+long long
+tree_cpu_ticks(long root)
+{
+	long		*pids, *pp, *set;
+	long long	 t = 0;
+	size_t		 n, ns = 1, i, before;
+
+	n = proc_list(&pids, &pp);
+	if ((set = malloc((n + 1) * sizeof(*set))) == NULL)
+		die("out of memory");
+	set[0] = root;
+	do {
+		before = ns;
+		for (i = 0; i < n; i++)
+			if (!pid_in(set, ns, pids[i]) && pid_in(set, ns, pp[i]))
+				set[ns++] = pids[i];
+	} while (ns != before);
+	for (i = 0; i < ns; i++)
+		t += proc_cpu_ticks(set[i]);
+	free(pids);
+	free(pp);
+	free(set);
+	return t;
+}

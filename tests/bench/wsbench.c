@@ -214,13 +214,47 @@ print_latency(const char *mode, double secs, double rate,
 	    nerrors);
 }
 
+/* Server CPU over the measured window (--pid), per unit of work. */
+static long long	 cpu_t0;
+
+static void
+cpu_mark(void)
+{
+	if (opt.pid != 0)
+		cpu_t0 = tree_cpu_ticks(opt.pid);
+}
+
+static double
+cpu_since_mark(void)
+{
+	if (opt.pid == 0)
+		return -1;
+	return (double)(tree_cpu_ticks(opt.pid) - cpu_t0) * 1e6 /
+	    (double)sysconf(_SC_CLK_TCK);
+}
+
+/* " cpu_us_per_UNIT=X server_cores=Y" for RESULT, or "" without --pid. */
+static const char *
+cpu_fields(const char *unit, double cpu_us, uint64_t n, double secs)
+{
+	static char	 out[128];
+
+	out[0] = '\0';
+	if (cpu_us >= 0 && n > 0 && secs > 0)
+		snprintf(out, sizeof(out), " cpu_us_per_%s=%.2f "
+		    "server_cores=%.2f", unit, cpu_us / (double)n,
+		    cpu_us / 1e6 / secs);
+	return out;
+}
+
 static void
 run_echo(void)
 {
-	double	 secs, rate;
+	double	 secs, rate, cpu_us;
 	long	 i, j;
 
 	open_all(opt.conns);
+	cpu_mark();
 	t_start = now;
 	t_end = now + (uint64_t)opt.seconds * NSEC;
 	for (i = 0; i < nconns; i++) {
@@ -232,22 +266,25 @@ run_echo(void)
 		conn_flush(&conns[i]);
 	}
 	loop_until(t_end);
+	cpu_us = cpu_since_mark();
 	secs = (double)(now - t_start) / 1e9;
 	rate = (double)nmsgs / secs;
 	print_latency(opt.raw ? "raw" : "echo", secs, rate, "msgs");
 	printf("RESULT mode=%s conns=%lld depth=%lld size=%lld msgs_per_s=%.0f "
 	    "mb_per_s=%.2f p50_us=%.0f p99_us=%.0f max_us=%.0f errors=%"
-	    PRIu64 "\n", opt.raw ? "raw" : "echo", opt.conns, opt.depth,
+	    PRIu64 "%s\n", opt.raw ? "raw" : "echo", opt.conns, opt.depth,
 	    opt.size, rate, rate * (double)opt.size / 1e6, hist_us(&lat, 0.5),
-	    hist_us(&lat, 0.99), hist_us(&lat, 1.0), nerrors);
+	    hist_us(&lat, 0.99), hist_us(&lat, 1.0), nerrors,
+	    cpu_fields("msg", cpu_us, nmsgs, secs));
 }
 
 static void
 run_connect(void)
 {
-	double	 secs, rate;
+	double	 secs, rate, cpu_us;
 	long	 i;
 
+	cpu_mark();
 	t_start = now;
 	t_end = now + (uint64_t)opt.seconds * NSEC;
 	for (i = 0; i < nconns; i++)
@@ -258,6 +295,7 @@ run_connect(void)
 	if (nlive > 0)
 		fprintf(stderr, "wsbench: %ld sessions unfinished\n", nlive);
 	nerrors += (uint64_t)nlive;
+	cpu_us = cpu_since_mark();
 	secs = (double)((t_last > t_start ? t_last : now) - t_start) / 1e9;
 	rate = (double)nsessions / secs;
 	printf("connect: %lld loops, %s, %.1f s: %" PRIu64 " sessions, "
@@ -267,9 +305,10 @@ run_connect(void)
 	    nerrors);
 	printf("RESULT mode=connect conns=%lld sessions=%" PRIu64
 	    " sessions_per_s=%.0f p50_us=%.0f p99_us=%.0f max_us=%.0f "
-	    "errors=%" PRIu64 "\n", opt.conns, nsessions, rate,
-	    hist_us(&lat, 0.5), hist_us(&lat, 0.99), hist_us(&lat, 1.0),
-	    nerrors);
+	    "resumed=%" PRIu64 " errors=%" PRIu64 "%s\n", opt.conns,
+	    nsessions, rate, hist_us(&lat, 0.5), hist_us(&lat, 0.99),
+	    hist_us(&lat, 1.0), wtls_resumed, nerrors,
+	    cpu_fields("session", cpu_us, nsessions, secs));
 }
 
 /* Idle: open at a bounded rate, at most WB_IDLE_PENDING handshakes at once. */
@@ -418,6 +457,8 @@ usage(void)
 	    "  --seconds T     measuring time; large: time limit (5; 30)\n"
 	    "  --binary        binary messages (text: lengths checked)\n"
 	    "  --raw           plain TCP, no WebSocket (mode raw = echo)\n"
+	    "  --tls           TLS 1.3 (wss), certificate not verified\n"
+	    "  --resume        --tls: offer the last session ticket again\n"
 	    "  --pid P         idle: server whose RSS is read\n"
 	    "  --count N       idle: connections (1000); large: rounds (1)\n"
 	    "  --rate R        idle: connections opened per second (2000)\n"
@@ -487,19 +528,21 @@ static const struct wb_numopt {
 static void
 parse_opts(int argc, char *argv[])
 {
-	struct option	 lo[WB_NUMOPTS + 5] = {
+	struct option	 lo[WB_NUMOPTS + 7] = {
 		{ "host", required_argument, NULL, 'h' },
 		{ "path", required_argument, NULL, 'P' },
 		{ "binary", no_argument, &opt.binary, 1 },
 		{ "raw", no_argument, &opt.raw, 1 },
+		{ "tls", no_argument, &opt.tls, 1 },
+		{ "resume", no_argument, &opt.resume, 1 },
 	};
 	size_t		 i;
 	int		 ch;
 
 	for (i = 0; i < WB_NUMOPTS; i++) {
-		lo[4 + i].name = numopts[i].name;
-		lo[4 + i].has_arg = required_argument;
-		lo[4 + i].val = WB_OPT_NUM + (int)i;
+		lo[6 + i].name = numopts[i].name;
+		lo[6 + i].has_arg = required_argument;
+		lo[6 + i].val = WB_OPT_NUM + (int)i;
 	}
 	if (argc < 2)
 		usage();
@@ -622,6 +665,8 @@ main(int argc, char *argv[])
 	if (opt.mode == WB_IDLE && opt.pid == 0)
 		die("idle mode needs --pid");
 	setup();
+	if (opt.tls)
+		wtls_setup();
 	switch (opt.mode) {
 	case WB_ECHO:
 		run_echo();

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 struct epoll_event;
+struct ssl_st;
 
 #define NSEC			1000000000ULL
 #define WB_READ_SIZE		(256 * 1024)
@@ -62,6 +63,8 @@ enum wb_state {
 
 struct wb_conn {
 	int		 fd;
+	struct ssl_st	*ssl;		/* --tls */
+	bool		 tcp_up;	/* connected; TLS handshake next */
 	uint32_t	 gen;		/* tells stale epoll events apart */
 	uint32_t	 events;	/* registered with epoll */
 	enum wb_state	 state;
@@ -113,6 +116,8 @@ struct wb_opts {
 	long long	 sample;
 	int		 binary;
 	int		 raw;
+	int		 tls;
+	int		 resume;
 };
 
 extern struct wb_opts		 opt;
@@ -147,10 +152,20 @@ int		 conn_flush(struct wb_conn *);
 void		 conn_start(struct wb_conn *);
 void		 conn_event(const struct epoll_event *);
 
+/* wsb_tls.c */
+extern uint64_t	 wtls_resumed;
+void		 wtls_setup(void);
+int		 wtls_start(struct wb_conn *);
+int		 wtls_handshake(struct wb_conn *, uint32_t *);
+ssize_t		 wtls_read(struct wb_conn *, void *, size_t);
+ssize_t		 wtls_write(struct wb_conn *, const void *, size_t);
+void		 wtls_free(struct wb_conn *);
+
 /* wsb_stats.c */
 void		 hist_add(struct hist *, uint64_t);
 double		 hist_us(const struct hist *, double);
 long		 proc_rss_kb(long);
 long		 tree_rss_kb(long);
+long long	 tree_cpu_ticks(long);
 
 #endif /* WSBENCH_H */

@@ -1,0 +1,94 @@
+"""Issue 18: stateless TLS session tickets. The ticket keys live in memory
+the supervisor maps before its workers fork, so a ticket from one worker
+resumes on any; SIGHUP seals with a new key while the previous one still
+opens (and renews) tickets, for one more SIGHUP."""
+
+import os
+import signal
+import socket
+
+import pytest
+
+from produtil import client_context
+from test_tls import certs, start_tls, RELOADED  # noqa: F401 (fixture)
+import wsutil
+
+ATTEMPTS = 20
+
+
+def exchange(s):
+    """One HTTP request and some response: the client has now read the
+    server's NewSessionTicket (TLS 1.3 sends it after the handshake)."""
+    s.sendall(b"GET /echo HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    assert s.recv(4096).startswith(b"HTTP/1.1 ")
+
+
+def connect(port, ctx, session=None):
+    """TLS connection (offering session); returns (reused, new session)."""
+    raw = socket.create_connection(("127.0.0.1", port), timeout=5)
+    try:
+        s = ctx.wrap_socket(raw, server_hostname="localhost",
+                            session=session)
+    except BaseException:
+        raw.close()
+        raise
+    try:
+        s.settimeout(5)
+        reused = s.session_reused
+        exchange(s)
+        return reused, s.session
+    finally:
+        s.close()
+
+
+def reload(srv, workers):
+    """SIGHUP; wait until every worker has reloaded."""
+    start = len(srv.log())
+    os.kill(srv.pid, signal.SIGHUP)
+    wsutil.wait_until(lambda: srv.log()[start:].count(RELOADED) >= workers,
+                      5.0, what="%d reloads" % workers)
+
+
+@pytest.fixture
+def two_workers(wsbridge, tmp_path, certs):  # noqa: F811
+    return start_tls(wsbridge, tmp_path, certs, server_extra="workers = 2\n")
+
+
+def test_ticket_resumes_on_every_worker(two_workers, certs):  # noqa: F811
+    ctx = client_context(certs.ca)
+    reused, sess = connect(two_workers.port, ctx)
+    assert not reused
+    assert sess.has_ticket
+    # Connections spread over both workers (SO_REUSEPORT): with keys of
+    # their own, about half of these would need a full handshake.
+    results = [connect(two_workers.port, ctx, sess)[0]
+               for _ in range(ATTEMPTS)]
+    assert all(results), results
+
+
+def test_sighup_rotates_ticket_keys(two_workers, certs):  # noqa: F811
+    ctx = client_context(certs.ca)
+    _, old = connect(two_workers.port, ctx)
+    reload(two_workers, 2)
+    # The previous key still opens the ticket, on any worker; the
+    # renewed ticket is sealed with the new key.
+    results = [connect(two_workers.port, ctx, old) for _ in range(4)]
+    assert all(r for r, _ in results), results
+    renewed = results[-1][1]
+    reload(two_workers, 2)
+    # Two rotations later the first key is gone: a full handshake...
+    assert connect(two_workers.port, ctx, old)[0] is False
+    # ... while the ticket renewed after the first one still resumes.
+    assert all(connect(two_workers.port, ctx, renewed)[0]
+               for _ in range(ATTEMPTS))
+
+
+def test_single_process_rotates_too(wsbridge, tmp_path, certs):  # noqa: F811
+    srv = start_tls(wsbridge, tmp_path, certs)
+    ctx = client_context(certs.ca)
+    _, old = connect(srv.port, ctx)
+    assert connect(srv.port, ctx, old)[0]
+    reload(srv, 1)
+    assert connect(srv.port, ctx, old)[0]
+    reload(srv, 1)
+    assert connect(srv.port, ctx, old)[0] is False
