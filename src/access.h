@@ -39,8 +39,9 @@ int	access_auth_finish(const struct route *, struct auth_job *,
 /*
  * Token routes: the target for "?token=" (or the Host header's first
  * label when there is no token in the query). 0 with the address;
- * 404 for an unknown token or a bad one (empty, too long, a NUL), 502 when it does not resolve or the file
- * cannot be read. shown gets a loggable form of the token (its start).
+ * 404 for an unknown token or a bad one (empty, too long, a NUL); 502
+ * when it does not resolve or the file cannot be read. shown gets a
+ * loggable form of the token (its start).
  */
 int	access_target(const struct route *, const char *query,
 	    const struct hs_request *, struct sockaddr_storage *,

@@ -68,7 +68,8 @@ int			 auth_basic_start(struct auth_file *,
 			    const char *authorization, char *user,
 			    size_t usersz, struct auth_job *job);
 /* Thread-safe: crypt_rn with the caller's cd; wipes the password. */
-void			 auth_job_hash(struct auth_job *, struct crypt_data *cd);
+void			 auth_job_hash(struct auth_job *,
+			    struct crypt_data *cd);
 /*
  * The verdict of a hashed job: AUTH_GOOD (user set, credentials cached)
  * or AUTH_BAD. A file re-read meanwhile keeps the verdict only if the

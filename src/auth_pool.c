@@ -23,7 +23,7 @@ struct auth_pool_job {
 	char			 peer[64];
 	void			(*done)(void *, struct auth_job *);
 	void			*arg;
-	bool			 queued;	/* lock: not taken by a thread */
+	bool			 queued;	/* lock: still in the queue */
 	bool			 cancelled;	/* loop: drop the verdict */
 	TAILQ_ENTRY(auth_pool_job) q;		/* lock: queue or done list */
 	TAILQ_ENTRY(auth_pool_job) all;		/* loop: every job in flight */
@@ -118,7 +118,8 @@ auth_pool_start(struct ev_loop *loop)
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	for (i = 0; i < AUTH_POOL_THREADS; i++) {
-		if ((rv = pthread_create(&t, NULL, auth_pool_main, NULL)) != 0) {
+		rv = pthread_create(&t, NULL, auth_pool_main, NULL);
+		if (rv != 0) {
 			log_warnx("password hashing thread: %s", strerror(rv));
 			continue;
 		}

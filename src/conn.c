@@ -420,7 +420,7 @@ conn_close(struct conn *c, const char *reason)
 	ev_timer_stop(server.loop, &c->ping_timer);
 	ev_timer_stop(server.loop, &c->idle_timer);
 	if (c->auth != NULL) {
-		auth_pool_cancel(c->auth);	/* its verdict must not find c */
+		auth_pool_cancel(c->auth);	/* no verdict for a freed c */
 		c->auth = NULL;
 	}
 	ev_timer_stop(server.loop, &c->send_timer);
