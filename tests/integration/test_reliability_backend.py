@@ -400,3 +400,24 @@ def test_http2_request_line_is_505(wsbridge):
         assert head.status == 505, head
     finally:
         conn.close()
+
+
+@pytest.mark.serial
+def test_pty_client_leaving_ends_the_whole_session(wsbridge, tmp_path):
+    """The client goes first: the shell and its job-control job (its own
+    group, so kill(-leader) alone missed it) both get the sequence."""
+    srv, _ = start_config(wsbridge, tmp_path,
+                          "[route /t]\nexec = /bin/bash --norc --noprofile\n"
+                          "mode = pty\nclose_grace = 200ms\n")
+    secs = b"4546.%d" % os.getpid()
+    conn = pty_open(srv.port, "/t")
+    try:
+        send_frame(conn, OP_BINARY, b"0trap '' HUP; sleep " + secs + b" &\n")
+        job = wsutil.wait_until(lambda: find_cmdline([b"sleep", secs]), 10,
+                                what="the background job")[0]
+        leader = wsutil.proc_stat(job)[3]
+        assert wsutil.proc_stat(job)[2] != leader, "not a job-control job"
+    finally:
+        conn.close()
+    cfgutil.wait_pid_gone(leader, 10)
+    cfgutil.wait_pid_gone(job, 10)
