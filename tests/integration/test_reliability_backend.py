@@ -48,8 +48,8 @@ class FullBacklog:
         self.events = []            # echo_handler records EOFs here
 
     def drain_and_echo(self):
-        """Accept everything from now on; echo on the connections that
-        are not our fillers (bounded by the sockets' lifetime)."""
+        """Accept everything from now on and echo on it (our fillers
+        included: they send nothing); the accept loop is bounded."""
         self.sock.settimeout(0.2)
         t = threading.Thread(target=self._accept, daemon=True)
         t.start()
