@@ -48,8 +48,8 @@ class FullBacklog:
         self.events = []            # echo_handler records EOFs here
 
     def drain_and_echo(self):
-        """Accept everything from now on; echo on the connections that
-        are not our fillers (bounded by the sockets' lifetime)."""
+        """Accept everything from now on and echo on it (our fillers
+        included: they send nothing); the accept loop is bounded."""
         self.sock.settimeout(0.2)
         t = threading.Thread(target=self._accept, daemon=True)
         t.start()
@@ -400,3 +400,24 @@ def test_http2_request_line_is_505(wsbridge):
         assert head.status == 505, head
     finally:
         conn.close()
+
+
+@pytest.mark.serial
+def test_pty_client_leaving_ends_the_whole_session(wsbridge, tmp_path):
+    """The client goes first: the shell and its job-control job (its own
+    group, so kill(-leader) alone missed it) both get the sequence."""
+    srv, _ = start_config(wsbridge, tmp_path,
+                          "[route /t]\nexec = /bin/bash --norc --noprofile\n"
+                          "mode = pty\nclose_grace = 200ms\n")
+    secs = b"4546.%d" % os.getpid()
+    conn = pty_open(srv.port, "/t")
+    try:
+        send_frame(conn, OP_BINARY, b"0trap '' HUP; sleep " + secs + b" &\n")
+        job = wsutil.wait_until(lambda: find_cmdline([b"sleep", secs]), 10,
+                                what="the background job")[0]
+        leader = wsutil.proc_stat(job)[3]
+        assert wsutil.proc_stat(job)[2] != leader, "not a job-control job"
+    finally:
+        conn.close()
+    cfgutil.wait_pid_gone(leader, 10)
+    cfgutil.wait_pid_gone(job, 10)
