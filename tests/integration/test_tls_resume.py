@@ -92,3 +92,40 @@ def test_single_process_rotates_too(wsbridge, tmp_path, certs):  # noqa: F811
     assert connect(srv.port, ctx, old)[0]
     reload(srv, 1)
     assert connect(srv.port, ctx, old)[0] is False
+
+
+def test_wss_bulk_through_batched_records(wsbridge, tmp_path, certs):  # noqa: F811
+    """Records gather in a send buffer (issue 18): with the client not
+    reading for a while the socket fills, ciphertext waits unsent, and
+    every byte must still arrive, in order, before the Close."""
+    import threading
+    from produtil import tls_open_ws
+    from wsutil import (send_frame, recv_message, expect_close,
+                        close_payload, OP_BINARY, OP_CLOSE)
+
+    srv = start_tls(wsbridge, tmp_path, certs)
+    conn = tls_open_ws(srv.port, client_context(certs.ca), "/echo")
+    msgs = [bytes([i]) * (200000 + i) for i in range(12)]
+    errors = []
+
+    def sender():
+        try:
+            for m in msgs:
+                send_frame(conn, OP_BINARY, m)
+            send_frame(conn, OP_CLOSE, close_payload(1000))
+        except Exception as e:  # reported by the main thread
+            errors.append(e)
+
+    t = threading.Thread(target=sender, daemon=True)
+    try:
+        t.start()
+        for m in msgs:
+            op, got = recv_message(conn, timeout=30)
+            assert (op, len(got)) == (OP_BINARY, len(m))
+            assert got == m
+        code, _ = expect_close(conn, timeout=30)
+        assert code == 1000
+        t.join(30)
+        assert not t.is_alive() and not errors, errors
+    finally:
+        conn.close()
