@@ -160,10 +160,10 @@ def reset_after_handler(backend, sock):
             break
         got += len(d)
     wait_until(lambda: unread(sock) > 0, 10, what="more of the stream")
+    backend.events.append("reset")     # before: the Close may be quicker
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                     struct.pack("ii", 1, 0))
     sock.close()
-    backend.events.append("reset")
 
 
 @pytest.mark.parametrize("family", ["tcp", "unix"])

@@ -486,10 +486,10 @@ def test_backend_never_reading_stalls_client_bounded(wsbridge, tmp_path):
 
 def backend_reset(backend, sock):
     """Close with an RST (linger 0) and note it."""
+    backend.events.append("reset")     # before: the Close may be quicker
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                     struct.pack("ii", 1, 0))
     sock.close()
-    backend.events.append("reset")
 
 
 def reset_handler(backend, sock):
