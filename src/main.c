@@ -279,6 +279,18 @@ main_serve(int ready_fd)
 	if ((loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
 		fatalx("cannot initialise libev");
 	server_init(loop, cfg);
+	/*
+	 * Signals first: a SIGTERM that comes once the port is open (the
+	 * kernel accepts from listen() on) must stop, not kill, us.
+	 */
+	ev_signal_init(&sigs[0], main_stop_cb, SIGTERM);
+	ev_signal_init(&sigs[1], main_stop_cb, SIGINT);
+	ev_signal_init(&sigs[2], main_reload_cb, SIGHUP);
+	ev_signal_init(&sigs[3], main_reopen_cb, SIGUSR1);
+	for (i = 0; i < 4; i++) {
+		ev_signal_start(loop, &sigs[i]);
+		ev_unref(loop);
+	}
 	main_metrics_routes(cfg);
 	if (main_tls(cfg, &server.tls, err, sizeof(err)) == -1) {
 		log_error("tls: %s", err);
@@ -301,14 +313,6 @@ main_serve(int ready_fd)
 	else if (geteuid() == 0 && main_spawns(cfg) && !cfg->allow_root)
 		log_warnx("running as root: programs are spawned as root "
 		    "(set user = to drop privileges)");
-	ev_signal_init(&sigs[0], main_stop_cb, SIGTERM);
-	ev_signal_init(&sigs[1], main_stop_cb, SIGINT);
-	ev_signal_init(&sigs[2], main_reload_cb, SIGHUP);
-	ev_signal_init(&sigs[3], main_reopen_cb, SIGUSR1);
-	for (i = 0; i < 4; i++) {
-		ev_signal_start(loop, &sigs[i]);
-		ev_unref(loop);
-	}
 	main_is_worker = ready_fd != -1;
 	if (main_is_worker && write(ready_fd, "r", 1) != 1)
 		log_warn("ready pipe");

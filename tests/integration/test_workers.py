@@ -18,9 +18,12 @@ RELOADED = "configuration reloaded"
 
 
 def workers_of(srv, n=2, timeout=10):
-    """Poll until the supervisor has exactly n live children; their
-    pids (sorted)."""
+    """Poll until the supervisor has exactly n live children and has
+    said they are all ready (the port opens with the first); their pids
+    (sorted)."""
     def ready():
+        if "%d workers ready" % n not in srv.log():
+            return None
         kids = [p for p, st in wsutil.children(srv.pid)
                 if st not in ("Z", "X")]
         return sorted(kids) if len(kids) == n else None
