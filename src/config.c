@@ -125,6 +125,7 @@ config_new(void)
 	cfg->workers = 1;
 	cfg->max_connections = CONFIG_MAX_CONNECTIONS;
 	cfg->handshake_timeout_ms = CONFIG_HANDSHAKE_TIMEOUT_MS;
+	cfg->cgi_timeout_ms = CONFIG_CGI_TIMEOUT_MS;
 	cfg->close_timeout_ms = CONFIG_CLOSE_TIMEOUT_MS;
 	cfg->shutdown_timeout_ms = CONFIG_SHUTDOWN_TIMEOUT_MS;
 	cfg->max_header_size = CONFIG_MAX_HEADER_SIZE;
@@ -195,6 +196,7 @@ config_free(struct config *cfg)
 	free(cfg->listens);
 	free(cfg->path);
 	free(cfg->static_dir);
+	free(cfg->cgi_dir);
 	free(cfg->user);
 	free(cfg->group);
 	free(cfg->access_log);

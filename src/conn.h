@@ -40,6 +40,7 @@ enum conn_state {
 
 struct conn;
 struct proc;
+struct cgi;
 struct pmd;
 struct tls_conn;
 struct listener;
@@ -141,6 +142,7 @@ struct conn {
 	bool			 responded;	/* a plain response is under way */
 
 	struct proc		*proc;
+	struct cgi		*cgi;		/* a CGI request under way */
 	struct conn_stats	 stats;
 	TAILQ_ENTRY(conn)	 entry;
 };
