@@ -141,7 +141,7 @@ config_new(void)
 	return cfg;
 }
 
-static void
+void
 route_free(struct route *r)
 {
 	free(r->path);

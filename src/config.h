@@ -280,6 +280,7 @@ void		 strlist_add(struct strlist *, const char *);
 void		 strlist_free(struct strlist *);
 /* path as written: "/echo", or "/x" plus slash-star for a prefix route. */
 struct route	*route_new(const char *path);
+void		 route_free(struct route *);
 void		 config_add_route(struct config *, struct route *);
 void		 config_add_listen(struct config *, const char *spec, bool tls,
 		    int line);

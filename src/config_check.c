@@ -437,7 +437,8 @@ config_finish(struct config *cfg, FILE *errfp)
 
 	for (i = 0; i < cfg->nroutes; i++)
 		n += config_finish_route(cfg, cfg->routes[i], errfp);
-	if (cfg->nroutes == 0)
+	if (cfg->nroutes == 0 && cfg->static_dir == NULL &&
+	    cfg->cgi_dir == NULL)
 		n += config_err(cfg, errfp, 0, "%s%sno routes",
 		    cfg->path != NULL ? cfg->path : "",
 		    cfg->path != NULL ? ": " : "");
