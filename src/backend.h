@@ -20,6 +20,11 @@ struct proc;
  */
 int	backend_proc_spawn(struct conn *, unsigned short cols,
 	    unsigned short rows, char *err, size_t errsz);
+/*
+ * Run c->program as a CGI program (environment from c->req, stdin
+ * empty); its stdout becomes c->backend.rfd. 0, or -1 with err.
+ */
+int	backend_proc_spawn_cgi(struct conn *, char *err, size_t errsz);
 /* The connection is gone: close stdin, then TERM and KILL the group. */
 void	backend_proc_detach(struct proc *);
 /*

@@ -512,7 +512,10 @@ env_add_user(struct strlist *env)
 		    "C.UTF-8");
 }
 
-/* The websocketd-compatible CGI-style environment for one connection. */
+/*
+ * The websocketd-compatible CGI-style environment for one connection;
+ * a CGI request (c->cgi, no route) gets CGI/1.1, its method and PATH.
+ */
 static char **
 proc_build_env(const struct conn *c, struct strlist *env)
 {
@@ -522,16 +525,23 @@ proc_build_env(const struct conn *c, struct strlist *env)
 	size_t			 i;
 
 	memset(env, 0, sizeof(*env));
-	for (i = 0; i < r->pass_env.n; i++)
+	for (i = 0; r != NULL && i < r->pass_env.n; i++)
 		if ((val = getenv(r->pass_env.v[i])) != NULL)
 			env_add(env, r->pass_env.v[i], val);
+	if (r == NULL)	/* as Go's net/http/cgi (websocketd) passes it */
+		env_add(env, "PATH", (val = getenv("PATH")) != NULL ? val :
+		    "/bin:/usr/bin:/usr/local/bin");
 	env_add(env, "SERVER_SOFTWARE", "wsbridge/" WSBRIDGE_VERSION);
-	env_add(env, "GATEWAY_INTERFACE", "websocketd-CGI/0.1");
+	env_add(env, "GATEWAY_INTERFACE", r == NULL ? "CGI/1.1" :
+	    "websocketd-CGI/0.1");
 	env_add(env, "SERVER_PROTOCOL", "HTTP/1.1");
 	env_add_server_name(env, c);
 	snprintf(num, sizeof(num), "%d", c->local_port);
 	env_add(env, "SERVER_PORT", num);
-	env_add(env, "REQUEST_METHOD", "GET");
+	env_add(env, "REQUEST_METHOD", c->req->method == HTTP_HEAD ? "HEAD" :
+	    "GET");
+	if (r == NULL && c->program != NULL)
+		env_add(env, "SCRIPT_FILENAME", c->program);
 	env_add(env, "REQUEST_URI", c->req->url);
 	script = c->script_name != NULL ? c->script_name : c->path;
 	env_add(env, "SCRIPT_NAME", script);
@@ -546,14 +556,14 @@ proc_build_env(const struct conn *c, struct strlist *env)
 	if (c->tls != NULL)
 		env_add_tls(env, c);
 	env_add_unique_id(env);
-	for (i = 0; i < r->env.n; i++)
+	for (i = 0; r != NULL && i < r->env.n; i++)
 		strlist_add(env, r->env.v[i]);
-	if (r->mode == MODE_PTY && !env_has(env, "TERM"))
+	if (r != NULL && r->mode == MODE_PTY && !env_has(env, "TERM"))
 		env_add(env, "TERM", r->term != NULL ? r->term :
 		    "xterm-256color");
-	if (r->mode == MODE_PTY)
+	if (r != NULL && r->mode == MODE_PTY)
 		env_add_user(env);
-	env_add_headers(env, c->req, r->auth == AUTH_BASIC);
+	env_add_headers(env, c->req, r != NULL && r->auth == AUTH_BASIC);
 	return env->v;
 }
 
@@ -671,8 +681,9 @@ proc_new(struct conn *c, pid_t pid, int errfd)
 	p->pid = pid;
 	p->conn = c;
 	p->errfd = errfd;
-	p->session = c->route->mode == MODE_PTY;
-	p->grace = c->route->limits.close_grace_ms / 1000.;
+	p->session = c->route != NULL && c->route->mode == MODE_PTY;
+	p->grace = (c->route != NULL ? c->route->limits.close_grace_ms :
+	    c->cref->cfg->limits.close_grace_ms) / 1000.;
 	snprintf(p->route, sizeof(p->route), "%s",
 	    c->script_name != NULL ? c->script_name : c->path);
 	if ((p->label = strdup(conn_route_name(c))) == NULL)
@@ -748,6 +759,60 @@ backend_proc_spawn(struct conn *c, unsigned short cols, unsigned short rows,
 	c->backend.rfd = fds[4];
 	c->proc = proc_new(c, pid, fds[5]);
 	log_debug("conn %llu: spawned %s pid %d", (unsigned long long)c->id,
+	    argv[0], (int)pid);
+	return 0;
+}
+
+/*
+ * A CGI program (c->program) over pipes, in its own directory as Go's
+ * net/http/cgi runs it. Its stdin is closed at once (no request bodies);
+ * c->backend.rfd is its stdout.
+ */
+int
+backend_proc_spawn_cgi(struct conn *c, char *err, size_t errsz)
+{
+	posix_spawn_file_actions_t	 fa;
+	posix_spawnattr_t		 at;
+	struct strlist			 env;
+	char				*argv[2] = { c->program, NULL };
+	char				 dir[PATH_MAX], *slash;
+	int				 fds[6], rv;
+	pid_t				 pid;
+
+	if (geteuid() == 0 && c->cref->cfg->allow_root_line > 0 &&
+	    !c->cref->cfg->allow_root) {
+		snprintf(err, errsz, "refusing to spawn as root "
+		    "(allow_root = no; set user =)");
+		return -1;
+	}
+	posix_spawn_file_actions_init(&fa);
+	if (proc_pipes(&fa, fds) == -1) {
+		snprintf(err, errsz, "pipe: %s", strerror(errno));
+		posix_spawn_file_actions_destroy(&fa);
+		return -1;
+	}
+	snprintf(dir, sizeof(dir), "%s", c->program);
+	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+		*slash = '\0';
+		posix_spawn_file_actions_addchdir_np(&fa, dir);
+	}
+	proc_spawnattr(&at, false);
+	rv = posix_spawn(&pid, argv[0], &fa, &at, argv,
+	    proc_build_env(c, &env));
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	strlist_free(&env);
+	close_fds(fds, 4);	/* the child's ends, and our end of its stdin */
+	if (rv != 0) {
+		snprintf(err, errsz, "spawn %s: %s", argv[0], strerror(rv));
+		close_fds(fds + 4, 2);
+		return -1;
+	}
+	set_nonblock(fds[4]);
+	set_nonblock(fds[5]);
+	c->backend.rfd = fds[4];
+	c->proc = proc_new(c, pid, fds[5]);
+	log_debug("conn %llu: CGI %s pid %d", (unsigned long long)c->id,
 	    argv[0], (int)pid);
 	return 0;
 }

@@ -145,6 +145,7 @@ config_new(void)
 	cfg->workers = 1;
 	cfg->max_connections = CONFIG_MAX_CONNECTIONS;
 	cfg->handshake_timeout_ms = CONFIG_HANDSHAKE_TIMEOUT_MS;
+	cfg->cgi_timeout_ms = CONFIG_CGI_TIMEOUT_MS;
 	cfg->close_timeout_ms = CONFIG_CLOSE_TIMEOUT_MS;
 	cfg->shutdown_timeout_ms = CONFIG_SHUTDOWN_TIMEOUT_MS;
 	cfg->max_header_size = CONFIG_MAX_HEADER_SIZE;
@@ -161,7 +162,7 @@ config_new(void)
 	return cfg;
 }
 
-static void
+void
 route_free(struct route *r)
 {
 	free(r->path);
@@ -216,6 +217,7 @@ config_free(struct config *cfg)
 	free(cfg->listens);
 	free(cfg->path);
 	free(cfg->static_dir);
+	free(cfg->cgi_dir);
 	free(cfg->user);
 	free(cfg->group);
 	free(cfg->access_log);

@@ -16,6 +16,7 @@
 #define CONFIG_DEFAULT_PORT		8080
 #define CONFIG_MAX_CONNECTIONS		10000
 #define CONFIG_HANDSHAKE_TIMEOUT_MS	10000
+#define CONFIG_CGI_TIMEOUT_MS		30000
 #define CONFIG_CLOSE_TIMEOUT_MS		5000
 #define CONFIG_SHUTDOWN_TIMEOUT_MS	10000
 #define CONFIG_MAX_HEADER_SIZE		(16 * 1024)
@@ -178,6 +179,8 @@ struct config {
 	int64_t			 shutdown_timeout_ms;
 	int64_t			 max_header_size;
 	char			*static_dir;
+	char			*cgi_dir;	/* websocketd --cgidir, or NULL */
+	int64_t			 cgi_timeout_ms;
 	bool			 devconsole;
 	char			*user;
 	char			*group;
@@ -206,6 +209,7 @@ struct config {
 	size_t			 ntls_certs;
 	/* lines of keys checked by config_finish(), 0 from flags */
 	int			 static_dir_line, user_line, group_line;
+	int			 cgi_dir_line;
 	int			 access_log_line;
 	int			 tls_cert_line, tls_key_line, tls_client_ca_line;
 	int			 metrics_path_line, metrics_listen_line;
@@ -289,6 +293,7 @@ void		 strlist_add(struct strlist *, const char *);
 void		 strlist_free(struct strlist *);
 /* path as written: "/echo", or "/x" plus slash-star for a prefix route. */
 struct route	*route_new(const char *path);
+void		 route_free(struct route *);
 void		 config_add_route(struct config *, struct route *);
 void		 config_add_listen(struct config *, const char *spec, bool tls,
 		    int line);

@@ -416,6 +416,11 @@ config_check_server(struct config *cfg, FILE *errfp)
 		n += config_err(cfg, errfp, cfg->static_dir_line,
 		    "%sstatic_dir \"%s\": %s", cfg->static_dir_line > 0 ?
 		    sec : "", cfg->static_dir, why);
+	if (cfg->cgi_dir != NULL &&
+	    (why = config_dir_why(cfg->cgi_dir)) != NULL)
+		n += config_err(cfg, errfp, cfg->cgi_dir_line,
+		    "%scgi_dir \"%s\": %s", cfg->cgi_dir_line > 0 ?
+		    sec : "", cfg->cgi_dir, why);
 	if (cfg->user != NULL && getpwnam(cfg->user) == NULL)
 		n += config_err(cfg, errfp, cfg->user_line, "%suser \"%s\": "
 		    "no such user", cfg->user_line > 0 ? sec : "", cfg->user);
@@ -438,7 +443,8 @@ config_finish(struct config *cfg, FILE *errfp)
 
 	for (i = 0; i < cfg->nroutes; i++)
 		n += config_finish_route(cfg, cfg->routes[i], errfp);
-	if (cfg->nroutes == 0)
+	if (cfg->nroutes == 0 && cfg->static_dir == NULL &&
+	    cfg->cgi_dir == NULL)
 		n += config_err(cfg, errfp, 0, "%s%sno routes",
 		    cfg->path != NULL ? cfg->path : "",
 		    cfg->path != NULL ? ": " : "");
@@ -503,6 +509,8 @@ config_print(const struct config *cfg, FILE *fp)
 		    cfg->tls_certs[i].cert);
 	if (cfg->static_dir != NULL)
 		fprintf(fp, "static %s\n", cfg->static_dir);
+	if (cfg->cgi_dir != NULL)
+		fprintf(fp, "cgi %s\n", cfg->cgi_dir);
 	for (i = 0; i < cfg->nroutes; i++) {
 		fprintf(fp, "route %s -> ", config_route_name(cfg->routes[i],
 		    name, sizeof(name)));

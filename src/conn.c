@@ -28,6 +28,7 @@
 
 #include "access.h"
 #include "backend.h"
+#include "cgi.h"
 #include "conn.h"
 #include "listener.h"
 #include "auth_pool.h"
@@ -429,6 +430,7 @@ conn_close(struct conn *c, const char *reason)
 	endpoint_close(&c->backend);
 	if (c->proc != NULL)
 		backend_proc_detach(c->proc);
+	cgi_free(c);
 	conn_free_request(c);
 	if (c->route != NULL)
 		c->route->active--;
@@ -773,6 +775,10 @@ conn_update_backend_reading(struct conn *c)
 {
 	bool	 on;
 
+	if (c->cgi != NULL) {
+		cgi_update_reading(c);
+		return;
+	}
 	on = c->state == CONN_OPEN && !c->close_sent && !c->backend_eof &&
 	    c->backend.rfd != -1 && !buf_full(&c->client.out) &&
 	    !c->output_paused;

@@ -47,6 +47,7 @@ enum conn_state {
 
 struct conn;
 struct proc;
+struct cgi;
 struct pmd;
 struct tls_conn;
 struct listener;
@@ -161,6 +162,7 @@ struct conn {
 	bool			 idle_keepalive; /* no byte of a next request */
 
 	struct proc		*proc;
+	struct cgi		*cgi;		/* a CGI request under way */
 	struct conn_stats	 stats;
 	TAILQ_ENTRY(conn)	 entry;
 };

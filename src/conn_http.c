@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include "access.h"
 #include "backend.h"
+#include "cgi.h"
 #include "listener.h"
 #include "auth_pool.h"
 #include "forwarded.h"
@@ -736,6 +737,11 @@ conn_plain_request(struct conn *c, struct route *r)
 		root = *asset != '\0' && termpage_assets(cfg->assets_dir,
 		    assets, sizeof(assets)) == 0 ? assets : NULL;
 		path = asset;
+	}
+	if (cfg->cgi_dir != NULL && asset == NULL &&
+	    cgi_request(c, cfg->cgi_dir, hv.v, hv.n) == 1) {
+		strlist_free(&hv);
+		return;
 	}
 	rv = root == NULL ? 0 : static_respond(root,
 	    path, head, hs_header(c->req, "If-None-Match"),

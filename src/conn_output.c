@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include "backend.h"
+#include "cgi.h"
 #include "log.h"
 #include "pty_proto.h"
 #include "record.h"
@@ -226,6 +227,10 @@ conn_backend_eof(struct conn *c)
 void
 conn_proc_exited(struct conn *c, int status)
 {
+	if (c->cgi != NULL) {
+		cgi_exited(c, status);
+		return;
+	}
 	c->proc_exited = true;
 	c->exit_status = status;
 	if (c->route->mode == MODE_PTY && !c->backend_eof)

@@ -72,6 +72,10 @@ static const struct opt_flag opt_flags[] = {
 	    "TLS private key (PEM), with --ssl" },
 	{ "staticdir", "DIR", "static_dir", OPT_SERVER, G_LISTEN,
 	    "serve plain GETs from DIR" },
+	{ "cgidir", "DIR", "cgi_dir", OPT_SERVER, G_LISTEN,
+	    "run DIR's programs for plain GET/HEAD as CGI (no bodies)" },
+	{ "cgi-timeout", "DUR", "cgi_timeout", OPT_SERVER, G_LIMITS,
+	    "CGI program's time to finish (default 30s)" },
 	{ "workers", "N|auto", "workers", OPT_SERVER, G_LIMITS,
 	    "processes sharing the listeners (default 1)" },
 	{ "max-connections", "N", "max_connections", OPT_SERVER, G_LIMITS,
@@ -273,11 +277,15 @@ opt_check_scope(const struct options *opts, const struct opt_scan *s,
 {
 	const struct opt_flag	*f, *backend = NULL;
 	size_t			 i;
+	bool			 files = false;
 
 	if (opts->config_path != NULL)
 		return opt_check_file_scope(s, errfp);
 	for (i = 0; i < s->n; i++) {
 		f = s->uses[i].f;
+		/* websocketd serves --staticdir or --cgidir alone too. */
+		files |= strcmp(f->name, "staticdir") == 0 ||
+		    strcmp(f->name, "cgidir") == 0;
 		if (f->scope != OPT_BACKEND || (strcmp(f->name, "echo") == 0 &&
 		    strcmp(s->uses[i].value, "false") == 0))
 			continue;
@@ -290,9 +298,10 @@ opt_check_scope(const struct options *opts, const struct opt_scan *s,
 		}
 		backend = f;
 	}
-	if (backend == NULL && s->cmd == NULL) {
+	if (backend == NULL && s->cmd == NULL && !files) {
 		fprintf(errfp, "wsbridge: no backend: give a COMMAND, --dir, "
-		    "--connect or --echo (or -c FILE)\n");
+		    "--connect, --echo, --staticdir or --cgidir (or -c FILE)"
+		    "\n");
 		return -1;
 	}
 	return 0;
@@ -676,6 +685,13 @@ opt_build(struct config *cfg, const struct options *opts,
 		if (opt_apply(cfg, r, &s->uses[i], !seen[fi], errfp) == -1)
 			return -1;
 		seen[fi] = true;
+	}
+	/* --staticdir or --cgidir alone (websocketd): no WebSocket route. */
+	if (r != NULL && r->kind == BACKEND_NONE && cfg->nroutes == 1 &&
+	    (cfg->static_dir != NULL || cfg->cgi_dir != NULL)) {
+		route_free(r);
+		cfg->nroutes = 0;
+		r = NULL;
 	}
 	/* websockify echoes "binary" when offered (noVNC offers it). */
 	if (r != NULL && r->kind == BACKEND_CONNECT && r->protocols.n == 0)

@@ -107,7 +107,7 @@ test_usage_errors(void)
 	CHECK_EQ(PARSE("--header", "bad header", "cat"), 2);
 	CHECK_EQ(PARSE("--port", "8080"), 2);
 	CHECK_STR(errbuf, "wsbridge: no backend: give a COMMAND, --dir, "
-	    "--connect or --echo (or -c FILE)\n");
+	    "--connect, --echo, --staticdir or --cgidir (or -c FILE)\n");
 	CHECK_EQ(PARSE("--echo", "cat"), 2);
 	CHECK_EQ(PARSE("--echo", "--connect", "localhost:1"), 2);
 	CHECK_STR(errbuf, "wsbridge: --connect: only one of COMMAND, --dir, "

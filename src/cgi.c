@@ -1,0 +1,464 @@
+/*
+ * websocketd's --cgidir: a plain GET/HEAD naming an executable under
+ * cgi_dir runs it as CGI/1.1 (RFC 3875). The program's header block is
+ * gathered (bounded), turned into an HTTP head (Status:, Location: 302),
+ * then its stdout streams to the client under the client buffer's high
+ * mark; the connection closes after the body. Nothing here blocks: the
+ * stdout pipe is non-blocking and the child is reaped by backend_proc.
+ */
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "cgi.h"
+#include "log.h"
+#include "conn_int.h"
+
+#define CGI_DEPTH_MAX	16	/* subdirectories walked under cgi_dir */
+
+struct cgi {
+	ev_timer	 timer;		/* cgi_timeout: 504, or cut short */
+	char		 head[CGI_HEAD_MAX];
+	size_t		 headlen;
+	bool		 head_done;	/* the HTTP head is sent */
+	bool		 method_head;	/* HEAD: the body is read, dropped */
+	struct strlist	 extra;		/* header lines of every response */
+};
+
+static void	cgi_read_cb(struct ev_loop *, ev_io *, int);
+
+/*
+ * The program for path: 1 and c->program, script_name, path_info set
+ * (an executable regular file really inside dir, reached without dot
+ * segments or a symlink out); 0 not there; -1 there but not executable.
+ */
+static int
+cgi_resolve(struct conn *c, const char *dir, const char *path)
+{
+	char		 cand[4096], root[PATH_MAX], real[PATH_MAX];
+	const char	*p = path, *slash;
+	size_t		 len, rlen, used;
+	struct stat	 st;
+	int		 depth;
+
+	if (realpath(dir, root) == NULL)
+		return 0;
+	rlen = strlen(root);
+	used = (size_t)snprintf(cand, sizeof(cand), "%s", root);
+	for (depth = 0; depth < CGI_DEPTH_MAX; depth++) {
+		p += *p == '/';
+		slash = strchr(p, '/');
+		len = slash ? (size_t)(slash - p) : strlen(p);
+		if (len == 0 || p[0] == '.' || used + 1 + len >= sizeof(cand))
+			return 0;
+		used += (size_t)snprintf(cand + used, sizeof(cand) - used,
+		    "/%.*s", (int)len, p);
+		p += len;
+		if (realpath(cand, real) == NULL ||
+		    strncmp(real, root, rlen) != 0 || real[rlen] != '/' ||
+		    stat(real, &st) == -1)
+			return 0;
+		if (S_ISDIR(st.st_mode))
+			continue;
+		if (!S_ISREG(st.st_mode))
+			return 0;
+		if (access(real, X_OK) == -1)
+			return -1;
+		if ((c->program = strdup(real)) == NULL ||
+		    (c->script_name = strndup(path, (size_t)(p - path))) ==
+		    NULL || (c->path_info = strdup(p)) == NULL)
+			fatal("strdup");
+		return 1;
+	}
+	return 0;
+}
+
+/* Fires when the program overran cgi_timeout. */
+static void
+cgi_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct conn	*c = w->data;
+
+	(void)loop, (void)revents;
+	log_warnx("conn %llu %s %s: CGI program timed out",
+	    (unsigned long long)c->id, c->peer, c->path);
+	if (c->proc != NULL)
+		backend_proc_terminate(c->proc);
+	if (c->cgi->head_done)
+		conn_close(c, "CGI timeout");
+	else {
+		endpoint_close(&c->backend);
+		conn_http_respond(c, 504, NULL);
+	}
+}
+
+/* The program failed before its head was out: 502, logged with why. */
+static void
+cgi_fail(struct conn *c, const char *why)
+{
+	log_warnx("conn %llu %s %s: CGI %s: %s", (unsigned long long)c->id,
+	    c->peer, c->path, c->program, why);
+	ev_timer_stop(server.loop, &c->cgi->timer);
+	endpoint_close(&c->backend);
+	conn_http_respond(c, 502, NULL);
+}
+
+/* A header name is an RFC 9110 token. */
+static bool
+cgi_token(const char *s, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) &&
+		    strchr("!#$%&'*+-.^_`|~", s[i]) == NULL)
+			return false;
+	return n > 0;
+}
+
+/* Headers the connection decides itself (RFC 9110 7.6.1). */
+static bool
+cgi_hop_header(const char *name, size_t n)
+{
+	static const char	*hop[] = { "Connection", "Keep-Alive",
+	    "Transfer-Encoding", "Upgrade", "Status", NULL };
+	int			 i;
+
+	for (i = 0; hop[i] != NULL; i++)
+		if (strlen(hop[i]) == n && strncasecmp(name, hop[i], n) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * One header line of the program (NUL-terminated, no CR LF) into f:
+ * Status and Location noted, hop-by-hop headers dropped. -1: malformed.
+ */
+static int
+cgi_header_line(char *line, FILE *f, int *status, char *reason,
+    size_t reasonsz, bool *location, bool *type)
+{
+	char	*colon = strchr(line, ':'), *v, *end;
+	size_t	 n;
+	long	 code;
+
+	if (colon == NULL || !cgi_token(line, (size_t)(colon - line)))
+		return -1;
+	n = (size_t)(colon - line);
+	for (v = colon + 1; *v == ' ' || *v == '\t'; v++)
+		;
+	if (strchr(v, '\r') != NULL)
+		return -1;
+	if (n == 6 && strncasecmp(line, "Status", 6) == 0) {
+		code = strtol(v, &end, 10);
+		if (end != v + 3 || code < 200 || code > 599 ||
+		    (*end != '\0' && *end != ' '))
+			return -1;
+		*status = (int)code;
+		snprintf(reason, reasonsz, "%s", *end == ' ' ? end + 1 : "");
+		return 0;
+	}
+	*location |= n == 8 && strncasecmp(line, "Location", 8) == 0;
+	*type |= n == 12 && strncasecmp(line, "Content-Type", 12) == 0;
+	if (!cgi_hop_header(line, n))
+		fprintf(f, "%.*s: %s\r\n", (int)n, line, v);
+	return 0;
+}
+
+/*
+ * The program's header block (hlen bytes, blank line excluded) as an
+ * HTTP head in *out; NULL and why when it is not a CGI response.
+ */
+static char *
+cgi_build_head(struct conn *c, char *block, size_t hlen, size_t *outlen,
+    const char **why)
+{
+	char	*line, *nl, *out = NULL, reason[128] = "";
+	size_t	 i;
+	int	 status = 0;
+	bool	 location = false, type = false;
+	FILE	*f, *hf;
+	char	*hdrs = NULL;
+	size_t	 hdrslen = 0;
+
+	if ((hf = open_memstream(&hdrs, &hdrslen)) == NULL)
+		fatal("open_memstream");
+	block[hlen] = '\0';
+	*why = NULL;
+	for (line = block; *line != '\0' && *why == NULL; line = nl + 1) {
+		if ((nl = strchr(line, '\n')) == NULL)
+			nl = line + strlen(line) - 1;
+		else {
+			*nl = '\0';
+			if (nl > line && nl[-1] == '\r')
+				nl[-1] = '\0';
+		}
+		if (cgi_header_line(line, hf, &status, reason, sizeof(reason),
+		    &location, &type) == -1)
+			*why = "malformed header line";
+	}
+	if (fclose(hf) != 0)
+		fatal("open_memstream");
+	if (*why == NULL && status == 0)
+		status = location ? 302 : 200;
+	if (*why == NULL && !type && !location && status == 200)
+		*why = "no Content-Type, Location or Status";
+	if (*why != NULL) {
+		free(hdrs);
+		return NULL;
+	}
+	if ((f = open_memstream(&out, outlen)) == NULL)
+		fatal("open_memstream");
+	fprintf(f, "HTTP/1.1 %d %s\r\n%s", status, reason[0] != '\0' ?
+	    reason : hs_status_text(status), hdrs);
+	for (i = 0; i < c->cgi->extra.n; i++)
+		fprintf(f, "%s\r\n", c->cgi->extra.v[i]);
+	fputs("Connection: close\r\n\r\n", f);
+	if (fclose(f) != 0)
+		fatal("open_memstream");
+	free(hdrs);
+	c->status = status;
+	return out;
+}
+
+/* The end of the header block in head: its length, or 0 (and *body). */
+static size_t
+cgi_head_end(const char *head, size_t len, size_t *body)
+{
+	size_t	 i;
+
+	for (i = 0; i < len; i++) {
+		if (head[i] != '\n')
+			continue;
+		if (i == 0 || (i == 1 && head[0] == '\r')) {
+			*body = i + 1;
+			return SIZE_MAX;	/* no headers at all */
+		}
+		if (i + 1 < len && head[i + 1] == '\n') {
+			*body = i + 2;
+			return i + 1;
+		}
+		if (i + 2 < len && head[i + 1] == '\r' && head[i + 2] == '\n') {
+			*body = i + 3;
+			return i + 1;
+		}
+	}
+	return 0;
+}
+
+/* The header block is complete: send the head and what body came along. */
+static void
+cgi_send_head(struct conn *c, size_t hlen, size_t body)
+{
+	struct cgi	*g = c->cgi;
+	const char	*why;
+	char		*out;
+	size_t		 outlen;
+
+	if (hlen == SIZE_MAX) {
+		cgi_fail(c, "no headers");
+		return;
+	}
+	if ((out = cgi_build_head(c, g->head, hlen, &outlen, &why)) == NULL) {
+		cgi_fail(c, why);
+		return;
+	}
+	g->head_done = true;
+	conn_send_raw(c, out, outlen);
+	free(out);
+	if (!g->method_head && g->headlen > body) {
+		conn_send_raw(c, g->head + body, g->headlen - body);
+		c->stats.bytes_out += g->headlen - body;
+	}
+}
+
+/* Stdout ended (or failed): 502 before the head, else finish the body. */
+static void
+cgi_stdout_done(struct conn *c, int error)
+{
+	if (!c->cgi->head_done) {
+		cgi_fail(c, error != 0 ? strerror(error) :
+		    "output ended before a blank line");
+		return;
+	}
+	ev_timer_stop(server.loop, &c->cgi->timer);
+	endpoint_close(&c->backend);
+	c->linger = true;
+	conn_set_state(c, CONN_CLOSING);
+	conn_deadline(c, c->cref->cfg->close_timeout_ms);
+	if (buf_len(&c->client.out) == 0)
+		conn_maybe_finish(c);
+}
+
+/* Read once into the header block. 1 read, 0 nothing now, -1 done. */
+static int
+cgi_read_head(struct conn *c)
+{
+	struct cgi	*g = c->cgi;
+	size_t		 hlen, body = 0;
+	ssize_t		 n;
+
+	/* One byte stays free for the NUL cgi_build_head adds. */
+	if (g->headlen + 1 >= sizeof(g->head)) {
+		cgi_fail(c, "header block too long");
+		return -1;
+	}
+	n = read(c->backend.rfd, g->head + g->headlen,
+	    sizeof(g->head) - 1 - g->headlen);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n <= 0) {
+		cgi_stdout_done(c, n == -1 ? errno : 0);
+		return -1;
+	}
+	g->headlen += (size_t)n;
+	if ((hlen = cgi_head_end(g->head, g->headlen, &body)) != 0) {
+		cgi_send_head(c, hlen, body);
+		if (g->head_done)
+			cgi_update_reading(c);
+	}
+	return 1;
+}
+
+/* Body bytes: into the client buffer (dropped for HEAD). */
+static void
+cgi_read_body(struct conn *c)
+{
+	size_t	 room = buf_room(&c->client.out);
+	uint8_t	*p;
+	ssize_t	 n;
+
+	if (room > CONN_READ_CHUNK)
+		room = CONN_READ_CHUNK;
+	if (c->cgi->method_head)
+		room = CONN_READ_CHUNK;
+	if (room == 0) {
+		cgi_update_reading(c);
+		return;
+	}
+	p = c->cgi->method_head ? conn_scratch :
+	    buf_reserve(&c->client.out, room);
+	if (p == NULL) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	n = read(c->backend.rfd, p, room);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		cgi_stdout_done(c, n == -1 ? errno : 0);
+		return;
+	}
+	if (!c->cgi->method_head) {
+		buf_commit(&c->client.out, (size_t)n);
+		c->stats.bytes_out += (uint64_t)n;
+		endpoint_flush_later(&c->client);
+	}
+	cgi_update_reading(c);
+}
+
+/* Fires when the program's stdout has bytes or EOF. */
+static void
+cgi_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct conn	*c = w->data;
+
+	(void)loop, (void)revents;
+	if (!c->cgi->head_done)
+		cgi_read_head(c);
+	else
+		cgi_read_body(c);
+}
+
+void
+cgi_update_reading(struct conn *c)
+{
+	watcher_set(&c->backend.rd, c->state == CONN_HTTP &&
+	    c->backend.rfd != -1 && (c->cgi->method_head ||
+	    !buf_full(&c->client.out)));
+}
+
+void
+cgi_exited(struct conn *c, int status)
+{
+	char	 why[64];
+	int	 i;
+
+	c->proc_exited = true;
+	c->exit_status = status;
+	if (c->state != CONN_HTTP || c->cgi->head_done || status == 0)
+		return;
+	/* What it wrote before it died may still hold a whole head. */
+	for (i = 0; i < 64 && c->backend.rfd != -1 && !c->cgi->head_done &&
+	    c->state == CONN_HTTP; i++)
+		if (cgi_read_head(c) != 1)
+			break;
+	if (c->state != CONN_HTTP || c->cgi->head_done)
+		return;
+	if (WIFEXITED(status))
+		snprintf(why, sizeof(why), "exit %d before its headers",
+		    WEXITSTATUS(status));
+	else
+		snprintf(why, sizeof(why), "signal %d before its headers",
+		    WTERMSIG(status));
+	cgi_fail(c, why);
+}
+
+int
+cgi_request(struct conn *c, const char *dir, char *const *extra,
+    size_t nextra)
+{
+	struct cgi	*g;
+	char		 err[256];
+	size_t		 i;
+	int		 found;
+
+	if ((found = cgi_resolve(c, dir, c->path)) == 0)
+		return 0;
+	if (found == -1) {
+		log_info("conn %llu %s %s: 403: CGI file not executable",
+		    (unsigned long long)c->id, c->peer, c->path);
+		conn_http_respond(c, 403, NULL);
+		return 1;
+	}
+	if ((g = calloc(1, sizeof(*g))) == NULL)
+		fatal("calloc");
+	c->cgi = g;
+	g->method_head = c->req->method == HTTP_HEAD;
+	for (i = 0; i < nextra; i++)
+		strlist_add(&g->extra, extra[i]);
+	ev_timer_init(&g->timer, cgi_timer_cb,
+	    c->cref->cfg->cgi_timeout_ms / 1000., 0.);
+	g->timer.data = c;
+	if (backend_proc_spawn_cgi(c, err, sizeof(err)) == -1) {
+		cgi_fail(c, err);
+		return 1;
+	}
+	/* The request is in hand: no handshake deadline, no more reading. */
+	ev_timer_stop(server.loop, &c->deadline);
+	watcher_set(&c->client.rd, false);
+	ev_timer_start(server.loop, &g->timer);
+	endpoint_watch(&c->backend, &c->backend.rd, cgi_read_cb,
+	    c->backend.rfd, EV_READ);
+	cgi_update_reading(c);
+	return 1;
+}
+
+void
+cgi_free(struct conn *c)
+{
+	if (c->cgi == NULL)
+		return;
+	ev_timer_stop(server.loop, &c->cgi->timer);
+	strlist_free(&c->cgi->extra);
+	free(c->cgi);
+	c->cgi = NULL;
+}

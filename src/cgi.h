@@ -1,0 +1,29 @@
+/*
+ * websocketd's --cgidir: a plain GET or HEAD for a program under cgi_dir
+ * runs it as CGI/1.1 (RFC 3875) and sends its parsed output. Request
+ * bodies are not supported (other methods get 405 before this).
+ */
+#ifndef CGI_H
+#define CGI_H
+
+#include <stddef.h>
+
+#define CGI_HEAD_MAX	16384	/* the program's header block */
+
+struct conn;
+
+/*
+ * Is c->path a program under dir? 0: no, the caller goes on (static
+ * files, 404); 1: answered or running (extra: the header lines every
+ * plain response carries).
+ */
+int	cgi_request(struct conn *, const char *dir, char *const *extra,
+	    size_t nextra);
+/* The client's buffer drained: read more of the program's output. */
+void	cgi_update_reading(struct conn *);
+/* The program was reaped. */
+void	cgi_exited(struct conn *, int status);
+/* conn_close: stop the timer, free the state (the proc is detached). */
+void	cgi_free(struct conn *);
+
+#endif
