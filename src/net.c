@@ -27,20 +27,16 @@ net_error(char *err, size_t errsz, const char *what, int fd)
 }
 
 /*
- * A unix socket path may only be taken over when it is a socket nobody
- * listens on any more (a crashed server's leftover): never a file, never
- * a live server's socket.
+ * An existing path: 0 a socket nobody listens on (stale), 1 a live
+ * server's socket, -1 not a socket or the probe failed; err says why.
  */
 static int
-net_unix_reclaim(const struct sockaddr_un *sun, socklen_t len, char *err,
-    size_t errsz)
+net_unix_probe(const struct sockaddr_un *sun, socklen_t len,
+    const struct stat *st, char *err, size_t errsz)
 {
-	struct stat	 st;
-	int		 fd, rv;
+	int	 fd, rv;
 
-	if (lstat(sun->sun_path, &st) == -1)
-		return errno == ENOENT ? 0 : net_error(err, errsz, "lstat", -1);
-	if (!S_ISSOCK(st.st_mode)) {
+	if (!S_ISSOCK(st->st_mode)) {
 		snprintf(err, errsz, "%s exists and is not a socket",
 		    sun->sun_path);
 		return -1;
@@ -52,10 +48,27 @@ net_unix_reclaim(const struct sockaddr_un *sun, socklen_t len, char *err,
 	if (rv == 0) {
 		snprintf(err, errsz, "%s: a server is listening there",
 		    sun->sun_path);
-		return -1;
+		return 1;
 	}
-	if (errno != ECONNREFUSED)
-		return net_error(err, errsz, "connect (probe)", -1);
+	return errno == ECONNREFUSED ? 0 :
+	    net_error(err, errsz, "connect (probe)", -1);
+}
+
+/*
+ * A unix socket path may only be taken over when it is a socket nobody
+ * listens on any more (a crashed server's leftover): never a file, never
+ * a live server's socket.
+ */
+static int
+net_unix_reclaim(const struct sockaddr_un *sun, socklen_t len, char *err,
+    size_t errsz)
+{
+	struct stat	 st;
+
+	if (lstat(sun->sun_path, &st) == -1)
+		return errno == ENOENT ? 0 : net_error(err, errsz, "lstat", -1);
+	if (net_unix_probe(sun, len, &st, err, errsz) != 0)
+		return -1;
 	if (unlink(sun->sun_path) == -1 && errno != ENOENT)
 		return net_error(err, errsz, "unlink stale socket", -1);
 	return 0;
@@ -99,7 +112,7 @@ net_unix_try(const struct sockaddr_un *sun, socklen_t len, char *err,
     size_t errsz)
 {
 	struct stat	 st;
-	int		 fd, rv;
+	int		 fd;
 
 	if (lstat(sun->sun_path, &st) == -1) {
 		if (errno != ENOENT)
@@ -112,22 +125,7 @@ net_unix_try(const struct sockaddr_un *sun, socklen_t len, char *err,
 		unlink(sun->sun_path);		/* ours: just made */
 		return 0;
 	}
-	if (!S_ISSOCK(st.st_mode)) {
-		snprintf(err, errsz, "%s exists and is not a socket",
-		    sun->sun_path);
-		return -1;
-	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		return net_error(err, errsz, "socket", -1);
-	rv = connect(fd, (const struct sockaddr *)sun, len);
-	close(fd);
-	if (rv == 0) {
-		snprintf(err, errsz, "%s: a server is listening there",
-		    sun->sun_path);
-		return 1;
-	}
-	return errno == ECONNREFUSED ? 0 :
-	    net_error(err, errsz, "connect (probe)", -1);
+	return net_unix_probe(sun, len, &st, err, errsz);
 }
 
 int
