@@ -119,7 +119,7 @@ struct route_limits {
 	int64_t		ping_interval_ms;
 	int64_t		ping_timeout_ms;
 	int64_t		idle_timeout_ms;
-	int64_t		send_timeout_ms;	/* output stalled: close */
+	int64_t		send_timeout_ms;	/* output stalled */
 	int64_t		close_grace_ms;
 	int64_t		connect_timeout_ms;
 };

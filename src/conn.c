@@ -493,9 +493,9 @@ conn_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		break;
 	case CONN_OPEN:
 		if (c->client_hup) {
-			log_info("conn %llu %s: client gone, its data not taken "
-			    "within %.1fs", (unsigned long long)c->id, c->peer,
-			    c->cref->cfg->close_timeout_ms / 1000.);
+			log_info("conn %llu %s: client gone, its data not "
+			    "taken within %.1fs", (unsigned long long)c->id,
+			    c->peer, c->cref->cfg->close_timeout_ms / 1000.);
 			conn_close(c, "client gone");
 			break;
 		}
@@ -746,7 +746,8 @@ conn_hangup_cb(void *arg, int how)
 		log_info("conn %llu %s: client gone while its input waits: %s",
 		    (unsigned long long)c->id, c->peer,
 		    err != 0 ? strerror(err) : "hang-up");
-		conn_client_gone(c, err != 0 ? strerror(err) : "client hung up");
+		conn_client_gone(c, err != 0 ? strerror(err) :
+		    "client hung up");
 		return;
 	}
 	log_info("conn %llu %s: client EOF while its input waits",

@@ -130,8 +130,8 @@ struct conn {
 	struct buf		 ctl;		/* pty: JSON message so far */
 	uint64_t		 pty_unknown;	/* pty: unknown commands seen */
 	bool			 input_blocked;	/* destination full */
-	bool			 hup_watched;	/* paused: FIN/RST still seen */
-	bool			 client_hup;	/* FIN seen while paused */
+	bool			 hup_watched;	/* paused: FIN/RST seen */
+	bool			 client_hup;	/* FIN while paused */
 
 	/* Closing. */
 	bool			 close_sent, close_received;
@@ -148,8 +148,8 @@ struct conn {
 	ev_timer		 deadline;	/* handshake, close, connect */
 	ev_timer		 ping_timer;
 	ev_timer		 idle_timer;
-	ev_timer		 send_timer;	/* output waits, socket full */
-	ev_tstamp		 sent_at;	/* last progress of that output */
+	ev_timer		 send_timer;	/* output waits */
+	ev_tstamp		 sent_at;	/* its last progress */
 	bool			 ping_outstanding;
 	ev_tstamp		 last_activity;
 	ev_tstamp		 started;
@@ -182,8 +182,8 @@ struct server {
 	bool			 stopping;
 	uint64_t		 next_id;
 	ev_prepare		 reaper;
-	ev_timer		 probe;		/* pings to paused clients */
-	int			 nhup;		/* conns with hup_watched */
+	ev_timer		 probe;		/* pings paused clients */
+	int			 nhup;		/* hup_watched conns */
 };
 
 extern struct server	server;
