@@ -328,8 +328,9 @@ config_err(const struct config *cfg, FILE *errfp, int line,
 		rc = asprintf(&text, "wsbridge: %s\n", msg);
 	}
 	free(msg);
-	if (rc == -1 ||
-	    (v = realloc(m->v, (m->n + 1) * sizeof(*v))) == NULL)
+	if (rc == -1)
+		config_oom();
+	if ((v = realloc(m->v, (m->n + 1) * sizeof(*v))) == NULL)
 		config_oom();
 	m->v = v;
 	v[m->n] = (struct config_msg){ errfp, line, m->n, text };

@@ -165,7 +165,7 @@ test('package: the installed demo site, every link and asset, terminal',
             srv.log());
         return portOpen(port);
       }, 10000, 'installed wsbridge listening on ' + port);
-      assert.match(srv.log(), new RegExp('listening on 127\\.0\\.0\\.1:' +
+      assert.match(srv.log(), new RegExp('listening on http://127\\.0\\.0\\.1:' +
         port));
       assert.doesNotMatch(srv.log(), /warning/);
       const base = 'http://127.0.0.1:' + port;

@@ -200,7 +200,8 @@ fuzz_complete(struct hs_request *req)
 		assert(status == 101);
 		break;
 	case HS_BAD:
-		assert((status == 400 || status == 405 || status == 426) &&
+		assert((status == 400 || status == 405 || status == 426 ||
+		    status == 505) &&
 		    why != NULL);
 		break;
 	default:
