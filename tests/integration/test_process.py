@@ -315,8 +315,9 @@ def test_child_gets_only_stdio_and_own_group(wsbridge, script):
     c = open_ws(srv.port, "/")
     op, pid = recv_message(c)
     pid = int(pid)
-    wait_until(lambda: os.readlink("/proc/%d/exe" % pid).endswith("sleep"),
-               5, what="the exec of sleep")
+    # Past the exec the loader briefly holds libc open (fd 3).
+    wait_until(lambda: os.readlink("/proc/%d/exe" % pid).endswith("sleep")
+               and in_sleep_syscall(pid), 5, what="sleep(1) to be sleeping")
     fds = sorted(int(f) for f in os.listdir("/proc/%d/fd" % pid))
     assert fds == [0, 1, 2], "descriptors leaked into the child: %s" % {
         f: os.readlink("/proc/%d/fd/%d" % (pid, f)) for f in fds}
