@@ -52,10 +52,6 @@ uint8_t		 conn_scratch[CONN_SOCKET_CHUNK_MAX];
 
 static void	conn_client_read_cb(struct ev_loop *, ev_io *, int);
 static void	conn_client_write_cb(struct ev_loop *, ev_io *, int);
-static void	conn_deadline_cb(struct ev_loop *, ev_timer *, int);
-static void	conn_ping_cb(struct ev_loop *, ev_timer *, int);
-static void	conn_idle_cb(struct ev_loop *, ev_timer *, int);
-static void	conn_send_timer_cb(struct ev_loop *, ev_timer *, int);
 static void	conn_hangup_cb(void *, int);
 static void	conn_client_gone(struct conn *, const char *);
 static void	conn_watch_hangup(struct conn *, bool);
@@ -63,7 +59,6 @@ static void	server_flush_queued(void);
 static void	conn_set_local(struct conn *, const struct sockaddr *);
 static void	conn_tls_step(struct conn *);
 static void	conn_tls_more(struct conn *);
-static void	conn_backend_stop_input(struct conn *);
 
 static const char *const conn_state_names[] = {
 	[CONN_ACCEPTED] = "accepted",
@@ -196,7 +191,7 @@ client_send(struct conn *c, const void *p, size_t n)
 }
 
 /* Bytes owed to the client: client.out, and TLS records not sent yet. */
-static size_t
+size_t
 client_unsent(const struct conn *c)
 {
 	return buf_len(&c->client.out) + (c->tls != NULL ?
@@ -232,55 +227,6 @@ watcher_set(ev_io *w, bool on)
 		ev_io_start(server.loop, w);
 	else if (!on && ev_is_active(w))
 		ev_io_stop(server.loop, w);
-}
-
-/* --- the send deadline ------------------------------------------------- */
-
-/* send_timeout: the route's, or the server's before routing. */
-static int64_t
-conn_send_timeout_ms(const struct conn *c)
-{
-	return (c->route != NULL ? &c->route->limits :
-	    &c->cref->cfg->limits)->send_timeout_ms;
-}
-
-/* The client socket took bytes: what waits for it is moving. */
-static void
-conn_sent_progress(struct conn *c)
-{
-	c->sent_at = ev_now(server.loop);
-	/* A half-closed client that still reads keeps its connection. */
-	if (c->client_hup && c->state == CONN_OPEN)
-		conn_deadline(c, c->cref->cfg->close_timeout_ms);
-}
-
-/*
- * Client output waits on a full socket (on), or no longer: only then
- * the send deadline runs, from the last progress (nginx send_timeout).
- */
-static void
-conn_client_writing(struct conn *c, bool on)
-{
-	int64_t	 ms = conn_send_timeout_ms(c);
-
-	if (on && !ev_is_active(&c->client.wr)) {
-		c->sent_at = ev_now(server.loop);
-		ev_timer_stop(server.loop, &c->send_timer);
-		if (ms > 0 && c->client.wfd != -1) {
-			ev_timer_set(&c->send_timer, ms / 1000., 0.);
-			ev_timer_start(server.loop, &c->send_timer);
-		}
-	} else if (!on)
-		ev_timer_stop(server.loop, &c->send_timer);
-	watcher_set(&c->client.wr, on);
-}
-
-/* Output waits for the client, and its socket took none for ms. */
-static bool
-conn_client_stalled(const struct conn *c, int64_t ms)
-{
-	return ev_is_active(&c->client.wr) &&
-	    ev_now(server.loop) - c->sent_at >= ms / 1000.;
 }
 
 /*
@@ -453,227 +399,6 @@ conn_close(struct conn *c, const char *reason)
 	TAILQ_INSERT_TAIL(&server.dead, c, entry);
 	server.nconns--;
 	listener_conn_closed(c->listener);
-}
-
-void
-conn_deadline(struct conn *c, int64_t ms)
-{
-	ev_timer_stop(server.loop, &c->deadline);
-	if (ms <= 0)
-		return;
-	ev_timer_set(&c->deadline, ms / 1000., 0.);
-	ev_timer_start(server.loop, &c->deadline);
-}
-
-/* Fires when a phase (handshake, connect, close) overran its time. */
-static void
-conn_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct conn	*c = w->data;
-
-	(void)loop, (void)revents;
-	switch (c->state) {
-	case CONN_ACCEPTED:
-	case CONN_TLS:
-	case CONN_HTTP:
-	case CONN_AUTH:
-		/* A browser keeps idle connections after static GETs. */
-		if (c->idle_keepalive) {
-			log_debug("conn %llu %s: idle keep-alive closed",
-			    (unsigned long long)c->id, c->peer);
-			conn_close(c, "idle keep-alive");
-			break;
-		}
-		log_info("conn %llu %s: handshake timeout",
-		    (unsigned long long)c->id, c->peer);
-		conn_close(c, "handshake timeout");
-		break;
-	case CONN_BACKEND:
-		backend_tcp_deadline(c);
-		break;
-	case CONN_OPEN:
-		if (c->client_hup) {
-			log_info("conn %llu %s: client gone, its data not "
-			    "taken within %.1fs", (unsigned long long)c->id,
-			    c->peer, c->cref->cfg->close_timeout_ms / 1000.);
-			conn_close(c, "client gone");
-			break;
-		}
-		/* FALLTHROUGH */
-	default:
-		conn_close(c, "close timeout");
-		break;
-	}
-}
-
-/* --- output to the client -------------------------------------------- */
-
-int
-conn_send_raw(struct conn *c, const void *p, size_t n)
-{
-	if (buf_append(&c->client.out, p, n) == -1) {
-		conn_close(c, "out of memory");
-		return -1;
-	}
-	endpoint_flush_later(&c->client);
-	return 0;
-}
-
-
-/*
- * A data frame under permessage-deflate: the message's first frame has
- * RSV1, its pieces are one deflate stream, control frames never are.
- */
-static int
-conn_send_deflated(struct conn *c, bool fin, int opcode, int prefix,
-    const void *p, size_t n)
-{
-	uint8_t	*in = (uint8_t *)(uintptr_t)p, *out, hdr[WS_MAX_HEADER];
-	size_t	 inlen = n, outlen, hlen;
-	int	 rv = -1;
-
-	if (prefix >= 0) {
-		if ((in = malloc(n + 1)) == NULL)
-			return conn_send_frame_prefixed(c, fin, opcode, -2, p, 0);
-		in[0] = (uint8_t)prefix;
-		memcpy(in + 1, p, n);
-		inlen = n + 1;
-	}
-	if (pmd_deflate(c->pmd, in, inlen, fin, &out, &outlen) == 0) {
-		hlen = ws_build_header(hdr, fin, opcode, outlen);
-		if (opcode != WS_OP_CONT)
-			hdr[0] |= 0x40;		/* RSV1: compressed */
-		if (buf_append(&c->client.out, hdr, hlen) == 0 &&
-		    buf_append(&c->client.out, out, outlen) == 0)
-			rv = 0;
-		free(out);
-	}
-	if (in != p)
-		free(in);
-	if (rv == -1)
-		conn_close(c, "out of memory");
-	else
-		endpoint_flush_later(&c->client);
-	return rv;
-}
-
-/* One frame; prefix (a ttyd command byte) goes first unless -1. */
-int
-conn_send_frame_prefixed(struct conn *c, bool fin, int opcode, int prefix,
-    const void *p, size_t n)
-{
-	uint8_t	 hdr[WS_MAX_HEADER + 1], *dst;
-	size_t	 plen = prefix >= 0 ? 1 : 0;
-	size_t	 hlen;
-
-	if (prefix == -2) {
-		conn_close(c, "out of memory");
-		return -1;
-	}
-	if (c->pmd != NULL && opcode < WS_OP_CLOSE)
-		return conn_send_deflated(c, fin, opcode, prefix, p, n);
-	hlen = ws_build_header(hdr, fin, opcode, n + plen);
-
-	if (prefix >= 0)
-		hdr[hlen++] = (uint8_t)prefix;
-	if (c->tls == NULL && n >= CONN_WRITE_THROUGH_MIN) {
-		struct iovec	 iov[2] = { { hdr, hlen },
-				    { (void *)(uintptr_t)p, n } };
-
-		if (endpoint_write_through(&c->client, iov, 2) == -1) {
-			conn_close(c, "out of memory");
-			return -1;
-		}
-		return 0;
-	}
-	if ((dst = buf_reserve(&c->client.out, hlen + n)) == NULL) {
-		conn_close(c, "out of memory");
-		return -1;
-	}
-	memcpy(dst, hdr, hlen);
-	if (n > 0)
-		memcpy(dst + hlen, p, n);
-	buf_commit(&c->client.out, hlen + n);
-	endpoint_flush_later(&c->client);
-	return 0;
-}
-
-int
-conn_send_frame(struct conn *c, bool fin, int opcode, const void *p,
-    size_t n)
-{
-	return conn_send_frame_prefixed(c, fin, opcode, -1, p, n);
-}
-
-/* Queue a Close frame; from now on nothing but the close handshake. */
-void
-conn_ws_close(struct conn *c, unsigned code, const char *reason)
-{
-	uint8_t	 frame[WS_MAX_HEADER + WS_MAX_CONTROL_PAYLOAD];
-	size_t	 n;
-
-	if (c->close_sent || c->state == CONN_CLOSED)
-		return;
-	n = ws_build_close(frame, code == WS_CLOSE_NO_STATUS ? 0 : code,
-	    reason);
-	c->close_sent = true;
-	c->close_code = code;
-	if (c->state != CONN_CLOSING)
-		conn_set_state(c, CONN_CLOSING);
-	ev_timer_stop(server.loop, &c->ping_timer);
-	ev_timer_stop(server.loop, &c->idle_timer);
-	conn_deadline(c, c->cref->cfg->close_timeout_ms);
-	/* The backend's output no longer has anywhere to go. */
-	watcher_set(&c->backend.rd, false);
-	conn_send_raw(c, frame, n);
-}
-
-/* Fail the WebSocket connection (RFC 6455 7.1.7): Close, then TCP close. */
-void
-conn_fail(struct conn *c, unsigned code, const char *why)
-{
-	log_info("conn %llu %s: close %u: %s", (unsigned long long)c->id,
-	    c->peer, code, why);
-	c->input_blocked = false;
-	buf_free(&c->in);
-	/* The backend gets no more input: a process sees EOF now. */
-	buf_free(&c->backend.out);
-	conn_backend_stop_input(c);
-	conn_ws_close(c, code, why);
-	/* Nothing more is read but EOF: flush, shut down, wait for it. */
-	c->linger = true;
-	conn_maybe_finish(c);
-}
-
-/*
- * Close the connection once everything owed is written: our Close or
- * HTTP response to the client, and the client's data to the backend.
- */
-void
-conn_maybe_finish(struct conn *c)
-{
-	bool	 client_done;
-
-	if (c->state == CONN_CLOSED)
-		return;
-	client_done = c->client.eof || c->linger ||
-	    (c->close_sent && c->close_received);
-	if (!client_done || client_unsent(c) > 0 || c->file_fd != -1)
-		return;
-	if (c->backend.wfd != -1 && buf_len(&c->backend.out) > 0)
-		return;
-	if (c->linger && !c->client.eof) {
-		/* Lingering close: the client reads all we sent, then EOF. */
-		if (!c->client.wr_shut && c->client.wfd != -1)
-			shutdown(c->client.wfd, SHUT_WR);
-		c->client.wr_shut = true;
-		watcher_set(&c->client.rd, true);
-		/* A finished download waits for EOF no longer than this. */
-		if (!ev_is_active(&c->deadline))
-			conn_deadline(c, c->cref->cfg->close_timeout_ms);
-		return;
-	}
-	conn_close(c, c->close_received ? "closed" : "client gone");
 }
 
 /* --- client -> backend ------------------------------------------------- */
@@ -883,7 +608,7 @@ conn_client_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 }
 
 /* The client is finished: no more data will reach the backend. */
-static void
+void
 conn_backend_stop_input(struct conn *c)
 {
 	struct endpoint	*b = &c->backend;
@@ -1261,80 +986,6 @@ conn_client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	c->last_activity = ev_now(server.loop);
 	conn_process_input(c);
 	conn_tls_more(c);
-}
-
-/* --- timers ------------------------------------------------------------------ */
-
-/* Fires every ping_interval; a ping still unanswered ends the conn. */
-static void
-conn_ping_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct conn	*c = w->data;
-	uint8_t		 payload[8];
-	uint64_t	 id = c->id;
-
-	(void)revents;
-	/*
-	 * While the client's input waits, its pong may wait behind it
-	 * unread: ping again instead of giving up, as long as the client
-	 * takes what we send. One that took none of our waiting output
-	 * for ping_timeout is not reading either: it goes. (A vanished
-	 * one shows as a hang-up.)
-	 */
-	if (c->ping_outstanding && (!c->input_blocked ||
-	    conn_client_stalled(c, c->route->limits.ping_timeout_ms))) {
-		log_info("conn %llu %s: no pong within %.1fs",
-		    (unsigned long long)c->id, c->peer,
-		    c->route->limits.ping_timeout_ms / 1000.);
-		conn_close(c, "ping timeout");
-		return;
-	}
-	memcpy(payload, &id, sizeof(payload));
-	conn_send_frame(c, true, WS_OP_PING, payload, sizeof(payload));
-	c->ping_outstanding = true;
-	ev_timer_set(w, c->route->limits.ping_timeout_ms / 1000., 0.);
-	ev_timer_start(loop, w);
-}
-
-/* Fires when no data moved for idle_timeout (re-armed lazily). */
-static void
-conn_idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct conn	*c = w->data;
-	ev_tstamp	 left;
-
-	(void)revents;
-	left = c->last_activity + c->route->limits.idle_timeout_ms / 1000. -
-	    ev_now(loop);
-	if (left > 0.001) {
-		ev_timer_set(w, left, 0.);
-		ev_timer_start(loop, w);
-		return;
-	}
-	log_info("conn %llu %s: idle timeout", (unsigned long long)c->id,
-	    c->peer);
-	conn_ws_close(c, WS_CLOSE_GOING_AWAY, "idle timeout");
-}
-
-/* Fires send_timeout after client output last moved (re-armed lazily). */
-static void
-conn_send_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct conn	*c = w->data;
-	int64_t		 ms = conn_send_timeout_ms(c);
-	ev_tstamp	 left = c->sent_at + ms / 1000. - ev_now(loop);
-
-	(void)revents;
-	if (!ev_is_active(&c->client.wr) || ms <= 0)
-		return;
-	if (left > 0.001) {
-		ev_timer_set(w, left, 0.);
-		ev_timer_start(loop, w);
-		return;
-	}
-	log_info("conn %llu %s: send timeout: the client took nothing for "
-	    "%.1fs", (unsigned long long)c->id, c->peer, ms / 1000.);
-	conn_close(c, "send timeout");
 }
 
 /* --- accept and shutdown ---------------------------------------------------- */

@@ -1,6 +1,7 @@
 /*
  * Internals shared by the conn_*.c files, which split one connection's
- * work by job: conn.c (life cycle, I/O, timers), conn_http.c (upgrade and
+ * work by job: conn.c (life cycle, I/O), conn_send.c (frames to the client),
+ * conn_timer.c (timers), conn_http.c (upgrade and
  * plain responses), conn_input.c (frames to the backend), conn_output.c
  * (backend output to frames), conn_pty.c (ttyd's protocol), conn_log.c.
  * Other modules use conn.h.
@@ -38,8 +39,21 @@ size_t	conn_sink_room(struct conn *);
 int	conn_sink_backend(struct conn *, const uint8_t *, size_t, bool end);
 void	conn_backend_write_cb(struct ev_loop *, ev_io *, int);
 void	conn_backend_write_failed(struct conn *, int err);
+void	conn_backend_stop_input(struct conn *);
+/* Bytes for the client not yet on the wire (buffer, TLS records). */
+size_t	client_unsent(const struct conn *);
 bool	conn_backend_flush(struct conn *);
 void	conn_set_peer(struct conn *, const struct sockaddr *, socklen_t);
+
+/* conn_timer.c: the phase deadline, pings, idle and send timeouts. */
+void	conn_deadline_cb(struct ev_loop *, ev_timer *, int);
+void	conn_ping_cb(struct ev_loop *, ev_timer *, int);
+void	conn_idle_cb(struct ev_loop *, ev_timer *, int);
+void	conn_send_timer_cb(struct ev_loop *, ev_timer *, int);
+int64_t	conn_send_timeout_ms(const struct conn *);
+void	conn_sent_progress(struct conn *);
+void	conn_client_writing(struct conn *, bool on);
+bool	conn_client_stalled(const struct conn *, int64_t ms);
 
 /* conn_http.c */
 void	conn_handle_request(struct conn *);
