@@ -39,7 +39,6 @@
 #include "record.h"
 #include "metrics.h"
 #include "net.h"
-#include "pmd.h"
 #include "proxy_proto.h"
 #include "pty_proto.h"
 #include "static.h"
@@ -140,7 +139,6 @@ static void
 server_probe_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct conn	*c, *next;
-	uint8_t		 payload[8];
 
 	(void)loop, (void)w, (void)revents;
 	for (c = TAILQ_FIRST(&server.conns); c != NULL; c = next) {
@@ -148,8 +146,7 @@ server_probe_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		if (!c->hup_watched || c->state != CONN_OPEN ||
 		    ev_is_active(&c->client.rd) || buf_len(&c->client.out) > 0)
 			continue;
-		memcpy(payload, &c->id, sizeof(payload));
-		conn_send_frame(c, true, WS_OP_PING, payload, sizeof(payload));
+		c->transport->ops->probe(c);
 	}
 }
 
@@ -364,8 +361,9 @@ conn_close(struct conn *c, const char *reason)
 		c->tls = NULL;
 	}
 	ev_timer_stop(server.loop, &c->deadline);
-	ev_timer_stop(server.loop, &c->ping_timer);
 	ev_timer_stop(server.loop, &c->idle_timer);
+	if (c->transport != NULL)
+		c->transport->ops->free(c);
 	if (c->auth != NULL) {
 		auth_pool_cancel(c->auth);	/* no verdict for a freed c */
 		c->auth = NULL;
@@ -388,7 +386,6 @@ conn_close(struct conn *c, const char *reason)
 	buf_free(&c->in);
 	buf_free(&c->line);
 	buf_free(&c->ctl);
-	pmd_free(c->pmd);
 	free(c->path);
 	free(c->query);
 	free(c->script_name);
@@ -538,7 +535,7 @@ conn_sink_backend(struct conn *c, const uint8_t *p, size_t n, bool end)
 	 * websocketd 0.4.1 does (sockets get bytes verbatim, websockify).
 	 */
 	int		 iovcnt = end && (c->route->mode == MODE_TEXT ||
-	    (c->route->mode == MODE_BINARY && c->msg_opcode == WS_OP_TEXT &&
+	    (c->route->mode == MODE_BINARY && c->in_type == MSG_TEXT &&
 	    c->proc != NULL)) ? 2 : 1;
 
 	if (b->wfd == -1 || b->wr_shut)
@@ -1056,10 +1053,9 @@ conn_accept(int fd, const struct sockaddr *sa, socklen_t salen,
 	endpoint_watch(&c->client, &c->client.wr, conn_client_write_cb, fd,
 	    EV_WRITE);
 	ev_init(&c->deadline, conn_deadline_cb);
-	ev_init(&c->ping_timer, conn_ping_cb);
 	ev_init(&c->idle_timer, conn_idle_cb);
 	ev_init(&c->send_timer, conn_send_timer_cb);
-	c->deadline.data = c->ping_timer.data = c->idle_timer.data = c;
+	c->deadline.data = c->idle_timer.data = c;
 	c->send_timer.data = c;
 	if ((c->req = calloc(1, sizeof(*c->req))) == NULL ||
 	    hs_init(c->req, (size_t)cfg->max_header_size) == -1)
@@ -1088,7 +1084,7 @@ conn_shutdown_all(void)
 	for (c = TAILQ_FIRST(&server.conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
 		if (c->state == CONN_OPEN)
-			conn_ws_close(c, WS_CLOSE_GOING_AWAY,
+			conn_transport_close(c, WS_CLOSE_GOING_AWAY,
 			    "server shutting down");
 		else if (c->state != CONN_CLOSING ||
 		    (c->linger && buf_len(&c->client.out) == 0))

@@ -19,6 +19,7 @@
 #include "buf.h"
 #include "config.h"
 #include "handshake.h"
+#include "transport.h"
 #include "ws.h"
 
 #define CONN_READ_CHUNK		(64 * 1024)	/* process output per message */
@@ -113,16 +114,9 @@ struct conn {
 	int			 status;	/* HTTP status answered */
 	const char		*refusal;	/* why an error status (static) */
 
-	/* Frame decoding. */
-	struct ws_msg		 msg;
-	struct ws_header	 hdr;
-	bool			 in_frame;	/* hdr is parsed, payload flowing */
-	uint64_t		 frame_pos;	/* payload bytes of hdr consumed */
-	uint8_t			 msg_opcode;	/* opcode of the message in flight */
-	struct pmd		*pmd;		/* permessage-deflate, if agreed */
-	uint64_t		 inflated;	/* bytes of this message so far */
-	uint64_t		 frame_unmasked; /* payload bytes already unmasked */
-	bool			 echo_started;	/* echo: first fragment sent */
+	/* Client input, decoded by the transport. */
+	struct transport	*transport;	/* after the upgrade: WebSocket */
+	uint8_t			 in_type;	/* enum msg_type of the message in */
 	bool			 base64;	/* websockify's base64 protocol */
 	struct base64_dec	 b64;		/* the client message so far */
 	bool			 output_paused;	/* pty: client asked to pause */
@@ -146,11 +140,9 @@ struct conn {
 
 	/* Timers. */
 	ev_timer		 deadline;	/* handshake, close, connect */
-	ev_timer		 ping_timer;
 	ev_timer		 idle_timer;
 	ev_timer		 send_timer;	/* output waits */
 	ev_tstamp		 sent_at;	/* its last progress */
-	bool			 ping_outstanding;
 	ev_tstamp		 last_activity;
 	ev_tstamp		 started;
 
@@ -201,8 +193,12 @@ void		 conn_set_state(struct conn *, enum conn_state);
 const char	*conn_state_name(enum conn_state);
 /* The route's name for logs and metrics ("-" before routing). */
 const char	*conn_route_name(const struct conn *);
-/* Start the close handshake with code and reason (shutdown: 1001). */
-void		 conn_ws_close(struct conn *, unsigned code, const char *reason);
+/*
+ * Start closing with code and reason (shutdown: 1001): the transport says
+ * goodbye, the backend's output has nowhere to go any more.
+ */
+void		 conn_transport_close(struct conn *, unsigned code,
+		    const char *reason);
 /* Graceful stop of every connection (SIGTERM). */
 void		 conn_shutdown_all(void);
 

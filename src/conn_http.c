@@ -20,6 +20,7 @@
 #include "record.h"
 #include "static.h"
 #include "termpage.h"
+#include "transport_ws.h"
 #include "conn_int.h"
 
 static char *const pty_protocols[] = { "tty", NULL };
@@ -215,10 +216,6 @@ conn_start_timers(struct conn *c)
 	const struct route_limits	*l = &c->route->limits;
 
 	ev_timer_stop(server.loop, &c->deadline);
-	if (l->ping_interval_ms > 0) {
-		ev_timer_set(&c->ping_timer, l->ping_interval_ms / 1000., 0.);
-		ev_timer_start(server.loop, &c->ping_timer);
-	}
 	if (l->idle_timeout_ms > 0) {
 		c->last_activity = ev_now(server.loop);
 		ev_timer_set(&c->idle_timer, l->idle_timeout_ms / 1000., 0.);
@@ -228,16 +225,18 @@ conn_start_timers(struct conn *c)
 
 /* compression = yes and the client offers permessage-deflate. */
 static const char *
-conn_negotiate_deflate(struct conn *c, char *resp, size_t respsz)
+conn_negotiate_deflate(struct conn *c, struct pmd **pmd, char *resp,
+    size_t respsz)
 {
 	struct pmd_params	 params;
 	char			 offers[2048];
 
+	*pmd = NULL;
 	if (!c->route->compression || conn_header_list(c,
 	    "Sec-WebSocket-Extensions", offers, sizeof(offers)) == NULL ||
 	    pmd_negotiate(offers, &params, resp, respsz) == -1)
 		return NULL;
-	if ((c->pmd = pmd_new(&params)) == NULL)
+	if ((*pmd = pmd_new(&params)) == NULL)
 		return NULL;
 	return resp;
 }
@@ -247,9 +246,9 @@ static void
 conn_upgrade(struct conn *c)
 {
 	struct route	*r = c->route;
-	struct config	*cfg = c->cref->cfg;
 	struct strlist	 extra = { NULL, 0 };
-	char		 accept[29], *resp, exts[256];
+	struct pmd	*pmd;
+	char		 accept[HS_ACCEPT_SIZE], *resp, exts[256];
 	const char	*proto = NULL, *ext;
 	size_t		 len, i;
 
@@ -267,11 +266,17 @@ conn_upgrade(struct conn *c)
 	c->base64 = proto != NULL && strcasecmp(proto, "base64") == 0 &&
 	    r->mode == MODE_BINARY && r->kind != BACKEND_ECHO;
 	base64_dec_init(&c->b64);
-	ext = conn_negotiate_deflate(c, exts, sizeof(exts));
+	ext = conn_negotiate_deflate(c, &pmd, exts, sizeof(exts));
+	if ((c->transport = transport_ws_new(c, pmd)) == NULL) {
+		pmd_free(pmd);
+		strlist_free(&extra);
+		conn_http_respond(c, 503, "out of memory");
+		return;
+	}
 	resp = hs_response_101(accept, proto, ext, extra.v, extra.n, &len);
 	strlist_free(&extra);
 	if (resp == NULL) {
-		conn_close(c, "out of memory");
+		conn_http_respond(c, 503, "out of memory");
 		return;
 	}
 	c->status = 101;
@@ -284,13 +289,11 @@ conn_upgrade(struct conn *c)
 	/* A terminal spawns later and needs the headers for its env. */
 	if (r->mode != MODE_PTY || r->kind == BACKEND_ECHO)
 		conn_free_request(c);
-	ws_msg_init(&c->msg, (uint64_t)r->limits.max_message_size, true);
-	c->msg.allow_rsv1 = c->pmd != NULL;
 	c->client.out.high = (size_t)r->limits.buffer_size;
 	c->backend.out.high = (size_t)r->limits.buffer_size;
 	conn_set_state(c, CONN_OPEN);
 	conn_start_timers(c);
-	(void)cfg;
+	c->transport->ops->open(c);
 	conn_update_backend_reading(c);
 	conn_process_input(c);
 }

@@ -26,11 +26,11 @@ int	endpoint_write_through(struct endpoint *, const struct iovec *, int);
 void	endpoint_close(struct endpoint *);
 void	conn_deadline(struct conn *, int64_t ms);
 int	conn_send_raw(struct conn *, const void *, size_t);
-int	conn_send_frame(struct conn *, bool fin, int opcode, const void *,
-	    size_t);
-/* prefix: a ttyd command byte sent first, or -1. */
-int	conn_send_frame_prefixed(struct conn *, bool fin, int opcode,
-	    int prefix, const void *, size_t);
+/* A message (or a piece: fin false) to the client, by its transport. */
+int	conn_deliver(struct conn *, enum msg_type, const void *, size_t,
+	    bool fin);
+int	conn_deliverv(struct conn *, enum msg_type, const struct iovec *,
+	    int iovcnt, bool fin);
 void	conn_fail(struct conn *, unsigned code, const char *why);
 void	conn_maybe_finish(struct conn *);
 void	conn_update_client_reading(struct conn *);
@@ -47,7 +47,6 @@ void	conn_set_peer(struct conn *, const struct sockaddr *, socklen_t);
 
 /* conn_timer.c: the phase deadline, pings, idle and send timeouts. */
 void	conn_deadline_cb(struct ev_loop *, ev_timer *, int);
-void	conn_ping_cb(struct ev_loop *, ev_timer *, int);
 void	conn_idle_cb(struct ev_loop *, ev_timer *, int);
 void	conn_send_timer_cb(struct ev_loop *, ev_timer *, int);
 int64_t	conn_send_timeout_ms(const struct conn *);
@@ -63,14 +62,21 @@ void	conn_backend_attach(struct conn *);
 void	conn_file_pump(struct conn *);
 void	conn_next_request(struct conn *);
 
-/* conn_input.c */
+/* conn_input.c: what the transport decoded, to the backend. */
+/* Decode the client's bytes (the transport), as far as the sink takes. */
 void	conn_process_input(struct conn *);
+int	conn_deliver_input(struct conn *, enum msg_type, const uint8_t *,
+	    size_t, bool msg_end);
+/* A message of this type is refused here: true, with code and why. */
+bool	conn_input_refuses(const struct conn *, enum msg_type, unsigned *code,
+	    const char **why);
 
 /* conn_output.c */
 void	conn_backend_read_cb(struct ev_loop *, ev_io *, int);
 
 /* conn_pty.c */
 int	conn_pty_input(struct conn *, const uint8_t *, size_t, bool msg_end);
+int	conn_pty_output(struct conn *, uint8_t cmd, const void *, size_t);
 void	conn_pty_closed(struct conn *);
 
 /* conn_log.c */

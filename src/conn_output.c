@@ -29,13 +29,13 @@ conn_send_text(struct conn *c, const uint8_t *p, size_t n)
 	c->stats.msgs_out++;
 	c->stats.bytes_out += n;
 	if (ws_utf8_valid(p, n))
-		return conn_send_frame(c, true, WS_OP_TEXT, p, n);
+		return conn_deliver(c, MSG_TEXT, p, n, true);
 	if ((clean = malloc(3 * n)) == NULL) {
 		conn_close(c, "out of memory");
 		return -1;
 	}
 	m = ws_utf8_sanitize(clean, p, n);
-	rv = conn_send_frame(c, true, WS_OP_TEXT, clean, m);
+	rv = conn_deliver(c, MSG_TEXT, clean, m, true);
 	free(clean);
 	return rv;
 }
@@ -120,7 +120,7 @@ conn_send_base64(struct conn *c, const uint8_t *p, size_t n)
 		return -1;
 	}
 	len = base64_encode(text, p, n);
-	rv = conn_send_frame(c, true, WS_OP_TEXT, text, len);
+	rv = conn_deliver(c, MSG_TEXT, text, len, true);
 	free(text);
 	return rv;
 }
@@ -133,11 +133,10 @@ conn_output(struct conn *c, const uint8_t *p, size_t n)
 	c->stats.msgs_out++;
 	c->stats.bytes_out += n;
 	if (c->route->mode == MODE_PTY)
-		return conn_send_frame_prefixed(c, true, WS_OP_BINARY,
-		    PTY_OUT_OUTPUT, p, n);
+		return conn_pty_output(c, PTY_OUT_OUTPUT, p, n);
 	if (c->base64)
 		return conn_send_base64(c, p, n);
-	return conn_send_frame(c, true, WS_OP_BINARY, p, n);
+	return conn_deliver(c, MSG_BINARY, p, n, true);
 }
 
 /* Output EOF and (for processes) exit both seen: say goodbye. */
@@ -175,7 +174,7 @@ conn_backend_finish(struct conn *c)
 		conn_close(c, "client gone");
 		return;
 	}
-	conn_ws_close(c, code, reason);
+	conn_transport_close(c, code, reason);
 	conn_maybe_finish(c);
 }
 

@@ -29,7 +29,7 @@ conn_pty_init(struct conn *c, const char *json, size_t n)
 		log_warnx("conn %llu %s %s: backend: %s",
 		    (unsigned long long)c->id, c->peer, c->path, err);
 		metrics_spawn_failed(conn_route_name(c));
-		conn_ws_close(c, WS_CLOSE_INTERNAL, "spawn failed");
+		conn_transport_close(c, WS_CLOSE_INTERNAL, "spawn failed");
 		return -1;
 	}
 	conn_free_request(c);
@@ -38,10 +38,8 @@ conn_pty_init(struct conn *c, const char *json, size_t n)
 		snprintf(host, sizeof(host), "localhost");
 	snprintf(title, sizeof(title), "%s (%s)", c->program ? c->program :
 	    c->route->argv.v[0], host);
-	conn_send_frame_prefixed(c, true, WS_OP_BINARY, PTY_OUT_TITLE, title,
-	    strlen(title));
-	conn_send_frame_prefixed(c, true, WS_OP_BINARY, PTY_OUT_PREFS, "{}",
-	    2);
+	conn_pty_output(c, PTY_OUT_TITLE, title, strlen(title));
+	conn_pty_output(c, PTY_OUT_PREFS, "{}", 2);
 	conn_update_backend_reading(c);
 	return 0;
 }
@@ -88,6 +86,15 @@ conn_pty_command(struct conn *c, uint8_t cmd, const char *p, size_t n)
 			    c->peer, cmd);
 		return 0;
 	}
+}
+
+/* A message to the client: ttyd's command byte, then the payload. */
+int
+conn_pty_output(struct conn *c, uint8_t cmd, const void *p, size_t n)
+{
+	struct iovec	 iov[2] = { { &cmd, 1 }, { (void *)(uintptr_t)p, n } };
+
+	return conn_deliverv(c, MSG_BINARY, iov, 2, true);
 }
 
 /* Client payload on a pty route: input streams, JSON is collected. */

@@ -1,7 +1,7 @@
 /*
  * A connection's clocks: the phase deadline (handshake, backend connect,
- * close), server pings, idle_timeout and send_timeout. Each timer ends in
- * a state change or a close.
+ * close), idle_timeout and send_timeout; pings are the transport's.
+ * Each timer ends in a state change or a close.
  */
 #include <string.h>
 
@@ -111,37 +111,6 @@ conn_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* --- timers ------------------------------------------------------------------ */
 
-/* Fires every ping_interval; a ping still unanswered ends the conn. */
-void
-conn_ping_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct conn	*c = w->data;
-	uint8_t		 payload[8];
-	uint64_t	 id = c->id;
-
-	(void)revents;
-	/*
-	 * While the client's input waits, its pong may wait behind it
-	 * unread: ping again instead of giving up, as long as the client
-	 * takes what we send. One that took none of our waiting output
-	 * for ping_timeout is not reading either: it goes. (A vanished
-	 * one shows as a hang-up.)
-	 */
-	if (c->ping_outstanding && (!c->input_blocked ||
-	    conn_client_stalled(c, c->route->limits.ping_timeout_ms))) {
-		log_info("conn %llu %s: no pong within %.1fs",
-		    (unsigned long long)c->id, c->peer,
-		    c->route->limits.ping_timeout_ms / 1000.);
-		conn_close(c, "ping timeout");
-		return;
-	}
-	memcpy(payload, &id, sizeof(payload));
-	conn_send_frame(c, true, WS_OP_PING, payload, sizeof(payload));
-	c->ping_outstanding = true;
-	ev_timer_set(w, c->route->limits.ping_timeout_ms / 1000., 0.);
-	ev_timer_start(loop, w);
-}
-
 /* Fires when no data moved for idle_timeout (re-armed lazily). */
 void
 conn_idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -159,7 +128,7 @@ conn_idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 	log_info("conn %llu %s: idle timeout", (unsigned long long)c->id,
 	    c->peer);
-	conn_ws_close(c, WS_CLOSE_GOING_AWAY, "idle timeout");
+	conn_transport_close(c, WS_CLOSE_GOING_AWAY, "idle timeout");
 }
 
 /* Fires send_timeout after client output last moved (re-armed lazily). */

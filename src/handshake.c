@@ -438,7 +438,7 @@ hs_classify(const struct hs_request *req, int *status, const char **why)
 
 /* Two updates rather than a concatenation: the key's length is the client's. */
 void
-hs_accept_key(const char *key, char out[29])
+hs_accept_key(const char *key, char out[HS_ACCEPT_SIZE])
 {
 	EVP_MD_CTX	*ctx;
 	unsigned char	 md[EVP_MAX_MD_SIZE];

@@ -88,7 +88,9 @@ enum hs_kind hs_classify(const struct hs_request *, int *status,
 	    const char **why);
 
 /* Sec-WebSocket-Accept for a key: SHA-1 + base64 from OpenSSL. */
-void	 hs_accept_key(const char *key, char out[29]);
+/* base64 of a SHA-1 (28 characters) and its NUL. */
+#define HS_ACCEPT_SIZE	29
+void	 hs_accept_key(const char *key, char out[HS_ACCEPT_SIZE]);
 
 /*
  * The first subprotocol the client offered (Sec-WebSocket-Protocol, in

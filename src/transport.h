@@ -1,0 +1,50 @@
+/*
+ * A transport carries messages between one client connection and what
+ * it talks to: WebSocket (transport_ws.c) today; Server-Sent Events and
+ * long polling fit the same table. The client calls it only through
+ * c->transport->ops. Toward the client it takes whole messages or
+ * pieces of one (deliver); from the client it decodes c->in and hands
+ * each piece of a message up with conn_deliver_input(). "Can take more"
+ * is the room in the client's output buffer (conn_client_room()).
+ */
+#ifndef TRANSPORT_H
+#define TRANSPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct conn;
+struct iovec;
+
+/* What a message is; the values are WebSocket's opcodes on purpose. */
+enum msg_type {
+	MSG_TEXT = 1,
+	MSG_BINARY = 2,
+};
+
+struct transport_ops {
+	const char	*name;
+	/* The handshake is answered: start the transport's clocks. */
+	void	(*open)(struct conn *);
+	/* Decode what the client sent (c->in) as far as the sink takes. */
+	void	(*input)(struct conn *);
+	/*
+	 * A message toward the client, or a piece of one (fin false: more
+	 * follows). The pieces of iov are one payload. 0, or -1 when the
+	 * connection was closed (out of memory).
+	 */
+	int	(*deliver)(struct conn *, enum msg_type, const struct iovec *,
+		    int iovcnt, bool fin);
+	/* Say goodbye with a close code and reason; nothing follows. */
+	void	(*close)(struct conn *, unsigned code, const char *reason);
+	/* Is the client still there? Something it must answer (a ping). */
+	void	(*probe)(struct conn *);
+	/* The connection is closed: stop clocks, free the state. */
+	void	(*free)(struct conn *);
+};
+
+struct transport {
+	const struct transport_ops *ops;
+};
+
+#endif
