@@ -486,7 +486,8 @@ conn_update_client_reading(struct conn *c)
 	/* Room for a chunk plus a frame header and a control frame. */
 	on = c->state != CONN_CLOSED && c->state != CONN_BACKEND &&
 	    !c->client.eof && !c->input_blocked &&
-	    buf_len(&c->in) < conn_socket_chunk(c) + WS_MAX_HEADER + 125;
+	    buf_len(&c->in) < conn_socket_chunk(c) + WS_MAX_HEADER +
+	    WS_MAX_CONTROL_PAYLOAD;
 	watcher_set(&c->client.rd, on);
 	if (!on && !c->client_hup && !c->client.eof &&
 	    (c->state == CONN_OPEN || c->state == CONN_CLOSING))
@@ -1057,11 +1058,16 @@ conn_accept(int fd, const struct sockaddr *sa, socklen_t salen,
 	ev_init(&c->send_timer, conn_send_timer_cb);
 	c->deadline.data = c->idle_timer.data = c;
 	c->send_timer.data = c;
-	if ((c->req = calloc(1, sizeof(*c->req))) == NULL ||
-	    hs_init(c->req, (size_t)cfg->max_header_size) == -1)
-		fatal("handshake init");
 	TAILQ_INSERT_TAIL(&server.conns, c, entry);
 	server.nconns++;
+	/* No memory for this one: it goes, the daemon lives. */
+	if ((c->req = calloc(1, sizeof(*c->req))) == NULL ||
+	    hs_init(c->req, (size_t)cfg->max_header_size) == -1) {
+		log_warnx("conn %llu %s: out of memory",
+		    (unsigned long long)c->id, c->peer);
+		conn_close(c, "out of memory");
+		return;
+	}
 	if (l->spec.tls && (server.tls == NULL ||
 	    (c->tls = tls_conn_new(server.tls, fd)) == NULL)) {
 		log_warnx("conn %llu %s: no TLS context", (unsigned long long)c->id,

@@ -34,6 +34,8 @@
  * full window refuses), but answers data with a reset.
  */
 #define CONN_PAUSE_PROBE_S	2.
+/* What a 429 or 503 (a limit, no memory) asks the client to wait. */
+#define CONN_RETRY_AFTER_S	5
 
 enum conn_state {
 	CONN_ACCEPTED,

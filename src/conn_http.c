@@ -58,7 +58,8 @@ conn_http_error(struct conn *c, int status, char *const *more, size_t nmore)
 	struct strlist	 hv = { NULL, 0 };
 	char		*resp;
 	size_t		 len, i;
-	int		 retry = status == 429 || status == 503 ? 5 : 0;
+	int		 retry = status == 429 || status == 503 ?
+			    CONN_RETRY_AFTER_S : 0;
 
 	c->status = status;
 	if (c->refusal == NULL)
@@ -172,17 +173,20 @@ conn_resolve_script(struct conn *c, const char *rest)
 			continue;
 		if (!S_ISREG(st.st_mode) || access(real, X_OK) == -1)
 			return -1;
-		c->program = strdup(real);
-		if (asprintf(&c->script_name, "%s%s%.*s", c->route->path,
-		    *rest == '/' ? "" : "/", (int)(p - rest), rest) == -1)
-			fatal("asprintf");
-		c->path_info = strdup(p);
+		if ((c->program = strdup(real)) == NULL ||
+		    asprintf(&c->script_name, "%s%s%.*s", c->route->path,
+		    *rest == '/' ? "" : "/", (int)(p - rest), rest) == -1 ||
+		    (c->path_info = strdup(p)) == NULL) {
+			c->script_name = NULL;	/* unset by a failed asprintf */
+			return -2;
+		}
 		return 0;
 	}
 	return -1;
 }
 
-static void
+/* SCRIPT_NAME and PATH_INFO of a route; -1 out of memory. */
+static int
 conn_set_script(struct conn *c, const char *rest)
 {
 	const struct route	*r = c->route;
@@ -198,6 +202,7 @@ conn_set_script(struct conn *c, const char *rest)
 		c->script_name = strdup(r->path);
 		c->path_info = strdup(rest);
 	}
+	return c->script_name == NULL || c->path_info == NULL ? -1 : 0;
 }
 
 void
@@ -318,8 +323,10 @@ conn_access_verdict(struct conn *c, int status, const char *user,
 		conn_http_respond(c, status, "authentication file");
 		return -1;
 	}
-	if (user[0] != '\0' && (c->remote_user = strdup(user)) == NULL)
-		fatal("strdup");
+	if (user[0] != '\0' && (c->remote_user = strdup(user)) == NULL) {
+		conn_http_respond(c, 503, "out of memory");
+		return -1;
+	}
 	return 0;
 }
 
@@ -449,12 +456,18 @@ conn_check_rest(struct conn *c, struct route *r, const char *rest)
 	c->route = r;
 	r->active++;
 	if (r->kind == BACKEND_DIR) {
-		if (conn_resolve_script(c, rest) == -1) {
+		switch (conn_resolve_script(c, rest)) {
+		case -1:
 			conn_http_respond(c, 404, "no such script");
 			return -1;
+		case -2:
+			conn_http_respond(c, 503, "out of memory");
+			return -1;
 		}
-	} else
-		conn_set_script(c, rest);
+	} else if (conn_set_script(c, rest) == -1) {
+		conn_http_respond(c, 503, "out of memory");
+		return -1;
+	}
 	return conn_backend_address(c, r);
 }
 
@@ -899,8 +912,11 @@ conn_handle_request(struct conn *c)
 		conn_http_respond(c, 400, "repeated Host");
 		return;
 	}
-	c->path = strdup(path);
-	c->query = strdup(query);
+	if ((c->path = strdup(path)) == NULL ||
+	    (c->query = strdup(query)) == NULL) {
+		conn_http_respond(c, 503, "out of memory");
+		return;
+	}
 	if (c->listener != NULL && c->listener->spec.redirect_port > 0) {
 		conn_redirect(c);
 		return;
