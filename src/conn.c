@@ -54,7 +54,6 @@ static void	conn_client_write_cb(struct ev_loop *, ev_io *, int);
 static void	conn_hangup_cb(void *, int);
 static void	conn_client_gone(struct conn *, const char *);
 static void	conn_watch_hangup(struct conn *, bool);
-static void	server_flush_queued(void);
 static void	conn_set_local(struct conn *, const struct sockaddr *);
 static void	conn_tls_step(struct conn *);
 static void	conn_tls_more(struct conn *);
@@ -113,7 +112,7 @@ server_reaper_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	bool		 freed;
 
 	(void)w, (void)revents;
-	server_flush_queued();
+	relay_flush_queued();
 	freed = !TAILQ_EMPTY(&server.dead);
 	while ((c = TAILQ_FIRST(&server.dead)) != NULL) {
 		TAILQ_REMOVE(&server.dead, c, entry);
@@ -158,7 +157,7 @@ server_init(struct ev_loop *loop, struct config *cfg)
 	server.cref = config_ref_new(cfg);
 	TAILQ_INIT(&server.conns);
 	TAILQ_INIT(&server.dead);
-	TAILQ_INIT(&server.flushq);
+	relay_init(loop);
 	ev_prepare_init(&server.reaper, server_reaper_cb);
 	ev_prepare_start(loop, &server.reaper);
 	ev_unref(loop);
@@ -195,146 +194,54 @@ client_unsent(const struct conn *c)
 	    tls_unsent(c->tls) : 0);
 }
 
-/* --- watchers ---------------------------------------------------------- */
+/* --- the client socket's relay side ----------------------------------- */
+
+/* client.out waits to be written (the relay's flush, before the poll). */
+static void
+conn_client_flush(struct endpoint *e)
+{
+	struct conn	*c = e->owner;
+
+	if (c->state != CONN_CLOSED)
+		conn_client_write_cb(server.loop, &e->wr, 0);
+}
 
 static void
-endpoint_init(struct endpoint *e, struct conn *c, struct endpoint *peer,
-    size_t high)
+conn_backend_flush_cb(struct endpoint *e)
 {
-	e->rfd = e->wfd = -1;
-	e->conn = c;
-	e->peer = peer;
-	buf_init(&e->out, high);
-}
+	struct conn	*c = e->owner;
 
-void
-endpoint_watch(struct endpoint *e, ev_io *w, void (*cb)(struct ev_loop *,
-    ev_io *, int), int fd, int events)
-{
-	ev_io_init(w, cb, fd, events);
-	w->data = e->conn;
-}
-
-void
-watcher_set(ev_io *w, bool on)
-{
-	if (w->fd < 0)
-		return;
-	if (on && !ev_is_active(w))
-		ev_io_start(server.loop, w);
-	else if (!on && ev_is_active(w))
-		ev_io_stop(server.loop, w);
+	if (c->state != CONN_CLOSED)
+		conn_backend_write_cb(server.loop, &e->wr, 0);
 }
 
 /*
- * Data was queued: write it just before the loop polls again (redis's
- * beforeSleep), so most writes need no write watcher and no extra trip
- * through epoll. The watcher runs only while a socket is full.
- */
-void
-endpoint_flush_later(struct endpoint *e)
-{
-	if (buf_len(&e->out) == 0 || e->wfd == -1 || e->flush_queued ||
-	    ev_is_active(&e->wr))
-		return;
-	e->flush_queued = true;
-	TAILQ_INSERT_TAIL(&server.flushq, e, flush_entry);
-}
-
-/*
- * A large chunk for a socket or pipe with nothing queued goes out at
- * once from where it lies: no copy into the buffer. Small pieces still
- * gather in the buffer so that one write carries many frames. What the
- * kernel doesn't take (or any error, handled by the writer) is queued.
+ * Bytes for the client: written now from where they lie when large,
+ * else gathered in client.out. -1: out of memory (the conn is closed).
  */
 int
-endpoint_write_through(struct endpoint *e, const struct iovec *iov, int iovcnt)
+conn_client_write_through(struct conn *c, const struct iovec *iov,
+    int iovcnt)
 {
-	struct msghdr	 mh = { .msg_iov = (struct iovec *)(uintptr_t)iov,
-			    .msg_iovlen = (size_t)iovcnt };
-	size_t		 total = 0, skip, k;
-	ssize_t		 n = -1;
-	bool		 blocked = false, failed = false;
-	int		 i;
+	enum relay_write	 res;
+	size_t			 sent;
 
-	for (i = 0; i < iovcnt; i++)
-		total += iov[i].iov_len;
-	if (total >= CONN_WRITE_THROUGH_MIN && buf_len(&e->out) == 0 &&
-	    e->wfd != -1 && !e->wr_shut && !ev_is_active(&e->wr)) {
-		/* Sockets without SIGPIPE; a process's stdin is a pipe. */
-		n = sendmsg(e->wfd, &mh, MSG_NOSIGNAL);
-		if (n == -1 && errno == ENOTSOCK)
-			n = writev(e->wfd, iov, iovcnt);
-		blocked = n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK);
-		failed = n == -1 && !blocked && errno != EINTR;
+	if (endpoint_write_through(&c->client, iov, iovcnt, &res, &sent) ==
+	    -1) {
+		conn_close(c, "out of memory");
+		return -1;
 	}
-	/*
-	 * A socket reports a reset once (ECONNRESET), later calls say EPIPE
-	 * or EOF: the backend's error is recorded here, where it was seen.
-	 */
-	if (failed && e == &e->conn->backend) {
-		conn_backend_write_failed(e->conn, errno);
-		return 0;
-	}
-	skip = n > 0 ? (size_t)n : 0;
-	for (i = 0; i < iovcnt; i++) {
-		k = skip < iov[i].iov_len ? skip : iov[i].iov_len;
-		skip -= k;
-		if (buf_append(&e->out, (const uint8_t *)iov[i].iov_base + k,
-		    iov[i].iov_len - k) == -1)
-			return -1;
-	}
-	if (n > 0 && e == &e->conn->client)
-		conn_sent_progress(e->conn);
-	if (blocked && e == &e->conn->client)
-		conn_client_writing(e->conn, true);
-	else if (blocked)
-		watcher_set(&e->wr, true);
-	else
-		endpoint_flush_later(e);
+	if (sent > 0)
+		conn_sent_progress(c);
+	if (res == RELAY_BLOCKED)
+		conn_client_writing(c, true);
+	/* A failed write is met again by the writer, which closes. */
+	else if (res == RELAY_FAILED)
+		endpoint_flush_later(&c->client);
 	return 0;
 }
 
-static void
-endpoint_unqueue(struct endpoint *e)
-{
-	if (e->flush_queued) {
-		TAILQ_REMOVE(&server.flushq, e, flush_entry);
-		e->flush_queued = false;
-	}
-}
-
-static void
-server_flush_queued(void)
-{
-	struct endpoint	*e;
-
-	while ((e = TAILQ_FIRST(&server.flushq)) != NULL) {
-		endpoint_unqueue(e);
-		if (e->wfd == -1 || e->conn->state == CONN_CLOSED)
-			continue;
-		if (e == &e->conn->client)
-			conn_client_write_cb(server.loop, &e->wr, 0);
-		else
-			conn_backend_write_cb(server.loop, &e->wr, 0);
-	}
-}
-
 /* --- closing ------------------------------------------------------------- */
-
-void
-endpoint_close(struct endpoint *e)
-{
-	endpoint_unqueue(e);
-	watcher_set(&e->rd, false);
-	watcher_set(&e->wr, false);
-	if (e->rfd != -1)
-		close(e->rfd);
-	if (e->wfd != -1 && e->wfd != e->rfd)
-		close(e->wfd);
-	e->rfd = e->wfd = -1;
-	buf_free(&e->out);
-}
 
 void
 conn_close(struct conn *c, const char *reason)
@@ -535,6 +442,8 @@ conn_sink_backend(struct conn *c, const uint8_t *p, size_t n, bool end)
 	 * A line per text message; in binary mode too for a process, as
 	 * websocketd 0.4.1 does (sockets get bytes verbatim, websockify).
 	 */
+	enum relay_write res;
+	size_t		 sent;
 	int		 iovcnt = end && (c->route->mode == MODE_TEXT ||
 	    (c->route->mode == MODE_BINARY && c->in_type == MSG_TEXT &&
 	    c->proc != NULL)) ? 2 : 1;
@@ -544,10 +453,18 @@ conn_sink_backend(struct conn *c, const uint8_t *p, size_t n, bool end)
 	if (record_enabled())
 		record_data(c->id, "in", iov, iovcnt);
 
-	if (endpoint_write_through(b, iov, iovcnt) == -1) {
+	if (endpoint_write_through(b, iov, iovcnt, &res, &sent) == -1) {
 		conn_close(c, "out of memory");
 		return -1;
 	}
+	/*
+	 * A socket reports a reset once (ECONNRESET), later calls say EPIPE
+	 * or EOF: the backend's error is recorded here, where it was seen.
+	 */
+	if (res == RELAY_FAILED)
+		conn_backend_write_failed(c, errno);
+	else if (res == RELAY_BLOCKED)
+		watcher_set(&b->wr, true);
 	return 0;
 }
 
@@ -1044,8 +961,9 @@ conn_accept(int fd, const struct sockaddr *sa, socklen_t salen,
 	c->exit_status = -1;
 	c->file_fd = -1;
 	c->started = ev_now(server.loop);
-	endpoint_init(&c->client, c, &c->backend, CONFIG_BUFFER_SIZE);
-	endpoint_init(&c->backend, c, &c->client, CONFIG_BUFFER_SIZE);
+	endpoint_init(&c->client, c, CONFIG_BUFFER_SIZE, conn_client_flush);
+	endpoint_init(&c->backend, c, CONFIG_BUFFER_SIZE,
+	    conn_backend_flush_cb);
 	c->client.rfd = c->client.wfd = fd;
 	net_set_nodelay(fd);
 	conn_peer_names(c, sa, salen);

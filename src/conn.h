@@ -19,6 +19,7 @@
 #include "buf.h"
 #include "config.h"
 #include "handshake.h"
+#include "relay.h"
 #include "transport.h"
 #include "ws.h"
 
@@ -26,7 +27,6 @@
 /* Socket reads follow the route's buffer_size within these bounds. */
 #define CONN_SOCKET_CHUNK_MIN	(16 * 1024)
 #define CONN_SOCKET_CHUNK_MAX	(1024 * 1024)
-#define CONN_WRITE_THROUGH_MIN	(16 * 1024)	/* written without a copy */
 #define CONN_MAX_WRITE_PER_EVENT (1024 * 1024)	/* fairness between conns */
 /*
  * A client whose input is paused gets a ping this often: one that closed
@@ -55,19 +55,6 @@ struct pmd;
 struct tls_conn;
 struct listener;
 struct auth_pool_job;
-
-/* One side of the relay. The backend may read and write different fds. */
-struct endpoint {
-	int		 rfd, wfd;	/* -1 when closed */
-	ev_io		 rd, wr;
-	struct buf	 out;		/* bytes waiting to be written to wfd */
-	struct endpoint	*peer;
-	struct conn	*conn;
-	bool		 eof;		/* read side finished */
-	bool		 wr_shut;	/* write side shut down or closed */
-	bool		 flush_queued;	/* on server.flushq */
-	TAILQ_ENTRY(endpoint) flush_entry;
-};
 
 /* A configuration shared by connections, freed with its last user. */
 struct config_ref {
@@ -170,7 +157,6 @@ struct server {
 	struct tls_ctx		*tls;		/* for new TLS connections */
 	struct conn_list	 conns;
 	struct conn_list	 dead;		/* freed at the next safe point */
-	TAILQ_HEAD(, endpoint)	 flushq;	/* written before the next poll */
 	int			 nconns;
 	int			 nprocs;	/* process backends not yet reaped */
 	bool			 stopping;

@@ -17,13 +17,9 @@
 extern uint8_t	 conn_scratch[CONN_SOCKET_CHUNK_MAX];
 
 /* conn.c: watchers, buffers, closing, frames to the client. */
-void	watcher_set(ev_io *, bool on);
-void	endpoint_watch(struct endpoint *, ev_io *,
-	    void (*)(struct ev_loop *, ev_io *, int), int fd, int events);
 size_t	conn_socket_chunk(const struct conn *);
-void	endpoint_flush_later(struct endpoint *);
-int	endpoint_write_through(struct endpoint *, const struct iovec *, int);
-void	endpoint_close(struct endpoint *);
+/* Bytes for the client, without a copy when large; -1 closed it. */
+int	conn_client_write_through(struct conn *, const struct iovec *, int);
 void	conn_deadline(struct conn *, int64_t ms);
 int	conn_send_raw(struct conn *, const void *, size_t);
 /* A message (or a piece: fin false) to the client, by its transport. */

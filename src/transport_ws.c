@@ -110,16 +110,12 @@ ws_send_frame(struct conn *c, bool fin, int opcode, const struct iovec *iov,
 	if (w->pmd != NULL && opcode < WS_OP_CLOSE)
 		return ws_send_deflated(c, fin, opcode, iov, iovcnt, n);
 	hlen = ws_build_header(hdr, fin, opcode, n);
-	if (c->tls == NULL && n >= CONN_WRITE_THROUGH_MIN &&
+	if (c->tls == NULL && n >= RELAY_WRITE_THROUGH_MIN &&
 	    iovcnt <= WS_MAX_IOV) {
 		all[0].iov_base = hdr;
 		all[0].iov_len = hlen;
 		memcpy(all + 1, iov, (size_t)iovcnt * sizeof(*iov));
-		if (endpoint_write_through(&c->client, all, 1 + iovcnt) == -1) {
-			conn_close(c, "out of memory");
-			return -1;
-		}
-		return 0;
+		return conn_client_write_through(c, all, 1 + iovcnt);
 	}
 	if ((dst = buf_reserve(&c->client.out, hlen + n)) == NULL) {
 		conn_close(c, "out of memory");
