@@ -347,8 +347,8 @@ conn_close(struct conn *c, const char *reason)
 	log_debug("conn %llu %s: closed: %s", (unsigned long long)c->id,
 	    c->peer, reason);
 	conn_access_log(c, reason);
-	if (c->status == 101 && c->route->kind != BACKEND_ECHO &&
-	    record_enabled())
+	if (c->status == 101 &&
+	    !(backend_flags(&c->be) & BACKEND_F_MESSAGES) && record_enabled())
 		record_event(c->id, "close", NULL, NULL);
 	if (c->status == 101)
 		conn_log_disconnected(c, reason);
@@ -374,8 +374,7 @@ conn_close(struct conn *c, const char *reason)
 	conn_watch_hangup(c, false);
 	endpoint_close(&c->client);
 	endpoint_close(&c->backend);
-	if (c->proc != NULL)
-		backend_proc_detach(c->proc);
+	backend_stop(&c->be);
 	cgi_free(c);
 	conn_free_request(c);
 	if (c->route != NULL)
@@ -523,8 +522,8 @@ conn_sink_room(struct conn *c)
 {
 	if (c->close_sent)
 		return SIZE_MAX;	/* discarded */
-	if (c->route->kind == BACKEND_ECHO)
-		return buf_room(&c->client.out);
+	if (backend_flags(&c->be) & BACKEND_F_MESSAGES)
+		return backend_room(&c->be);
 	return buf_room(&c->backend.out);
 }
 
@@ -539,7 +538,7 @@ conn_sink_backend(struct conn *c, const uint8_t *p, size_t n, bool end)
 	 */
 	int		 iovcnt = end && (c->route->mode == MODE_TEXT ||
 	    (c->route->mode == MODE_BINARY && c->msg_opcode == WS_OP_TEXT &&
-	    c->proc != NULL)) ? 2 : 1;
+	    backend_has_process(&c->be))) ? 2 : 1;
 
 	if (b->wfd == -1 || b->wr_shut)
 		return 0;	/* the backend stopped reading: drop */
@@ -636,7 +635,8 @@ conn_backend_write_failed(struct conn *c, int err)
 {
 	log_info("conn %llu %s: backend write: %s",
 	    (unsigned long long)c->id, c->peer, strerror(err));
-	if (c->backend_error == 0 && (c->proc == NULL || err == EPIPE))
+	if (c->backend_error == 0 && (!backend_has_process(&c->be) ||
+	    err == EPIPE))
 		c->backend_error = err;
 	buf_free(&c->backend.out);
 	watcher_set(&c->backend.wr, false);
@@ -1046,6 +1046,7 @@ conn_accept(int fd, const struct sockaddr *sa, socklen_t salen,
 	c->exit_status = -1;
 	c->file_fd = -1;
 	c->started = ev_now(server.loop);
+	backend_init(&c->be, NULL, NULL, c, c->id);
 	endpoint_init(&c->client, c, &c->backend, CONFIG_BUFFER_SIZE);
 	endpoint_init(&c->backend, c, &c->client, CONFIG_BUFFER_SIZE);
 	c->client.rfd = c->client.wfd = fd;

@@ -15,6 +15,7 @@
 
 #include <ev.h>
 
+#include "backend.h"
 #include "base64.h"
 #include "buf.h"
 #include "config.h"
@@ -46,7 +47,6 @@ enum conn_state {
 };
 
 struct conn;
-struct proc;
 struct cgi;
 struct pmd;
 struct tls_conn;
@@ -101,10 +101,6 @@ struct conn {
 	bool			 ip_counted;	/* in the per-address count */
 	char			*remote_user;	/* authenticated user */
 	struct auth_pool_job	*auth;		/* password being hashed */
-	struct sockaddr_storage	 backend_addr;	/* socket routes */
-	socklen_t		 backend_addrlen;
-	ev_tstamp		 connect_until;	/* connect_timeout's end */
-	ev_tstamp		 connect_retry;	/* backoff of a full backlog */
 	char			 peer[INET6_ADDRSTRLEN + 8];
 	char			 peer_ip[INET6_ADDRSTRLEN];
 	int			 peer_port;
@@ -122,7 +118,7 @@ struct conn {
 	struct pmd		*pmd;		/* permessage-deflate, if agreed */
 	uint64_t		 inflated;	/* bytes of this message so far */
 	uint64_t		 frame_unmasked; /* payload bytes already unmasked */
-	bool			 echo_started;	/* echo: first fragment sent */
+	bool			 push_started;	/* a pushed message is begun */
 	bool			 base64;	/* websockify's base64 protocol */
 	struct base64_dec	 b64;		/* the client message so far */
 	bool			 output_paused;	/* pty: client asked to pause */
@@ -161,7 +157,7 @@ struct conn {
 	bool			 responded;	/* a plain response is under way */
 	bool			 idle_keepalive; /* no byte of a next request */
 
-	struct proc		*proc;
+	struct backend		 be;		/* what c->backend relays to */
 	struct cgi		*cgi;		/* a CGI request under way */
 	struct conn_stats	 stats;
 	TAILQ_ENTRY(conn)	 entry;
@@ -205,11 +201,5 @@ const char	*conn_route_name(const struct conn *);
 void		 conn_ws_close(struct conn *, unsigned code, const char *reason);
 /* Graceful stop of every connection (SIGTERM). */
 void		 conn_shutdown_all(void);
-
-/* Called by backends. */
-void		 conn_backend_connected(struct conn *);
-void		 conn_backend_failed(struct conn *, const char *why);
-void		 conn_backend_readable(struct conn *);
-void		 conn_proc_exited(struct conn *, int status);
 
 #endif

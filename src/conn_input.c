@@ -42,25 +42,18 @@ conn_deliver_base64(struct conn *c, const uint8_t *p, size_t n,
 static int
 conn_deliver(struct conn *c, const uint8_t *p, size_t n, bool msg_end)
 {
-	int	 op;
-
 	if (c->close_sent)
 		return 0;
 	if (msg_end)
 		c->stats.msgs_in++;
 	c->stats.bytes_in += n;
-	if (c->route->mode == MODE_PTY && c->route->kind != BACKEND_ECHO)
+	if (backend_flags(&c->be) & BACKEND_F_MESSAGES)
+		return backend_input(&c->be, c->msg_opcode, p, n, msg_end);
+	if (c->route->mode == MODE_PTY)
 		return conn_pty_input(c, p, n, msg_end);
 	if (c->base64)
 		return conn_deliver_base64(c, p, n, msg_end);
-	if (c->route->kind != BACKEND_ECHO)
-		return conn_sink_backend(c, p, n, msg_end);
-	op = c->echo_started ? WS_OP_CONT : c->msg_opcode;
-	c->echo_started = !msg_end;
-	if (msg_end)
-		c->stats.msgs_out++;
-	c->stats.bytes_out += n;
-	return conn_send_frame(c, msg_end, op, p, n);
+	return conn_sink_backend(c, p, n, msg_end);
 }
 
 static void
@@ -143,7 +136,7 @@ conn_frame_start(struct conn *c)
 		return c->state == CONN_CLOSED ? 0 : 1;
 	}
 	if (c->hdr.opcode == WS_OP_BINARY && c->route->mode == MODE_TEXT &&
-	    c->route->kind != BACKEND_ECHO && !c->close_sent) {
+	    !(backend_flags(&c->be) & BACKEND_F_MESSAGES) && !c->close_sent) {
 		conn_fail(c, WS_CLOSE_UNSUPPORTED, "binary message on a text "
 		    "route");
 		return 0;
