@@ -35,13 +35,12 @@ backend_route_terminal(const struct route *r)
 
 void
 backend_init(struct backend *b, const struct backend_ops *ops,
-    const struct backend_owner *owner, void *arg, uint64_t id)
+    const struct backend_owner *owner, void *arg)
 {
 	memset(b, 0, sizeof(*b));
 	b->ops = ops;
 	b->owner = owner;
 	b->arg = arg;
-	b->id = id;
 	b->rfd = b->wfd = -1;
 }
 

@@ -28,6 +28,7 @@
 #include <ev.h>
 
 struct backend;
+struct backend_connect;
 struct config;
 struct proc;
 struct proc_request;
@@ -55,6 +56,7 @@ struct backend_params {
 	const struct proc_request	*request; /* processes' environment */
 	const char			*label;	  /* metrics: the route */
 	const char			*log_route; /* "route %s pid %d" */
+	uint64_t			 id;	  /* the owner's, for logs */
 	/* Kept by a socket backend for its log lines while connecting. */
 	const char			*peer, *path;
 	unsigned short			 cols, rows;	/* a pty's size */
@@ -97,30 +99,24 @@ struct backend_ops {
 	void	(*name)(const struct backend *, char *, size_t);
 };
 
-/* A socket still connecting (backend_tcp.c). */
-struct backend_connect {
-	ev_io		 io;		/* the connect finished */
-	ev_timer	 timer;		/* connect_timeout, or the next try */
-	ev_tstamp	 until;		/* connect_timeout's end */
-	ev_tstamp	 retry;		/* backoff of a full unix backlog */
-	int		 fd;		/* -1 when none */
-	const char	*peer, *path;	/* the owner's, for log lines */
-};
-
 /* One backend instance, inside its owner. */
 struct backend {
 	const struct backend_ops	*ops;	/* NULL: none (plain HTTP) */
 	const struct backend_owner	*owner;
 	void				*arg;	/* the owner's */
-	uint64_t			 id;	/* the owner's, for log lines */
 	bool				 started; /* start was called */
 	int				 rfd, wfd; /* exposed; -1 none */
 	/* Socket backends: the target, the route's unless set before start. */
 	struct sockaddr_storage		 addr;
 	socklen_t			 addrlen;
+	/*
+	 * Private state, by kind. A socket's connect state (its own watcher
+	 * and timer) lives only while it connects: an open connection does
+	 * not carry it.
+	 */
 	union {
 		struct proc		*proc;	/* a child, once spawned */
-		struct backend_connect	 sock;
+		struct backend_connect	*sock;	/* a connect under way */
 	} u;
 };
 
@@ -135,7 +131,7 @@ const struct backend_ops *backend_ops_for(const struct route *);
 /* A terminal route: a process on a pty (it has the terminal page). */
 bool	backend_route_terminal(const struct route *);
 void	backend_init(struct backend *, const struct backend_ops *,
-	    const struct backend_owner *, void *arg, uint64_t id);
+	    const struct backend_owner *, void *arg);
 unsigned backend_flags(const struct backend *);
 /* A process was spawned (pty routes spawn at the client's init). */
 bool	backend_has_process(const struct backend *);

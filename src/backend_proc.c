@@ -573,7 +573,7 @@ proc_start(struct backend *b, const struct backend_params *bp, char *err,
 	b->wfd = fds[3];
 	b->rfd = fds[4];
 	b->u.proc = proc_new(b, bp, pid, fds[5]);
-	log_debug("conn %llu: spawned %s pid %d", (unsigned long long)b->id,
+	log_debug("conn %llu: spawned %s pid %d", (unsigned long long)bp->id,
 	    argv[0], (int)pid);
 	return 0;
 }
@@ -625,7 +625,7 @@ proc_start_cgi(struct backend *b, const struct backend_params *bp,
 	set_nonblock(fds[5]);
 	b->rfd = fds[4];
 	b->u.proc = proc_new(b, bp, pid, fds[5]);
-	log_debug("conn %llu: CGI %s pid %d", (unsigned long long)b->id,
+	log_debug("conn %llu: CGI %s pid %d", (unsigned long long)bp->id,
 	    argv[0], (int)pid);
 	return 0;
 }

@@ -5,6 +5,8 @@
  * is full answers EAGAIN (nothing is connecting): the connect is tried
  * again on the backend's timer, with a short backoff, until
  * connect_timeout, then 502. The loop (libev's default) never waits.
+ * The connect's watcher and timer are the backend's own, allocated for
+ * the connect only.
  */
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -13,6 +15,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -24,13 +27,24 @@
 #define BACKEND_RETRY_FIRST	0.005	/* seconds, doubled each time */
 #define BACKEND_RETRY_MAX	0.2
 
+/* A connect under way. */
+struct backend_connect {
+	ev_io		 io;		/* the connect finished */
+	ev_timer	 timer;		/* connect_timeout, or the next try */
+	ev_tstamp	 until;		/* connect_timeout's end */
+	ev_tstamp	 retry;		/* backoff of a full unix backlog */
+	int		 fd;		/* -1 when none */
+	uint64_t	 id;		/* the owner's, for log lines */
+	const char	*peer, *path;
+};
+
 static int	tcp_try(struct backend *, char *, size_t);
 
-/* The connect is over: stop watching, and hand the fd out or close it. */
+/* The connect is over: hand the fd out or close it, free the state. */
 static void
 tcp_connect_done(struct backend *b, bool ok)
 {
-	struct backend_connect	*s = &b->u.sock;
+	struct backend_connect	*s = b->u.sock;
 
 	ev_io_stop(EV_DEFAULT_UC, &s->io);
 	ev_timer_stop(EV_DEFAULT_UC, &s->timer);
@@ -38,7 +52,8 @@ tcp_connect_done(struct backend *b, bool ok)
 		b->rfd = b->wfd = s->fd;
 	else if (s->fd != -1)
 		close(s->fd);
-	s->fd = -1;
+	free(s);
+	b->u.sock = NULL;
 }
 
 static void
@@ -58,7 +73,7 @@ tcp_connected_cb(struct ev_loop *loop, ev_io *w, int revents)
 	char		 why[128];
 
 	(void)loop, (void)revents;
-	if (getsockopt(b->u.sock.fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+	if (getsockopt(b->u.sock->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
 		err = errno;
 	if (err != 0) {
 		snprintf(why, sizeof(why), "connect: %s", strerror(err));
@@ -78,7 +93,7 @@ tcp_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	int		 rv;
 
 	(void)loop, (void)revents;
-	if (b->u.sock.retry == 0) {
+	if (b->u.sock->retry == 0) {
 		tcp_fail(b, "connect: timed out");
 		return;
 	}
@@ -92,7 +107,7 @@ tcp_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void
 tcp_retry_later(struct backend *b)
 {
-	struct backend_connect	*s = &b->u.sock;
+	struct backend_connect	*s = b->u.sock;
 	ev_tstamp		 now = ev_now(EV_DEFAULT_UC), at;
 
 	s->retry = s->retry == 0 ? BACKEND_RETRY_FIRST : s->retry * 2;
@@ -113,7 +128,7 @@ tcp_retry_later(struct backend *b)
 static int
 tcp_try(struct backend *b, char *err, size_t errsz)
 {
-	struct backend_connect	*s = &b->u.sock;
+	struct backend_connect	*s = b->u.sock;
 	ev_tstamp		 left;
 	int			 fd, pending;
 
@@ -123,7 +138,7 @@ tcp_try(struct backend *b, char *err, size_t errsz)
 		if (errno != EAGAIN || ev_now(EV_DEFAULT_UC) >= s->until)
 			return -1;
 		log_debug("conn %llu %s %s: backend: %s, trying again",
-		    (unsigned long long)b->id, s->peer, s->path, err);
+		    (unsigned long long)s->id, s->peer, s->path, err);
 		tcp_retry_later(b);
 		return 1;
 	}
@@ -146,14 +161,21 @@ static int
 tcp_start(struct backend *b, const struct backend_params *bp, char *err,
     size_t errsz)
 {
-	struct backend_connect	*s = &b->u.sock;
+	struct backend_connect	*s;
 	const struct route	*r = bp->route;
+	int			 rv;
 
 	if (b->addrlen == 0) {
 		memcpy(&b->addr, &r->addr, r->addrlen);
 		b->addrlen = r->addrlen;
 	}
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
+	b->u.sock = s;
 	s->fd = -1;
+	s->id = bp->id;
 	ev_init(&s->io, tcp_connected_cb);
 	ev_init(&s->timer, tcp_timer_cb);
 	s->io.data = s->timer.data = b;
@@ -162,14 +184,16 @@ tcp_start(struct backend *b, const struct backend_params *bp, char *err,
 	s->retry = 0;
 	s->peer = bp->peer;
 	s->path = bp->path;
-	return tcp_try(b, err, errsz);
+	if ((rv = tcp_try(b, err, errsz)) == -1)
+		tcp_connect_done(b, false);
+	return rv;
 }
 
 /* The owner left while connecting: abandon the connect. */
 static void
 tcp_stop(struct backend *b)
 {
-	if (b->rfd == -1)
+	if (b->u.sock != NULL)
 		tcp_connect_done(b, false);
 }
 

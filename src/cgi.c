@@ -4,7 +4,8 @@
  * gathered (bounded), turned into an HTTP head (Status:, Location: 302),
  * then its stdout streams to the client under the client buffer's high
  * mark; the connection closes after the body. Nothing here blocks: the
- * stdout pipe is non-blocking and the child is reaped by backend_proc.
+ * stdout pipe is non-blocking and the child is reaped by the process
+ * backend (backend_cgi_ops).
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -417,10 +418,10 @@ cgi_request(struct conn *c, const char *dir, char *const *extra,
 {
 	struct backend_params	 bp;
 	struct proc_request	 q;
-	struct cgi	*g;
-	char		 err[256];
-	size_t		 i;
-	int		 found;
+	struct cgi		*g;
+	char			 err[256];
+	size_t			 i;
+	int			 found;
 
 	if ((found = cgi_resolve(c, dir, c->path)) == 0)
 		return 0;
@@ -439,7 +440,7 @@ cgi_request(struct conn *c, const char *dir, char *const *extra,
 	ev_timer_init(&g->timer, cgi_timer_cb,
 	    c->cref->cfg->cgi_timeout_ms / 1000., 0.);
 	g->timer.data = c;
-	backend_init(&c->be, &backend_cgi_ops, &conn_backend_owner, c, c->id);
+	backend_init(&c->be, &backend_cgi_ops, &conn_backend_owner, c);
 	conn_backend_params(c, &bp, &q, 0, 0);
 	if (backend_start(&c->be, &bp, err, sizeof(err)) == -1) {
 		cgi_fail(c, err);

@@ -1046,7 +1046,7 @@ conn_accept(int fd, const struct sockaddr *sa, socklen_t salen,
 	c->exit_status = -1;
 	c->file_fd = -1;
 	c->started = ev_now(server.loop);
-	backend_init(&c->be, NULL, NULL, c, c->id);
+	backend_init(&c->be, NULL, NULL, c);
 	endpoint_init(&c->client, c, &c->backend, CONFIG_BUFFER_SIZE);
 	endpoint_init(&c->backend, c, &c->client, CONFIG_BUFFER_SIZE);
 	c->client.rfd = c->client.wfd = fd;

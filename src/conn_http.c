@@ -442,8 +442,7 @@ conn_check_rest(struct conn *c, struct route *r, const char *rest)
 	}
 	c->route = r;
 	r->active++;
-	backend_init(&c->be, backend_ops_for(r), &conn_backend_owner, c,
-	    c->id);
+	backend_init(&c->be, backend_ops_for(r), &conn_backend_owner, c);
 	if (r->kind == BACKEND_DIR) {
 		if (conn_resolve_script(c, rest) == -1) {
 			conn_http_respond(c, 404, "no such script");
@@ -492,6 +491,7 @@ conn_backend_params(struct conn *c, struct backend_params *bp,
 	bp->cfg = c->cref->cfg;
 	bp->route = c->route;
 	bp->request = q;
+	bp->id = c->id;
 	bp->label = conn_route_name(c);
 	bp->log_route = c->script_name != NULL ? c->script_name : c->path;
 	bp->peer = c->peer;
