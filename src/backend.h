@@ -69,7 +69,6 @@ struct backend_params {
 #define BACKEND_F_MESSAGES	0x08	/* no descriptors: input/output */
 
 struct backend_ops {
-	const char	*kind;
 	unsigned	 flags;
 	/*
 	 * 0: ready now (descriptors set); 1: under way, ready() or failed()

@@ -36,7 +36,6 @@ echo_name(const struct backend *b, char *buf, size_t len)
 }
 
 const struct backend_ops backend_echo_ops = {
-	.kind = "echo",
 	.flags = BACKEND_F_MESSAGES,
 	.start = echo_start,
 	.input = echo_input,

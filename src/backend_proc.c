@@ -655,7 +655,6 @@ proc_name(const struct backend *b, char *buf, size_t len)
 }
 
 const struct backend_ops backend_proc_ops = {
-	.kind = "process",
 	.flags = BACKEND_F_PROCESS,
 	.start = proc_start,
 	.terminate = proc_be_terminate,
@@ -664,7 +663,6 @@ const struct backend_ops backend_proc_ops = {
 };
 
 const struct backend_ops backend_pty_ops = {
-	.kind = "pty",
 	.flags = BACKEND_F_PROCESS | BACKEND_F_LATE,
 	.start = proc_start,
 	.resize = proc_resize,
@@ -674,7 +672,6 @@ const struct backend_ops backend_pty_ops = {
 };
 
 const struct backend_ops backend_cgi_ops = {
-	.kind = "cgi",
 	.flags = BACKEND_F_PROCESS,
 	.start = proc_start_cgi,
 	.terminate = proc_be_terminate,

@@ -218,7 +218,6 @@ tcp_name(const struct backend *b, char *buf, size_t len)
 }
 
 const struct backend_ops backend_tcp_ops = {
-	.kind = "socket",
 	.flags = BACKEND_F_SOCKET,
 	.start = tcp_start,
 	.stop = tcp_stop,
