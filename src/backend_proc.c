@@ -2,12 +2,14 @@
  * Process backend: posix_spawn over pipes (or a pty) in a new process
  * group, the websocketd-compatible environment, stderr drained to the log,
  * reaping from the loop and the TERM-then-KILL sequence for the group
- * (on a pty: the whole session, found in /proc). A proc outlives its connection until the child is reaped and the group
- * signalled (tmux job.c: exit and EOF may come in either order).
+ * (on a pty: the whole session, found in /proc). A proc outlives its
+ * owner until the child is reaped and the group signalled (tmux job.c:
+ * exit and EOF may come in either order). Three tables: pipes, a pty
+ * (spawned at the client's size, resized), and CGI programs. The loop
+ * is libev's default one (main.c).
  */
 #include <sys/ioctl.h>
 #include <sys/queue.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -16,7 +18,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pwd.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -26,18 +27,17 @@
 #include <unistd.h>
 
 #include "backend.h"
-#include "conn.h"
+#include "config.h"
 #include "log.h"
 #include "metrics.h"
-#include "tls.h"
-#include "version.h"
+#include "proc_env.h"
 
 #define PROC_STDERR_LINE	512	/* longer stderr lines are cut */
 #define PROC_MAX_GROUPS		64	/* groups signalled once per walk */
 
 struct proc {
 	pid_t			 pid;
-	struct conn		*conn;		/* NULL once detached */
+	struct backend		*be;		/* NULL once detached */
 	int			 errfd;
 	ev_io			 err_rd;
 	char			 errline[PROC_STDERR_LINE];
@@ -61,12 +61,6 @@ static int			nprocs;
 
 static void	proc_free(struct proc *);
 static void	proc_kill_group(struct proc *, int);
-
-pid_t
-backend_proc_pid(const struct proc *p)
-{
-	return p->pid;
-}
 
 int
 backend_proc_count(void)
@@ -172,7 +166,7 @@ proc_kill_group(struct proc *p, int sig)
 static void
 proc_maybe_free(struct proc *p)
 {
-	if (p->exited && p->conn == NULL && p->stage == 0 &&
+	if (p->exited && p->be == NULL && p->stage == 0 &&
 	    !ev_is_active(&p->timer))
 		proc_free(p);
 }
@@ -201,28 +195,42 @@ proc_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 	p->stage = 0;
 	ev_timer_stop(loop, w);
-	if (p->exited && p->conn == NULL)
+	if (p->exited && p->be == NULL)
 		proc_free(p);
 }
 
 /* Start TERM/KILL after close_grace unless already under way. */
-void
-backend_proc_terminate(struct proc *p)
+static void
+proc_terminate(struct proc *p)
 {
 	if (ev_is_active(&p->timer) || p->stage != 0)
 		return;
 	ev_timer_set(&p->timer, p->grace, 0.);
-	ev_timer_start(server.loop, &p->timer);
+	ev_timer_start(EV_DEFAULT_UC, &p->timer);
 }
 
-void
-backend_proc_detach(struct proc *p)
+/* Output EOF while the child runs: the grace sequence starts now. */
+static void
+proc_be_terminate(struct backend *b)
 {
-	p->conn = NULL;
+	if (b->u.proc != NULL)
+		proc_terminate(b->u.proc);
+}
+
+/* The owner is gone (stdin closed with its fds): TERM and KILL follow. */
+static void
+proc_be_stop(struct backend *b)
+{
+	struct proc	*p = b->u.proc;
+
+	if (p == NULL)
+		return;
+	b->u.proc = NULL;
+	p->be = NULL;
 	if (p->exited && !proc_group_alive(p))
 		proc_maybe_free(p);
 	else
-		backend_proc_terminate(p);
+		proc_terminate(p);
 }
 
 void
@@ -235,9 +243,13 @@ backend_proc_kill_all(void)
 }
 
 void
-backend_proc_log_at_exit(struct proc *p, const char *head, const char *tail,
+backend_log_at_exit(struct backend *b, const char *head, const char *tail,
     bool json)
 {
+	struct proc	*p = b->u.proc;
+
+	if (!backend_has_process(b))
+		return;
 	p->log_json = json;
 	free(p->log_head);
 	free(p->log_tail);
@@ -264,7 +276,7 @@ proc_log_exit(struct proc *p, int status)
 	p->log_head = p->log_tail = NULL;
 }
 
-/* Fires when the child changes state: reap it and tell the connection. */
+/* Fires when the child changes state: reap it and tell the owner. */
 static void
 proc_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 {
@@ -281,9 +293,9 @@ proc_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 	    w->rstatus);
 	/* Leftovers in the group (grandchildren) get the grace sequence. */
 	if (proc_group_alive(p))
-		backend_proc_terminate(p);
-	if (p->conn != NULL)
-		conn_proc_exited(p->conn, w->rstatus);
+		proc_terminate(p);
+	if (p->be != NULL)
+		p->be->owner->exited(p->be->arg, w->rstatus);
 	else
 		proc_maybe_free(p);
 }
@@ -344,227 +356,17 @@ static void
 proc_free(struct proc *p)
 {
 	proc_log_exit(p, -1);	/* never reaped (shutdown): no status */
-	ev_child_stop(server.loop, &p->child);
-	ev_timer_stop(server.loop, &p->timer);
+	ev_child_stop(EV_DEFAULT_UC, &p->child);
+	ev_timer_stop(EV_DEFAULT_UC, &p->timer);
 	if (p->errfd != -1) {
 		proc_stderr_flush(p);
-		ev_io_stop(server.loop, &p->err_rd);
+		ev_io_stop(EV_DEFAULT_UC, &p->err_rd);
 		close(p->errfd);
 	}
 	LIST_REMOVE(p, entry);
 	nprocs--;
 	free(p->label);
 	free(p);
-}
-
-static void
-env_add(struct strlist *env, const char *name, const char *value)
-{
-	char	*s;
-
-	if (asprintf(&s, "%s=%s", name, value) == -1)
-		fatal("asprintf");
-	strlist_add(env, s);
-	free(s);
-}
-
-static bool
-env_has(const struct strlist *env, const char *name)
-{
-	size_t	 i, len = strlen(name);
-
-	for (i = 0; i < env->n; i++)
-		if (strncmp(env->v[i], name, len) == 0 && env->v[i][len] == '=')
-			return true;
-	return false;
-}
-
-/* HTTP_* for each request header: upper case, '-' to '_', no CR/LF. */
-/* HTTP_NAME for a header name: upper case, '-' as '_'. */
-static void
-env_header_name(char *name, size_t size, const char *header)
-{
-	size_t	 j;
-
-	snprintf(name, size, "HTTP_%s", header);
-	for (j = 5; name[j] != '\0'; j++)
-		name[j] = name[j] == '-' ? '_' :
-		    (char)toupper((unsigned char)name[j]);
-}
-
-/*
- * One HTTP_* variable per header name; a repeated header's values are
- * joined with ", " (RFC 9110 5.3), as websocketd does.
- */
-static void
-env_add_headers(struct strlist *env, const struct hs_request *req,
-    bool hide_authorization)
-{
-	char	 name[128], other[128], *value = NULL, *d;
-	size_t	 i, k, len = 0;
-	FILE	*f;
-
-	for (i = 0; i < req->nheaders; i++) {
-		env_header_name(name, sizeof(name), req->headers[i].name);
-		/*
-		 * httpoxy: a "Proxy:" header must never become HTTP_PROXY;
-		 * a password wsbridge checked stays with wsbridge (RFC 3875
-		 * 4.1.18): the program gets REMOTE_USER.
-		 */
-		if (strcmp(name, "HTTP_PROXY") == 0 || env_has(env, name) ||
-		    (hide_authorization &&
-		    strcmp(name, "HTTP_AUTHORIZATION") == 0))
-			continue;
-		if ((f = open_memstream(&value, &len)) == NULL)
-			fatal("open_memstream");
-		fputs(req->headers[i].value, f);
-		for (k = i + 1; k < req->nheaders; k++) {
-			env_header_name(other, sizeof(other),
-			    req->headers[k].name);
-			if (strcmp(other, name) == 0)
-				fprintf(f, ", %s", req->headers[k].value);
-		}
-		if (fclose(f) != 0)
-			fatal("open_memstream");
-		for (d = value; *d != '\0'; d++)
-			if (*d == '\r' || *d == '\n')
-				*d = ' ';
-		env_add(env, name, value);
-		free(value);
-		value = NULL;
-	}
-}
-
-static void
-env_add_unique_id(struct strlist *env)
-{
-	unsigned char	 r[16];
-	char		 hex[33];
-	size_t		 i;
-
-	if (getrandom(r, sizeof(r), 0) != sizeof(r))
-		fatal("getrandom");
-	for (i = 0; i < sizeof(r); i++)
-		snprintf(hex + 2 * i, 3, "%02x", r[i]);
-	env_add(env, "UNIQUE_ID", hex);
-}
-
-static void
-env_add_server_name(struct strlist *env, const struct conn *c)
-{
-	const char	*host = hs_header(c->req, "Host");
-	char		 name[256], *colon;
-
-	if (host == NULL || *host == '\0')
-		host = c->local_ip;
-	snprintf(name, sizeof(name), "%s", host);
-	if (name[0] == '[') {
-		if ((colon = strchr(name, ']')) != NULL)
-			colon[1] = '\0';
-	} else if ((colon = strchr(name, ':')) != NULL)
-		*colon = '\0';
-	env_add(env, "SERVER_NAME", name);
-}
-
-/* HTTPS=on, and the client certificate's subject under mutual TLS. */
-static void
-env_add_tls(struct strlist *env, const struct conn *c)
-{
-	const char	*dn;
-
-	env_add(env, "HTTPS", "on");
-	env_add(env, "SSL_PROTOCOL", tls_version(c->tls));
-	env_add(env, "SSL_CLIENT_VERIFY", tls_verify_result(c->tls));
-	if ((dn = tls_peer_subject(c->tls)) != NULL)
-		env_add(env, "SSL_CLIENT_S_DN", dn);
-}
-
-/*
- * Terminals get a login-like environment (as ttyd's shells have): HOME,
- * USER, SHELL of the user wsbridge runs as (after --user), LANG from
- * wsbridge's own or C.UTF-8. pass_env and env = entries win.
- */
-static void
-env_add_user(struct strlist *env)
-{
-	static char	 home[PATH_MAX], user[256], shell[PATH_MAX];
-	static bool	 looked;
-	struct passwd	*pw;
-	const char	*lang = getenv("LANG");
-
-	if (!looked) {
-		/* NSS may be slow: once per process, the uid never changes. */
-		looked = true;
-		if ((pw = getpwuid(getuid())) != NULL) {
-			snprintf(home, sizeof(home), "%s", pw->pw_dir);
-			snprintf(user, sizeof(user), "%s", pw->pw_name);
-			snprintf(shell, sizeof(shell), "%s", pw->pw_shell);
-		}
-	}
-	if (home[0] != '\0' && !env_has(env, "HOME"))
-		env_add(env, "HOME", home);
-	if (user[0] != '\0' && !env_has(env, "USER"))
-		env_add(env, "USER", user);
-	if (!env_has(env, "SHELL"))
-		env_add(env, "SHELL", shell[0] != '\0' ? shell : "/bin/sh");
-	if (!env_has(env, "LANG"))
-		env_add(env, "LANG", lang != NULL && *lang != '\0' ? lang :
-		    "C.UTF-8");
-}
-
-/*
- * The websocketd-compatible CGI-style environment for one connection;
- * a CGI request (c->cgi, no route) gets CGI/1.1, its method and PATH.
- */
-static char **
-proc_build_env(const struct conn *c, struct strlist *env)
-{
-	const struct route	*r = c->route;
-	char			 num[16], *script;
-	const char		*val;
-	size_t			 i;
-
-	memset(env, 0, sizeof(*env));
-	for (i = 0; r != NULL && i < r->pass_env.n; i++)
-		if ((val = getenv(r->pass_env.v[i])) != NULL)
-			env_add(env, r->pass_env.v[i], val);
-	if (r == NULL)	/* as Go's net/http/cgi (websocketd) passes it */
-		env_add(env, "PATH", (val = getenv("PATH")) != NULL ? val :
-		    "/bin:/usr/bin:/usr/local/bin");
-	env_add(env, "SERVER_SOFTWARE", "wsbridge/" WSBRIDGE_VERSION);
-	env_add(env, "GATEWAY_INTERFACE", r == NULL ? "CGI/1.1" :
-	    "websocketd-CGI/0.1");
-	env_add(env, "SERVER_PROTOCOL", "HTTP/1.1");
-	env_add_server_name(env, c);
-	snprintf(num, sizeof(num), "%d", c->local_port);
-	env_add(env, "SERVER_PORT", num);
-	env_add(env, "REQUEST_METHOD", c->req->method == HTTP_HEAD ? "HEAD" :
-	    "GET");
-	if (r == NULL && c->program != NULL)
-		env_add(env, "SCRIPT_FILENAME", c->program);
-	env_add(env, "REQUEST_URI", c->req->url);
-	script = c->script_name != NULL ? c->script_name : c->path;
-	env_add(env, "SCRIPT_NAME", script);
-	env_add(env, "PATH_INFO", c->path_info != NULL ? c->path_info : "");
-	env_add(env, "QUERY_STRING", c->query != NULL ? c->query : "");
-	env_add(env, "REMOTE_ADDR", c->peer_ip);
-	env_add(env, "REMOTE_HOST", c->peer_ip);
-	snprintf(num, sizeof(num), "%d", c->peer_port);
-	env_add(env, "REMOTE_PORT", num);
-	if (c->remote_user != NULL)
-		env_add(env, "REMOTE_USER", c->remote_user);
-	if (c->tls != NULL)
-		env_add_tls(env, c);
-	env_add_unique_id(env);
-	for (i = 0; r != NULL && i < r->env.n; i++)
-		strlist_add(env, r->env.v[i]);
-	if (r != NULL && r->mode == MODE_PTY && !env_has(env, "TERM"))
-		env_add(env, "TERM", r->term != NULL ? r->term :
-		    "xterm-256color");
-	if (r != NULL && r->mode == MODE_PTY)
-		env_add_user(env);
-	env_add_headers(env, c->req, r != NULL && r->auth == AUTH_BASIC);
-	return env->v;
 }
 
 static int
@@ -672,42 +474,60 @@ close_fds(int *fds, int n)
 }
 
 static struct proc *
-proc_new(struct conn *c, pid_t pid, int errfd)
+proc_new(struct backend *b, const struct backend_params *bp, pid_t pid,
+    int errfd)
 {
-	struct proc	*p;
+	const struct route	*r = bp->route;
+	struct proc		*p;
 
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		fatal("calloc");
 	p->pid = pid;
-	p->conn = c;
+	p->be = b;
 	p->errfd = errfd;
-	p->session = c->route != NULL && c->route->mode == MODE_PTY;
-	p->grace = (c->route != NULL ? c->route->limits.close_grace_ms :
-	    c->cref->cfg->limits.close_grace_ms) / 1000.;
-	snprintf(p->route, sizeof(p->route), "%s",
-	    c->script_name != NULL ? c->script_name : c->path);
-	if ((p->label = strdup(conn_route_name(c))) == NULL)
+	p->session = r != NULL && r->mode == MODE_PTY;
+	p->grace = (r != NULL ? r->limits.close_grace_ms :
+	    bp->cfg->limits.close_grace_ms) / 1000.;
+	snprintf(p->route, sizeof(p->route), "%s", bp->log_route);
+	if ((p->label = strdup(bp->label)) == NULL)
 		fatal("strdup");
 	ev_child_init(&p->child, proc_child_cb, pid, 0);
 	p->child.data = p;
-	ev_child_start(server.loop, &p->child);
+	ev_child_start(EV_DEFAULT_UC, &p->child);
 	ev_init(&p->timer, proc_timer_cb);
 	p->timer.data = p;
 	if (errfd != -1) {
 		ev_io_init(&p->err_rd, proc_stderr_cb, errfd, EV_READ);
 		p->err_rd.data = p;
-		ev_io_start(server.loop, &p->err_rd);
+		ev_io_start(EV_DEFAULT_UC, &p->err_rd);
 	}
 	LIST_INSERT_HEAD(&procs, p, entry);
 	nprocs++;
 	return p;
 }
 
-int
-backend_proc_spawn(struct conn *c, unsigned short cols, unsigned short rows,
-    char *err, size_t errsz)
+/* allow_root = no, said out loud: refuse rather than warn. */
+static int
+proc_refuse_root(const struct config *cfg, char *err, size_t errsz)
 {
-	const struct route		*r = c->route;
+	if (geteuid() == 0 && cfg->allow_root_line > 0 && !cfg->allow_root) {
+		snprintf(err, errsz, "refusing to spawn as root "
+		    "(allow_root = no; set user =)");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Spawn the route's program (or the dir route's) with pipes, or a pty of
+ * the params' size when the route's mode is pty; expose stdin as wfd and
+ * stdout (or the pty's master) as rfd.
+ */
+static int
+proc_start(struct backend *b, const struct backend_params *bp, char *err,
+    size_t errsz)
+{
+	const struct route		*r = bp->route;
 	posix_spawn_file_actions_t	 fa;
 	posix_spawnattr_t		 at;
 	struct strlist			 env;
@@ -716,16 +536,11 @@ backend_proc_spawn(struct conn *c, unsigned short cols, unsigned short rows,
 	pid_t				 pid;
 	bool				 pty = r->mode == MODE_PTY;
 
-	/* allow_root = no, said out loud: refuse rather than warn. */
-	if (geteuid() == 0 && c->cref->cfg->allow_root_line > 0 &&
-	    !c->cref->cfg->allow_root) {
-		snprintf(err, errsz, "refusing to spawn as root "
-		    "(allow_root = no; set user =)");
+	if (proc_refuse_root(bp->cfg, err, errsz) == -1)
 		return -1;
-	}
 	posix_spawn_file_actions_init(&fa);
-	if ((pty ? proc_pty(&fa, fds, cols, rows) : proc_pipes(&fa, fds)) ==
-	    -1) {
+	if ((pty ? proc_pty(&fa, fds, bp->cols, bp->rows) :
+	    proc_pipes(&fa, fds)) == -1) {
 		snprintf(err, errsz, "%s: %s", pty ? "pty" : "pipe",
 		    strerror(errno));
 		posix_spawn_file_actions_destroy(&fa);
@@ -735,13 +550,13 @@ backend_proc_spawn(struct conn *c, unsigned short cols, unsigned short rows,
 		posix_spawn_file_actions_addchdir_np(&fa, r->cwd);
 	proc_spawnattr(&at, pty);
 	argv = r->argv.v;
-	if (c->program != NULL) {
-		dirargv[0] = c->program;
+	if (bp->request->program != NULL) {
+		dirargv[0] = (char *)(uintptr_t)bp->request->program;
 		dirargv[1] = NULL;
 		argv = dirargv;
 	}
 	rv = posix_spawn(&pid, argv[0], &fa, &at, argv,
-	    proc_build_env(c, &env));
+	    proc_env_build(r, bp->request, &env));
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
 	strlist_free(&env);
@@ -755,50 +570,48 @@ backend_proc_spawn(struct conn *c, unsigned short cols, unsigned short rows,
 	set_nonblock(fds[4]);
 	if (fds[5] != -1)
 		set_nonblock(fds[5]);
-	c->backend.wfd = fds[3];
-	c->backend.rfd = fds[4];
-	c->proc = proc_new(c, pid, fds[5]);
-	log_debug("conn %llu: spawned %s pid %d", (unsigned long long)c->id,
+	b->wfd = fds[3];
+	b->rfd = fds[4];
+	b->u.proc = proc_new(b, bp, pid, fds[5]);
+	log_debug("conn %llu: spawned %s pid %d", (unsigned long long)bp->id,
 	    argv[0], (int)pid);
 	return 0;
 }
 
 /*
- * A CGI program (c->program) over pipes, in its own directory as Go's
- * net/http/cgi runs it. Its stdin is closed at once (no request bodies);
- * c->backend.rfd is its stdout.
+ * A CGI program (the request's program) over pipes, in its own
+ * directory as Go's net/http/cgi runs it. Its stdin is closed at once
+ * (no request bodies): rfd is its stdout, there is no wfd.
  */
-int
-backend_proc_spawn_cgi(struct conn *c, char *err, size_t errsz)
+static int
+proc_start_cgi(struct backend *b, const struct backend_params *bp,
+    char *err, size_t errsz)
 {
 	posix_spawn_file_actions_t	 fa;
 	posix_spawnattr_t		 at;
 	struct strlist			 env;
-	char				*argv[2] = { c->program, NULL };
+	char				*argv[2] = {
+	    (char *)(uintptr_t)bp->request->program, NULL };
 	char				 dir[PATH_MAX], *slash;
 	int				 fds[6], rv;
 	pid_t				 pid;
 
-	if (geteuid() == 0 && c->cref->cfg->allow_root_line > 0 &&
-	    !c->cref->cfg->allow_root) {
-		snprintf(err, errsz, "refusing to spawn as root "
-		    "(allow_root = no; set user =)");
+	if (proc_refuse_root(bp->cfg, err, errsz) == -1)
 		return -1;
-	}
 	posix_spawn_file_actions_init(&fa);
 	if (proc_pipes(&fa, fds) == -1) {
 		snprintf(err, errsz, "pipe: %s", strerror(errno));
 		posix_spawn_file_actions_destroy(&fa);
 		return -1;
 	}
-	snprintf(dir, sizeof(dir), "%s", c->program);
+	snprintf(dir, sizeof(dir), "%s", argv[0]);
 	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
 		*slash = '\0';
 		posix_spawn_file_actions_addchdir_np(&fa, dir);
 	}
 	proc_spawnattr(&at, false);
 	rv = posix_spawn(&pid, argv[0], &fa, &at, argv,
-	    proc_build_env(c, &env));
+	    proc_env_build(NULL, bp->request, &env));
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
 	strlist_free(&env);
@@ -810,9 +623,58 @@ backend_proc_spawn_cgi(struct conn *c, char *err, size_t errsz)
 	}
 	set_nonblock(fds[4]);
 	set_nonblock(fds[5]);
-	c->backend.rfd = fds[4];
-	c->proc = proc_new(c, pid, fds[5]);
-	log_debug("conn %llu: CGI %s pid %d", (unsigned long long)c->id,
+	b->rfd = fds[4];
+	b->u.proc = proc_new(b, bp, pid, fds[5]);
+	log_debug("conn %llu: CGI %s pid %d", (unsigned long long)bp->id,
 	    argv[0], (int)pid);
 	return 0;
 }
+
+/* The terminal's new size, on the master the owner still holds. */
+static int
+proc_resize(struct backend *b, unsigned short cols, unsigned short rows)
+{
+	struct winsize	 ws;
+
+	if (b->u.proc == NULL || b->rfd == -1)
+		return 0;
+	memset(&ws, 0, sizeof(ws));
+	ws.ws_col = cols;
+	ws.ws_row = rows;
+	return ioctl(b->rfd, TIOCSWINSZ, &ws);
+}
+
+static void
+proc_name(const struct backend *b, char *buf, size_t len)
+{
+	if (b->u.proc != NULL)
+		snprintf(buf, len, "pid %d", (int)b->u.proc->pid);
+	else
+		snprintf(buf, len, b->ops == &backend_pty_ops ?
+		    "no process yet" : "no process");
+}
+
+const struct backend_ops backend_proc_ops = {
+	.flags = BACKEND_F_PROCESS,
+	.start = proc_start,
+	.terminate = proc_be_terminate,
+	.stop = proc_be_stop,
+	.name = proc_name,
+};
+
+const struct backend_ops backend_pty_ops = {
+	.flags = BACKEND_F_PROCESS | BACKEND_F_LATE,
+	.start = proc_start,
+	.resize = proc_resize,
+	.terminate = proc_be_terminate,
+	.stop = proc_be_stop,
+	.name = proc_name,
+};
+
+const struct backend_ops backend_cgi_ops = {
+	.flags = BACKEND_F_PROCESS,
+	.start = proc_start_cgi,
+	.terminate = proc_be_terminate,
+	.stop = proc_be_stop,
+	.name = proc_name,
+};

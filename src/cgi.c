@@ -4,7 +4,8 @@
  * gathered (bounded), turned into an HTTP head (Status:, Location: 302),
  * then its stdout streams to the client under the client buffer's high
  * mark; the connection closes after the body. Nothing here blocks: the
- * stdout pipe is non-blocking and the child is reaped by backend_proc.
+ * stdout pipe is non-blocking and the child is reaped by the process
+ * backend (backend_cgi_ops).
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -90,8 +91,7 @@ cgi_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop, (void)revents;
 	log_warnx("conn %llu %s %s: CGI program timed out",
 	    (unsigned long long)c->id, c->peer, c->path);
-	if (c->proc != NULL)
-		backend_proc_terminate(c->proc);
+	backend_terminate(&c->be);
 	if (c->cgi->head_done)
 		conn_close(c, "CGI timeout");
 	else {
@@ -416,10 +416,12 @@ int
 cgi_request(struct conn *c, const char *dir, char *const *extra,
     size_t nextra)
 {
-	struct cgi	*g;
-	char		 err[256];
-	size_t		 i;
-	int		 found;
+	struct backend_params	 bp;
+	struct proc_request	 q;
+	struct cgi		*g;
+	char			 err[256];
+	size_t			 i;
+	int			 found;
 
 	if ((found = cgi_resolve(c, dir, c->path)) == 0)
 		return 0;
@@ -438,10 +440,13 @@ cgi_request(struct conn *c, const char *dir, char *const *extra,
 	ev_timer_init(&g->timer, cgi_timer_cb,
 	    c->cref->cfg->cgi_timeout_ms / 1000., 0.);
 	g->timer.data = c;
-	if (backend_proc_spawn_cgi(c, err, sizeof(err)) == -1) {
+	backend_init(&c->be, &backend_cgi_ops, &conn_backend_owner, c);
+	conn_backend_params(c, &bp, &q, 0, 0);
+	if (backend_start(&c->be, &bp, err, sizeof(err)) == -1) {
 		cgi_fail(c, err);
 		return 1;
 	}
+	c->backend.rfd = c->be.rfd;
 	/* The request is in hand: no handshake deadline, no more reading. */
 	ev_timer_stop(server.loop, &c->deadline);
 	watcher_set(&c->client.rd, false);

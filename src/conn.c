@@ -251,8 +251,8 @@ conn_close(struct conn *c, const char *reason)
 	log_debug("conn %llu %s: closed: %s", (unsigned long long)c->id,
 	    c->peer, reason);
 	conn_access_log(c, reason);
-	if (c->status == 101 && c->route->kind != BACKEND_ECHO &&
-	    record_enabled())
+	if (c->status == 101 &&
+	    !(backend_flags(&c->be) & BACKEND_F_MESSAGES) && record_enabled())
 		record_event(c->id, "close", NULL, NULL);
 	if (c->status == 101)
 		conn_log_disconnected(c, reason);
@@ -279,8 +279,7 @@ conn_close(struct conn *c, const char *reason)
 	conn_watch_hangup(c, false);
 	endpoint_close(&c->client);
 	endpoint_close(&c->backend);
-	if (c->proc != NULL)
-		backend_proc_detach(c->proc);
+	backend_stop(&c->be);
 	cgi_free(c);
 	conn_free_request(c);
 	if (c->route != NULL)
@@ -428,8 +427,8 @@ conn_sink_room(struct conn *c)
 {
 	if (c->close_sent)
 		return SIZE_MAX;	/* discarded */
-	if (c->route->kind == BACKEND_ECHO)
-		return buf_room(&c->client.out);
+	if (backend_flags(&c->be) & BACKEND_F_MESSAGES)
+		return backend_room(&c->be);
 	return buf_room(&c->backend.out);
 }
 
@@ -446,7 +445,7 @@ conn_sink_backend(struct conn *c, const uint8_t *p, size_t n, bool end)
 	size_t		 sent;
 	int		 iovcnt = end && (c->route->mode == MODE_TEXT ||
 	    (c->route->mode == MODE_BINARY && c->in_type == MSG_TEXT &&
-	    c->proc != NULL)) ? 2 : 1;
+	    backend_has_process(&c->be))) ? 2 : 1;
 
 	if (b->wfd == -1 || b->wr_shut)
 		return 0;	/* the backend stopped reading: drop */
@@ -551,7 +550,8 @@ conn_backend_write_failed(struct conn *c, int err)
 {
 	log_info("conn %llu %s: backend write: %s",
 	    (unsigned long long)c->id, c->peer, strerror(err));
-	if (c->backend_error == 0 && (c->proc == NULL || err == EPIPE))
+	if (c->backend_error == 0 && (!backend_has_process(&c->be) ||
+	    err == EPIPE))
 		c->backend_error = err;
 	buf_free(&c->backend.out);
 	watcher_set(&c->backend.wr, false);
@@ -964,6 +964,7 @@ conn_accept(int fd, const struct sockaddr *sa, socklen_t salen,
 	endpoint_init(&c->client, c, CONFIG_BUFFER_SIZE, conn_client_flush);
 	endpoint_init(&c->backend, c, CONFIG_BUFFER_SIZE,
 	    conn_backend_flush_cb);
+	backend_init(&c->be, NULL, NULL, c);
 	c->client.rfd = c->client.wfd = fd;
 	net_set_nodelay(fd);
 	conn_peer_names(c, sa, salen);

@@ -15,6 +15,7 @@
 
 #include <ev.h>
 
+#include "backend.h"
 #include "base64.h"
 #include "buf.h"
 #include "config.h"
@@ -49,7 +50,6 @@ enum conn_state {
 };
 
 struct conn;
-struct proc;
 struct cgi;
 struct pmd;
 struct tls_conn;
@@ -91,10 +91,6 @@ struct conn {
 	bool			 ip_counted;	/* in the per-address count */
 	char			*remote_user;	/* authenticated user */
 	struct auth_pool_job	*auth;		/* password being hashed */
-	struct sockaddr_storage	 backend_addr;	/* socket routes */
-	socklen_t		 backend_addrlen;
-	ev_tstamp		 connect_until;	/* connect_timeout's end */
-	ev_tstamp		 connect_retry;	/* backoff of a full backlog */
 	char			 peer[INET6_ADDRSTRLEN + 8];
 	char			 peer_ip[INET6_ADDRSTRLEN];
 	int			 peer_port;
@@ -142,7 +138,7 @@ struct conn {
 	bool			 responded;	/* a plain response is under way */
 	bool			 idle_keepalive; /* no byte of a next request */
 
-	struct proc		*proc;
+	struct backend		 be;		/* what c->backend relays to */
 	struct cgi		*cgi;		/* a CGI request under way */
 	struct conn_stats	 stats;
 	TAILQ_ENTRY(conn)	 entry;
@@ -189,11 +185,5 @@ void		 conn_transport_close(struct conn *, unsigned code,
 		    const char *reason);
 /* Graceful stop of every connection (SIGTERM). */
 void		 conn_shutdown_all(void);
-
-/* Called by backends. */
-void		 conn_backend_connected(struct conn *);
-void		 conn_backend_failed(struct conn *, const char *why);
-void		 conn_backend_readable(struct conn *);
-void		 conn_proc_exited(struct conn *, int status);
 
 #endif

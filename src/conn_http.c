@@ -21,6 +21,7 @@
 #include "static.h"
 #include "termpage.h"
 #include "transport_ws.h"
+#include "tls.h"
 #include "conn_int.h"
 
 static char *const pty_protocols[] = { "tty", NULL };
@@ -269,7 +270,8 @@ conn_upgrade(struct conn *c)
 		strlist_add(&extra, r->headers_ws.v[i]);
 	/* websockify's base64: the bytes travel as base64 text. */
 	c->base64 = proto != NULL && strcasecmp(proto, "base64") == 0 &&
-	    r->mode == MODE_BINARY && r->kind != BACKEND_ECHO;
+	    r->mode == MODE_BINARY &&
+	    !(backend_flags(&c->be) & BACKEND_F_MESSAGES);
 	base64_dec_init(&c->b64);
 	ext = conn_negotiate_deflate(c, &pmd, exts, sizeof(exts));
 	if ((c->transport = transport_ws_new(c, pmd)) == NULL) {
@@ -286,13 +288,13 @@ conn_upgrade(struct conn *c)
 	}
 	c->status = 101;
 	metrics_conn_open(conn_route_name(c));
-	if (r->kind != BACKEND_ECHO && record_enabled())
+	if (!(backend_flags(&c->be) & BACKEND_F_MESSAGES) && record_enabled())
 		record_event(c->id, "open", c->path, c->peer);
 	conn_send_raw(c, resp, len);
 	free(resp);
 	conn_log_connected(c);
 	/* A terminal spawns later and needs the headers for its env. */
-	if (r->mode != MODE_PTY || r->kind == BACKEND_ECHO)
+	if (!(backend_flags(&c->be) & BACKEND_F_LATE))
 		conn_free_request(c);
 	c->client.out.high = (size_t)r->limits.buffer_size;
 	c->backend.out.high = (size_t)r->limits.buffer_size;
@@ -413,22 +415,17 @@ conn_check_limits(struct conn *c, struct route *r)
 	return 0;
 }
 
-/* Where a socket route connects: its address, or the token's. */
+/* A token route: the token names where the socket backend connects. */
 static int
 conn_backend_address(struct conn *c, struct route *r)
 {
 	char	 shown[64], path[300];
 	int	 status;
 
-	if (r->kind == BACKEND_CONNECT) {
-		memcpy(&c->backend_addr, &r->addr, r->addrlen);
-		c->backend_addrlen = r->addrlen;
-		return 0;
-	}
 	if (r->kind != BACKEND_TARGETS)
 		return 0;
-	status = access_target(r, c->query, c->req, &c->backend_addr,
-	    &c->backend_addrlen, shown, sizeof(shown));
+	status = access_target(r, c->query, c->req, &c->be.addr,
+	    &c->be.addrlen, shown, sizeof(shown));
 	if (status == 0)
 		return 0;
 	/* One line, with the token's start: never the whole credential. */
@@ -455,6 +452,7 @@ conn_check_rest(struct conn *c, struct route *r, const char *rest)
 	}
 	c->route = r;
 	r->active++;
+	backend_init(&c->be, backend_ops_for(r), &conn_backend_owner, c);
 	if (r->kind == BACKEND_DIR) {
 		switch (conn_resolve_script(c, rest)) {
 		case -1:
@@ -480,38 +478,81 @@ conn_check_route(struct conn *c, struct route *r, const char *rest)
 	return conn_check_rest(c, r, rest);
 }
 
+/*
+ * What a spawned program's environment says about the request; the
+ * strings are c's (and its TLS connection's), read during the start.
+ */
+void
+conn_backend_params(struct conn *c, struct backend_params *bp,
+    struct proc_request *q, unsigned short cols, unsigned short rows)
+{
+	memset(q, 0, sizeof(*q));
+	q->req = c->req;
+	q->peer_ip = c->peer_ip;
+	q->peer_port = c->peer_port;
+	q->local_ip = c->local_ip;
+	q->local_port = c->local_port;
+	q->path = c->path;
+	q->query = c->query;
+	q->script_name = c->script_name;
+	q->path_info = c->path_info;
+	q->program = c->program;
+	q->remote_user = c->remote_user;
+	if ((q->tls = c->tls != NULL)) {
+		q->tls_protocol = tls_version(c->tls);
+		q->tls_verify = tls_verify_result(c->tls);
+		q->tls_client_dn = tls_peer_subject(c->tls);
+	}
+	memset(bp, 0, sizeof(*bp));
+	bp->cfg = c->cref->cfg;
+	bp->route = c->route;
+	bp->request = q;
+	bp->id = c->id;
+	bp->label = conn_route_name(c);
+	bp->log_route = c->script_name != NULL ? c->script_name : c->path;
+	bp->peer = c->peer;
+	bp->path = c->path;
+	bp->cols = cols;
+	bp->rows = rows;
+}
+
 /* Start the route's backend; the 101 follows once it exists. */
 static void
 conn_start_backend(struct conn *c)
 {
-	char	 err[256];
+	struct backend_params	 bp;
+	struct proc_request	 q;
+	char			 err[256];
 
 	conn_set_state(c, CONN_BACKEND);
-	switch (c->route->kind) {
-	case BACKEND_EXEC:
-	case BACKEND_DIR:
-		if (c->route->mode == MODE_PTY)
-			break;	/* spawned at the client's init message */
-		if (backend_proc_spawn(c, 80, 24, err, sizeof(err)) == -1) {
-			conn_backend_failed(c, err);
-			return;
-		}
-		break;
-	case BACKEND_CONNECT:
-	case BACKEND_TARGETS:
-		if (backend_tcp_connect(c, err, sizeof(err)) == -1)
-			conn_backend_failed(c, err);
-		return;	/* conn_backend_connected() continues */
-	default:
-		break;
+	/* A terminal is spawned at the client's init message, at its size. */
+	if (backend_flags(&c->be) & BACKEND_F_LATE) {
+		conn_backend_connected(c);
+		return;
 	}
-	conn_backend_connected(c);
+	/* The backend's own timer bounds a connect. */
+	conn_deadline(c, 0);
+	conn_backend_params(c, &bp, &q, 80, 24);
+	switch (backend_start(&c->be, &bp, err, sizeof(err))) {
+	case -1:
+		conn_backend_failed(c, err);
+		break;
+	case 0:
+		conn_backend_connected(c);
+		break;
+	default:
+		break;	/* conn_backend_connected() or _failed() follows */
+	}
 }
 
+/* The backend's descriptors are the relay's now (see backend.h). */
 void
 conn_backend_attach(struct conn *c)
 {
 	struct endpoint	*b = &c->backend;
+
+	b->rfd = c->be.rfd;
+	b->wfd = c->be.wfd;
 
 	if (b->rfd != -1)
 		endpoint_watch(b, &b->rd, conn_backend_read_cb, b->rfd,
@@ -545,8 +586,7 @@ void
 conn_backend_connected(struct conn *c)
 {
 	conn_backend_attach(c);
-	if (c->route->kind == BACKEND_CONNECT ||
-	    c->route->kind == BACKEND_TARGETS) {
+	if (backend_flags(&c->be) & BACKEND_F_SOCKET) {
 		if (conn_send_proxy_header(c) == -1) {
 			conn_close(c, "out of memory");
 			return;
@@ -561,8 +601,7 @@ void
 conn_backend_failed(struct conn *c, const char *why)
 {
 	char	 name[300] = "", path[300];
-	bool	 spawns = c->route->kind == BACKEND_EXEC ||
-		    c->route->kind == BACKEND_DIR;
+	bool	 spawns = backend_flags(&c->be) & BACKEND_F_PROCESS;
 
 	if (spawns)
 		metrics_spawn_failed(conn_route_name(c));
@@ -576,6 +615,32 @@ conn_backend_failed(struct conn *c, const char *why)
 	c->refusal = "backend failed";
 	conn_http_respond(c, 502, NULL);
 }
+
+static void
+conn_be_ready(void *arg)
+{
+	conn_backend_connected(arg);
+}
+
+static void
+conn_be_failed(void *arg, const char *why)
+{
+	conn_backend_failed(arg, why);
+}
+
+static void
+conn_be_exited(void *arg, int status)
+{
+	conn_proc_exited(arg, status);
+}
+
+const struct backend_owner conn_backend_owner = {
+	.ready = conn_be_ready,
+	.failed = conn_be_failed,
+	.exited = conn_be_exited,
+	.output = conn_backend_output,
+	.room = conn_backend_output_room,
+};
 
 /* Send more of the file body while the client buffer has room. */
 void
@@ -672,8 +737,7 @@ conn_have_pty_route(const struct config *cfg)
 	size_t	 i;
 
 	for (i = 0; i < cfg->nroutes; i++)
-		if (cfg->routes[i]->mode == MODE_PTY &&
-		    cfg->routes[i]->kind != BACKEND_ECHO)
+		if (backend_route_terminal(cfg->routes[i]))
 			return true;
 	return false;
 }
@@ -770,7 +834,7 @@ conn_plain_request(struct conn *c, struct route *r)
 	}
 	if (res.status == 404 && r != NULL && asset == NULL) {
 		static_result_free(&res);
-		if (r->mode == MODE_PTY && r->kind != BACKEND_ECHO)
+		if (backend_route_terminal(r))
 			conn_pty_page(c, head);
 		else if (cfg->devconsole)
 			conn_send_page(c, "text/html; charset=utf-8",

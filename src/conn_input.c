@@ -45,16 +45,13 @@ conn_deliver_input(struct conn *c, enum msg_type type, const uint8_t *p,
 	if (msg_end)
 		c->stats.msgs_in++;
 	c->stats.bytes_in += n;
-	if (c->route->mode == MODE_PTY && c->route->kind != BACKEND_ECHO)
+	if (backend_flags(&c->be) & BACKEND_F_MESSAGES)
+		return backend_input(&c->be, (int)type, p, n, msg_end);
+	if (c->route->mode == MODE_PTY)
 		return conn_pty_input(c, p, n, msg_end);
 	if (c->base64)
 		return conn_deliver_base64(c, p, n, msg_end);
-	if (c->route->kind != BACKEND_ECHO)
-		return conn_sink_backend(c, p, n, msg_end);
-	if (msg_end)
-		c->stats.msgs_out++;
-	c->stats.bytes_out += n;
-	return conn_deliver(c, type, p, n, msg_end);
+	return conn_sink_backend(c, p, n, msg_end);
 }
 
 /* Decode what the client sent, as far as the sink takes it. */
@@ -71,7 +68,7 @@ conn_input_refuses(const struct conn *c, enum msg_type type, unsigned *code,
     const char **why)
 {
 	if (type == MSG_BINARY && c->route->mode == MODE_TEXT &&
-	    c->route->kind != BACKEND_ECHO) {
+	    !(backend_flags(&c->be) & BACKEND_F_MESSAGES)) {
 		*code = WS_CLOSE_UNSUPPORTED;
 		*why = "binary message on a text route";
 		return true;

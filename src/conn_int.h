@@ -12,6 +12,7 @@
 #include <sys/uio.h>
 
 #include "conn.h"
+#include "proc_env.h"
 
 /* Socket reads land here; the loop is single-threaded. */
 extern uint8_t	 conn_scratch[CONN_SOCKET_CHUNK_MAX];
@@ -55,6 +56,13 @@ void	conn_handle_request(struct conn *);
 void	conn_http_respond(struct conn *, int status, const char *why);
 void	conn_free_request(struct conn *);
 void	conn_backend_attach(struct conn *);
+/* What c->be calls up (ready, failed, exited, output, room). */
+extern const struct backend_owner conn_backend_owner;
+void	conn_backend_connected(struct conn *);
+void	conn_backend_failed(struct conn *, const char *why);
+/* The request facts a process's environment is built from. */
+void	conn_backend_params(struct conn *, struct backend_params *,
+	    struct proc_request *, unsigned short cols, unsigned short rows);
 void	conn_file_pump(struct conn *);
 void	conn_next_request(struct conn *);
 
@@ -69,6 +77,10 @@ bool	conn_input_refuses(const struct conn *, enum msg_type, unsigned *code,
 
 /* conn_output.c */
 void	conn_backend_read_cb(struct ev_loop *, ev_io *, int);
+void	conn_proc_exited(struct conn *, int status);
+/* A message backend's output, as frames (continuations kept). */
+int	conn_backend_output(void *, int type, const void *, size_t, bool fin);
+size_t	conn_backend_output_room(void *);
 
 /* conn_pty.c */
 int	conn_pty_input(struct conn *, const uint8_t *, size_t, bool msg_end);

@@ -2,14 +2,11 @@
  * Connection log lines: connected and disconnected at the default level,
  * and the access log, one line per finished connection, text or JSON.
  */
-#include <sys/un.h>
-
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "backend.h"
 #include "log.h"
-#include "net.h"
 #include "conn_int.h"
 
 /* --- logging ------------------------------------------------------------- */
@@ -45,41 +42,13 @@ conn_json_escape(char *dst, size_t dstsz, const char *src)
 	return dst;
 }
 
-/* "127.0.0.1:5900", "[::1]:5900", "unix:/path": a socket backend. */
-static void
-conn_sockaddr_name(const struct sockaddr_storage *ss, char *buf, size_t len)
-{
-	char	 host[INET6_ADDRSTRLEN];
-	int	 port;
-
-	if (ss->ss_family == AF_UNIX) {
-		snprintf(buf, len, "unix:%s",
-		    ((const struct sockaddr_un *)ss)->sun_path);
-		return;
-	}
-	net_addr_string((const struct sockaddr *)ss, host, sizeof(host),
-	    &port);
-	snprintf(buf, len, ss->ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d",
-	    host, port);
-}
-
 void
 conn_backend_name(const struct conn *c, char *buf, size_t len)
 {
-	const struct route	*r = c->route;
-
-	if (r == NULL)
+	if (c->route == NULL)
 		snprintf(buf, len, "-");
-	else if ((r->kind == BACKEND_CONNECT || r->kind == BACKEND_TARGETS) &&
-	    c->backend_addrlen > 0)
-		conn_sockaddr_name(&c->backend_addr, buf, len);
-	else if (c->proc != NULL)
-		snprintf(buf, len, "pid %d", (int)backend_proc_pid(c->proc));
-	else if (r->kind == BACKEND_ECHO)
-		snprintf(buf, len, "echo");
 	else
-		snprintf(buf, len, r->mode == MODE_PTY ? "no process yet" :
-		    "no process");
+		backend_name(&c->be, buf, len);
 }
 
 /* "conn 3 127.0.0.1:40000 /path": how connection lines start. */
@@ -150,7 +119,8 @@ conn_access_log(struct conn *c, const char *reason)
 	char		 line[4096], stamp[40], close[16], quser[710], *mark;
 	struct tm	 tm;
 	time_t		 now = time(NULL);
-	bool		 later = c->proc != NULL && !c->proc_exited;
+	bool		 later = backend_has_process(&c->be) &&
+			    !c->proc_exited;
 	bool		 json = c->cref->cfg->access_log_format ==
 			    ACCESS_LOG_JSON;
 
@@ -190,7 +160,7 @@ conn_access_log(struct conn *c, const char *reason)
 	/* Everything from the peer is escaped: the mark is ours. */
 	if (later && (mark = strstr(line, CONN_LOG_EXIT_MARK)) != NULL) {
 		*mark = '\0';
-		backend_proc_log_at_exit(c->proc, line, mark + 1, json);
+		backend_log_at_exit(&c->be, line, mark + 1, json);
 		return;
 	}
 	log_access_line(line);

@@ -146,11 +146,12 @@ conn_backend_finish(struct conn *c)
 	char		 reason[WS_MAX_CONTROL_PAYLOAD] = "";
 	unsigned	 code = WS_CLOSE_NORMAL;
 	int		 st = c->exit_status;
+	bool		 proc = backend_has_process(&c->be);
 
-	if (!c->backend_eof || (c->proc != NULL && !c->proc_exited))
+	if (!c->backend_eof || (proc && !c->proc_exited))
 		return;
 	/* What is still queued for stdin: can it be written (EPIPE)? */
-	if (c->proc != NULL)
+	if (proc)
 		conn_backend_flush(c);
 	if (c->backend_error != 0) {
 		code = WS_CLOSE_INTERNAL;
@@ -163,10 +164,10 @@ conn_backend_finish(struct conn *c)
 		/* Said lost: a peer that stopped reading never takes it. */
 		buf_free(&c->backend.out);
 		watcher_set(&c->backend.wr, false);
-	} else if (c->proc != NULL && WIFEXITED(st) && WEXITSTATUS(st) != 0) {
+	} else if (proc && WIFEXITED(st) && WEXITSTATUS(st) != 0) {
 		code = WS_CLOSE_INTERNAL;
 		snprintf(reason, sizeof(reason), "exit %d", WEXITSTATUS(st));
-	} else if (c->proc != NULL && WIFSIGNALED(st)) {
+	} else if (proc && WIFSIGNALED(st)) {
 		code = WS_CLOSE_INTERNAL;
 		snprintf(reason, sizeof(reason), "signal %d", WTERMSIG(st));
 	}
@@ -191,7 +192,8 @@ conn_backend_check_delivery(struct conn *c)
 	socklen_t	 len = sizeof(int);
 	int		 err = 0, queued = 0;
 
-	if (c->proc != NULL || c->backend_error != 0 || b->wfd == -1)
+	if (backend_has_process(&c->be) || c->backend_error != 0 ||
+	    b->wfd == -1)
 		return;
 	if (getsockopt(b->wfd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
 	    err != 0) {
@@ -218,8 +220,8 @@ conn_backend_eof(struct conn *c)
 	}
 	if (c->state == CONN_CLOSED)
 		return;
-	if (c->proc != NULL && !c->proc_exited)
-		backend_proc_terminate(c->proc);
+	if (!c->proc_exited)
+		backend_terminate(&c->be);
 	conn_backend_finish(c);
 }
 
@@ -237,6 +239,30 @@ conn_proc_exited(struct conn *c, int status)
 	conn_backend_finish(c);
 }
 
+/*
+ * A message backend's output (echo): a piece of a message of this type,
+ * as a frame; the pieces after the first are continuations.
+ */
+int
+conn_backend_output(void *arg, int type, const void *p, size_t n, bool fin)
+{
+	struct conn	*c = arg;
+
+	if (fin)
+		c->stats.msgs_out++;
+	c->stats.bytes_out += n;
+	return conn_deliver(c, (enum msg_type)type, p, n, fin);
+}
+
+/* How much output the client's buffer takes now. */
+size_t
+conn_backend_output_room(void *arg)
+{
+	struct conn	*c = arg;
+
+	return buf_room(&c->client.out);
+}
+
 /* Fires when the backend (stdout, socket, pty) has bytes for the client. */
 void
 conn_backend_read_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -248,7 +274,8 @@ conn_backend_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 	(void)loop, (void)revents;
 	/* A process's read is one message of at most 64 KiB (websocketd). */
-	chunk = c->proc != NULL ? CONN_READ_CHUNK : conn_socket_chunk(c);
+	chunk = backend_has_process(&c->be) ? CONN_READ_CHUNK :
+	    conn_socket_chunk(c);
 	if (room > chunk)
 		room = chunk;
 	if (room == 0) {
@@ -273,7 +300,8 @@ conn_backend_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 			log_info("conn %llu %s: backend read: %s",
 			    (unsigned long long)c->id, c->peer,
 			    strerror(errno));
-			if (c->proc == NULL && c->backend_error == 0)
+			if (!backend_has_process(&c->be) &&
+			    c->backend_error == 0)
 				c->backend_error = errno;
 		}
 		conn_backend_eof(c);

@@ -2,7 +2,6 @@
  * Terminal routes: ttyd's protocol on top of the relay (init spawns the
  * program at the client's size, resize, pause and resume, input).
  */
-#include <sys/ioctl.h>
 #include "backend.h"
 #include "log.h"
 #include "metrics.h"
@@ -19,13 +18,17 @@ conn_pty_init(struct conn *c, const char *json, size_t n)
 	char		 token[256], err[256], title[300], host[128];
 	const char	*why;
 
-	if (c->proc != NULL)
+	struct backend_params	 bp;
+	struct proc_request	 q;
+
+	if (backend_has_process(&c->be))
 		return 0;	/* a second init changes nothing */
 	if (pty_parse_init(json, n, &sz, token, sizeof(token), &why) == -1) {
 		conn_fail(c, WS_CLOSE_BAD_DATA, why);
 		return -1;
 	}
-	if (backend_proc_spawn(c, sz.cols, sz.rows, err, sizeof(err)) == -1) {
+	conn_backend_params(c, &bp, &q, sz.cols, sz.rows);
+	if (backend_start(&c->be, &bp, err, sizeof(err)) == -1) {
 		log_warnx("conn %llu %s %s: backend: %s",
 		    (unsigned long long)c->id, c->peer, c->path, err);
 		metrics_spawn_failed(conn_route_name(c));
@@ -48,18 +51,14 @@ static int
 conn_pty_resize(struct conn *c, const char *json, size_t n)
 {
 	struct pty_size	 sz;
-	struct winsize	 ws;
 	const char	*why;
 
 	if (pty_parse_resize(json, n, &sz, &why) == -1) {
 		conn_fail(c, WS_CLOSE_BAD_DATA, why);
 		return -1;
 	}
-	memset(&ws, 0, sizeof(ws));
-	ws.ws_col = sz.cols;
-	ws.ws_row = sz.rows;
-	if (c->backend.rfd != -1 && ioctl(c->backend.rfd, TIOCSWINSZ, &ws) ==
-	    -1)
+	if (c->backend.rfd != -1 && backend_resize(&c->be, sz.cols,
+	    sz.rows) == -1)
 		log_warn("conn %llu: TIOCSWINSZ", (unsigned long long)c->id);
 	return 0;
 }
@@ -110,7 +109,7 @@ conn_pty_input(struct conn *c, const uint8_t *p, size_t n, bool msg_end)
 			p++, n--;
 	}
 	if (c->pty_cmd == PTY_IN_INPUT) {
-		if (!c->route->readonly && c->proc != NULL)
+		if (!c->route->readonly && backend_has_process(&c->be))
 			rv = conn_sink_backend(c, p, n, false);
 	} else if (c->pty_cmd != 0) {
 		if (buf_len(&c->ctl) + n > PTY_MAX_CONTROL) {
