@@ -37,8 +37,13 @@ void	fatalx(const char *, ...)
 /*
  * Copy n bytes of untrusted src into dst (size dstsz) with control and
  * non-ASCII bytes as \xNN, backslash and quote escaped; always
- * NUL-terminated, truncated with "..." if needed. Returns dst.
+ * NUL-terminated (dstsz > 0). All of it when it fits, else as many whole
+ * escapes as fit before "..." (nothing under 4 bytes). Returns dst.
+ * LOG_ESCAPE_SIZE(n) bytes always hold n bytes escaped, uncut.
  */
+#define LOG_ESCAPE_MAX_CHAR	4	/* "\xNN" */
+#define LOG_ELLIPSIS_LEN	3	/* "..." */
+#define LOG_ESCAPE_SIZE(n)	((n) * LOG_ESCAPE_MAX_CHAR + 1)
 char	*log_escape(char *dst, size_t dstsz, const char *src, size_t n);
 
 #endif
