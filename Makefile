@@ -56,7 +56,7 @@ SRCS	:= $(wildcard src/*.c)
 OBJS	:= $(SRCS:src/%.c=$(B)/%.o)
 LLHTTP_OBJS := $(B)/llhttp/llhttp.o $(B)/llhttp/api.o $(B)/llhttp/http.o
 # Modules without libev or sockets: unit tests link these alone.
-PURE	:= ws handshake buf log config config_keys config_load config_parse \
+PURE	:= ws handshake buf log filewatch config config_keys config_load config_parse \
 	config_check options static pty_proto notify metrics proxy_proto \
 	forwarded targets auth tls iplimit pmd base64 termpage
 PURE_OBJS := $(filter $(PURE:%=$(B)/%.o),$(OBJS)) $(LLHTTP_OBJS)
