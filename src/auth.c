@@ -3,6 +3,7 @@
  * when they change, Authorization headers decoded strictly.
  */
 #include <crypt.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -100,23 +101,28 @@ auth_find(const struct auth_file *a, const char *user)
 	return NULL;
 }
 
-static void
+/* 0, or -1 when out of memory (nothing added). */
+static int
 auth_add(struct auth_file *a, const char *user, const char *hash, int line)
 {
 	struct auth_user	*v;
 
 	if ((v = realloc(a->v, (a->n + 1) * sizeof(*v))) == NULL)
-		abort();
+		return -1;
 	a->v = v;
 	v[a->n].user = strdup(user);
 	v[a->n].hash = strdup(hash);
-	if (v[a->n].user == NULL || v[a->n].hash == NULL)
-		abort();
+	if (v[a->n].user == NULL || v[a->n].hash == NULL) {
+		free(v[a->n].user);
+		free(v[a->n].hash);
+		return -1;
+	}
 	v[a->n++].line = line;
+	return 0;
 }
 
-/* One "user:hash" line; comments and blank lines pass. */
-static void
+/* One "user:hash" line; comments and blank lines pass. -1: no memory. */
+static int
 auth_line(void *owner, char *line, size_t len, int lineno)
 {
 	struct auth_file	*a = owner;
@@ -128,12 +134,12 @@ auth_line(void *owner, char *line, size_t len, int lineno)
 	for (e = line + strlen(line); e > line && strchr(" \t\r\n", e[-1]);)
 		*--e = '\0';
 	if (*line == '\0' || *line == '#')
-		return;
+		return 0;
 	if ((hash = strchr(line, ':')) == NULL || hash == line) {
 		file_watch_warn(&a->fw, "%s:%d: want USER:HASH", a->fw.path,
 		    lineno);
 		a->nbad++;
-		return;
+		return 0;
 	}
 	*hash++ = '\0';
 	if ((why = auth_hash_why(hash)) != NULL ||
@@ -146,9 +152,9 @@ auth_line(void *owner, char *line, size_t len, int lineno)
 			    "(first on line %d)", a->fw.path, lineno, line,
 			    dup->line);
 		a->nbad++;
-		return;
+		return 0;
 	}
-	auth_add(a, line, hash, lineno);
+	return auth_add(a, line, hash, lineno);
 }
 
 /* The value of a crypt(3) base-64 digit, or -1. */
@@ -262,27 +268,38 @@ auth_open(const char *path, void (*warn)(void *, const char *), void *arg,
     char *err, size_t errsz)
 {
 	struct auth_file	*a;
+	int			 saved;
 
-	if ((a = calloc(1, sizeof(*a))) == NULL ||
-	    file_watch_init(&a->fw, path, &auth_file_ops, a, warn, arg) ==
-	    -1 || (a->cd = calloc(1, sizeof(*a->cd))) == NULL)
-		abort();
-	if (file_watch_read(&a->fw, err, errsz) == -1) {
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		goto nomem;
+	if (file_watch_init(&a->fw, path, &auth_file_ops, a, warn, arg) ==
+	    -1 || (a->cd = calloc(1, sizeof(*a->cd))) == NULL) {
 		auth_close(a);
+		goto nomem;
+	}
+	if (file_watch_read(&a->fw, err, errsz) != 0) {
+		saved = errno;	/* ENOMEM tells the caller: 503, not 500 */
+		auth_close(a);
+		errno = saved;
 		return NULL;
 	}
 	return a;
+nomem:
+	snprintf(err, errsz, "%s: %s", path, strerror(ENOMEM));
+	errno = ENOMEM;
+	return NULL;
 }
 
-/* SHA-256 of "user\0password": the cache key. */
+/* SHA-256 of "user\0password", the cache key: 0, -1, -2 no memory. */
 static int
 auth_digest(const char *user, const char *pw, uint8_t md[AUTH_DIGEST])
 {
 	EVP_MD_CTX	*ctx;
 	int		 rv = -1;
 
-	if ((ctx = EVP_MD_CTX_new()) != NULL &&
-	    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+	if ((ctx = EVP_MD_CTX_new()) == NULL)
+		return -2;
+	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
 	    EVP_DigestUpdate(ctx, user, strlen(user) + 1) == 1 &&
 	    EVP_DigestUpdate(ctx, pw, strlen(pw)) == 1 &&
 	    EVP_DigestFinal_ex(ctx, md, NULL) == 1)
@@ -321,17 +338,20 @@ auth_start(struct auth_file *a, const char *user, const char *pw,
 {
 	const struct auth_user	*u;
 	const char		*hash;
+	int			 rv;
 
-	/* stat on every check: an edited file takes effect at once */
-	file_watch_refresh(&a->fw);
 	memset(j, 0, sizeof(*j));
+	/* stat on every check: an edited file takes effect at once */
+	if (file_watch_refresh(&a->fw) == FILE_WATCH_NOMEM)
+		return AUTH_NOMEM;
 	u = auth_find(a, user);
 	/* an unknown user costs the dearest hash: no enumeration by time */
 	hash = u != NULL ? u->hash : a->dummy;
 	if (hash == NULL || strlen(user) >= sizeof(j->user) ||
-	    strlen(pw) >= sizeof(j->password) ||
-	    auth_digest(user, pw, j->digest) == -1)
+	    strlen(pw) >= sizeof(j->password))
 		return AUTH_BAD;
+	if ((rv = auth_digest(user, pw, j->digest)) != 0)
+		return rv == -2 ? AUTH_NOMEM : AUTH_BAD;
 	if (u != NULL && auth_cached(a, j->digest))
 		return AUTH_GOOD;
 	j->file = a;
@@ -362,7 +382,10 @@ auth_job_finish(struct auth_job *j, char *user, size_t usersz)
 	const struct auth_user	*u;
 	bool			 ok = j->match;
 
-	file_watch_refresh(&a->fw);
+	if (file_watch_refresh(&a->fw) == FILE_WATCH_NOMEM) {
+		explicit_bzero(j, sizeof(*j));
+		return AUTH_NOMEM;
+	}
 	/* re-read while hashing: only a hash still the user's counts */
 	if (ok && j->gen != a->gen)
 		ok = (u = auth_find(a, j->user)) != NULL &&

@@ -4,6 +4,7 @@
  */
 #include <sys/un.h>
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,24 +105,29 @@ targets_find(const struct targets *t, const char *token)
 	return NULL;
 }
 
-static void
+/* 0, or -1 when out of memory (nothing added). */
+static int
 targets_add(struct targets *t, const char *token, const char *target,
     int line)
 {
 	struct targets_entry	*v;
 
 	if ((v = realloc(t->v, (t->n + 1) * sizeof(*v))) == NULL)
-		abort();
+		return -1;
 	t->v = v;
 	v[t->n].token = strdup(token);
 	v[t->n].target = strdup(target);
-	if (v[t->n].token == NULL || v[t->n].target == NULL)
-		abort();
+	if (v[t->n].token == NULL || v[t->n].target == NULL) {
+		free(v[t->n].token);
+		free(v[t->n].target);
+		return -1;
+	}
 	v[t->n++].line = line;
+	return 0;
 }
 
-/* One line of the file: a comment, a blank, an entry or an error. */
-static void
+/* One line: a comment, a blank, an entry or an error. -1: no memory. */
+static int
 targets_line(void *owner, char *line, size_t len, int lineno)
 {
 	struct targets			*t = owner;
@@ -133,11 +139,11 @@ targets_line(void *owner, char *line, size_t len, int lineno)
 		file_watch_warn(&t->fw, "%s:%d: line too long", t->fw.path,
 		    lineno);
 		t->nbad++;
-		return;
+		return 0;
 	}
 	line = targets_trim(line);
 	if (*line == '\0' || *line == '#')
-		return;
+		return 0;
 	if ((colon = strchr(line, ':')) == NULL)
 		why = "want TOKEN: TARGET";
 	else {
@@ -154,15 +160,15 @@ targets_line(void *owner, char *line, size_t len, int lineno)
 		file_watch_warn(&t->fw, "%s:%d: %s", t->fw.path, lineno,
 		    why);
 		t->nbad++;
-		return;
+		return 0;
 	}
 	if ((dup = targets_find(t, token)) != NULL) {
 		file_watch_warn(&t->fw, "%s:%d: duplicate token (first on "
 		    "line %d)", t->fw.path, lineno, dup->line);
 		t->nbad++;
-		return;
+		return 0;
 	}
-	targets_add(t, token, target, lineno);
+	return targets_add(t, token, target, lineno);
 }
 
 static const struct file_watch_ops targets_file_ops = {
@@ -174,16 +180,26 @@ targets_open(const char *path, void (*warn)(void *, const char *),
     void *arg, char *err, size_t errsz)
 {
 	struct targets	*t;
+	int		 saved;
 
-	if ((t = calloc(1, sizeof(*t))) == NULL ||
-	    file_watch_init(&t->fw, path, &targets_file_ops, t, warn, arg) ==
-	    -1)
-		abort();
-	if (file_watch_read(&t->fw, err, errsz) == -1) {
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		goto nomem;
+	if (file_watch_init(&t->fw, path, &targets_file_ops, t, warn, arg) ==
+	    -1) {
+		free(t);
+		goto nomem;
+	}
+	if (file_watch_read(&t->fw, err, errsz) != 0) {
+		saved = errno;	/* ENOMEM tells the caller: 503 */
 		targets_close(t);
+		errno = saved;
 		return NULL;
 	}
 	return t;
+nomem:
+	snprintf(err, errsz, "%s: %s", path, strerror(ENOMEM));
+	errno = ENOMEM;
+	return NULL;
 }
 
 int
@@ -194,7 +210,8 @@ targets_lookup(struct targets *t, const char *token,
 	const char			*why;
 
 	/* stat on every lookup: an edited file takes effect at once */
-	file_watch_refresh(&t->fw);
+	if (file_watch_refresh(&t->fw) == FILE_WATCH_NOMEM)
+		return TARGETS_NOMEM;
 	if (token == NULL || (e = targets_find(t, token)) == NULL)
 		return -1;
 	if (config_parse_addr(e->target, -1, ss, len, &why) == -1) {

@@ -12,6 +12,7 @@ static char	 path[64];
 
 /* What the owner was told, in order: "C" clear, "L1:text" a line, "D". */
 struct seen {
+	int	 nomem_at;	/* the line that runs out of memory; 0 none */
 	char	 log[1024];
 	char	 warnings[FILE_WATCH_MAX_WARN * 2];
 };
@@ -28,15 +29,21 @@ on_clear(void *owner)
 	note(owner, "C ");
 }
 
-static void
+static int
 on_line(void *owner, char *line, size_t len, int lineno)
 {
-	char	 buf[128];
+	struct seen	*s = owner;
+	char		 buf[128];
 
+	if (lineno == s->nomem_at) {
+		note(s, "NOMEM ");
+		return -1;
+	}
 	CHECK_EQ(strlen(line), len);
 	snprintf(buf, sizeof(buf), "L%d:%zu:%.*s ", lineno, len,
 	    (int)strcspn(line, "\n"), line);
 	note(owner, buf);
+	return 0;
 }
 
 static void
@@ -85,6 +92,7 @@ replace(const char *text)
 static void
 reset(struct seen *s)
 {
+	s->nomem_at = 0;
 	s->log[0] = s->warnings[0] = '\0';
 }
 
@@ -157,6 +165,42 @@ test_unreadable(void)
 	file_watch_free(&fw);
 }
 
+/*
+ * Out of memory half-way: what was loaded is dropped, the read is
+ * retried at the next refresh, whatever the stamp says (issue 14).
+ */
+static void
+test_nomem(void)
+{
+	struct file_watch	 fw;
+	struct seen		 s;
+	char			 err[256] = "";
+
+	reset(&s);
+	replace("a\nb\nc\n");
+	CHECK_EQ(file_watch_init(&fw, path, &ops, &s, on_warn, &s), 0);
+	s.nomem_at = 2;
+	CHECK_EQ(file_watch_read(&fw, err, sizeof(err)), FILE_WATCH_NOMEM);
+	CHECK_STR(s.log, "C L1:2:a NOMEM C ");
+	CHECK(strncmp(err, path, strlen(path)) == 0);
+	CHECK_STR(err + strlen(path), ": Cannot allocate memory");
+	CHECK(!fw.stamp.valid);
+	/* the same file, unchanged: read again all the same */
+	reset(&s);
+	s.nomem_at = 3;
+	CHECK_EQ(file_watch_refresh(&fw), FILE_WATCH_NOMEM);
+	CHECK_STR(s.log, "C L1:2:a L2:2:b NOMEM C ");
+	CHECK_STR(s.warnings, "F: Cannot allocate memory\n");
+	reset(&s);
+	CHECK_EQ(file_watch_refresh(&fw), 0);
+	CHECK_STR(s.log, "C L1:2:a L2:2:b L3:2:c D ");
+	CHECK_STR(s.warnings, "");
+	reset(&s);
+	CHECK_EQ(file_watch_refresh(&fw), 0);
+	CHECK_STR(s.log, "");
+	file_watch_free(&fw);
+}
+
 static void
 test_warn(void)
 {
@@ -190,6 +234,7 @@ main(void)
 	close(fd);
 	test_read_and_refresh();
 	test_unreadable();
+	test_nomem();
 	test_warn();
 	unlink(path);
 	TEST_REPORT();
