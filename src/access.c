@@ -12,10 +12,13 @@
 
 #include "access.h"
 #include "auth.h"
+#include "base64.h"
 #include "log.h"
 #include "targets.h"
 
 #define ACCESS_MAX_FILES	64
+/* Characters of a token a log line shows, at most (and half of it). */
+#define ACCESS_TOKEN_SHOWN	4
 
 struct access_file {
 	char		*path;
@@ -134,7 +137,7 @@ access_credential_ok(const char *cred, const char *h, char *user,
 	size_t		 len, wlen, i;
 	unsigned	 d;
 
-	if (h == NULL || strlen(cred) / 3 * 4 + 8 > sizeof(want))
+	if (h == NULL || BASE64_ENCODED_SIZE(strlen(cred)) > sizeof(want))
 		return false;
 	h += strspn(h, " \t");
 	if (strncasecmp(h, "Basic", 5) != 0 || (h[5] != ' ' && h[5] != '\t'))
@@ -223,8 +226,9 @@ access_auth_finish(const struct route *r, struct auth_job *job, char *user,
 static void
 access_token_shown(const char *token, char *shown, size_t shownsz)
 {
-	size_t	 len = strlen(token), n = len / 2 < 4 ? len / 2 : 4;
-	char	 start[20];
+	size_t	 len = strlen(token), n = len / 2 < ACCESS_TOKEN_SHOWN ?
+		    len / 2 : ACCESS_TOKEN_SHOWN;
+	char	 start[LOG_ESCAPE_SIZE(ACCESS_TOKEN_SHOWN)];
 
 	if (len == 0) {
 		snprintf(shown, shownsz, "(none)");
@@ -244,7 +248,7 @@ access_target(const struct route *r, const char *query,
     socklen_t *len, char *shown, size_t shownsz)
 {
 	struct targets	*t;
-	char		 token[256], *dot;
+	char		 token[TARGETS_MAX_TOKEN + 1], *dot;
 	const char	*host;
 	int		 rv;
 	bool		 nomem;

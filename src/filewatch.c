@@ -104,7 +104,7 @@ file_watch_read(struct file_watch *fw, char *err, size_t errsz)
 int
 file_watch_refresh(struct file_watch *fw)
 {
-	char	 err[512];
+	char	 err[FILE_WATCH_MAX_WARN];
 	int	 rv;
 
 	switch (file_stamp_changed(fw->path, &fw->stamp)) {

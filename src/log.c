@@ -108,7 +108,7 @@ static void
 log_vwrite(enum log_level level, const char *tag, const char *err,
     const char *fmt, va_list ap)
 {
-	char	 line[2048], stamp[40];
+	char	 line[LOG_LINE_MAX], stamp[LOG_STAMP_SIZE];
 
 	if (level > log_level)
 		return;
@@ -121,7 +121,7 @@ log_vwrite(enum log_level level, const char *tag, const char *err,
 void
 log_access_line(const char *line)
 {
-	char		 stamp[40];
+	char		 stamp[LOG_STAMP_SIZE];
 
 	if (!log_access_enabled())
 		return;

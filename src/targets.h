@@ -13,8 +13,9 @@
 
 struct targets;
 
-/* The longest line of a token file. */
+/* The longest line of a token file, and of a token in a request. */
 #define TARGETS_MAX_LINE	1024
+#define TARGETS_MAX_TOKEN	255
 
 /*
  * Load path. Each bad line is skipped and reported to warn (may be NULL)
