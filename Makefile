@@ -56,12 +56,15 @@ SRCS	:= $(wildcard src/*.c)
 OBJS	:= $(SRCS:src/%.c=$(B)/%.o)
 LLHTTP_OBJS := $(B)/llhttp/llhttp.o $(B)/llhttp/api.o $(B)/llhttp/http.o
 # Modules without libev or sockets: unit tests link these alone.
-PURE	:= ws handshake buf config config_keys config_load config_parse \
+PURE	:= ws handshake buf log filewatch config config_keys config_load config_parse \
 	config_check options static pty_proto notify metrics proxy_proto \
-	forwarded targets auth tls iplimit pmd base64 termpage
+	forwarded targets auth access tls iplimit pmd base64 termpage
 PURE_OBJS := $(filter $(PURE:%=$(B)/%.o),$(OBJS)) $(LLHTTP_OBJS)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
+# test_nomem makes the modules' allocations fail, one at a time.
+UNIT_LDFLAGS_test_nomem := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc \
+	-Wl,--wrap=strdup
 
 .PHONY: all deps test-deps unit integration test run clean install bench
 
@@ -90,7 +93,8 @@ $(B)/llhttp/%.o: $(LLHTTP_SRC)/%.c | $(B)
 $(B)/tests/%: tests/unit/%.c tests/unit/test.h $(PURE_OBJS) | $(B)
 	@mkdir -p $(B)/tests
 	@echo "  LD    $@"
-	$(Q)$(CC) $(ALLCFLAGS) $(WARN) -Itests/unit -o $@ $< $(PURE_OBJS) $(LDLIBS)
+	$(Q)$(CC) $(ALLCFLAGS) $(WARN) -Itests/unit -o $@ $< $(PURE_OBJS) \
+	    $(LDLIBS) $(UNIT_LDFLAGS_$*)
 
 $(B):
 	@mkdir -p $(B)

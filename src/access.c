@@ -2,6 +2,7 @@
  * Route access checks and token targets, with the htpasswd and token
  * files cached by path for the life of the process.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,10 +12,13 @@
 
 #include "access.h"
 #include "auth.h"
+#include "base64.h"
 #include "log.h"
 #include "targets.h"
 
 #define ACCESS_MAX_FILES	64
+/* Characters of a token a log line shows, at most (and half of it). */
+#define ACCESS_TOKEN_SHOWN	4
 
 struct access_file {
 	char		*path;
@@ -31,29 +35,44 @@ access_warn_cb(void *arg, const char *msg)
 	log_warnx("%s", msg);
 }
 
-/* The cached handle for path, opened on first use; NULL if unreadable. */
+/*
+ * The cached handle for path, opened on first use; NULL if unreadable,
+ * with *nomem set when memory ran out (tried again next time).
+ */
 static void *
-access_file(struct access_file *cache, const char *path, bool is_auth)
+access_file(struct access_file *cache, const char *path, bool is_auth,
+    bool *nomem)
 {
 	char	 err[256];
 	size_t	 i;
+	void	*h;
 
+	*nomem = false;
 	for (i = 0; i < ACCESS_MAX_FILES && cache[i].path != NULL; i++)
 		if (strcmp(cache[i].path, path) == 0)
 			return cache[i].handle;
 	if (i == ACCESS_MAX_FILES)
 		return NULL;
-	cache[i].handle = is_auth ?
+	errno = 0;
+	h = is_auth ?
 	    (void *)auth_open(path, access_warn_cb, NULL, err, sizeof(err)) :
 	    (void *)targets_open(path, access_warn_cb, NULL, err,
 	    sizeof(err));
-	if (cache[i].handle == NULL) {
+	if (h == NULL) {
+		*nomem = errno == ENOMEM;
 		log_warnx("%s", err);
 		return NULL;
 	}
-	if ((cache[i].path = strdup(path)) == NULL)
-		fatal("strdup");
-	return cache[i].handle;
+	if ((cache[i].path = strdup(path)) == NULL) {
+		if (is_auth)
+			auth_close(h);
+		else
+			targets_close(h);
+		*nomem = true;
+		log_warnx("%s: %s", path, strerror(ENOMEM));
+		return NULL;
+	}
+	return cache[i].handle = h;
 }
 
 bool
@@ -118,7 +137,7 @@ access_credential_ok(const char *cred, const char *h, char *user,
 	size_t		 len, wlen, i;
 	unsigned	 d;
 
-	if (h == NULL || strlen(cred) / 3 * 4 + 8 > sizeof(want))
+	if (h == NULL || BASE64_ENCODED_SIZE(strlen(cred)) > sizeof(want))
 		return false;
 	h += strspn(h, " \t");
 	if (strncasecmp(h, "Basic", 5) != 0 || (h[5] != ' ' && h[5] != '\t'))
@@ -146,6 +165,7 @@ access_authenticate(const struct route *r, const struct hs_request *req,
 {
 	struct auth_file	*af;
 	const char		*v;
+	bool			 nomem;
 
 	user[0] = '\0';
 	/* An SSO proxy in front vouches for the user; nobody else may. */
@@ -167,14 +187,17 @@ access_authenticate(const struct route *r, const struct hs_request *req,
 		auth_challenge(r->auth_realm, challenge, challengesz);
 		return 401;
 	}
-	if ((af = access_file(auth_files, r->auth_file, true)) == NULL)
-		return 500;
+	if ((af = access_file(auth_files, r->auth_file, true, &nomem)) ==
+	    NULL)
+		return nomem ? 503 : 500;
 	switch (auth_basic_start(af, hs_header(req, "Authorization"), user,
 	    usersz, job)) {
 	case AUTH_GOOD:
 		return 0;
 	case AUTH_HASH:
 		return ACCESS_HASH;
+	case AUTH_NOMEM:
+		return 503;
 	default:
 		auth_challenge(r->auth_realm, challenge, challengesz);
 		return 401;
@@ -186,8 +209,12 @@ access_auth_finish(const struct route *r, struct auth_job *job, char *user,
     size_t usersz, char *challenge, size_t challengesz)
 {
 	user[0] = '\0';
-	if (auth_job_finish(job, user, usersz) == AUTH_GOOD)
+	switch (auth_job_finish(job, user, usersz)) {
+	case AUTH_GOOD:
 		return 0;
+	case AUTH_NOMEM:
+		return 503;
+	}
 	auth_challenge(r->auth_realm, challenge, challengesz);
 	return 401;
 }
@@ -199,8 +226,9 @@ access_auth_finish(const struct route *r, struct auth_job *job, char *user,
 static void
 access_token_shown(const char *token, char *shown, size_t shownsz)
 {
-	size_t	 len = strlen(token), n = len / 2 < 4 ? len / 2 : 4;
-	char	 start[20];
+	size_t	 len = strlen(token), n = len / 2 < ACCESS_TOKEN_SHOWN ?
+		    len / 2 : ACCESS_TOKEN_SHOWN;
+	char	 start[LOG_ESCAPE_SIZE(ACCESS_TOKEN_SHOWN)];
 
 	if (len == 0) {
 		snprintf(shown, shownsz, "(none)");
@@ -220,9 +248,10 @@ access_target(const struct route *r, const char *query,
     socklen_t *len, char *shown, size_t shownsz)
 {
 	struct targets	*t;
-	char		 token[256], *dot;
+	char		 token[TARGETS_MAX_TOKEN + 1], *dot;
 	const char	*host;
 	int		 rv;
+	bool		 nomem;
 
 	switch (targets_query_token(query, token, sizeof(token))) {
 	case -1:
@@ -236,8 +265,11 @@ access_target(const struct route *r, const char *query,
 		break;
 	}
 	access_token_shown(token, shown, shownsz);
-	if ((t = access_file(target_files, r->targets, false)) == NULL)
-		return 502;
+	if ((t = access_file(target_files, r->targets, false, &nomem)) ==
+	    NULL)
+		return nomem ? 503 : 502;
 	rv = targets_lookup(t, token, ss, len);
+	if (rv == TARGETS_NOMEM)
+		return 503;
 	return rv == 0 ? 0 : rv == -1 ? 404 : 502;
 }

@@ -2,12 +2,8 @@
  * Basic authentication: htpasswd files checked with crypt(3), re-read
  * when they change, Authorization headers decoded strictly.
  */
-#include <sys/types.h>
-#include <sys/stat.h>
-
 #include <crypt.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,8 +13,8 @@
 
 #include <openssl/evp.h>
 
-#include "filestamp.h"
 #include "auth.h"
+#include "filewatch.h"
 
 struct auth_user {
 	char	*user;
@@ -27,38 +23,23 @@ struct auth_user {
 };
 
 struct auth_file {
-	char			*path;
-	void			(*warn)(void *, const char *);
-	void			*arg;
+	struct file_watch	 fw;	/* path, stamp, warn */
 	struct auth_user	*v;
 	size_t			 n, nbad;
 	const char		*dummy;	/* the dearest hash: unknown users */
 	unsigned long		 gen;	/* loads so far: jobs made before */
-	struct file_stamp	 stamp;		/* the file as last read */
 	struct crypt_data	*cd;	/* 32K: too big for the stack */
 	/* SHA-256 of "user\0password" of recent good checks, a ring */
 	uint8_t			 cache[AUTH_CACHE_SIZE][AUTH_DIGEST];
 	size_t			 ncache;
 };
 
-static void __attribute__((format(printf, 2, 3)))
-auth_warn(struct auth_file *a, const char *fmt, ...)
-{
-	char	 msg[1024];
-	va_list	 ap;
-
-	if (a->warn == NULL)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	a->warn(a->arg, msg);
-}
-
+/* Fires before each read of the file and when it is gone. */
 static void
-auth_clear(struct auth_file *a)
+auth_clear(void *owner)
 {
-	size_t	 i;
+	struct auth_file	*a = owner;
+	size_t			 i;
 
 	for (i = 0; i < a->n; i++) {
 		free(a->v[i].user);
@@ -120,51 +101,60 @@ auth_find(const struct auth_file *a, const char *user)
 	return NULL;
 }
 
-static void
+/* 0, or -1 when out of memory (nothing added). */
+static int
 auth_add(struct auth_file *a, const char *user, const char *hash, int line)
 {
 	struct auth_user	*v;
 
 	if ((v = realloc(a->v, (a->n + 1) * sizeof(*v))) == NULL)
-		abort();
+		return -1;
 	a->v = v;
 	v[a->n].user = strdup(user);
 	v[a->n].hash = strdup(hash);
-	if (v[a->n].user == NULL || v[a->n].hash == NULL)
-		abort();
+	if (v[a->n].user == NULL || v[a->n].hash == NULL) {
+		free(v[a->n].user);
+		free(v[a->n].hash);
+		return -1;
+	}
 	v[a->n++].line = line;
+	return 0;
 }
 
-/* One "user:hash" line; comments and blank lines pass. */
-static void
-auth_line(struct auth_file *a, char *line, int lineno)
+/* One "user:hash" line; comments and blank lines pass. -1: no memory. */
+static int
+auth_line(void *owner, char *line, size_t len, int lineno)
 {
+	struct auth_file	*a = owner;
 	const struct auth_user	*dup;
 	const char		*why;
 	char			*hash, *e;
 
+	(void)len;
 	for (e = line + strlen(line); e > line && strchr(" \t\r\n", e[-1]);)
 		*--e = '\0';
 	if (*line == '\0' || *line == '#')
-		return;
+		return 0;
 	if ((hash = strchr(line, ':')) == NULL || hash == line) {
-		auth_warn(a, "%s:%d: want USER:HASH", a->path, lineno);
+		file_watch_warn(&a->fw, "%s:%d: want USER:HASH", a->fw.path,
+		    lineno);
 		a->nbad++;
-		return;
+		return 0;
 	}
 	*hash++ = '\0';
 	if ((why = auth_hash_why(hash)) != NULL ||
 	    (dup = auth_find(a, line)) != NULL) {
 		if (why != NULL)
-			auth_warn(a, "%s:%d: user \"%s\": %s", a->path, lineno,
-			    line, why);
+			file_watch_warn(&a->fw, "%s:%d: user \"%s\": %s",
+			    a->fw.path, lineno, line, why);
 		else
-			auth_warn(a, "%s:%d: user \"%s\": duplicate (first on "
-			    "line %d)", a->path, lineno, line, dup->line);
+			file_watch_warn(&a->fw, "%s:%d: user \"%s\": duplicate "
+			    "(first on line %d)", a->fw.path, lineno, line,
+			    dup->line);
 		a->nbad++;
-		return;
+		return 0;
 	}
-	auth_add(a, line, hash, lineno);
+	return auth_add(a, line, hash, lineno);
 }
 
 /* The value of a crypt(3) base-64 digit, or -1. */
@@ -253,12 +243,13 @@ auth_hash_cost(const char *h)
 	    (double)r;
 }
 
-/* The entry unknown users are checked against: the dearest one. */
+/* After each read: the entry unknown users are checked against. */
 static void
-auth_pick_dummy(struct auth_file *a)
+auth_pick_dummy(void *owner)
 {
-	double	 cost, best = -1;
-	size_t	 i;
+	struct auth_file	*a = owner;
+	double			 cost, best = -1;
+	size_t			 i;
 
 	a->dummy = NULL;
 	for (i = 0; i < a->n; i++)
@@ -268,84 +259,47 @@ auth_pick_dummy(struct auth_file *a)
 		}
 }
 
-/* Read the file again from scratch; -1 leaves no users. */
-static int
-auth_read(struct auth_file *a, char *err, size_t errsz)
-{
-	FILE		*fp;
-	struct stat	 st;
-	char		*line = NULL;
-	size_t		 cap = 0;
-	int		 lineno = 0;
-
-	auth_clear(a);
-	if ((fp = fopen(a->path, "re")) == NULL || fstat(fileno(fp),
-	    &st) == -1) {
-		snprintf(err, errsz, "%s: %s", a->path, strerror(errno));
-		if (fp != NULL)
-			fclose(fp);
-		a->stamp.valid = false;
-		return -1;
-	}
-	while (getline(&line, &cap, fp) != -1)
-		auth_line(a, line, ++lineno);
-	if (line != NULL)
-		explicit_bzero(line, cap);
-	free(line);
-	fclose(fp);
-	auth_pick_dummy(a);
-	file_stamp_set(&a->stamp, &st);
-	return 0;
-}
+static const struct file_watch_ops auth_file_ops = {
+	auth_clear, auth_line, auth_pick_dummy
+};
 
 struct auth_file *
 auth_open(const char *path, void (*warn)(void *, const char *), void *arg,
     char *err, size_t errsz)
 {
 	struct auth_file	*a;
+	int			 saved;
 
-	if ((a = calloc(1, sizeof(*a))) == NULL ||
-	    (a->path = strdup(path)) == NULL ||
-	    (a->cd = calloc(1, sizeof(*a->cd))) == NULL)
-		abort();
-	a->warn = warn;
-	a->arg = arg;
-	if (auth_read(a, err, errsz) == -1) {
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		goto nomem;
+	if (file_watch_init(&a->fw, path, &auth_file_ops, a, warn, arg) ==
+	    -1 || (a->cd = calloc(1, sizeof(*a->cd))) == NULL) {
 		auth_close(a);
+		goto nomem;
+	}
+	if (file_watch_read(&a->fw, err, errsz) != 0) {
+		saved = errno;	/* ENOMEM tells the caller: 503, not 500 */
+		auth_close(a);
+		errno = saved;
 		return NULL;
 	}
 	return a;
+nomem:
+	snprintf(err, errsz, "%s: %s", path, strerror(ENOMEM));
+	errno = ENOMEM;
+	return NULL;
 }
 
-/* stat on every check: an edited file takes effect at once. */
-static void
-auth_refresh(struct auth_file *a)
-{
-	char	 err[512];
-
-	switch (file_stamp_changed(a->path, &a->stamp)) {
-	case 0:
-		return;
-	case -1:
-		if (a->stamp.valid)
-			auth_warn(a, "%s: %s", a->path, strerror(errno));
-		auth_clear(a);
-		a->stamp.valid = false;
-		return;
-	}
-	if (auth_read(a, err, sizeof(err)) == -1)
-		auth_warn(a, "%s", err);
-}
-
-/* SHA-256 of "user\0password": the cache key. */
+/* SHA-256 of "user\0password", the cache key: 0, -1, -2 no memory. */
 static int
 auth_digest(const char *user, const char *pw, uint8_t md[AUTH_DIGEST])
 {
 	EVP_MD_CTX	*ctx;
 	int		 rv = -1;
 
-	if ((ctx = EVP_MD_CTX_new()) != NULL &&
-	    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+	if ((ctx = EVP_MD_CTX_new()) == NULL)
+		return -2;
+	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
 	    EVP_DigestUpdate(ctx, user, strlen(user) + 1) == 1 &&
 	    EVP_DigestUpdate(ctx, pw, strlen(pw)) == 1 &&
 	    EVP_DigestFinal_ex(ctx, md, NULL) == 1)
@@ -384,16 +338,20 @@ auth_start(struct auth_file *a, const char *user, const char *pw,
 {
 	const struct auth_user	*u;
 	const char		*hash;
+	int			 rv;
 
-	auth_refresh(a);
 	memset(j, 0, sizeof(*j));
+	/* stat on every check: an edited file takes effect at once */
+	if (file_watch_refresh(&a->fw) == FILE_WATCH_NOMEM)
+		return AUTH_NOMEM;
 	u = auth_find(a, user);
 	/* an unknown user costs the dearest hash: no enumeration by time */
 	hash = u != NULL ? u->hash : a->dummy;
 	if (hash == NULL || strlen(user) >= sizeof(j->user) ||
-	    strlen(pw) >= sizeof(j->password) ||
-	    auth_digest(user, pw, j->digest) == -1)
+	    strlen(pw) >= sizeof(j->password))
 		return AUTH_BAD;
+	if ((rv = auth_digest(user, pw, j->digest)) != 0)
+		return rv == -2 ? AUTH_NOMEM : AUTH_BAD;
 	if (u != NULL && auth_cached(a, j->digest))
 		return AUTH_GOOD;
 	j->file = a;
@@ -424,7 +382,10 @@ auth_job_finish(struct auth_job *j, char *user, size_t usersz)
 	const struct auth_user	*u;
 	bool			 ok = j->match;
 
-	auth_refresh(a);
+	if (file_watch_refresh(&a->fw) == FILE_WATCH_NOMEM) {
+		explicit_bzero(j, sizeof(*j));
+		return AUTH_NOMEM;
+	}
 	/* re-read while hashing: only a hash still the user's counts */
 	if (ok && j->gen != a->gen)
 		ok = (u = auth_find(a, j->user)) != NULL &&
@@ -562,6 +523,6 @@ auth_close(struct auth_file *a)
 		return;
 	auth_clear(a);
 	free(a->cd);
-	free(a->path);
+	file_watch_free(&a->fw);
 	free(a);
 }

@@ -27,8 +27,9 @@ struct crypt_data;
  * Load path. Bad lines (unsupported or legacy hashes such as
  * "$apr1$", DES or plain text) are skipped and reported to warn (may be
  * NULL) as "FILE:LINE: reason", now and at every re-read. NULL with err
- * set when the file cannot be read. Each (re)load also picks the file's
- * dearest entry (method and cost): unknown users are hashed against it.
+ * set when the file cannot be read, or memory runs out (then errno is
+ * ENOMEM). Each (re)load also picks the file's dearest entry (method and
+ * cost): unknown users are hashed against it.
  */
 struct auth_file	*auth_open(const char *path,
 			    void (*warn)(void *arg, const char *msg),
@@ -56,13 +57,19 @@ struct auth_job {
 #define AUTH_BAD		0	/* refused */
 #define AUTH_GOOD		1	/* allowed: the user is set */
 #define AUTH_HASH		2	/* the job is filled: hash it */
+/*
+ * Out of memory re-reading the file (or for the check): neither good
+ * nor bad. Answer this request 503; the next check reads the file again.
+ */
+#define AUTH_NOMEM		(-1)
 
 /*
  * Check an Authorization header value ("Basic dXNlcjpwYXNz"), re-reading
  * the file first if it changed. AUTH_GOOD with the user name in user for
  * credentials that passed before (a good check is cached until the file
  * changes); AUTH_BAD for a header that is NULL, malformed or of another
- * scheme, or a file without users; else AUTH_HASH with job filled.
+ * scheme, or a file without users; AUTH_NOMEM; else AUTH_HASH with job
+ * filled.
  */
 int			 auth_basic_start(struct auth_file *,
 			    const char *authorization, char *user,
@@ -71,16 +78,17 @@ int			 auth_basic_start(struct auth_file *,
 void			 auth_job_hash(struct auth_job *,
 			    struct crypt_data *cd);
 /*
- * The verdict of a hashed job: AUTH_GOOD (user set, credentials cached)
- * or AUTH_BAD. A file re-read meanwhile keeps the verdict only if the
- * user still has the hash that was checked. The job is wiped.
+ * The verdict of a hashed job: AUTH_GOOD (user set, credentials cached),
+ * AUTH_BAD or AUTH_NOMEM. A file re-read meanwhile keeps the verdict
+ * only if the user still has the hash that was checked. The job is
+ * wiped.
  */
 int			 auth_job_finish(struct auth_job *, char *user,
 			    size_t usersz);
 
 /*
- * All three at once, hashing here (tests, tools): AUTH_GOOD or AUTH_BAD.
- * The daemon hashes on auth_pool's threads instead.
+ * All three at once, hashing here (tests, tools): AUTH_GOOD, AUTH_BAD or
+ * AUTH_NOMEM. The daemon hashes on auth_pool's threads instead.
  */
 int			 auth_basic_check(struct auth_file *,
 			    const char *authorization, char *user,

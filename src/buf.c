@@ -2,6 +2,7 @@
  * Bounded byte buffer: grows by doubling while data waits, compacts
  * before growing, and frees its memory when drained.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,7 +29,8 @@ buf_reserve(struct buf *b, size_t n)
 	size_t	 len = buf_len(b), cap;
 	uint8_t	*p;
 
-	if (b->cap - b->end >= n)
+	/* an empty buffer has no memory: even 0 bytes need a place */
+	if (b->data != NULL && b->cap - b->end >= n)
 		return b->data + b->end;
 	if (b->start > 0 && b->cap - len >= n) {
 		memmove(b->data, b->data + b->start, len);
@@ -36,6 +38,8 @@ buf_reserve(struct buf *b, size_t n)
 		b->end = len;
 		return b->data + b->end;
 	}
+	if (n > SIZE_MAX / 2 - len)
+		return NULL;	/* no doubling could hold it: do not wrap */
 	for (cap = b->cap ? b->cap : BUF_MIN_ALLOC; cap - len < n; cap *= 2)
 		;
 	if (b->start > 0) {

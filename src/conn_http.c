@@ -254,7 +254,7 @@ conn_upgrade(struct conn *c)
 	struct route	*r = c->route;
 	struct strlist	 extra = { NULL, 0 };
 	struct pmd	*pmd;
-	char		 accept[HS_ACCEPT_SIZE], *resp, exts[256];
+	char		 accept[HS_ACCEPT_KEY_SIZE], *resp, exts[256];
 	const char	*proto = NULL, *ext;
 	size_t		 len, i;
 

@@ -438,7 +438,7 @@ hs_classify(const struct hs_request *req, int *status, const char **why)
 
 /* Two updates rather than a concatenation: the key's length is the client's. */
 void
-hs_accept_key(const char *key, char out[HS_ACCEPT_SIZE])
+hs_accept_key(const char *key, char out[HS_ACCEPT_KEY_SIZE])
 {
 	EVP_MD_CTX	*ctx;
 	unsigned char	 md[EVP_MAX_MD_SIZE];
@@ -453,7 +453,7 @@ hs_accept_key(const char *key, char out[HS_ACCEPT_SIZE])
 	    EVP_DigestUpdate(ctx, HS_WS_GUID, strlen(HS_WS_GUID)) &&
 	    EVP_DigestFinal_ex(ctx, md, &mdlen);
 	EVP_MD_CTX_free(ctx);
-	if (ok && mdlen == 20)
+	if (ok && mdlen == HS_SHA1_LEN)
 		EVP_EncodeBlock((unsigned char *)out, md, mdlen);
 }
 

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "base64.h"
 #include "llhttp.h"
 
 #define HS_MAX_HEADERS		100
@@ -87,10 +88,13 @@ enum hs_kind {
 enum hs_kind hs_classify(const struct hs_request *, int *status,
 	    const char **why);
 
-/* Sec-WebSocket-Accept for a key: SHA-1 + base64 from OpenSSL. */
-/* base64 of a SHA-1 (28 characters) and its NUL. */
-#define HS_ACCEPT_SIZE	29
-void	 hs_accept_key(const char *key, char out[HS_ACCEPT_SIZE]);
+/*
+ * Sec-WebSocket-Accept for a key: SHA-1 + base64 from OpenSSL, into
+ * HS_ACCEPT_KEY_SIZE bytes (28 characters and a NUL; "" on failure).
+ */
+#define HS_SHA1_LEN		20
+#define HS_ACCEPT_KEY_SIZE	BASE64_ENCODED_SIZE(HS_SHA1_LEN)
+void	 hs_accept_key(const char *key, char out[HS_ACCEPT_KEY_SIZE]);
 
 /*
  * The first subprotocol the client offered (Sec-WebSocket-Protocol, in

@@ -108,7 +108,7 @@ static void
 log_vwrite(enum log_level level, const char *tag, const char *err,
     const char *fmt, va_list ap)
 {
-	char	 line[2048], stamp[40];
+	char	 line[LOG_LINE_MAX], stamp[LOG_STAMP_SIZE];
 
 	if (level > log_level)
 		return;
@@ -121,7 +121,7 @@ log_vwrite(enum log_level level, const char *tag, const char *err,
 void
 log_access_line(const char *line)
 {
-	char		 stamp[40];
+	char		 stamp[LOG_STAMP_SIZE];
 
 	if (!log_access_enabled())
 		return;
@@ -180,31 +180,46 @@ fatalx(const char *fmt, ...)
 	exit(1);
 }
 
+/* What byte ch becomes in a log line: 1, 2 (\\ \") or 4 (\xNN). */
+static size_t
+log_escape_len(unsigned char ch)
+{
+	if (ch == '\\' || ch == '"')
+		return 2;
+	return ch >= 0x20 && ch < 0x7f ? 1 : LOG_ESCAPE_MAX_CHAR;
+}
+
 char *
 log_escape(char *dst, size_t dstsz, const char *src, size_t n)
 {
-	size_t		 i, o = 0;
+	size_t		 i, o = 0, need = 0, room, len;
 	unsigned char	 ch;
 
-	if (dstsz < 8) {
-		if (dstsz > 0)
-			dst[0] = '\0';
+	if (dstsz == 0)
 		return dst;
-	}
-	/* Stop early enough that "..." and the NUL always fit. */
-	for (i = 0; i < n && o + 8 < dstsz; i++) {
+	for (i = 0; i < n && need < dstsz; i++)
+		need += log_escape_len((unsigned char)src[i]);
+	/* all of it when it fits, else whole escapes and "..." */
+	if (i == n && need < dstsz)
+		room = dstsz - 1;
+	else
+		room = dstsz > LOG_ELLIPSIS_LEN ? dstsz - 1 - LOG_ELLIPSIS_LEN :
+		    0;
+	for (i = 0; i < n; i++) {
 		ch = (unsigned char)src[i];
-		if (ch >= 0x20 && ch < 0x7f && ch != '\\' && ch != '"')
+		if (o + (len = log_escape_len(ch)) > room)
+			break;
+		if (len == 1)
 			dst[o++] = (char)ch;
-		else if (ch == '\\' || ch == '"') {
+		else if (len == 2) {
 			dst[o++] = '\\';
 			dst[o++] = (char)ch;
 		} else
 			o += (size_t)snprintf(dst + o, dstsz - o, "\\x%02x", ch);
 	}
-	if (i < n) {
-		memcpy(dst + o, "...", 3);
-		o += 3;
+	if (i < n && dstsz > LOG_ELLIPSIS_LEN) {
+		memcpy(dst + o, "...", LOG_ELLIPSIS_LEN);
+		o += LOG_ELLIPSIS_LEN;
 	}
 	dst[o] = '\0';
 	return dst;

@@ -10,6 +10,19 @@
 
 #include "config.h"
 
+/*
+ * A log line's message, after "wsbridge[PID]: " and the level's tag:
+ * longer ones are cut. Callers that build a line from escaped pieces
+ * (conn_log.c: head 400 + backend 300 + route) keep their sum under it.
+ */
+#define LOG_LINE_MAX		2048
+/*
+ * A time stamp: "2024-01-31T23:59:59+0100" (24 bytes; the access log's
+ * "...Z" form is shorter), a blank after it on a terminal, a NUL; with
+ * room for a long %z.
+ */
+#define LOG_STAMP_SIZE		40
+
 /* Level, and the access log file (NULL or "stderr": stderr). */
 void	log_init(enum log_level, const char *access_path);
 void	log_set_level(enum log_level);
@@ -37,8 +50,13 @@ void	fatalx(const char *, ...)
 /*
  * Copy n bytes of untrusted src into dst (size dstsz) with control and
  * non-ASCII bytes as \xNN, backslash and quote escaped; always
- * NUL-terminated, truncated with "..." if needed. Returns dst.
+ * NUL-terminated (dstsz > 0). All of it when it fits, else as many whole
+ * escapes as fit before "..." (nothing under 4 bytes). Returns dst.
+ * LOG_ESCAPE_SIZE(n) bytes always hold n bytes escaped, uncut.
  */
+#define LOG_ESCAPE_MAX_CHAR	4	/* "\xNN" */
+#define LOG_ELLIPSIS_LEN	3	/* "..." */
+#define LOG_ESCAPE_SIZE(n)	((n) * LOG_ESCAPE_MAX_CHAR + 1)
 char	*log_escape(char *dst, size_t dstsz, const char *src, size_t n);
 
 #endif

@@ -2,19 +2,16 @@
  * Token files for targets routes (websockify's format): loaded, checked
  * line by line, re-read when the file changes, looked up per connection.
  */
-#include <sys/types.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
-#include "filestamp.h"
+#include "filewatch.h"
 #include "handshake.h"
 #include "targets.h"
 
@@ -25,32 +22,17 @@ struct targets_entry {
 };
 
 struct targets {
-	char			*path;
-	void			(*warn)(void *, const char *);
-	void			*arg;
+	struct file_watch	 fw;	/* path, stamp, warn */
 	struct targets_entry	*v;
 	size_t			 n, nbad;
-	struct file_stamp	 stamp;		/* the file as last read */
 };
 
-static void __attribute__((format(printf, 2, 3)))
-targets_warn(struct targets *t, const char *fmt, ...)
-{
-	char	 msg[TARGETS_MAX_LINE + 512];
-	va_list	 ap;
-
-	if (t->warn == NULL)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	t->warn(t->arg, msg);
-}
-
+/* Fires before each read of the file and when it is gone. */
 static void
-targets_clear(struct targets *t)
+targets_clear(void *owner)
 {
-	size_t	 i;
+	struct targets	*t = owner;
+	size_t		 i;
 
 	for (i = 0; i < t->n; i++) {
 		free(t->v[i].token);
@@ -123,33 +105,45 @@ targets_find(const struct targets *t, const char *token)
 	return NULL;
 }
 
-static void
+/* 0, or -1 when out of memory (nothing added). */
+static int
 targets_add(struct targets *t, const char *token, const char *target,
     int line)
 {
 	struct targets_entry	*v;
 
 	if ((v = realloc(t->v, (t->n + 1) * sizeof(*v))) == NULL)
-		abort();
+		return -1;
 	t->v = v;
 	v[t->n].token = strdup(token);
 	v[t->n].target = strdup(target);
-	if (v[t->n].token == NULL || v[t->n].target == NULL)
-		abort();
+	if (v[t->n].token == NULL || v[t->n].target == NULL) {
+		free(v[t->n].token);
+		free(v[t->n].target);
+		return -1;
+	}
 	v[t->n++].line = line;
+	return 0;
 }
 
-/* One line of the file: a comment, a blank, an entry or an error. */
-static void
-targets_line(struct targets *t, char *line, int lineno)
+/* One line: a comment, a blank, an entry or an error. -1: no memory. */
+static int
+targets_line(void *owner, char *line, size_t len, int lineno)
 {
+	struct targets			*t = owner;
 	const struct targets_entry	*dup;
 	char				*colon, *token, *target;
 	const char			*why;
 
+	if (len > TARGETS_MAX_LINE) {
+		file_watch_warn(&t->fw, "%s:%d: line too long", t->fw.path,
+		    lineno);
+		t->nbad++;
+		return 0;
+	}
 	line = targets_trim(line);
 	if (*line == '\0' || *line == '#')
-		return;
+		return 0;
 	if ((colon = strchr(line, ':')) == NULL)
 		why = "want TOKEN: TARGET";
 	else {
@@ -163,90 +157,49 @@ targets_line(struct targets *t, char *line, int lineno)
 		why = targets_why(token, target);
 	}
 	if (why != NULL) {
-		targets_warn(t, "%s:%d: %s", t->path, lineno, why);
+		file_watch_warn(&t->fw, "%s:%d: %s", t->fw.path, lineno,
+		    why);
 		t->nbad++;
-		return;
+		return 0;
 	}
 	if ((dup = targets_find(t, token)) != NULL) {
-		targets_warn(t, "%s:%d: duplicate token (first on line %d)",
-		    t->path, lineno, dup->line);
+		file_watch_warn(&t->fw, "%s:%d: duplicate token (first on "
+		    "line %d)", t->fw.path, lineno, dup->line);
 		t->nbad++;
-		return;
+		return 0;
 	}
-	targets_add(t, token, target, lineno);
+	return targets_add(t, token, target, lineno);
 }
 
-/* Read the file again from scratch; -1 leaves no tokens. */
-static int
-targets_read(struct targets *t, char *err, size_t errsz)
-{
-	FILE		*fp;
-	struct stat	 st;
-	char		*line = NULL;
-	size_t		 cap = 0;
-	ssize_t		 len;
-	int		 lineno = 0;
-
-	targets_clear(t);
-	if ((fp = fopen(t->path, "re")) == NULL || fstat(fileno(fp),
-	    &st) == -1) {
-		snprintf(err, errsz, "%s: %s", t->path, strerror(errno));
-		if (fp != NULL)
-			fclose(fp);
-		t->stamp.valid = false;
-		return -1;
-	}
-	while ((len = getline(&line, &cap, fp)) != -1) {
-		lineno++;
-		if ((size_t)len > TARGETS_MAX_LINE) {
-			targets_warn(t, "%s:%d: line too long", t->path,
-			    lineno);
-			t->nbad++;
-		} else
-			targets_line(t, line, lineno);
-	}
-	free(line);
-	fclose(fp);
-	file_stamp_set(&t->stamp, &st);
-	return 0;
-}
+static const struct file_watch_ops targets_file_ops = {
+	targets_clear, targets_line, NULL
+};
 
 struct targets *
 targets_open(const char *path, void (*warn)(void *, const char *),
     void *arg, char *err, size_t errsz)
 {
 	struct targets	*t;
+	int		 saved;
 
-	if ((t = calloc(1, sizeof(*t))) == NULL ||
-	    (t->path = strdup(path)) == NULL)
-		abort();
-	t->warn = warn;
-	t->arg = arg;
-	if (targets_read(t, err, errsz) == -1) {
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		goto nomem;
+	if (file_watch_init(&t->fw, path, &targets_file_ops, t, warn, arg) ==
+	    -1) {
+		free(t);
+		goto nomem;
+	}
+	if (file_watch_read(&t->fw, err, errsz) != 0) {
+		saved = errno;	/* ENOMEM tells the caller: 503 */
 		targets_close(t);
+		errno = saved;
 		return NULL;
 	}
 	return t;
-}
-
-/* stat on every lookup: cheap, and an edited file takes effect at once. */
-static void
-targets_refresh(struct targets *t)
-{
-	char	 err[512];
-
-	switch (file_stamp_changed(t->path, &t->stamp)) {
-	case 0:
-		return;
-	case -1:
-		if (t->stamp.valid)
-			targets_warn(t, "%s: %s", t->path, strerror(errno));
-		targets_clear(t);
-		t->stamp.valid = false;
-		return;
-	}
-	if (targets_read(t, err, sizeof(err)) == -1)
-		targets_warn(t, "%s", err);
+nomem:
+	snprintf(err, errsz, "%s: %s", path, strerror(ENOMEM));
+	errno = ENOMEM;
+	return NULL;
 }
 
 int
@@ -256,12 +209,14 @@ targets_lookup(struct targets *t, const char *token,
 	const struct targets_entry	*e;
 	const char			*why;
 
-	targets_refresh(t);
+	/* stat on every lookup: an edited file takes effect at once */
+	if (file_watch_refresh(&t->fw) == FILE_WATCH_NOMEM)
+		return TARGETS_NOMEM;
 	if (token == NULL || (e = targets_find(t, token)) == NULL)
 		return -1;
 	if (config_parse_addr(e->target, -1, ss, len, &why) == -1) {
-		targets_warn(t, "%s:%d: target \"%s\": %s", t->path, e->line,
-		    e->target, why);
+		file_watch_warn(&t->fw, "%s:%d: target \"%s\": %s",
+		    t->fw.path, e->line, e->target, why);
 		return -2;
 	}
 	return 0;
@@ -285,7 +240,7 @@ targets_close(struct targets *t)
 	if (t == NULL)
 		return;
 	targets_clear(t);
-	free(t->path);
+	file_watch_free(&t->fw);
 	free(t);
 }
 

@@ -13,13 +13,14 @@
 
 struct targets;
 
-/* The longest line of a token file. */
+/* The longest line of a token file, and of a token in a request. */
 #define TARGETS_MAX_LINE	1024
+#define TARGETS_MAX_TOKEN	255
 
 /*
  * Load path. Each bad line is skipped and reported to warn (may be NULL)
  * as "FILE:LINE: reason", now and at every re-read. NULL, with err set,
- * when the file cannot be read.
+ * when the file cannot be read or memory runs out (then errno is ENOMEM).
  */
 struct targets	*targets_open(const char *path,
 		    void (*warn)(void *arg, const char *msg), void *arg,
@@ -30,8 +31,11 @@ struct targets	*targets_open(const char *path,
  * mtime, size or inode changed (an unreadable or removed file leaves no
  * tokens). Host names are resolved now, with getaddrinfo, which blocks:
  * numeric addresses do not. Returns 0; -1 for an unknown token; -2 when
- * the target does not resolve (reported to warn).
+ * the target does not resolve (reported to warn); TARGETS_NOMEM when
+ * memory ran out re-reading the file (answer 503; the next lookup reads
+ * it again).
  */
+#define TARGETS_NOMEM	(-3)
 int		 targets_lookup(struct targets *, const char *token,
 		    struct sockaddr_storage *, socklen_t *);
 

@@ -16,7 +16,7 @@ FUZZ_CFLAGS	:= -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined -fno-omit-frame-pointer \
 	-D_GNU_SOURCE -Isrc -I$(LLHTTP_INC)
 FUZZ_WARN	:= $(filter-out -Werror,$(WARN))
-FUZZ_TARGETS	:= frames utf8 close url handshake config
+FUZZ_TARGETS	:= frames utf8 close url handshake config pty
 FUZZ_BINS	:= $(FUZZ_TARGETS:%=$(FB)/fuzz_%)
 FUZZ_LLHTTP	:= $(FB)/llhttp/llhttp.o $(FB)/llhttp/api.o $(FB)/llhttp/http.o
 
@@ -29,9 +29,11 @@ $(FB)/fuzz_handshake: src/handshake.c $(FUZZ_LLHTTP)
 $(FB)/fuzz_config: src/config.c src/config_keys.c src/config_load.c \
 	src/config_parse.c src/config_check.c \
 	src/options.c
+$(FB)/fuzz_pty: src/pty_proto.c
 FUZZ_LIBS_url	:= -lcrypto
 FUZZ_LIBS_handshake := -lcrypto
 FUZZ_LIBS_config := -linih
+FUZZ_LIBS_pty	:= -ljson-c
 
 .PHONY: fuzz fuzz-smoke fuzz-build fuzz-deps
 

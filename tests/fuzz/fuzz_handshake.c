@@ -152,8 +152,8 @@ fuzz_lookups(const struct hs_request *req)
 static void
 fuzz_responses(const struct hs_request *req, enum hs_kind kind, int status)
 {
-	char		 accept[29], path[1024], query[1024], *r;
-	char		*extra[HS_MAX_HEADERS];
+	char		 accept[HS_ACCEPT_KEY_SIZE], path[1024], query[1024];
+	char		*extra[HS_MAX_HEADERS], *r;
 	const char	*key, *proto;
 	size_t		 i, len;
 

@@ -255,6 +255,30 @@ exec = "unterminated
     put("config", "crlf", b"[route /a]\r\necho = yes\r\n; c\r\n")
 
 
+def pty():
+    # byte 0: the token buffer size; then an init or resize message
+    msgs = {
+        "init-ttyd": b'{"AuthToken":"","columns":80,"rows":24}',
+        "init-empty": b"{}",
+        "init-token": b'{"AuthToken":"s3cr\\u0065t","rows":50}',
+        "resize": b'{"columns":132,"rows":43}',
+        "resize-max": b'{"columns":4096,"rows":4096}',
+        "resize-over": b'{"columns":4097,"rows":1}',
+        "float": b'{"columns":80.0,"rows":24}',
+        "string-size": b'{"columns":"80","rows":24}',
+        "nested": b'{"x":[1,{"y":null}],"AuthToken":5}',
+        "trailing": b"{}{}",
+        "truncated": b'{"columns":80',
+        "nul-inside": b'{"a":"\x00"}',
+    }
+    for name, m in msgs.items():
+        put("pty", name, b"\x10" + m)
+    put("pty", "token-cut", b"\x04" + b'{"AuthToken":"abcdefgh"}')
+    put("pty", "token-no-buffer", b"\x00" + b'{"AuthToken":"abc"}')
+    put("pty", "at-limit", b"\x10{" + b" " * 4094 + b"}")
+    put("pty", "over-limit", b"\x10{" + b" " * 4095 + b"}")
+
+
 if __name__ == "__main__":
     os.makedirs(os.path.join(TOP, "config"), exist_ok=True)
     frames()
@@ -263,3 +287,4 @@ if __name__ == "__main__":
     handshake()
     url()
     config()
+    pty()

@@ -47,6 +47,8 @@ for t in "$@"; do
 	handshake|url) opts=-dict=tests/fuzz/http.dict ;;
 	# Each input is checked at many cuts: long ones only slow it down.
 	utf8) opts=-max_len=512 ;;
+	# Past PTY_MAX_CONTROL (4096) and the options byte.
+	pty) opts="-max_len=4200 -dict=tests/fuzz/pty.dict" ;;
 	esac
 	# shellcheck disable=SC2086
 	if "$FB/fuzz_$t" -max_total_time="$secs" -timeout=10 \

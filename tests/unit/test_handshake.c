@@ -65,7 +65,7 @@ check_upgrade_result(struct hs_request *req)
 {
 	int		 status;
 	const char	*why;
-	char		 accept[29];
+	char		 accept[HS_ACCEPT_KEY_SIZE];
 
 	CHECK(req->complete);
 	CHECK_EQ(req->head_len, strlen(upgrade_req));
@@ -86,10 +86,13 @@ check_upgrade_result(struct hs_request *req)
 static void
 test_accept_key(void)
 {
-	char	 accept[29];
+	char	 accept[HS_ACCEPT_KEY_SIZE];
 
 	hs_accept_key(KEY, accept);
 	CHECK_STR(accept, ACCEPT);
+	/* the buffer is the RFC's 28 characters and a NUL, no more */
+	CHECK_EQ(HS_ACCEPT_KEY_SIZE, 29);
+	CHECK_EQ(strlen(accept), HS_ACCEPT_KEY_SIZE - 1);
 }
 
 static void
