@@ -32,6 +32,10 @@ struct cgi {
 	bool		 head_done;	/* the HTTP head is sent */
 	bool		 method_head;	/* HEAD: the body is read, dropped */
 	struct strlist	 extra;		/* header lines of every response */
+	struct backend	 be;		/* the program */
+	struct endpoint	 out;		/* its stdout */
+	bool		 exited;
+	int		 exit_status;	/* wait status, -1 unknown */
 };
 
 static void	cgi_read_cb(struct ev_loop *, ev_io *, int);
@@ -91,11 +95,11 @@ cgi_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop, (void)revents;
 	log_warnx("conn %llu %s %s: CGI program timed out",
 	    (unsigned long long)c->id, c->peer, c->path);
-	backend_terminate(&c->be);
+	backend_terminate(&c->cgi->be);
 	if (c->cgi->head_done)
 		conn_close(c, "CGI timeout");
 	else {
-		endpoint_close(&c->backend);
+		endpoint_close(&c->cgi->out);
 		conn_http_respond(c, 504, NULL);
 	}
 }
@@ -107,7 +111,7 @@ cgi_fail(struct conn *c, const char *why)
 	log_warnx("conn %llu %s %s: CGI %s: %s", (unsigned long long)c->id,
 	    c->peer, c->path, c->program, why);
 	ev_timer_stop(server.loop, &c->cgi->timer);
-	endpoint_close(&c->backend);
+	endpoint_close(&c->cgi->out);
 	conn_http_respond(c, 502, NULL);
 }
 
@@ -290,7 +294,7 @@ cgi_stdout_done(struct conn *c, int error)
 		return;
 	}
 	ev_timer_stop(server.loop, &c->cgi->timer);
-	endpoint_close(&c->backend);
+	endpoint_close(&c->cgi->out);
 	c->linger = true;
 	conn_set_state(c, CONN_CLOSING);
 	conn_deadline(c, c->cref->cfg->close_timeout_ms);
@@ -311,7 +315,7 @@ cgi_read_head(struct conn *c)
 		cgi_fail(c, "header block too long");
 		return -1;
 	}
-	n = read(c->backend.rfd, g->head + g->headlen,
+	n = read(c->cgi->out.rfd, g->head + g->headlen,
 	    sizeof(g->head) - 1 - g->headlen);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return 0;
@@ -344,13 +348,13 @@ cgi_read_body(struct conn *c)
 		cgi_update_reading(c);
 		return;
 	}
-	p = c->cgi->method_head ? conn_scratch :
+	p = c->cgi->method_head ? relay_scratch :
 	    buf_reserve(&c->client.out, room);
 	if (p == NULL) {
 		conn_close(c, "out of memory");
 		return;
 	}
-	n = read(c->backend.rfd, p, room);
+	n = read(c->cgi->out.rfd, p, room);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
@@ -381,8 +385,8 @@ cgi_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 void
 cgi_update_reading(struct conn *c)
 {
-	watcher_set(&c->backend.rd, c->state == CONN_HTTP &&
-	    c->backend.rfd != -1 && (c->cgi->method_head ||
+	watcher_set(&c->cgi->out.rd, c->state == CONN_HTTP &&
+	    c->cgi->out.rfd != -1 && (c->cgi->method_head ||
 	    !buf_full(&c->client.out)));
 }
 
@@ -392,12 +396,12 @@ cgi_exited(struct conn *c, int status)
 	char	 why[64];
 	int	 i;
 
-	c->proc_exited = true;
-	c->exit_status = status;
+	c->cgi->exited = true;
+	c->cgi->exit_status = status;
 	if (c->state != CONN_HTTP || c->cgi->head_done || status == 0)
 		return;
 	/* What it wrote before it died may still hold a whole head. */
-	for (i = 0; i < 64 && c->backend.rfd != -1 && !c->cgi->head_done &&
+	for (i = 0; i < 64 && c->cgi->out.rfd != -1 && !c->cgi->head_done &&
 	    c->state == CONN_HTTP; i++)
 		if (cgi_read_head(c) != 1)
 			break;
@@ -410,6 +414,43 @@ cgi_exited(struct conn *c, int status)
 		snprintf(why, sizeof(why), "signal %d before its headers",
 		    WTERMSIG(status));
 	cgi_fail(c, why);
+}
+
+static void
+cgi_be_exited(void *arg, int status)
+{
+	cgi_exited(arg, status);
+}
+
+/* The program's reaping comes back here; CGI needs nothing else. */
+static const struct backend_owner cgi_owner = {
+	.exited = cgi_be_exited,
+};
+
+bool
+cgi_exit_pending(const struct conn *c)
+{
+	return c->cgi != NULL && backend_has_process(&c->cgi->be) &&
+	    !c->cgi->exited;
+}
+
+int
+cgi_exit_status(const struct conn *c)
+{
+	return c->cgi != NULL ? c->cgi->exit_status : -1;
+}
+
+void
+cgi_backend_name(const struct conn *c, char *buf, size_t len)
+{
+	backend_name(&c->cgi->be, buf, len);
+}
+
+void
+cgi_log_at_exit(struct conn *c, const char *head, const char *tail,
+    bool json)
+{
+	backend_log_at_exit(&c->cgi->be, head, tail, json);
 }
 
 int
@@ -431,8 +472,10 @@ cgi_request(struct conn *c, const char *dir, char *const *extra,
 		conn_http_respond(c, 403, NULL);
 		return 1;
 	}
-	if ((g = calloc(1, sizeof(*g))) == NULL)
-		fatal("calloc");
+	if ((g = calloc(1, sizeof(*g))) == NULL) {
+		conn_http_respond(c, 503, "out of memory");
+		return 1;
+	}
 	c->cgi = g;
 	g->method_head = c->req->method == HTTP_HEAD;
 	for (i = 0; i < nextra; i++)
@@ -440,19 +483,21 @@ cgi_request(struct conn *c, const char *dir, char *const *extra,
 	ev_timer_init(&g->timer, cgi_timer_cb,
 	    c->cref->cfg->cgi_timeout_ms / 1000., 0.);
 	g->timer.data = c;
-	backend_init(&c->be, &backend_cgi_ops, &conn_backend_owner, c);
+	endpoint_init(&g->out, c, CONFIG_BUFFER_SIZE, NULL);
+	g->exit_status = -1;
+	backend_init(&g->be, &backend_cgi_ops, &cgi_owner, c);
 	conn_backend_params(c, &bp, &q, 0, 0);
-	if (backend_start(&c->be, &bp, err, sizeof(err)) == -1) {
+	if (backend_start(&c->cgi->be, &bp, err, sizeof(err)) == -1) {
 		cgi_fail(c, err);
 		return 1;
 	}
-	c->backend.rfd = c->be.rfd;
+	c->cgi->out.rfd = c->cgi->be.rfd;
 	/* The request is in hand: no handshake deadline, no more reading. */
 	ev_timer_stop(server.loop, &c->deadline);
 	watcher_set(&c->client.rd, false);
 	ev_timer_start(server.loop, &g->timer);
-	endpoint_watch(&c->backend, &c->backend.rd, cgi_read_cb,
-	    c->backend.rfd, EV_READ);
+	endpoint_watch(&c->cgi->out, &c->cgi->out.rd, cgi_read_cb,
+	    c->cgi->out.rfd, EV_READ);
 	cgi_update_reading(c);
 	return 1;
 }
@@ -462,6 +507,8 @@ cgi_free(struct conn *c)
 {
 	if (c->cgi == NULL)
 		return;
+	endpoint_close(&c->cgi->out);
+	backend_stop(&c->cgi->be);
 	ev_timer_stop(server.loop, &c->cgi->timer);
 	strlist_free(&c->cgi->extra);
 	free(c->cgi);

@@ -6,6 +6,7 @@
 #ifndef CGI_H
 #define CGI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define CGI_HEAD_MAX	16384	/* the program's header block */
@@ -25,5 +26,11 @@ void	cgi_update_reading(struct conn *);
 void	cgi_exited(struct conn *, int status);
 /* conn_close: stop the timer, free the state (the proc is detached). */
 void	cgi_free(struct conn *);
+/* For the access log: the program's pid, and its exit when reaped. */
+bool	cgi_exit_pending(const struct conn *);
+int	cgi_exit_status(const struct conn *);
+void	cgi_backend_name(const struct conn *, char *, size_t);
+void	cgi_log_at_exit(struct conn *, const char *head, const char *tail,
+	    bool json);
 
 #endif

@@ -40,14 +40,13 @@
 #include "metrics.h"
 #include "net.h"
 #include "proxy_proto.h"
-#include "pty_proto.h"
+#include "session.h"
 #include "static.h"
 #include "conn_int.h"
 #include "tls.h"
 
 struct server	 server;
 
-uint8_t		 conn_scratch[CONN_SOCKET_CHUNK_MAX];
 
 static void	conn_client_read_cb(struct ev_loop *, ev_io *, int);
 static void	conn_client_write_cb(struct ev_loop *, ev_io *, int);
@@ -116,6 +115,7 @@ server_reaper_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	freed = !TAILQ_EMPTY(&server.dead);
 	while ((c = TAILQ_FIRST(&server.dead)) != NULL) {
 		TAILQ_REMOVE(&server.dead, c, entry);
+		session_free(c->session);
 		free(c);
 	}
 	/* Idle again: give the kept burst buffers back (see main.c). */
@@ -206,15 +206,6 @@ conn_client_flush(struct endpoint *e)
 		conn_client_write_cb(server.loop, &e->wr, 0);
 }
 
-static void
-conn_backend_flush_cb(struct endpoint *e)
-{
-	struct conn	*c = e->owner;
-
-	if (c->state != CONN_CLOSED)
-		conn_backend_write_cb(server.loop, &e->wr, 0);
-}
-
 /*
  * Bytes for the client: written now from where they lie when large,
  * else gathered in client.out. -1: out of memory (the conn is closed).
@@ -251,12 +242,11 @@ conn_close(struct conn *c, const char *reason)
 	log_debug("conn %llu %s: closed: %s", (unsigned long long)c->id,
 	    c->peer, reason);
 	conn_access_log(c, reason);
-	if (c->status == 101 &&
-	    !(backend_flags(&c->be) & BACKEND_F_MESSAGES) && record_enabled())
+	if (c->status == 101 && c->session != NULL &&
+	    !session_messages_only(c->session) && record_enabled())
 		record_event(c->id, "close", NULL, NULL);
 	if (c->status == 101)
 		conn_log_disconnected(c, reason);
-	conn_pty_closed(c);
 	if (c->status == 101)
 		metrics_conn_close(conn_route_name(c), c->stats.bytes_in,
 		    c->stats.bytes_out, c->stats.msgs_in, c->stats.msgs_out,
@@ -278,8 +268,8 @@ conn_close(struct conn *c, const char *reason)
 	ev_timer_stop(server.loop, &c->send_timer);
 	conn_watch_hangup(c, false);
 	endpoint_close(&c->client);
-	endpoint_close(&c->backend);
-	backend_stop(&c->be);
+	if (c->session != NULL)
+		session_detach(c->session);
 	cgi_free(c);
 	conn_free_request(c);
 	if (c->route != NULL)
@@ -290,8 +280,6 @@ conn_close(struct conn *c, const char *reason)
 	if (c->file_fd != -1)
 		close(c->file_fd);
 	buf_free(&c->in);
-	buf_free(&c->line);
-	buf_free(&c->ctl);
 	free(c->path);
 	free(c->query);
 	free(c->script_name);
@@ -313,12 +301,8 @@ conn_close(struct conn *c, const char *reason)
 size_t
 conn_socket_chunk(const struct conn *c)
 {
-	size_t	 n = c->route != NULL ? (size_t)c->route->limits.buffer_size :
-		    CONFIG_BUFFER_SIZE;
-
-	if (n < CONN_SOCKET_CHUNK_MIN)
-		return CONN_SOCKET_CHUNK_MIN;
-	return n > CONN_SOCKET_CHUNK_MAX ? CONN_SOCKET_CHUNK_MAX : n;
+	return relay_chunk(c->route != NULL ? c->route->limits.buffer_size :
+	    CONFIG_BUFFER_SIZE);
 }
 
 /*
@@ -400,71 +384,14 @@ conn_update_client_reading(struct conn *c)
 		conn_watch_hangup(c, true);
 }
 
+/* The client takes output again (or stops taking it): read on. */
 void
-conn_update_backend_reading(struct conn *c)
+conn_output_resume(struct conn *c)
 {
-	bool	 on;
-
-	if (c->cgi != NULL) {
+	if (c->cgi != NULL)
 		cgi_update_reading(c);
-		return;
-	}
-	on = c->state == CONN_OPEN && !c->close_sent && !c->backend_eof &&
-	    c->backend.rfd != -1 && !buf_full(&c->client.out) &&
-	    !c->output_paused;
-	watcher_set(&c->backend.rd, on);
-	/*
-	 * A pty whose leader exited: read what is left until the master
-	 * runs dry, not until every background job lets go of the slave.
-	 */
-	if (on && c->proc_exited && c->route->mode == MODE_PTY)
-		ev_feed_event(server.loop, &c->backend.rd, EV_READ);
-}
-
-/* Where client payload goes, and how much it can take now. */
-size_t
-conn_sink_room(struct conn *c)
-{
-	if (c->close_sent)
-		return SIZE_MAX;	/* discarded */
-	if (backend_flags(&c->be) & BACKEND_F_MESSAGES)
-		return backend_room(&c->be);
-	return buf_room(&c->backend.out);
-}
-
-int
-conn_sink_backend(struct conn *c, const uint8_t *p, size_t n, bool end)
-{
-	struct endpoint	*b = &c->backend;
-	struct iovec	 iov[2] = { { (void *)(uintptr_t)p, n }, { "\n", 1 } };
-	/*
-	 * A line per text message; in binary mode too for a process, as
-	 * websocketd 0.4.1 does (sockets get bytes verbatim, websockify).
-	 */
-	enum relay_write res;
-	size_t		 sent;
-	int		 iovcnt = end && (c->route->mode == MODE_TEXT ||
-	    (c->route->mode == MODE_BINARY && c->in_type == MSG_TEXT &&
-	    backend_has_process(&c->be))) ? 2 : 1;
-
-	if (b->wfd == -1 || b->wr_shut)
-		return 0;	/* the backend stopped reading: drop */
-	if (record_enabled())
-		record_data(c->id, "in", iov, iovcnt);
-
-	if (endpoint_write_through(b, iov, iovcnt, &res, &sent) == -1) {
-		conn_close(c, "out of memory");
-		return -1;
-	}
-	/*
-	 * A socket reports a reset once (ECONNRESET), later calls say EPIPE
-	 * or EOF: the backend's error is recorded here, where it was seen.
-	 */
-	if (res == RELAY_FAILED)
-		conn_backend_write_failed(c, errno);
-	else if (res == RELAY_BLOCKED)
-		watcher_set(&b->wr, true);
-	return 0;
+	else if (c->session != NULL)
+		session_output_resume(c->session);
 }
 
 /* --- writers ---------------------------------------------------------------- */
@@ -513,98 +440,12 @@ conn_client_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 			return;
 	}
 	if (buf_low(b)) {
-		conn_update_backend_reading(c);
+		conn_output_resume(c);
 		if (c->input_blocked)
 			conn_process_input(c);
 	}
 	if (c->state != CONN_CLOSED && client_unsent(c) > 0)
 		conn_client_writing(c, true);
-}
-
-/* The client is finished: no more data will reach the backend. */
-void
-conn_backend_stop_input(struct conn *c)
-{
-	struct endpoint	*b = &c->backend;
-
-	if (b->wfd == -1 || b->wr_shut || buf_len(&b->out) > 0)
-		return;
-	watcher_set(&b->wr, false);
-	if (b->wfd == b->rfd)
-		shutdown(b->wfd, SHUT_WR);
-	else {
-		close(b->wfd);
-		b->wfd = -1;
-	}
-	b->wr_shut = true;
-}
-
-/*
- * Writing to the backend failed: the client's bytes still queued are
- * lost. A socket that refused them (reset, closed) failed; a process's
- * stdin counts when its pipe broke (EPIPE: nothing reads it any more).
- * Both close 1011 with the first error seen (conn_backend_finish).
- */
-void
-conn_backend_write_failed(struct conn *c, int err)
-{
-	log_info("conn %llu %s: backend write: %s",
-	    (unsigned long long)c->id, c->peer, strerror(err));
-	if (c->backend_error == 0 && (!backend_has_process(&c->be) ||
-	    err == EPIPE))
-		c->backend_error = err;
-	buf_free(&c->backend.out);
-	watcher_set(&c->backend.wr, false);
-	c->backend.wr_shut = true;
-}
-
-/* One write of backend.out; false when it would block. */
-bool
-conn_backend_flush(struct conn *c)
-{
-	struct buf	*b = &c->backend.out;
-	ssize_t		 n;
-
-	if (buf_len(b) == 0 || c->backend.wfd == -1 || c->backend.wr_shut)
-		return true;
-	n = write(c->backend.wfd, buf_head(b), buf_len(b));
-	if (n == -1 && (errno == EAGAIN || errno == EINTR))
-		return false;
-	if (n == -1)
-		conn_backend_write_failed(c, errno);
-	else {
-		buf_consume(b, (size_t)n);
-		/* The backend takes a half-closed client's data: wait on. */
-		if (n > 0 && c->client_hup && c->state == CONN_OPEN)
-			conn_deadline(c, c->cref->cfg->close_timeout_ms);
-	}
-	return true;
-}
-
-/* Fires when the backend (stdin, socket) can take more of backend.out. */
-void
-conn_backend_write_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct conn	*c = w->data;
-	struct buf	*b = &c->backend.out;
-
-	(void)loop, (void)revents;
-	if (!conn_backend_flush(c)) {
-		watcher_set(&c->backend.wr, true);
-		return;
-	}
-	if (buf_len(b) == 0) {
-		watcher_set(&c->backend.wr, false);
-		if (c->close_received || c->client.eof)
-			conn_backend_stop_input(c);
-		conn_maybe_finish(c);
-		if (c->state == CONN_CLOSED)
-			return;
-	}
-	if (buf_low(b) && c->input_blocked)
-		conn_process_input(c);
-	if (c->state != CONN_CLOSED && buf_len(b) > 0 && c->backend.wfd != -1)
-		watcher_set(&c->backend.wr, true);
 }
 
 /* --- TLS ------------------------------------------------------------------ */
@@ -695,7 +536,8 @@ conn_client_gone(struct conn *c, const char *why)
 	/* Nobody will read the client side any more. */
 	buf_free(&c->client.out);
 	conn_client_writing(c, false);
-	conn_backend_stop_input(c);
+	if (c->session != NULL)
+		session_input_end(c->session);
 	conn_maybe_finish(c);
 	if (c->state != CONN_CLOSED)
 		conn_deadline(c, c->cref->cfg->close_timeout_ms);
@@ -793,7 +635,7 @@ conn_read_http(struct conn *c)
 		conn_read_proxy(c);
 		return;
 	}
-	n = client_recv(c, conn_scratch, sizeof(conn_scratch));
+	n = client_recv(c, relay_scratch, sizeof(relay_scratch));
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
@@ -802,7 +644,7 @@ conn_read_http(struct conn *c)
 		return;
 	}
 	c->idle_keepalive = false;
-	conn_feed_http(c, conn_scratch, (size_t)n);
+	conn_feed_http(c, relay_scratch, (size_t)n);
 }
 
 /*
@@ -838,7 +680,7 @@ conn_read_auth(struct conn *c)
 static void
 conn_read_discard(struct conn *c)
 {
-	ssize_t	 n = client_recv(c, conn_scratch, sizeof(conn_scratch));
+	ssize_t	 n = client_recv(c, relay_scratch, sizeof(relay_scratch));
 
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
@@ -958,13 +800,9 @@ conn_accept(int fd, const struct sockaddr *sa, socklen_t salen,
 	c->cref = server.cref;
 	c->cref->refs++;
 	c->listener = l;
-	c->exit_status = -1;
 	c->file_fd = -1;
 	c->started = ev_now(server.loop);
 	endpoint_init(&c->client, c, CONFIG_BUFFER_SIZE, conn_client_flush);
-	endpoint_init(&c->backend, c, CONFIG_BUFFER_SIZE,
-	    conn_backend_flush_cb);
-	backend_init(&c->be, NULL, NULL, c);
 	c->client.rfd = c->client.wfd = fd;
 	net_set_nodelay(fd);
 	conn_peer_names(c, sa, salen);

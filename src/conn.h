@@ -15,8 +15,6 @@
 
 #include <ev.h>
 
-#include "backend.h"
-#include "base64.h"
 #include "buf.h"
 #include "config.h"
 #include "handshake.h"
@@ -25,9 +23,8 @@
 #include "ws.h"
 
 #define CONN_READ_CHUNK		(64 * 1024)	/* process output per message */
-/* Socket reads follow the route's buffer_size within these bounds. */
-#define CONN_SOCKET_CHUNK_MIN	(16 * 1024)
-#define CONN_SOCKET_CHUNK_MAX	(1024 * 1024)
+#define CONN_SOCKET_CHUNK_MIN	RELAY_CHUNK_MIN
+#define CONN_SOCKET_CHUNK_MAX	RELAY_CHUNK_MAX
 #define CONN_MAX_WRITE_PER_EVENT (1024 * 1024)	/* fairness between conns */
 /*
  * A client whose input is paused gets a ping this often: one that closed
@@ -70,7 +67,7 @@ struct conn_stats {
 struct conn {
 	uint64_t		 id;
 	enum conn_state		 state;
-	struct endpoint		 client, backend;
+	struct endpoint		 client;
 	struct buf		 in;		/* client bytes not yet decoded */
 	struct buf		 line;		/* text mode: partial output line */
 	struct config_ref	*cref;
@@ -99,15 +96,9 @@ struct conn {
 	int			 status;	/* HTTP status answered */
 	const char		*refusal;	/* why an error status (static) */
 
-	/* Client input, decoded by the transport. */
+	/* Messages: the transport, and the session they go to. */
 	struct transport	*transport;	/* after the upgrade: WebSocket */
-	uint8_t			 in_type;	/* enum msg_type of the message in */
-	bool			 base64;	/* websockify's base64 protocol */
-	struct base64_dec	 b64;		/* the client message so far */
-	bool			 output_paused;	/* pty: client asked to pause */
-	uint8_t			 pty_cmd;	/* pty: command of this message */
-	struct buf		 ctl;		/* pty: JSON message so far */
-	uint64_t		 pty_unknown;	/* pty: unknown commands seen */
+	struct session		*session;	/* from routing on */
 	bool			 input_blocked;	/* destination full */
 	bool			 hup_watched;	/* paused: FIN/RST seen */
 	bool			 client_hup;	/* FIN while paused */
@@ -116,12 +107,6 @@ struct conn {
 	bool			 close_sent, close_received;
 	bool			 linger;	/* flush, shut down, await EOF */
 	unsigned		 close_code;	/* code we sent, for the log */
-	bool			 backend_done;	/* output EOF (and exit) seen */
-	bool			 backend_eof;
-	int			 backend_error;	/* first errno that lost data */
-	bool			 backend_unsent; /* at socket EOF, not taken */
-	bool			 proc_exited;
-	int			 exit_status;	/* wait status, -1 unknown */
 
 	/* Timers. */
 	ev_timer		 deadline;	/* handshake, close, connect */
@@ -138,7 +123,6 @@ struct conn {
 	bool			 responded;	/* a plain response is under way */
 	bool			 idle_keepalive; /* no byte of a next request */
 
-	struct backend		 be;		/* what c->backend relays to */
 	struct cgi		*cgi;		/* a CGI request under way */
 	struct conn_stats	 stats;
 	TAILQ_ENTRY(conn)	 entry;

@@ -19,6 +19,7 @@
 #include "proxy_proto.h"
 #include "record.h"
 #include "static.h"
+#include "session.h"
 #include "termpage.h"
 #include "transport_ws.h"
 #include "tls.h"
@@ -269,10 +270,9 @@ conn_upgrade(struct conn *c)
 	for (i = 0; i < r->headers_ws.n; i++)
 		strlist_add(&extra, r->headers_ws.v[i]);
 	/* websockify's base64: the bytes travel as base64 text. */
-	c->base64 = proto != NULL && strcasecmp(proto, "base64") == 0 &&
-	    r->mode == MODE_BINARY &&
-	    !(backend_flags(&c->be) & BACKEND_F_MESSAGES);
-	base64_dec_init(&c->b64);
+	if (proto != NULL && strcasecmp(proto, "base64") == 0 &&
+	    r->mode == MODE_BINARY && !session_messages_only(c->session))
+		session_use_base64(c->session);
 	ext = conn_negotiate_deflate(c, &pmd, exts, sizeof(exts));
 	if ((c->transport = transport_ws_new(c, pmd)) == NULL) {
 		pmd_free(pmd);
@@ -288,20 +288,19 @@ conn_upgrade(struct conn *c)
 	}
 	c->status = 101;
 	metrics_conn_open(conn_route_name(c));
-	if (!(backend_flags(&c->be) & BACKEND_F_MESSAGES) && record_enabled())
+	if (!session_messages_only(c->session) && record_enabled())
 		record_event(c->id, "open", c->path, c->peer);
 	conn_send_raw(c, resp, len);
 	free(resp);
 	conn_log_connected(c);
 	/* A terminal spawns later and needs the headers for its env. */
-	if (!(backend_flags(&c->be) & BACKEND_F_LATE))
+	if (!session_starts_late(c->session))
 		conn_free_request(c);
 	c->client.out.high = (size_t)r->limits.buffer_size;
-	c->backend.out.high = (size_t)r->limits.buffer_size;
 	conn_set_state(c, CONN_OPEN);
 	conn_start_timers(c);
 	c->transport->ops->open(c);
-	conn_update_backend_reading(c);
+	session_open(c->session, (size_t)r->limits.buffer_size);
 	conn_process_input(c);
 }
 
@@ -419,15 +418,20 @@ conn_check_limits(struct conn *c, struct route *r)
 static int
 conn_backend_address(struct conn *c, struct route *r)
 {
-	char	 shown[64], path[300];
-	int	 status;
+	struct sockaddr_storage	 addr;
+	socklen_t		 addrlen = 0;
+	char			 shown[64], path[300];
+	int			 status;
 
 	if (r->kind != BACKEND_TARGETS)
 		return 0;
-	status = access_target(r, c->query, c->req, &c->be.addr,
-	    &c->be.addrlen, shown, sizeof(shown));
-	if (status == 0)
+	status = access_target(r, c->query, c->req, &addr, &addrlen, shown,
+	    sizeof(shown));
+	if (status == 0) {
+		session_set_target(c->session, (struct sockaddr *)&addr,
+		    addrlen);
 		return 0;
+	}
 	/* One line, with the token's start: never the whole credential. */
 	c->refusal = status == 404 ? "unknown token" :
 	    "token target unavailable";
@@ -452,7 +456,10 @@ conn_check_rest(struct conn *c, struct route *r, const char *rest)
 	}
 	c->route = r;
 	r->active++;
-	backend_init(&c->be, backend_ops_for(r), &conn_backend_owner, c);
+	if (conn_session_new(c) == -1) {
+		conn_http_respond(c, 503, "out of memory");
+		return -1;
+	}
 	if (r->kind == BACKEND_DIR) {
 		switch (conn_resolve_script(c, rest)) {
 		case -1:
@@ -520,20 +527,12 @@ conn_backend_params(struct conn *c, struct backend_params *bp,
 static void
 conn_start_backend(struct conn *c)
 {
-	struct backend_params	 bp;
-	struct proc_request	 q;
-	char			 err[256];
+	char	 err[256];
 
 	conn_set_state(c, CONN_BACKEND);
-	/* A terminal is spawned at the client's init message, at its size. */
-	if (backend_flags(&c->be) & BACKEND_F_LATE) {
-		conn_backend_connected(c);
-		return;
-	}
 	/* The backend's own timer bounds a connect. */
 	conn_deadline(c, 0);
-	conn_backend_params(c, &bp, &q, 80, 24);
-	switch (backend_start(&c->be, &bp, err, sizeof(err))) {
+	switch (session_start(c->session, err, sizeof(err))) {
 	case -1:
 		conn_backend_failed(c, err);
 		break;
@@ -543,23 +542,6 @@ conn_start_backend(struct conn *c)
 	default:
 		break;	/* conn_backend_connected() or _failed() follows */
 	}
-}
-
-/* The backend's descriptors are the relay's now (see backend.h). */
-void
-conn_backend_attach(struct conn *c)
-{
-	struct endpoint	*b = &c->backend;
-
-	b->rfd = c->be.rfd;
-	b->wfd = c->be.wfd;
-
-	if (b->rfd != -1)
-		endpoint_watch(b, &b->rd, conn_backend_read_cb, b->rfd,
-		    EV_READ);
-	if (b->wfd != -1)
-		endpoint_watch(b, &b->wr, conn_backend_write_cb, b->wfd,
-		    EV_WRITE);
 }
 
 /* send_proxy: the real client's address goes first to the backend. */
@@ -579,19 +561,16 @@ conn_send_proxy_header(struct conn *c)
 		    (struct sockaddr *)&c->local_addr);
 	if (n == 0)
 		return 0;
-	return buf_append(&c->backend.out, hdr, n);
+	return session_prefix(c->session, hdr, n);
 }
 
 void
 conn_backend_connected(struct conn *c)
 {
-	conn_backend_attach(c);
-	if (backend_flags(&c->be) & BACKEND_F_SOCKET) {
-		if (conn_send_proxy_header(c) == -1) {
-			conn_close(c, "out of memory");
-			return;
-		}
-		endpoint_flush_later(&c->backend);
+	if (session_is_socket(c->session) &&
+	    conn_send_proxy_header(c) == -1) {
+		conn_close(c, "out of memory");
+		return;
 	}
 	conn_upgrade(c);
 }
@@ -601,7 +580,7 @@ void
 conn_backend_failed(struct conn *c, const char *why)
 {
 	char	 name[300] = "", path[300];
-	bool	 spawns = backend_flags(&c->be) & BACKEND_F_PROCESS;
+	bool	 spawns = session_spawns(c->session);
 
 	if (spawns)
 		metrics_spawn_failed(conn_route_name(c));
@@ -611,36 +590,9 @@ conn_backend_failed(struct conn *c, const char *why)
 	log_warnx("conn %llu %s %s: backend%s%s: %s",
 	    (unsigned long long)c->id, c->peer, log_escape(path, sizeof(path),
 	    c->path, strlen(c->path)), spawns ? "" : " ", name, why);
-	endpoint_close(&c->backend);
 	c->refusal = "backend failed";
 	conn_http_respond(c, 502, NULL);
 }
-
-static void
-conn_be_ready(void *arg)
-{
-	conn_backend_connected(arg);
-}
-
-static void
-conn_be_failed(void *arg, const char *why)
-{
-	conn_backend_failed(arg, why);
-}
-
-static void
-conn_be_exited(void *arg, int status)
-{
-	conn_proc_exited(arg, status);
-}
-
-const struct backend_owner conn_backend_owner = {
-	.ready = conn_be_ready,
-	.failed = conn_be_failed,
-	.exited = conn_be_exited,
-	.output = conn_backend_output,
-	.room = conn_backend_output_room,
-};
 
 /* Send more of the file body while the client buffer has room. */
 void

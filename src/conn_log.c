@@ -5,7 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "backend.h"
+#include "cgi.h"
+#include "session.h"
 #include "log.h"
 #include "conn_int.h"
 
@@ -45,10 +46,10 @@ conn_json_escape(char *dst, size_t dstsz, const char *src)
 void
 conn_backend_name(const struct conn *c, char *buf, size_t len)
 {
-	if (c->route == NULL)
+	if (c->route == NULL || c->session == NULL)
 		snprintf(buf, len, "-");
 	else
-		backend_name(&c->be, buf, len);
+		session_backend_name(c->session, buf, len);
 }
 
 /* "conn 3 127.0.0.1:40000 /path": how connection lines start. */
@@ -119,8 +120,9 @@ conn_access_log(struct conn *c, const char *reason)
 	char		 line[4096], stamp[40], close[16], quser[710], *mark;
 	struct tm	 tm;
 	time_t		 now = time(NULL);
-	bool		 later = backend_has_process(&c->be) &&
-			    !c->proc_exited;
+	bool		 later = c->session != NULL ?
+			    session_exit_pending(c->session) :
+			    cgi_exit_pending(c);
 	bool		 json = c->cref->cfg->access_log_format ==
 			    ACCESS_LOG_JSON;
 
@@ -130,7 +132,9 @@ conn_access_log(struct conn *c, const char *reason)
 	if (later)
 		snprintf(ex, sizeof(ex), CONN_LOG_EXIT_MARK);
 	else
-		log_exit_status(c->exit_status, json, ex, sizeof(ex));
+		log_exit_status(c->session != NULL ?
+		    session_exit_status(c->session) : cgi_exit_status(c), json,
+		    ex, sizeof(ex));
 	log_escape(path, sizeof(path), c->path ? c->path : "-",
 	    c->path ? strlen(c->path) : 1);
 	log_escape(user, sizeof(user), c->remote_user ? c->remote_user : "-",
@@ -160,7 +164,10 @@ conn_access_log(struct conn *c, const char *reason)
 	/* Everything from the peer is escaped: the mark is ours. */
 	if (later && (mark = strstr(line, CONN_LOG_EXIT_MARK)) != NULL) {
 		*mark = '\0';
-		backend_log_at_exit(&c->be, line, mark + 1, json);
+		if (c->session != NULL)
+			session_log_at_exit(c->session, line, mark + 1, json);
+		else
+			cgi_log_at_exit(c, line, mark + 1, json);
 		return;
 	}
 	log_access_line(line);

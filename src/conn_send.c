@@ -7,6 +7,7 @@
 
 #include "conn_int.h"
 #include "log.h"
+#include "session.h"
 
 /* --- output to the client -------------------------------------------- */
 
@@ -52,9 +53,18 @@ conn_transport_close(struct conn *c, unsigned code, const char *reason)
 		conn_set_state(c, CONN_CLOSING);
 	ev_timer_stop(server.loop, &c->idle_timer);
 	conn_deadline(c, c->cref->cfg->close_timeout_ms);
-	/* The backend's output no longer has anywhere to go. */
-	watcher_set(&c->backend.rd, false);
 	c->transport->ops->close(c, code, reason);
+	/* The backend's output no longer has anywhere to go. */
+	conn_output_resume(c);
+}
+
+/* The client said goodbye: the backend gets what is queued, then EOF. */
+void
+conn_close_received(struct conn *c)
+{
+	c->close_received = true;
+	if (c->session != NULL)
+		session_input_end(c->session);
 }
 
 /* Fail the WebSocket connection (RFC 6455 7.1.7): Close, then TCP close. */
@@ -66,8 +76,8 @@ conn_fail(struct conn *c, unsigned code, const char *why)
 	c->input_blocked = false;
 	buf_free(&c->in);
 	/* The backend gets no more input: a process sees EOF now. */
-	buf_free(&c->backend.out);
-	conn_backend_stop_input(c);
+	if (c->session != NULL)
+		session_input_abort(c->session);
 	conn_transport_close(c, code, why);
 	/* Nothing more is read but EOF: flush, shut down, wait for it. */
 	c->linger = true;
@@ -89,7 +99,7 @@ conn_maybe_finish(struct conn *c)
 	    (c->close_sent && c->close_received);
 	if (!client_done || client_unsent(c) > 0 || c->file_fd != -1)
 		return;
-	if (c->backend.wfd != -1 && buf_len(&c->backend.out) > 0)
+	if (c->session != NULL && session_input_pending(c->session))
 		return;
 	if (c->linger && !c->client.eof) {
 		/* Lingering close: the client reads all we sent, then EOF. */

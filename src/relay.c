@@ -9,6 +9,8 @@
 
 #include "relay.h"
 
+uint8_t			 relay_scratch[RELAY_CHUNK_MAX];
+
 static struct ev_loop	*loop;
 static TAILQ_HEAD(, endpoint) flushq = TAILQ_HEAD_INITIALIZER(flushq);
 
@@ -16,6 +18,19 @@ void
 relay_init(struct ev_loop *l)
 {
 	loop = l;
+}
+
+/*
+ * The route's buffer_size, so a route tuned for bulk moves it in fewer
+ * trips and the default stays small.
+ */
+size_t
+relay_chunk(long long buffer_size)
+{
+	if (buffer_size < RELAY_CHUNK_MIN)
+		return RELAY_CHUNK_MIN;
+	return buffer_size > RELAY_CHUNK_MAX ? RELAY_CHUNK_MAX :
+	    (size_t)buffer_size;
 }
 
 struct ev_loop *

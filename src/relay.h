@@ -19,7 +19,15 @@
 
 #include "buf.h"
 
+#include <stdint.h>
+
 #define RELAY_WRITE_THROUGH_MIN	(16 * 1024)	/* written without a copy */
+/* Socket reads follow a route's buffer_size within these bounds. */
+#define RELAY_CHUNK_MIN		(16 * 1024)
+#define RELAY_CHUNK_MAX		(1024 * 1024)
+
+/* Reads land here: the loop is single-threaded. */
+extern uint8_t	 relay_scratch[RELAY_CHUNK_MAX];
 
 struct endpoint {
 	int		 rfd, wfd;	/* -1 when closed */
@@ -42,6 +50,8 @@ enum relay_write {
 };
 
 void	relay_init(struct ev_loop *);
+/* How much one socket read takes for this buffer_size. */
+size_t	relay_chunk(long long buffer_size);
 struct ev_loop *relay_loop(void);
 void	endpoint_init(struct endpoint *, void *owner, size_t high,
 	    void (*flush)(struct endpoint *));

@@ -243,7 +243,7 @@ ws_handle_close_frame(struct conn *c, const uint8_t *p, size_t n)
 		conn_fail(c, code, why);
 		return;
 	}
-	c->close_received = true;
+	conn_close_received(c);
 	if (!c->close_sent)
 		conn_transport_close(c, code, "");
 	buf_free(&c->in);

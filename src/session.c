@@ -1,0 +1,611 @@
+/*
+ * A session's life cycle, the relay between its client and its backend's
+ * descriptors (bounded, with backpressure both ways), and the close code
+ * once the backend's output ended and (for a process) the process exited.
+ */
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <linux/sockios.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "proc_env.h"
+#include "record.h"
+#include "session_int.h"
+#include "ws.h"
+
+static void	session_read_cb(struct ev_loop *, ev_io *, int);
+static void	session_write_cb(struct ev_loop *, ev_io *, int);
+static void	session_flush_cb(struct endpoint *);
+static const struct backend_owner session_backend_owner;
+
+/* --- what the client sees ---------------------------------------------- */
+
+int
+session_deliver(struct session *s, enum msg_type type,
+    const struct iovec *iov, int iovcnt, bool fin)
+{
+	if (s->detached)
+		return -1;
+	return s->client.ops->deliver(s->client.arg, type, iov, iovcnt, fin);
+}
+
+void
+session_fail(struct session *s, unsigned code, const char *why)
+{
+	if (!s->detached)
+		s->client.ops->fail(s->client.arg, code, why);
+}
+
+void
+session_abort(struct session *s, const char *why)
+{
+	if (!s->detached)
+		s->client.ops->abort(s->client.arg, why);
+}
+
+static size_t
+session_output_room(struct session *s)
+{
+	return s->detached ? 0 : s->client.ops->room(s->client.arg);
+}
+
+/* --- life cycle --------------------------------------------------------- */
+
+struct session *
+session_new(const struct session_params *sp, const struct session_peer *peer)
+{
+	struct session	*s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	s->id = sp->id;
+	s->route = sp->route;
+	s->peer = sp->peer;
+	s->path = sp->path;
+	s->label = sp->label;
+	s->client = *peer;
+	s->exit_status = -1;
+	base64_dec_init(&s->b64);
+	endpoint_init(&s->relay, s, CONFIG_BUFFER_SIZE, session_flush_cb);
+	backend_init(&s->be, backend_ops_for(sp->route),
+	    &session_backend_owner, s);
+	return s;
+}
+
+void
+session_use_base64(struct session *s)
+{
+	s->base64 = true;
+}
+
+void
+session_set_target(struct session *s, const struct sockaddr *sa,
+    unsigned len)
+{
+	if (len > sizeof(s->be.addr))
+		len = sizeof(s->be.addr);
+	memcpy(&s->be.addr, sa, len);
+	s->be.addrlen = len;
+}
+
+/* The backend's descriptors are the relay's now (see backend.h). */
+static void
+session_attach_relay(struct session *s)
+{
+	struct endpoint	*e = &s->relay;
+
+	e->rfd = s->be.rfd;
+	e->wfd = s->be.wfd;
+	if (e->rfd != -1)
+		endpoint_watch(e, &e->rd, session_read_cb, e->rfd, EV_READ);
+	if (e->wfd != -1)
+		endpoint_watch(e, &e->wr, session_write_cb, e->wfd, EV_WRITE);
+}
+
+static void
+session_flush_cb(struct endpoint *e)
+{
+	session_write_cb(relay_loop(), &e->wr, 0);
+}
+
+int
+session_start_now(struct session *s, unsigned short cols,
+    unsigned short rows, char *err, size_t errsz, char *program,
+    size_t programsz)
+{
+	struct backend_params	 bp;
+	struct proc_request	 q;
+	int			 rv;
+
+	s->client.ops->params(s->client.arg, &bp, &q, cols, rows);
+	if (program != NULL)
+		snprintf(program, programsz, "%s", q.program != NULL ?
+		    q.program : s->route->argv.n > 0 ? s->route->argv.v[0] :
+		    "");
+	if ((rv = backend_start(&s->be, &bp, err, errsz)) == 0)
+		session_attach_relay(s);
+	return rv;
+}
+
+int
+session_start(struct session *s, char *err, size_t errsz)
+{
+	if (backend_flags(&s->be) & BACKEND_F_LATE)
+		return 0;	/* spawned at the client's init message */
+	return session_start_now(s, 80, 24, err, errsz, NULL, 0);
+}
+
+int
+session_prefix(struct session *s, const void *p, size_t n)
+{
+	if (buf_append(&s->relay.out, p, n) == -1)
+		return -1;
+	endpoint_flush_later(&s->relay);
+	return 0;
+}
+
+void
+session_open(struct session *s, size_t buffer_size)
+{
+	s->open = true;
+	s->relay.out.high = buffer_size;
+	session_update_reading(s);
+}
+
+void
+session_detach(struct session *s)
+{
+	if (s->detached)
+		return;
+	s->detached = true;
+	msgmode_pty_end(s);
+	endpoint_close(&s->relay);
+	backend_stop(&s->be);
+}
+
+void
+session_free(struct session *s)
+{
+	if (s == NULL)
+		return;
+	session_detach(s);
+	buf_free(&s->line);
+	buf_free(&s->ctl);
+	free(s);
+}
+
+/* --- client -> backend --------------------------------------------------- */
+
+int
+session_input(struct session *s, enum msg_type type, const uint8_t *p,
+    size_t n, bool fin)
+{
+	if (s->detached)
+		return -1;
+	s->in_type = (uint8_t)type;
+	if (backend_flags(&s->be) & BACKEND_F_MESSAGES)
+		return backend_input(&s->be, (int)type, p, n, fin);
+	return msgmode_input(s, type, p, n, fin);
+}
+
+size_t
+session_input_room(struct session *s)
+{
+	if (backend_flags(&s->be) & BACKEND_F_MESSAGES)
+		return backend_room(&s->be);
+	return buf_room(&s->relay.out);
+}
+
+bool
+session_input_pending(const struct session *s)
+{
+	return s->relay.wfd != -1 && buf_len(&s->relay.out) > 0;
+}
+
+/*
+ * Writing to the backend failed: the client's bytes still queued are
+ * lost. A socket that refused them (reset, closed) failed; a process's
+ * stdin counts when its pipe broke (EPIPE: nothing reads it any more).
+ * Both close 1011 with the first error seen (session_finish).
+ */
+static void
+session_write_failed(struct session *s, int err)
+{
+	log_info("conn %llu %s: backend write: %s",
+	    (unsigned long long)s->id, s->peer, strerror(err));
+	if (s->backend_error == 0 && (!backend_has_process(&s->be) ||
+	    err == EPIPE))
+		s->backend_error = err;
+	buf_free(&s->relay.out);
+	watcher_set(&s->relay.wr, false);
+	s->relay.wr_shut = true;
+}
+
+/* Bytes for the backend: without a copy when large, else queued. */
+int
+session_sink(struct session *s, const uint8_t *p, size_t n, bool end)
+{
+	struct endpoint	*b = &s->relay;
+	struct iovec	 iov[2] = { { (void *)(uintptr_t)p, n }, { "\n", 1 } };
+	enum relay_write res;
+	size_t		 sent;
+	/*
+	 * A line per text message; in binary mode too for a process, as
+	 * websocketd 0.4.1 does (sockets get bytes verbatim, websockify).
+	 */
+	int		 iovcnt = end && (s->route->mode == MODE_TEXT ||
+	    (s->route->mode == MODE_BINARY && s->in_type == MSG_TEXT &&
+	    backend_has_process(&s->be))) ? 2 : 1;
+
+	if (b->wfd == -1 || b->wr_shut)
+		return 0;	/* the backend stopped reading: drop */
+	if (record_enabled())
+		record_data(s->id, "in", iov, iovcnt);
+	if (endpoint_write_through(b, iov, iovcnt, &res, &sent) == -1) {
+		session_abort(s, "out of memory");
+		return -1;
+	}
+	/*
+	 * A socket reports a reset once (ECONNRESET), later calls say EPIPE
+	 * or EOF: the backend's error is recorded here, where it was seen.
+	 */
+	if (res == RELAY_FAILED)
+		session_write_failed(s, errno);
+	else if (res == RELAY_BLOCKED)
+		watcher_set(&b->wr, true);
+	return 0;
+}
+
+/* No more client input: the backend sees EOF once all is written. */
+static void
+session_shut_input(struct session *s)
+{
+	struct endpoint	*b = &s->relay;
+
+	if (b->wfd == -1 || b->wr_shut || buf_len(&b->out) > 0)
+		return;
+	watcher_set(&b->wr, false);
+	if (b->wfd == b->rfd)
+		shutdown(b->wfd, SHUT_WR);
+	else {
+		close(b->wfd);
+		b->wfd = -1;
+	}
+	b->wr_shut = true;
+}
+
+void
+session_input_end(struct session *s)
+{
+	s->input_ended = true;
+	session_shut_input(s);
+}
+
+void
+session_input_abort(struct session *s)
+{
+	s->input_ended = true;
+	buf_free(&s->relay.out);
+	session_shut_input(s);
+}
+
+/* One write of the queued input; false when it would block. */
+static bool
+session_flush(struct session *s, bool *moved)
+{
+	struct buf	*b = &s->relay.out;
+	ssize_t		 n;
+
+	*moved = false;
+	if (buf_len(b) == 0 || s->relay.wfd == -1 || s->relay.wr_shut)
+		return true;
+	n = write(s->relay.wfd, buf_head(b), buf_len(b));
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return false;
+	if (n == -1)
+		session_write_failed(s, errno);
+	else {
+		buf_consume(b, (size_t)n);
+		*moved = n > 0;
+	}
+	return true;
+}
+
+/* Fires when the backend (stdin, socket) can take more input. */
+static void
+session_write_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct session	*s = w->data;
+	struct buf	*b = &s->relay.out;
+	bool		 moved;
+
+	(void)loop, (void)revents;
+	if (s->detached)
+		return;
+	if (!session_flush(s, &moved)) {
+		watcher_set(&s->relay.wr, true);
+		return;
+	}
+	if (buf_len(b) == 0) {
+		watcher_set(&s->relay.wr, false);
+		if (s->input_ended)
+			session_shut_input(s);
+	}
+	if (moved || buf_low(b))
+		s->client.ops->input_moved(s->client.arg, buf_low(b));
+	if (!s->detached && buf_len(b) > 0 && s->relay.wfd != -1)
+		watcher_set(&s->relay.wr, true);
+}
+
+/* --- backend -> client ---------------------------------------------------- */
+
+void
+session_update_reading(struct session *s)
+{
+	bool	 on;
+
+	on = s->open && !s->detached && !s->backend_eof &&
+	    s->relay.rfd != -1 && session_output_room(s) > 0 &&
+	    !s->output_paused;
+	watcher_set(&s->relay.rd, on);
+	/*
+	 * A pty whose leader exited: read what is left until the master
+	 * runs dry, not until every background job lets go of the slave.
+	 */
+	if (on && s->proc_exited && s->route->mode == MODE_PTY)
+		ev_feed_event(relay_loop(), &s->relay.rd, EV_READ);
+}
+
+void
+session_output_resume(struct session *s)
+{
+	session_update_reading(s);
+}
+
+/* Output EOF and (for processes) exit both seen: say goodbye. */
+static void
+session_finish(struct session *s)
+{
+	char		 reason[WS_MAX_CONTROL_PAYLOAD] = "";
+	unsigned	 code = WS_CLOSE_NORMAL;
+	int		 st = s->exit_status;
+	bool		 proc = backend_has_process(&s->be), moved;
+
+	if (!s->backend_eof || (proc && !s->proc_exited) || s->detached)
+		return;
+	/* What is still queued for stdin: can it be written (EPIPE)? */
+	if (proc)
+		session_flush(s, &moved);
+	if (s->backend_error != 0) {
+		code = WS_CLOSE_INTERNAL;
+		snprintf(reason, sizeof(reason), "backend: %s",
+		    strerror(s->backend_error));
+	} else if (s->backend_unsent) {
+		code = WS_CLOSE_INTERNAL;
+		snprintf(reason, sizeof(reason), "backend: closed with data "
+		    "undelivered");
+		/* Said lost: a peer that stopped reading never takes it. */
+		buf_free(&s->relay.out);
+		watcher_set(&s->relay.wr, false);
+	} else if (proc && WIFEXITED(st) && WEXITSTATUS(st) != 0) {
+		code = WS_CLOSE_INTERNAL;
+		snprintf(reason, sizeof(reason), "exit %d", WEXITSTATUS(st));
+	} else if (proc && WIFSIGNALED(st)) {
+		code = WS_CLOSE_INTERNAL;
+		snprintf(reason, sizeof(reason), "signal %d", WTERMSIG(st));
+	}
+	s->client.ops->ended(s->client.arg, code, reason);
+}
+
+/*
+ * Socket EOF: the client's bytes count as delivered once none wait in
+ * the relay or unacknowledged in the kernel (SIOCOUTQ; on a unix
+ * socket, unread by the peer). A reset that came after the FIN, or
+ * whose error no call has taken yet, is still in SO_ERROR.
+ */
+static void
+session_check_delivery(struct session *s)
+{
+	struct endpoint	*b = &s->relay;
+	socklen_t	 len = sizeof(int);
+	int		 err = 0, queued = 0;
+
+	if (backend_has_process(&s->be) || s->backend_error != 0 ||
+	    b->wfd == -1)
+		return;
+	if (getsockopt(b->wfd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
+	    err != 0) {
+		s->backend_error = err;
+		return;
+	}
+	/* Our side shut down: the client closed, the code is decided. */
+	if (b->wr_shut)
+		return;
+	if (ioctl(b->wfd, SIOCOUTQ, &queued) == -1 || queued < 0)
+		queued = 0;
+	s->backend_unsent = buf_len(&b->out) > 0 || queued > 0;
+}
+
+static void
+session_backend_eof(struct session *s)
+{
+	session_check_delivery(s);
+	s->backend_eof = true;
+	watcher_set(&s->relay.rd, false);
+	msgmode_output_end(s);
+	if (s->detached)
+		return;
+	if (!s->proc_exited)
+		backend_terminate(&s->be);
+	session_finish(s);
+}
+
+/* Fires when the backend (stdout, socket, pty) has bytes for the client. */
+static void
+session_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct session	*s = w->data;
+	size_t		 room = session_output_room(s), chunk;
+	struct iovec	 iov;
+	ssize_t		 n;
+
+	(void)loop, (void)revents;
+	chunk = backend_has_process(&s->be) ? SESSION_READ_CHUNK :
+	    relay_chunk(s->route->limits.buffer_size);
+	if (room > chunk)
+		room = chunk;
+	if (room == 0) {
+		session_update_reading(s);
+		return;
+	}
+	n = read(s->relay.rfd, relay_scratch, room);
+	/*
+	 * After the pty's leader exited, a dry master is its EOF (a read
+	 * first waits for the kernel to hand over what was written).
+	 */
+	if (n == -1 && errno == EAGAIN && s->proc_exited &&
+	    s->route->mode == MODE_PTY) {
+		session_backend_eof(s);
+		return;
+	}
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		/* EIO is how a pty reports that its last writer closed. */
+		if (n == -1 && errno != EIO) {
+			log_info("conn %llu %s: backend read: %s",
+			    (unsigned long long)s->id, s->peer,
+			    strerror(errno));
+			if (!backend_has_process(&s->be) &&
+			    s->backend_error == 0)
+				s->backend_error = errno;
+		}
+		session_backend_eof(s);
+		return;
+	}
+	s->client.ops->activity(s->client.arg);
+	if (record_enabled()) {
+		iov.iov_base = relay_scratch;
+		iov.iov_len = (size_t)n;
+		record_data(s->id, "out", &iov, 1);
+	}
+	if (msgmode_output(s, relay_scratch, (size_t)n) == 0)
+		session_update_reading(s);
+}
+
+/* --- the backend's callbacks ------------------------------------------ */
+
+static void
+session_be_ready(void *arg)
+{
+	struct session	*s = arg;
+
+	session_attach_relay(s);
+	s->client.ops->ready(s->client.arg);
+}
+
+static void
+session_be_failed(void *arg, const char *why)
+{
+	struct session	*s = arg;
+
+	s->client.ops->failed(s->client.arg, why);
+}
+
+static void
+session_be_exited(void *arg, int status)
+{
+	struct session	*s = arg;
+
+	if (s->detached)
+		return;
+	s->proc_exited = true;
+	s->exit_status = status;
+	if (s->route->mode == MODE_PTY && !s->backend_eof)
+		session_update_reading(s);	/* drain, then EOF */
+	session_finish(s);
+}
+
+/* A message backend's output (echo): a piece of a message. */
+static int
+session_be_output(void *arg, int type, const void *p, size_t n, bool fin)
+{
+	struct session	*s = arg;
+	struct iovec	 iov = { (void *)(uintptr_t)p, n };
+
+	return session_deliver(s, (enum msg_type)type, &iov, 1, fin);
+}
+
+static size_t
+session_be_room(void *arg)
+{
+	return session_output_room(arg);
+}
+
+static const struct backend_owner session_backend_owner = {
+	.ready = session_be_ready,
+	.failed = session_be_failed,
+	.exited = session_be_exited,
+	.output = session_be_output,
+	.room = session_be_room,
+};
+
+/* --- for the client's logs ------------------------------------------- */
+
+bool
+session_messages_only(const struct session *s)
+{
+	return (backend_flags(&s->be) & BACKEND_F_MESSAGES) != 0;
+}
+
+bool
+session_starts_late(const struct session *s)
+{
+	return (backend_flags(&s->be) & BACKEND_F_LATE) != 0;
+}
+
+bool
+session_spawns(const struct session *s)
+{
+	return (backend_flags(&s->be) & BACKEND_F_PROCESS) != 0;
+}
+
+bool
+session_is_socket(const struct session *s)
+{
+	return (backend_flags(&s->be) & BACKEND_F_SOCKET) != 0;
+}
+
+void
+session_backend_name(const struct session *s, char *buf, size_t len)
+{
+	backend_name(&s->be, buf, len);
+}
+
+bool
+session_exit_pending(const struct session *s)
+{
+	return backend_has_process(&s->be) && !s->proc_exited;
+}
+
+int
+session_exit_status(const struct session *s)
+{
+	return s->exit_status;
+}
+
+void
+session_log_at_exit(struct session *s, const char *head, const char *tail,
+    bool json)
+{
+	backend_log_at_exit(&s->be, head, tail, json);
+}

@@ -1,0 +1,127 @@
+/*
+ * A session is what a user talks to: a backend, the route's message mode
+ * (text lines, binary chunks, ttyd's pty protocol, websockify's base64)
+ * and the clients attached to it (exactly one today). It owns the relay
+ * to the backend's descriptors (the copy-free fast path), the output
+ * pipeline and its backpressure, the close code when the backend ends,
+ * and what happens when its last client leaves (today: the backend's
+ * grace sequence).
+ *
+ * Arrows point one way: a client calls the session's functions; the
+ * session calls its clients only through struct session_peer, and its
+ * backend through backend.h. It includes no client header.
+ */
+#ifndef SESSION_H
+#define SESSION_H
+
+#include <sys/uio.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "transport.h"
+
+struct backend_params;
+struct proc_request;
+struct route;
+struct session;
+struct sockaddr;
+
+/* A client as its session sees it (arg: the client's pointer). */
+struct session_peer_ops {
+	/* Output: a message, or a piece of one. -1: the client is gone. */
+	int	(*deliver)(void *, enum msg_type, const struct iovec *,
+		    int iovcnt, bool fin);
+	/* How much output the client takes now; 0 also while it closes. */
+	size_t	(*room)(void *);
+	/* The backend is there (connected, or a terminal spawned). */
+	void	(*ready)(void *);
+	/* The backend could not be reached or started (before ready). */
+	void	(*failed)(void *, const char *why);
+	/* The session ended: say goodbye with this code and reason. */
+	void	(*ended)(void *, unsigned code, const char *reason);
+	/* The client's input broke the message mode's rules. */
+	void	(*fail)(void *, unsigned code, const char *why);
+	/* No memory (or the like) for this client: close it now. */
+	void	(*abort)(void *, const char *why);
+	/*
+	 * The backend took some input (a half-closed client waits on), or
+	 * its queue is low (drained): input may move again.
+	 */
+	void	(*input_moved)(void *, bool drained);
+	/* Output came from the backend (idle_timeout counts it). */
+	void	(*activity)(void *);
+	/* What a process started now needs (a terminal: at init). */
+	void	(*params)(void *, struct backend_params *,
+		    struct proc_request *, unsigned short cols,
+		    unsigned short rows);
+};
+
+struct session_peer {
+	const struct session_peer_ops	*ops;
+	void				*arg;
+};
+
+struct session_params {
+	const struct route	*route;
+	uint64_t		 id;		/* log lines, recordings */
+	const char		*peer;		/* log lines (the client's) */
+	const char		*path;
+	const char		*label;		/* metrics: the route */
+};
+
+/* NULL when out of memory. */
+struct session *session_new(const struct session_params *,
+	    const struct session_peer *);
+/* websockify's base64 protocol was agreed: text both ways. */
+void	session_use_base64(struct session *);
+/* A socket route's target, when not the route's own (a token's). */
+void	session_set_target(struct session *, const struct sockaddr *,
+	    unsigned len);
+/*
+ * Start the backend (a terminal waits for the client's init message):
+ * 0 ready now, 1 under way (ready or failed follows), -1 failed (err).
+ */
+int	session_start(struct session *, char *err, size_t errsz);
+/* The client's handshake is answered: relay from now on. */
+void	session_open(struct session *, size_t buffer_size);
+/* Bytes the backend gets before any client input (a PROXY header). */
+int	session_prefix(struct session *, const void *, size_t);
+
+/* A piece of a client message; -1 when the client was closed/failed. */
+int	session_input(struct session *, enum msg_type, const uint8_t *,
+	    size_t, bool fin);
+/* How much client input the session takes now. */
+size_t	session_input_room(struct session *);
+/* Client input not yet written to the backend. */
+bool	session_input_pending(const struct session *);
+/* The client sends no more: the backend sees EOF once all is written. */
+void	session_input_end(struct session *);
+/* The client failed: what it sent and was not written is dropped. */
+void	session_input_abort(struct session *);
+/* The client has room again (or stops taking): read the backend. */
+void	session_output_resume(struct session *);
+
+/*
+ * The client leaves: descriptors closed, the backend stopped (a process
+ * outlives it through its TERM/KILL sequence). Nothing is called back
+ * afterwards; the memory goes with session_free at a safe point.
+ */
+void	session_detach(struct session *);
+void	session_free(struct session *);
+
+/* For the client's logs and metrics. */
+bool	session_messages_only(const struct session *);	/* echo */
+bool	session_starts_late(const struct session *);	/* a terminal */
+bool	session_spawns(const struct session *);
+bool	session_is_socket(const struct session *);
+/* "127.0.0.1:5900", "unix:/path", "pid 42", "echo". */
+void	session_backend_name(const struct session *, char *, size_t);
+/* A process still runs: its exit status is logged when it is reaped. */
+bool	session_exit_pending(const struct session *);
+int	session_exit_status(const struct session *);	/* -1 unknown */
+void	session_log_at_exit(struct session *, const char *head,
+	    const char *tail, bool json);
+
+#endif
