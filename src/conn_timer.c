@@ -5,7 +5,6 @@
  */
 #include <string.h>
 
-#include "backend.h"
 #include "conn_int.h"
 #include "log.h"
 

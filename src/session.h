@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "transport.h"
+#include "msg.h"
 
 struct backend_params;
 struct proc_request;

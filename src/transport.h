@@ -13,14 +13,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "msg.h"
+
 struct conn;
 struct iovec;
 
-/* What a message is; the values are WebSocket's opcodes on purpose. */
-enum msg_type {
-	MSG_TEXT = 1,
-	MSG_BINARY = 2,
-};
 
 struct transport_ops {
 	const char	*name;
