@@ -105,8 +105,12 @@ struct backend {
 	void				*arg;	/* the owner's */
 	bool				 started; /* start was called */
 	int				 rfd, wfd; /* exposed; -1 none */
-	/* Socket backends: the target, the route's unless set before start. */
-	struct sockaddr_storage		 addr;
+	/*
+	 * Socket backends: the target, the route's unless the owner points
+	 * it elsewhere before start (a token's; the owner keeps that memory
+	 * as long as the backend).
+	 */
+	const struct sockaddr		*addr;
 	socklen_t			 addrlen;
 	/*
 	 * Private state, by kind. A socket's connect state (its own watcher

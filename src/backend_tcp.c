@@ -132,7 +132,7 @@ tcp_try(struct backend *b, char *err, size_t errsz)
 	ev_tstamp		 left;
 	int			 fd, pending;
 
-	fd = net_connect((const struct sockaddr *)&b->addr, b->addrlen,
+	fd = net_connect(b->addr, b->addrlen,
 	    &pending, err, errsz);
 	if (fd == -1) {
 		if (errno != EAGAIN || ev_now(EV_DEFAULT_UC) >= s->until)
@@ -165,8 +165,8 @@ tcp_start(struct backend *b, const struct backend_params *bp, char *err,
 	const struct route	*r = bp->route;
 	int			 rv;
 
-	if (b->addrlen == 0) {
-		memcpy(&b->addr, &r->addr, r->addrlen);
+	if (b->addr == NULL) {
+		b->addr = (const struct sockaddr *)&r->addr;
 		b->addrlen = r->addrlen;
 	}
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
@@ -204,15 +204,14 @@ tcp_name(const struct backend *b, char *buf, size_t len)
 	char	 host[INET6_ADDRSTRLEN];
 	int	 port;
 
-	if (b->addrlen == 0)
+	if (b->addr == NULL)
 		snprintf(buf, len, "no process");
-	else if (b->addr.ss_family == AF_UNIX)
+	else if (b->addr->sa_family == AF_UNIX)
 		snprintf(buf, len, "unix:%s",
-		    ((const struct sockaddr_un *)&b->addr)->sun_path);
+		    ((const struct sockaddr_un *)b->addr)->sun_path);
 	else {
-		net_addr_string((const struct sockaddr *)&b->addr, host,
-		    sizeof(host), &port);
-		snprintf(buf, len, b->addr.ss_family == AF_INET6 ?
+		net_addr_string(b->addr, host, sizeof(host), &port);
+		snprintf(buf, len, b->addr->sa_family == AF_INET6 ?
 		    "[%s]:%d" : "%s:%d", host, port);
 	}
 }

@@ -87,14 +87,19 @@ session_use_base64(struct session *s)
 	s->base64 = true;
 }
 
-void
+int
 session_set_target(struct session *s, const struct sockaddr *sa,
     unsigned len)
 {
-	if (len > sizeof(s->be.addr))
-		len = sizeof(s->be.addr);
-	memcpy(&s->be.addr, sa, len);
+	if (s->target == NULL &&
+	    (s->target = calloc(1, sizeof(*s->target))) == NULL)
+		return -1;
+	if (len > sizeof(*s->target))
+		len = sizeof(*s->target);
+	memcpy(s->target, sa, len);
+	s->be.addr = (const struct sockaddr *)s->target;
 	s->be.addrlen = len;
+	return 0;
 }
 
 /* The backend's descriptors are the relay's now (see backend.h). */
@@ -180,6 +185,7 @@ session_free(struct session *s)
 	session_detach(s);
 	buf_free(&s->line);
 	buf_free(&s->ctl);
+	free(s->target);
 	free(s);
 }
 

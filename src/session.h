@@ -76,8 +76,8 @@ struct session *session_new(const struct session_params *,
 	    const struct session_peer *);
 /* websockify's base64 protocol was agreed: text both ways. */
 void	session_use_base64(struct session *);
-/* A socket route's target, when not the route's own (a token's). */
-void	session_set_target(struct session *, const struct sockaddr *,
+/* A socket route's target, when not the route's own (a token's); -1 no memory. */
+int	session_set_target(struct session *, const struct sockaddr *,
 	    unsigned len);
 /*
  * Start the backend (a terminal waits for the client's init message):

@@ -25,6 +25,7 @@ struct session {
 	const char		*label;
 	struct session_peer	 client;	/* the one client */
 	struct backend		 be;
+	struct sockaddr_storage	*target;	/* a token's, when not the route's */
 	struct endpoint		 relay;		/* the backend's descriptors */
 	bool			 open;		/* the client's handshake done */
 	bool			 detached;	/* nothing is called back */
