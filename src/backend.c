@@ -28,6 +28,14 @@ backend_ops_for(const struct route *r)
 }
 
 bool
+backend_route_spawns(const struct route *r)
+{
+	const struct backend_ops	*ops = backend_ops_for(r);
+
+	return ops != NULL && (ops->flags & BACKEND_F_PROCESS) != 0;
+}
+
+bool
 backend_route_terminal(const struct route *r)
 {
 	return backend_ops_for(r) == &backend_pty_ops;

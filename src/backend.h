@@ -133,6 +133,8 @@ extern const struct backend_ops	backend_echo_ops;
 const struct backend_ops *backend_ops_for(const struct route *);
 /* A terminal route: a process on a pty (it has the terminal page). */
 bool	backend_route_terminal(const struct route *);
+/* A route whose clients start processes. */
+bool	backend_route_spawns(const struct route *);
 void	backend_init(struct backend *, const struct backend_ops *,
 	    const struct backend_owner *, void *arg);
 unsigned backend_flags(const struct backend *);

@@ -260,8 +260,7 @@ main_spawns(const struct config *cfg)
 	size_t	 i;
 
 	for (i = 0; i < cfg->nroutes; i++)
-		if (cfg->routes[i]->kind == BACKEND_EXEC ||
-		    cfg->routes[i]->kind == BACKEND_DIR)
+		if (backend_route_spawns(cfg->routes[i]))
 			return true;
 	return false;
 }
