@@ -22,7 +22,8 @@ struct http_response {
 	FILE	*f;
 	char	*buf;
 	size_t	 len;
-	bool	 bad;		/* a CR or LF inside a line was refused */
+	bool	 bad;		/* a CR or LF refused, or set by the caller:
+				   http_response_end() gives NULL */
 };
 
 /* Reason phrase for a status code ("Not Found"), "Unknown" else. */
