@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -84,29 +85,24 @@ http_response_date(time_t t, char *out, size_t outsz)
 }
 
 /*
- * Where the next line starts: the stream flushed so that r->len is
- * current. A failure marks the head bad.
+ * Every line ends in CR LF and there are exactly as many as were written:
+ * a CR or LF inside a value would have ended a line early and started
+ * one nobody meant to write.
  */
-static size_t
-http_response_mark(struct http_response *r)
+static bool
+http_response_lines_ok(const struct http_response *r, size_t headlen)
 {
-	if (fflush(r->f) != 0)
-		r->bad = true;
-	return r->len;
-}
+	size_t	 i, nl = 0;
 
-/*
- * End the line begun at mark, refusing a CR or LF inside it: the line
- * would end early and start one nobody meant to write.
- */
-static void
-http_response_eol(struct http_response *r, size_t mark)
-{
-	if (fflush(r->f) != 0 || r->buf == NULL || mark > r->len ||
-	    memchr(r->buf + mark, '\r', r->len - mark) != NULL ||
-	    memchr(r->buf + mark, '\n', r->len - mark) != NULL)
-		r->bad = true;
-	fputs("\r\n", r->f);
+	for (i = 0; i < headlen; i++) {
+		if (r->buf[i] == '\r' &&
+		    (i + 1 == headlen || r->buf[i + 1] != '\n'))
+			return false;
+		if (r->buf[i] == '\n' && (i == 0 || r->buf[i - 1] != '\r'))
+			return false;
+		nl += r->buf[i] == '\n';
+	}
+	return nl == r->lines;
 }
 
 int
@@ -120,13 +116,15 @@ http_response_begin(struct http_response *r, int status, const char *reason,
 	r->bad = status < 100 || status > 999;
 	if ((r->f = open_memstream(&r->buf, &r->len)) == NULL)
 		return -1;
+	/* Nobody else sees this stream: no lock around each write. */
+	__fsetlocking(r->f, FSETLOCKING_BYCALLER);
 	if (reason == NULL)
 		reason = http_response_status_text(status);
-	fprintf(r->f, "HTTP/1.1 %d %s", status, reason);
-	http_response_eol(r, 0);
+	r->lines = 1;
+	fprintf(r->f, "HTTP/1.1 %d %s\r\n", status, reason);
 	if (now != HTTP_RESPONSE_NO_DATE && status >= 200 && status < 500) {
 		http_response_date(now, date, sizeof(date));
-		fprintf(r->f, "Date: %s\r\n", date);
+		http_response_header(r, "Date", "%s", date);
 	}
 	return 0;
 }
@@ -136,26 +134,23 @@ http_response_header(struct http_response *r, const char *name,
     const char *fmt, ...)
 {
 	va_list	 ap;
-	size_t	 mark;
 
-	mark = http_response_mark(r);
 	fprintf(r->f, "%s: ", name);
 	va_start(ap, fmt);
 	vfprintf(r->f, fmt, ap);
 	va_end(ap);
-	http_response_eol(r, mark);
+	fputs("\r\n", r->f);
+	r->lines++;
 }
 
 void
 http_response_lines(struct http_response *r, char *const *lines, size_t n)
 {
-	size_t	 i, mark;
+	size_t	 i;
 
-	for (i = 0; i < n; i++) {
-		mark = http_response_mark(r);
-		fputs(lines[i], r->f);
-		http_response_eol(r, mark);
-	}
+	for (i = 0; i < n; i++)
+		fprintf(r->f, "%s\r\n", lines[i]);
+	r->lines += n;
 }
 
 bool
@@ -177,6 +172,9 @@ http_response_end(struct http_response *r, const char *body, size_t bodylen,
 	bool	 failed;
 
 	fputs("\r\n", r->f);
+	r->lines++;
+	if (fflush(r->f) != 0 || !http_response_lines_ok(r, r->len))
+		r->bad = true;
 	if (bodylen > 0)
 		fwrite(body, 1, bodylen, r->f);
 	failed = ferror(r->f) || r->bad;

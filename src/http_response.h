@@ -22,7 +22,8 @@ struct http_response {
 	FILE	*f;
 	char	*buf;
 	size_t	 len;
-	bool	 bad;		/* a CR or LF refused, or set by the caller:
+	size_t	 lines;		/* written so far, each to end in CR LF */
+	bool	 bad;		/* set by the caller to abandon the head:
 				   http_response_end() gives NULL */
 };
 
