@@ -16,10 +16,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backend.h"
 #include "cgi.h"
+#include "http_response.h"
 #include "log.h"
 #include "conn_int.h"
 
@@ -142,13 +144,19 @@ cgi_hop_header(const char *name, size_t n)
 	return false;
 }
 
+/* What the program's header block says, gathered before the head. */
+struct cgi_head {
+	int	 status;		/* from Status:, or 0 */
+	char	 reason[128];
+	bool	 location, type, date;
+};
+
 /*
- * One header line of the program (NUL-terminated, no CR LF) into f:
- * Status and Location noted, hop-by-hop headers dropped. -1: malformed.
+ * One header line of the program (NUL-terminated, no CR LF), checked:
+ * Status, Location, Content-Type and Date noted in h. -1: malformed.
  */
 static int
-cgi_header_line(char *line, FILE *f, int *status, char *reason,
-    size_t reasonsz, bool *location, bool *type)
+cgi_header_line(char *line, struct cgi_head *h)
 {
 	char	*colon = strchr(line, ':'), *v, *end;
 	size_t	 n;
@@ -166,35 +174,42 @@ cgi_header_line(char *line, FILE *f, int *status, char *reason,
 		if (end != v + 3 || code < 200 || code > 599 ||
 		    (*end != '\0' && *end != ' '))
 			return -1;
-		*status = (int)code;
-		snprintf(reason, reasonsz, "%s", *end == ' ' ? end + 1 : "");
+		h->status = (int)code;
+		snprintf(h->reason, sizeof(h->reason), "%s",
+		    *end == ' ' ? end + 1 : "");
 		return 0;
 	}
-	*location |= n == 8 && strncasecmp(line, "Location", 8) == 0;
-	*type |= n == 12 && strncasecmp(line, "Content-Type", 12) == 0;
-	if (!cgi_hop_header(line, n))
-		fprintf(f, "%.*s: %s\r\n", (int)n, line, v);
+	h->location |= n == 8 && strncasecmp(line, "Location", 8) == 0;
+	h->type |= n == 12 && strncasecmp(line, "Content-Type", 12) == 0;
+	h->date |= n == 4 && strncasecmp(line, "Date", 4) == 0;
 	return 0;
 }
 
+/* A checked line into the head, unless the connection decides it. */
+static void
+cgi_header_put(struct http_response *r, char *line)
+{
+	char	*colon = strchr(line, ':'), *v;
+
+	if (cgi_hop_header(line, (size_t)(colon - line)))
+		return;
+	for (v = colon + 1; *v == ' ' || *v == '\t'; v++)
+		;
+	*colon = '\0';
+	http_response_header(r, line, "%s", v);
+	*colon = ':';
+}
+
 /*
- * The program's header block (hlen bytes, blank line excluded) as an
- * HTTP head in *out; NULL and why when it is not a CGI response.
+ * Check the block's lines (hlen bytes, blank line excluded), cutting
+ * them into strings; where the checked part ends, why it failed if so.
  */
 static char *
-cgi_build_head(struct conn *c, char *block, size_t hlen, size_t *outlen,
+cgi_header_scan(char *block, size_t hlen, struct cgi_head *h,
     const char **why)
 {
-	char	*line, *nl, *out = NULL, reason[128] = "";
-	size_t	 i;
-	int	 status = 0;
-	bool	 location = false, type = false;
-	FILE	*f, *hf;
-	char	*hdrs = NULL;
-	size_t	 hdrslen = 0;
+	char	*line, *nl;
 
-	if ((hf = open_memstream(&hdrs, &hdrslen)) == NULL)
-		fatal("open_memstream");
 	block[hlen] = '\0';
 	*why = NULL;
 	for (line = block; *line != '\0' && *why == NULL; line = nl + 1) {
@@ -205,31 +220,46 @@ cgi_build_head(struct conn *c, char *block, size_t hlen, size_t *outlen,
 			if (nl > line && nl[-1] == '\r')
 				nl[-1] = '\0';
 		}
-		if (cgi_header_line(line, hf, &status, reason, sizeof(reason),
-		    &location, &type) == -1)
+		if (cgi_header_line(line, h) == -1)
 			*why = "malformed header line";
 	}
-	if (fclose(hf) != 0)
-		fatal("open_memstream");
-	if (*why == NULL && status == 0)
-		status = location ? 302 : 200;
-	if (*why == NULL && !type && !location && status == 200)
+	if (*why == NULL && h->status == 0)
+		h->status = h->location ? 302 : 200;
+	if (*why == NULL && !h->type && !h->location && h->status == 200)
 		*why = "no Content-Type, Location or Status";
-	if (*why != NULL) {
-		free(hdrs);
+	return line;
+}
+
+/*
+ * The program's header block (hlen bytes, blank line excluded) as an
+ * HTTP head in *out; NULL and why when it is not a CGI response or
+ * memory ran out. Date is ours unless the program sent one.
+ */
+static char *
+cgi_build_head(struct conn *c, char *block, size_t hlen, size_t *outlen,
+    const char **why)
+{
+	struct cgi_head		 h = { 0 };
+	struct http_response	 r;
+	char			*end, *p, *out;
+
+	end = cgi_header_scan(block, hlen, &h, why);
+	if (*why != NULL)
 		return NULL;
-	}
-	if ((f = open_memstream(&out, outlen)) == NULL)
-		fatal("open_memstream");
-	fprintf(f, "HTTP/1.1 %d %s\r\n%s", status, reason[0] != '\0' ?
-	    reason : hs_status_text(status), hdrs);
-	for (i = 0; i < c->cgi->extra.n; i++)
-		fprintf(f, "%s\r\n", c->cgi->extra.v[i]);
-	fputs("Connection: close\r\n\r\n", f);
-	if (fclose(f) != 0)
-		fatal("open_memstream");
-	free(hdrs);
-	c->status = status;
+	*why = "out of memory";
+	if (http_response_begin(&r, h.status, h.reason[0] != '\0' ?
+	    h.reason : NULL, h.date ? HTTP_RESPONSE_NO_DATE : time(NULL)) == -1)
+		return NULL;
+	/* The scan left the lines as strings, empty where CR LF was. */
+	for (p = block; p < end; p += strlen(p) + 1)
+		if (*p != '\0')
+			cgi_header_put(&r, p);
+	http_response_lines(&r, c->cgi->extra.v, c->cgi->extra.n);
+	http_response_header(&r, "Connection", "close");
+	if ((out = http_response_end(&r, NULL, 0, outlen)) == NULL)
+		return NULL;
+	*why = NULL;
+	c->status = h.status;
 	return out;
 }
 

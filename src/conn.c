@@ -467,8 +467,8 @@ static bool
 conn_tls_plain_http(struct conn *c)
 {
 	static const char body[] = "400 this port speaks TLS (https:)\n";
-	char		 resp[256];
-	int		 len;
+	char		*resp;
+	size_t		 len;
 	uint8_t		 b[2];
 	ssize_t		 n;
 
@@ -480,13 +480,15 @@ conn_tls_plain_http(struct conn *c)
 	tls_conn_free(c->tls);
 	c->tls = NULL;
 	c->status = 400;
+	if ((resp = hs_response_error(400, body, false, 0, NULL, 0, &len)) ==
+	    NULL) {
+		conn_close(c, "out of memory");
+		return true;
+	}
 	c->linger = true;
 	conn_set_state(c, CONN_CLOSING);
-	len = snprintf(resp, sizeof(resp), "HTTP/1.1 400 Bad Request\r\n"
-	    "Content-Type: text/plain; charset=utf-8\r\n"
-	    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-	    sizeof(body) - 1, body);
-	conn_send_raw(c, resp, (size_t)len);
+	conn_send_raw(c, resp, len);
+	free(resp);
 	return true;
 }
 

@@ -12,6 +12,7 @@
 #include "listener.h"
 #include "auth_pool.h"
 #include "forwarded.h"
+#include "http_response.h"
 #include "iplimit.h"
 #include "log.h"
 #include "metrics.h"
@@ -112,16 +113,20 @@ static void
 conn_send_status_page(struct conn *c, int status, const char *type,
     const char *body, size_t len, bool head)
 {
-	char	 hdr[256];
-	int	 n;
+	/* The head alone: the body, maybe large, goes from where it lies. */
+	struct http_answer	 a = { .status = status, .type = type,
+				    .body = body, .body_len = len,
+				    .head = true, .cache_control = "no-cache" };
+	char			*hdr;
+	size_t			 n;
 
 	c->status = status;
-	n = snprintf(hdr, sizeof(hdr), "HTTP/1.1 %d %s\r\n"
-	    "Content-Type: %s\r\n"
-	    "Content-Length: %zu\r\nCache-Control: no-cache\r\n"
-	    "Connection: close\r\n\r\n", status, status == 200 ? "OK" :
-	    "Internal Server Error", type, len);
-	conn_send_raw(c, hdr, (size_t)n);
+	if ((hdr = http_response_answer(&a, time(NULL), &n)) == NULL) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	conn_send_raw(c, hdr, n);
+	free(hdr);
 	if (!head)
 		conn_send_raw(c, body, len);
 	c->linger = true;

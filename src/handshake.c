@@ -12,11 +12,13 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 
 #include "llhttp.h"
 #include "handshake.h"
+#include "http_response.h"
 
 #define HS_WS_GUID	"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 /* A NUL after the url and after each name and value. */
@@ -31,31 +33,6 @@ enum hs_piece {
 	HS_PIECE_URL,
 	HS_PIECE_FIELD,
 	HS_PIECE_VALUE,
-};
-
-static const struct {
-	int		 code;
-	const char	*text;
-} hs_statuses[] = {
-	{ 101, "Switching Protocols" },
-	{ 200, "OK" },
-	{ 301, "Moved Permanently" },
-	{ 304, "Not Modified" },
-	{ 400, "Bad Request" },
-	{ 401, "Unauthorized" },
-	{ 403, "Forbidden" },
-	{ 404, "Not Found" },
-	{ 405, "Method Not Allowed" },
-	{ 413, "Content Too Large" },
-	{ 414, "URI Too Long" },
-	{ 426, "Upgrade Required" },
-	{ 429, "Too Many Requests" },
-	{ 431, "Request Header Fields Too Large" },
-	{ 500, "Internal Server Error" },
-	{ 502, "Bad Gateway" },
-	{ 503, "Service Unavailable" },
-	{ 504, "Gateway Timeout" },
-	{ 505, "HTTP Version Not Supported" },
 };
 
 /* The first failure wins: later callbacks must not hide its cause. */
@@ -566,39 +543,11 @@ hs_split_url(const char *url, char *path, size_t pathsz, char *query,
 	return hs_copy_query(p, query, querysz);
 }
 
+/* Kept for its callers; the table lives with the response builder. */
 const char *
 hs_status_text(int status)
 {
-	size_t	 i;
-
-	for (i = 0; i < sizeof(hs_statuses) / sizeof(hs_statuses[0]); i++)
-		if (hs_statuses[i].code == status)
-			return hs_statuses[i].text;
-	return "Unknown";
-}
-
-static void
-hs_put_extra(FILE *f, char *const *extra_headers, size_t nextra)
-{
-	size_t	 i;
-
-	for (i = 0; i < nextra; i++)
-		fprintf(f, "%s\r\n", extra_headers[i]);
-}
-
-/* Hand back the stream's buffer, or NULL if any write to it failed. */
-static char *
-hs_stream_done(FILE *f, char **buf, size_t *n, size_t *len)
-{
-	int	 failed;
-
-	failed = ferror(f);
-	if (fclose(f) != 0 || failed) {
-		free(*buf);
-		return NULL;
-	}
-	*len = *n;
-	return *buf;
+	return http_response_status_text(status);
 }
 
 char *
@@ -606,68 +555,36 @@ hs_response_101(const char *accept, const char *protocol,
     const char *extensions, char *const *extra_headers, size_t nextra,
     size_t *len)
 {
-	FILE	*f;
-	char	*buf = NULL;
-	size_t	 n = 0;
+	struct http_response	 r;
 
-	if ((f = open_memstream(&buf, &n)) == NULL)
+	if (http_response_begin(&r, 101, NULL, HTTP_RESPONSE_NO_DATE) == -1)
 		return NULL;
-	fprintf(f, "HTTP/1.1 101 Switching Protocols\r\n"
-	    "Upgrade: websocket\r\n"
-	    "Connection: Upgrade\r\n"
-	    "Sec-WebSocket-Accept: %s\r\n", accept);
+	http_response_header(&r, "Upgrade", "websocket");
+	http_response_header(&r, "Connection", "Upgrade");
+	http_response_header(&r, "Sec-WebSocket-Accept", "%s", accept);
 	if (protocol != NULL && *protocol != '\0')
-		fprintf(f, "Sec-WebSocket-Protocol: %s\r\n", protocol);
+		http_response_header(&r, "Sec-WebSocket-Protocol", "%s",
+		    protocol);
 	if (extensions != NULL && *extensions != '\0')
-		fprintf(f, "Sec-WebSocket-Extensions: %s\r\n", extensions);
-	hs_put_extra(f, extra_headers, nextra);
-	fputs("\r\n", f);
-	return hs_stream_done(f, &buf, &n, len);
-}
-
-/* Whether one of the "Name: value" lines is a NAME header. */
-static bool
-hs_extra_has(char *const *extra, size_t n, const char *name)
-{
-	size_t	 i, len = strlen(name);
-
-	for (i = 0; i < n; i++)
-		if (strncasecmp(extra[i], name, len) == 0 &&
-		    extra[i][len] == ':')
-			return true;
-	return false;
+		http_response_header(&r, "Sec-WebSocket-Extensions", "%s",
+		    extensions);
+	http_response_lines(&r, extra_headers, nextra);
+	return http_response_end(&r, NULL, 0, len);
 }
 
 char *
 hs_response_error(int status, const char *body, bool head, int retry_after,
     char *const *extra_headers, size_t nextra, size_t *len)
 {
-	FILE	*f;
-	char	*buf = NULL, deflt[64];
-	size_t	 n = 0;
+	struct http_answer	 a = {
+		.status = status,
+		.body = body,
+		.body_len = body != NULL ? strlen(body) : 0,
+		.head = head,
+		.retry_after = retry_after,
+		.extra = extra_headers,
+		.nextra = nextra,
+	};
 
-	if (body == NULL) {
-		snprintf(deflt, sizeof(deflt), "%d %s\n", status,
-		    hs_status_text(status));
-		body = deflt;
-	}
-	if ((f = open_memstream(&buf, &n)) == NULL)
-		return NULL;
-	/* RFC 9110 15.5.22: a 426 names the protocol to upgrade to. */
-	fprintf(f, "HTTP/1.1 %d %s\r\n"
-	    "Content-Type: text/plain; charset=utf-8\r\n"
-	    "Content-Length: %zu\r\n"
-	    "Connection: %s\r\n", status, hs_status_text(status),
-	    strlen(body), status == 426 ? "Upgrade, close" : "close");
-	if (retry_after > 0)
-		fprintf(f, "Retry-After: %d\r\n", retry_after);
-	if (status == 426)
-		fputs("Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n",
-		    f);
-	/* RFC 9110 15.5.6: a 405 says what is allowed (upgrades: GET). */
-	if (status == 405 && !hs_extra_has(extra_headers, nextra, "Allow"))
-		fputs("Allow: GET\r\n", f);
-	hs_put_extra(f, extra_headers, nextra);
-	fprintf(f, "\r\n%s", head ? "" : body);
-	return hs_stream_done(f, &buf, &n, len);
+	return http_response_answer(&a, time(NULL), len);
 }

@@ -111,7 +111,7 @@ const char *hs_select_protocol(const struct hs_request *,
 int	 hs_split_url(const char *url, char *path, size_t pathsz,
 	    char *query, size_t querysz);
 
-/* Reason phrase for a status code ("Not Found"). */
+/* Reason phrase for a status code ("Not Found"): http_response's. */
 const char *hs_status_text(int status);
 
 /*
@@ -121,7 +121,8 @@ const char *hs_status_text(int status);
  * hs_response_error: a short text/plain body "<status> <text>\n" (or
  * body if not NULL; only its Content-Length when head, for HEAD),
  * Connection: close, Retry-After if retry_after > 0, what 405 and 426
- * must name.
+ * must name, Date on a 4xx. Both are written by http_response.c; NULL
+ * when out of memory.
  */
 char	*hs_response_101(const char *accept, const char *protocol,
 	    const char *extensions, char *const *extra_headers, size_t nextra,

@@ -21,14 +21,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "http_response.h"
 #include "static.h"
 
 #define STATIC_INDEX		"index.html"
 #define STATIC_DEFAULT_MIME	"application/octet-stream"
 /* '"', three 16-digit hex numbers, two '-', '"' and a NUL fit. */
 #define STATIC_ETAG_LEN		64
-/* "Sun, 06 Nov 1994 08:49:37 GMT" and a NUL fit. */
-#define STATIC_DATE_LEN		40
 /* RFC 3986 pchar and '/': what a Location path may carry unescaped. */
 #define STATIC_URL_SAFE		"ABCDEFGHIJKLMNOPQRSTUVWXYZ" \
 				"abcdefghijklmnopqrstuvwxyz0123456789" \
@@ -43,13 +42,6 @@ struct static_req {
 	bool		 keep_alive;
 	char *const	*extra;
 	size_t		 nextra;
-};
-
-/* A response head being written into a growing memory buffer. */
-struct static_head {
-	FILE		*f;
-	char		*buf;
-	size_t		 len;
 };
 
 static const struct {
@@ -80,23 +72,7 @@ static const struct {
 	{ "pdf",	"application/pdf" },
 };
 
-/* Our own phrases: handshake.c's table has no 301 and is not needed. */
-static const struct {
-	int		 code;
-	const char	*text;
-} static_statuses[] = {
-	{ 200, "OK" },
-	{ 301, "Moved Permanently" },
-	{ 304, "Not Modified" },
-	{ 403, "Forbidden" },
-	{ 404, "Not Found" },
-	{ 405, "Method Not Allowed" },
-};
-
 /* HTTP dates are English whatever the locale: no strftime %a or %b. */
-static const char *const static_days[] = {
-	"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"
-};
 static const char *const static_months[] = {
 	"Jan", "Feb", "Mar", "Apr", "May", "Jun",
 	"Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
@@ -117,17 +93,6 @@ static_mime_type(const char *path)
 		if (strcasecmp(dot + 1, static_mimes[i].ext) == 0)
 			return static_mimes[i].type;
 	return STATIC_DEFAULT_MIME;
-}
-
-static const char *
-static_status_text(int status)
-{
-	size_t	 i;
-
-	for (i = 0; i < nitems(static_statuses); i++)
-		if (static_statuses[i].code == status)
-			return static_statuses[i].text;
-	return "Unknown";
 }
 
 /*
@@ -263,21 +228,6 @@ static_etag(const struct stat *st, char *buf, size_t sz)
 	    (uintmax_t)st->st_size, ns);
 }
 
-/* IMF-fixdate (RFC 9110 5.6.7), always GMT. */
-static void
-static_http_date(time_t t, char *buf, size_t sz)
-{
-	struct tm	 tm;
-
-	if (gmtime_r(&t, &tm) == NULL) {
-		t = 0;
-		gmtime_r(&t, &tm);
-	}
-	snprintf(buf, sz, "%s, %02d %s %04d %02d:%02d:%02d GMT",
-	    static_days[tm.tm_wday], tm.tm_mday, static_months[tm.tm_mon],
-	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
 /*
  * The three forms a recipient must accept (RFC 9110 5.6.7): IMF-fixdate,
  * RFC 850 and asctime. Fills tm with a four-digit year and mon.
@@ -370,64 +320,54 @@ static_not_modified(const char *inm, const char *ims, const struct stat *st,
 	return st->st_mtim.tv_sec <= since;
 }
 
-/* Status line and the headers every answer has. */
+/* Status line, Date and Connection: what every answer has. */
 static int
-static_head_begin(struct static_head *h, int status, bool keep_alive)
+static_head_begin(struct http_response *h, int status, bool keep_alive)
 {
-	char	 date[STATIC_DATE_LEN];
-
-	h->buf = NULL;
-	h->len = 0;
-	if ((h->f = open_memstream(&h->buf, &h->len)) == NULL)
+	if (http_response_begin(h, status, NULL, time(NULL)) == -1)
 		return -1;
-	static_http_date(time(NULL), date, sizeof(date));
-	fprintf(h->f, "HTTP/1.1 %d %s\r\nDate: %s\r\nConnection: %s\r\n",
-	    status, static_status_text(status), date,
+	http_response_header(h, "Connection", "%s",
 	    keep_alive ? "keep-alive" : "close");
 	return 0;
 }
 
 /* The extra headers, the blank line and body; the buffer goes to res. */
 static int
-static_head_end(struct static_head *h, const struct static_req *rq,
+static_head_end(struct http_response *h, const struct static_req *rq,
     const char *body, struct static_result *res)
 {
-	size_t	 i;
-	int	 failed;
-
-	for (i = 0; i < rq->nextra; i++)
-		fprintf(h->f, "%s\r\n", rq->extra[i]);
-	fprintf(h->f, "\r\n%s", body != NULL ? body : "");
-	failed = ferror(h->f);
-	if (fclose(h->f) != 0 || failed) {
-		free(h->buf);
-		return -1;
-	}
-	res->head = h->buf;
-	res->head_len = h->len;
-	return 0;
+	http_response_lines(h, rq->extra, rq->nextra);
+	res->head = http_response_end(h, body, body != NULL ? strlen(body) :
+	    0, &res->head_len);
+	return res->head == NULL ? -1 : 0;
 }
 
 /*
  * Location: path + "/", percent-encoded again because path arrives
  * decoded (a CR or LF must not end the header), with runs of '/' made
  * one so that "//evil.example" cannot become a scheme-relative redirect.
+ * -1 when out of memory.
  */
-static void
-static_put_location(FILE *f, const char *path)
+static int
+static_put_location(struct http_response *h, const char *path)
 {
 	const char	*p;
+	char		*loc, *q;
 
-	fputs("Location: ", f);
-	for (p = path; *p != '\0'; p++) {
+	if ((loc = malloc(3 * strlen(path) + 2)) == NULL)
+		return -1;
+	for (p = path, q = loc; *p != '\0'; p++) {
 		if (*p == '/' && p[1] == '/')
 			continue;
 		if (strchr(STATIC_URL_SAFE, *p) != NULL)
-			fputc(*p, f);
+			*q++ = *p;
 		else
-			fprintf(f, "%%%02X", (unsigned char)*p);
+			q += sprintf(q, "%%%02X", (unsigned char)*p);
 	}
-	fputs("/\r\n", f);
+	*q = '\0';
+	http_response_header(h, "Location", "%s/", loc);
+	free(loc);
+	return 0;
 }
 
 /* 301, 403 and 404: a short text body, which HEAD only announces. */
@@ -435,17 +375,17 @@ static int
 static_short(struct static_result *res, int status,
     const struct static_req *rq)
 {
-	struct static_head	 h;
+	struct http_response	 h;
 	char			 body[64];
 
 	snprintf(body, sizeof(body), "%d %s\n", status,
-	    static_status_text(status));
+	    http_response_status_text(status));
 	if (static_head_begin(&h, status, rq->keep_alive) == -1)
 		return -1;
-	fprintf(h.f, "Content-Type: text/plain; charset=utf-8\r\n"
-	    "Content-Length: %zu\r\n", strlen(body));
-	if (status == 301)
-		static_put_location(h.f, rq->path);
+	http_response_header(&h, "Content-Type", "text/plain; charset=utf-8");
+	http_response_header(&h, "Content-Length", "%zu", strlen(body));
+	if (status == 301 && static_put_location(&h, rq->path) == -1)
+		h.bad = true;
 	res->status = status;
 	return static_head_end(&h, rq, rq->head ? NULL : body, res);
 }
@@ -459,18 +399,22 @@ static_file_head(struct static_result *res, int status,
     const struct stat *st, const char *resolved, const char *etag,
     const struct static_req *rq)
 {
-	struct static_head	 h;
-	char			 date[STATIC_DATE_LEN];
+	struct http_response	 h;
+	char			 date[HTTP_RESPONSE_DATE_SIZE];
 
-	static_http_date(st->st_mtim.tv_sec, date, sizeof(date));
+	http_response_date(st->st_mtim.tv_sec, date, sizeof(date));
 	if (static_head_begin(&h, status, rq->keep_alive) == -1)
 		return -1;
-	if (status == 200)
-		fprintf(h.f, "Content-Type: %s\r\nContent-Length: %jd\r\n"
-		    "X-Content-Type-Options: nosniff\r\n",
-		    static_mime_type(resolved), (intmax_t)st->st_size);
-	fprintf(h.f, "Last-Modified: %s\r\nETag: %s\r\n"
-	    "Cache-Control: no-cache\r\n", date, etag);
+	if (status == 200) {
+		http_response_header(&h, "Content-Type", "%s",
+		    static_mime_type(resolved));
+		http_response_header(&h, "Content-Length", "%jd",
+		    (intmax_t)st->st_size);
+		http_response_header(&h, "X-Content-Type-Options", "nosniff");
+	}
+	http_response_header(&h, "Last-Modified", "%s", date);
+	http_response_header(&h, "ETag", "%s", etag);
+	http_response_header(&h, "Cache-Control", "no-cache");
 	res->status = status;
 	return static_head_end(&h, rq, NULL, res);
 }
