@@ -16,6 +16,7 @@ logs=build/test-logs
 rm -rf "$logs"
 mkdir -p "$logs"
 passed=0 failed=0 summary=""
+start=${EPOCHREALTIME/./}
 stages=${WSB_STAGES:-"unit integration sanitize browser fuzz bench"}
 jobs=${WSB_JOBS:-4}
 
@@ -32,19 +33,36 @@ count() {
 	echo "${p:-0} ${f:-0}"
 }
 
+# The CPU seconds (user+sys) of this shell's children that have ended, as
+# ticks in $ticks; read from /proc without a fork, so that it is this
+# shell's count (a stage run in the background has a shell of its own).
+hz=$(getconf CLK_TCK)
+child_ticks() {
+	local s
+	read -r s <"/proc/$BASHPID/stat"
+	set -- ${s##*) }
+	ticks=$((${14} + ${15}))
+}
+
 # run NAME CMD...: run a stage, its output in $logs/NAME.log, its exit
-# status in $logs/NAME.rc. Stages may run in the background (run ... &).
+# status in $logs/NAME.rc, "WALL CPU" seconds in $logs/NAME.time. Stages
+# may run in the background (run ... &).
 run() {
-	local name=$1
+	local name=$1 t0=${EPOCHREALTIME/./} ticks c0
 	shift
+	child_ticks
+	c0=$ticks
 	"$@" >"$logs/$name.log" 2>&1
 	echo $? >"$logs/$name.rc"
+	child_ticks
+	echo "$(((${EPOCHREALTIME/./} - t0) / 1000000))" \
+	    "$(((ticks - c0) / hz))" >"$logs/$name.time"
 }
 
 # tally NAME: add a finished stage's counts to the totals; show its log
 # when it failed.
 tally() {
-	local name=$1 log="$logs/$1.log" rc p f
+	local name=$1 log="$logs/$1.log" rc p f wall cpu
 	rc=$(cat "$logs/$name.rc" 2>/dev/null || echo 1)
 	read -r p f <<<"$(count "$log")"
 	# A stage that fails without counted failures counts as one failure.
@@ -56,7 +74,8 @@ tally() {
 		echo "-- $name failed (exit $rc); last lines of $log:"
 		tail -n 60 "$log"
 	fi
-	echo "   $name: $p passed, $f failed"
+	read -r wall cpu <"$logs/$name.time" 2>/dev/null || wall=? cpu=?
+	echo "   $name: $p passed, $f failed ($wall s, CPU $cpu s)"
 	passed=$((passed + p))
 	failed=$((failed + f))
 	summary="$summary $name=$p/$f"
@@ -95,7 +114,9 @@ if want fuzz; then
 	par="$par fuzz-build"
 fi
 [ -n "$par" ] && echo "== in parallel:$par"
+t=${EPOCHREALTIME/./}
 wait
+[ -n "$par" ] && echo "   (together $(((${EPOCHREALTIME/./} - t) / 1000000)) s)"
 for s in $par; do
 	[ -e "$logs/$s.rc" ] || echo 1 >"$logs/$s.rc"
 	tally "$s"
@@ -109,5 +130,7 @@ want fuzz && stage fuzz make --no-print-directory fuzz-smoke
 want browser && stage browser make --no-print-directory browser-test
 want bench && stage bench make --no-print-directory bench-smoke
 echo "stages:$summary"
+t=$(((${EPOCHREALTIME/./} - start) / 1000000))
+echo "took $((t / 60)) min $((t % 60)) s"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
