@@ -109,8 +109,11 @@ integration: all
 
 # Every stage (unit, integration, sanitizers, browser, fuzz and bench
 # smoke runs), then "N passed, N failed"; tests/run_all.sh says more.
+# Every package any stage needs comes first: the stages then run side by
+# side, and two apt-get runs at once would fail on dpkg's lock.
 test: test-deps
-	@$(MAKE) --no-print-directory -j2 all browser-deps
+	@sh packaging/deps.sh package fuzz
+	@$(MAKE) --no-print-directory -j2 all browser-test-deps
 	@bash tests/run_all.sh
 
 # make run PORT=8081: the same demo on another port, still on 127.0.0.1

@@ -7,15 +7,18 @@
 #
 # Most of the integration suite waits on sockets and processes, so it runs
 # under pytest-xdist (WSB_JOBS workers, default 4), the plain and the
-# sanitizer builds side by side with the fuzz build; tests marked `serial`
-# (load, timing, the machine's process table) then run alone, one at a
-# time, before the browser and benchmark stages, which also measure time.
+# sanitizer builds side by side with the unit, browser, fuzz and benchmark
+# smoke stages (none of them measures time: fuzz-smoke fuzzes 5 s per
+# target, bench-smoke fails only on errors); tests marked `serial` (load,
+# timing, the machine's process table) then run alone, one at a time.
+# Each stage's line gives its wall and CPU seconds.
 set -u
 cd "$(dirname "$0")/.."
 logs=build/test-logs
 rm -rf "$logs"
 mkdir -p "$logs"
 passed=0 failed=0 summary=""
+start=${EPOCHREALTIME/./}
 stages=${WSB_STAGES:-"unit integration sanitize browser fuzz bench"}
 jobs=${WSB_JOBS:-4}
 
@@ -32,19 +35,38 @@ count() {
 	echo "${p:-0} ${f:-0}"
 }
 
+# The CPU seconds (user+sys) of this shell's children that have ended, as
+# ticks in $ticks; read from /proc without a fork, so that it is this
+# shell's count (a stage run in the background has a shell of its own).
+hz=$(getconf CLK_TCK)
+child_ticks() {
+	local s
+	read -r s <"/proc/$BASHPID/stat"
+	set -- ${s##*) }
+	ticks=$((${14} + ${15}))
+}
+
 # run NAME CMD...: run a stage, its output in $logs/NAME.log, its exit
-# status in $logs/NAME.rc. Stages may run in the background (run ... &).
+# status in $logs/NAME.rc (and as its own), "WALL CPU" seconds in
+# $logs/NAME.time. Stages may run in the background (run ... &).
 run() {
-	local name=$1
+	local name=$1 t0=${EPOCHREALTIME/./} ticks c0 rc
 	shift
+	child_ticks
+	c0=$ticks
 	"$@" >"$logs/$name.log" 2>&1
-	echo $? >"$logs/$name.rc"
+	rc=$?
+	echo $rc >"$logs/$name.rc"
+	child_ticks
+	echo "$(((${EPOCHREALTIME/./} - t0) / 1000000))" \
+	    "$(((ticks - c0) / hz))" >"$logs/$name.time"
+	return $rc
 }
 
 # tally NAME: add a finished stage's counts to the totals; show its log
 # when it failed.
 tally() {
-	local name=$1 log="$logs/$1.log" rc p f
+	local name=$1 log="$logs/$1.log" rc p f wall cpu
 	rc=$(cat "$logs/$name.rc" 2>/dev/null || echo 1)
 	read -r p f <<<"$(count "$log")"
 	# A stage that fails without counted failures counts as one failure.
@@ -56,7 +78,8 @@ tally() {
 		echo "-- $name failed (exit $rc); last lines of $log:"
 		tail -n 60 "$log"
 	fi
-	echo "   $name: $p passed, $f failed"
+	read -r wall cpu <"$logs/$name.time" 2>/dev/null || wall=? cpu=?
+	echo "   $name: $p passed, $f failed ($wall s, CPU $cpu s)"
 	passed=$((passed + p))
 	failed=$((failed + f))
 	summary="$summary $name=$p/$f"
@@ -75,39 +98,66 @@ plain="env WSBRIDGE_BIN=$PWD/build/wsbridge WSB_PORT_BASE=20000"
 san="env WSBRIDGE_BIN=$PWD/build/san/wsbridge WSB_PORT_BASE=26000
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=0"
 
-want unit && stage unit make --no-print-directory unit
-
-# The parallel part: each line a background job, tallied in order below.
+# Everything that does not need the machine to itself runs at once, as
+# chains of stages (one background job each), tallied in order below. The
+# longest chain is the sanitizer build and run; the rest fits beside it.
+mk="make --no-print-directory"
 par=""
-if want integration; then
-	run integration $plain $py -n "$jobs" -m "not serial" \
-	    tests/integration &
-	par="$par integration"
+job() { par="$par $*"; }
+if want unit || want bench; then
+	(want unit && run unit $mk -j2 unit
+	    want bench && run bench $mk bench-smoke) &
+	want unit && job unit
+	want bench && job bench
+fi
+# Both install the Debian package (the browser's package test reuses the
+# .deb the integration stage built): one after the other.
+if want integration || want browser; then
+	(want integration && run integration $plain $py -n "$jobs" \
+	    -m "not serial" tests/integration
+	    want browser && run browser-package $mk browser-test \
+	    BROWSER_TESTS=tests/browser/package.test.mjs) &
+	want integration && job integration
+	want browser && job browser-package
 fi
 if want sanitize; then
-	(run sanitize-build make --no-print-directory -j2 SANITIZE=1 unit &&
+	# The integration run needs only the binary, not the unit tests.
+	(run sanitize-build $mk -j2 SANITIZE=1 all || exit
+	    run sanitize-unit $mk SANITIZE=1 unit &
 	    run sanitize $san $py -n "$jobs" -m "not serial" \
-	    tests/integration) &
-	par="$par sanitize-build sanitize"
+	    tests/integration &
+	    wait) &
+	job sanitize-build sanitize-unit sanitize
 fi
-if want fuzz; then
-	run fuzz-build make --no-print-directory fuzz-build &
-	par="$par fuzz-build"
+# fuzz-smoke lasts 5 s per target however busy the machine is.
+browser_rest=""
+for f in tests/browser/*.test.mjs; do
+	[ "$f" = tests/browser/package.test.mjs ] ||
+	    browser_rest="$browser_rest $f"
+done
+if want fuzz || want browser; then
+	(want fuzz && run fuzz-build $mk fuzz-build &&
+	    run fuzz $mk fuzz-smoke
+	    want browser && run browser $mk browser-test \
+	    BROWSER_TESTS="$browser_rest") &
+	want fuzz && job fuzz-build fuzz
+	want browser && job browser
 fi
-[ -n "$par" ] && echo "== in parallel:$par"
+echo "== in parallel:$par"
+t=${EPOCHREALTIME/./}
 wait
+echo "   (together $(((${EPOCHREALTIME/./} - t) / 1000000)) s)"
 for s in $par; do
 	[ -e "$logs/$s.rc" ] || echo 1 >"$logs/$s.rc"
 	tally "$s"
 done
 
-# Alone, one at a time.
+# Load, timing and the machine's process table: alone, one at a time.
 want integration && stage integration-serial $plain $py -m serial \
     tests/integration
 want sanitize && stage sanitize-serial $san $py -m serial tests/integration
-want fuzz && stage fuzz make --no-print-directory fuzz-smoke
-want browser && stage browser make --no-print-directory browser-test
-want bench && stage bench make --no-print-directory bench-smoke
 echo "stages:$summary"
+t=$(((${EPOCHREALTIME/./} - start) / 1000000))
+echo "took $((t / 60)) min $((t % 60)) s"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -16,6 +16,10 @@ browser-test-deps:
 	@sh packaging/browser-deps.sh test
 
 # One file at a time: each starts its own Chromium, X and VNC servers.
+# BROWSER_TESTS="tests/browser/X.test.mjs ...": only those files (make
+# test runs package.test.mjs apart, after the integration stage, which
+# installs the .deb too).
+BROWSER_TESTS ?= $(sort $(wildcard tests/browser/*.test.mjs))
 browser-test: all browser-test-deps
 	@WSBRIDGE_BIN=$(CURDIR)/$(B)/wsbridge node --test --test-concurrency=1 \
-	    $(sort $(wildcard tests/browser/*.test.mjs))
+	    $(BROWSER_TESTS)

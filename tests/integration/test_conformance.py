@@ -8,6 +8,7 @@ import struct
 
 import pytest
 
+import shared
 from wsutil import (open_ws, send_frame, recv_frame, recv_message,
                     expect_close, build_frame, close_payload,
                     send_all_threaded, OP_CONT, OP_TEXT, OP_BINARY,
@@ -16,19 +17,28 @@ from wsutil import (open_ws, send_frame, recv_frame, recv_message,
 KiB, MiB = 1 << 10, 1 << 20
 
 
+# Each case opens connections of its own: one server for all of them
+# (shared.py says what is still checked per test).
+@pytest.fixture(scope="module")
+def echo_4m(tmp_path_factory):
+    with shared.server(tmp_path_factory.mktemp("echo-4m"),
+                       "--echo", "--max-message-size", "4M") as srv:
+        yield srv
+
+
 @pytest.fixture
-def echo(wsbridge):
-    srv = wsbridge("--echo", "--max-message-size", "4M")
+def echo(echo_4m, request):
     conns = []
 
     def connect():
-        c = open_ws(srv.port, "/")
+        c = open_ws(echo_4m.port, "/")
         conns.append(c)
         return c
-    connect.server = srv
-    yield connect
-    for c in conns:
-        c.close()
+    connect.server = echo_4m
+    with shared.window(echo_4m, request):
+        yield connect
+        for c in conns:
+            c.close()
 
 
 def fails_with(conn, code, allow_data=False):
@@ -440,10 +450,25 @@ def test_64bit_length_with_top_bit_fails(echo):
 
 # ---- limits --------------------------------------------------------------
 
+@pytest.fixture(scope="module")
+def echo_64k(tmp_path_factory):
+    with shared.server(tmp_path_factory.mktemp("echo-64k"),
+                       "--echo", "--max-message-size", "64K") as srv:
+        yield srv
+
+
 @pytest.fixture
-def small(wsbridge):
-    srv = wsbridge("--echo", "--max-message-size", "64K")
-    return lambda: open_ws(srv.port, "/")
+def small(echo_64k, request):
+    conns = []
+
+    def connect():
+        c = open_ws(echo_64k.port, "/")
+        conns.append(c)
+        return c
+    with shared.window(echo_64k, request):
+        yield connect
+        for c in conns:
+            c.close()
 
 
 @pytest.mark.parametrize("opcode", [OP_TEXT, OP_BINARY])

@@ -193,6 +193,10 @@ def test_slow_download_is_not_cut(wsbridge, tmp_path, timeout):
     conn, head = slow_client(srv.port)
     assert head.status == 200
     assert int(head.header("content-length")) == size
+    # The slow reader takes its bytes at a steady rate: the whole
+    # response lasts 3 s, three times the timeout, with never more than
+    # a chunk's worth (~20 ms) between two reads.
+    rate = size / 3.0
     start = time.monotonic()
     got = len(conn.pending)
     conn.pending.clear()
@@ -201,7 +205,9 @@ def test_slow_download_is_not_cut(wsbridge, tmp_path, timeout):
         data = conn.sock.recv(65536)
         assert data, "download cut after %d of %d bytes" % (got, size)
         got += len(data)
-        time.sleep(0.02)        # the slow reader: ~3 MB/s at most
+        ahead = start + got / rate - time.monotonic()
+        if ahead > 0:
+            time.sleep(ahead)
     elapsed = time.monotonic() - start
     assert elapsed > 2.0, "too fast (%.1fs) to test the timeouts" % elapsed
     assert got == size
