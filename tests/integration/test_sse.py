@@ -10,6 +10,8 @@ import re
 import subprocess
 import time
 
+import pytest
+
 from cfgutil import run_bin, start_config, wait_log, write_config
 import wsutil
 from wsutil import raw_handshake
@@ -291,3 +293,37 @@ def test_config_sse_with_pty(tmp_path):
 def test_config_sse_ok(tmp_path):
     rc, out, _ = check_errors(tmp_path, "transports = sse, websocket\n")
     assert rc == 0, out
+
+
+@pytest.mark.serial
+def test_slow_client_backpressure_bounded_memory(wsbridge, tmp_path):
+    # A program that floods; the client reads nothing for a while: the
+    # session must stop reading the program (memory stays bounded), and
+    # the events are whole and in order when the client reads again.
+    srv = server(wsbridge, tmp_path, "[route /zero]\nexec = cat /dev/zero\n"
+                 "mode = binary\ntransports = sse\n")
+    baseline = wsutil.rss_kib(srv.pid)
+    conn, head = sse_get(srv.port, "/zero")
+    try:
+        assert head.status == 200
+        peak, deadline = 0, time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            peak = max(peak, wsutil.rss_kib(srv.pid))
+            time.sleep(0.05)
+        assert peak - baseline < 64 * 1024, \
+            "wsbridge RSS grew %d KiB with a paused client" % (peak - baseline)
+        assert wsutil.children(srv.pid), "the flooding program died"
+        conn.recv_until(b"event: session\n", timeout=TIMEOUT)
+        conn.recv_until(b"\n\n", timeout=TIMEOUT)
+        got, seq = 0, 0
+        while got < 8 << 20:
+            ev = parse_events(conn.recv_until(b"\n\n", limit=4 << 20,
+                                              timeout=TIMEOUT))
+            assert len(ev) == 1 and ev[0][0] == "binary", ev[:1]
+            seq += 1
+            assert ev[0][2] == str(seq)
+            data = base64.b64decode(ev[0][1])
+            assert data == bytes(len(data))
+            got += len(data)
+    finally:
+        conn.close()
