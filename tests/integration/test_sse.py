@@ -6,7 +6,9 @@ close event with the code; a client that leaves ends the program."""
 
 import base64
 import json
+import os
 import re
+import signal
 import subprocess
 import time
 
@@ -327,3 +329,32 @@ def test_slow_client_backpressure_bounded_memory(wsbridge, tmp_path):
             got += len(data)
     finally:
         conn.close()
+
+
+def test_long_text_message_in_pieces_is_one_event(wsbridge, tmp_path,
+                                                  script):
+    # A line longer than one read reaches the transport in pieces: still
+    # one event, its CR a line break even deep inside.
+    prog = script("long.sh", "head -c 200000 /dev/zero | tr '\\0' a\n"
+                  "printf '\\rb\\n'\n")
+    srv = server(wsbridge, tmp_path, "[route /long]\nexec = %s\n"
+                 "transports = sse\n" % prog)
+    head, ev = read_stream(srv.port, "/long")
+    assert head.status == 200
+    assert [e[0] for e in ev] == ["session", "message", "close"]
+    assert ev[1] == ("message", "a" * 200000 + "\nb", "1")
+
+
+def test_shutdown_sends_close_1001(wsbridge, tmp_path, script):
+    prog = script("wait.sh", "echo up\nexec sleep 600\n")
+    srv = server(wsbridge, tmp_path, "[route /w]\nexec = %s\n"
+                 "transports = sse\n" % prog)
+    conn, head = sse_get(srv.port, "/w")
+    try:
+        conn.recv_until(b"data: up\n\n", timeout=TIMEOUT)
+        os.kill(srv.pid, signal.SIGTERM)
+        ev = parse_events(conn.recv_to_eof(timeout=TIMEOUT))
+    finally:
+        conn.close()
+    assert ev[-1][0] == "close"
+    assert json.loads(ev[-1][1])["code"] == 1001
