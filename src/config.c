@@ -256,6 +256,7 @@ route_new(const char *path)
 		config_oom();
 	r->kind = BACKEND_NONE;
 	r->mode = MODE_DEFAULT;
+	r->transports = ROUTE_TRANSPORT_WS;
 	config_limits_init(&r->limits, -1);
 	return r;
 }

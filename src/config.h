@@ -57,6 +57,10 @@ enum send_proxy {
 	SEND_PROXY_V2,
 };
 
+/* How clients reach a route (transports = websocket, sse): a bit each. */
+#define ROUTE_TRANSPORT_WS	0x1
+#define ROUTE_TRANSPORT_SSE	0x2
+
 enum access_log_format {
 	ACCESS_LOG_TEXT,
 	ACCESS_LOG_JSON,
@@ -162,6 +166,8 @@ struct route {
 	char			*credential;	/* --credential USER:PASSWORD */
 	int			 auth_line, auth_file_line, auth_header_line;
 	int			 send_proxy_line;
+	unsigned		 transports;	/* ROUTE_TRANSPORT_* */
+	int			 transports_line;
 	int			 active;	/* runtime: open connections */
 };
 

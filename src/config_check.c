@@ -248,6 +248,10 @@ config_finish_route(const struct config *cfg, struct route *r, FILE *errfp)
 	    r->kind == BACKEND_TARGETS))
 		n += config_route_err(cfg, errfp, r, r->line,
 		    "mode = pty needs exec or dir");
+	/* A terminal waits for the client's size before it starts. */
+	if (r->mode == MODE_PTY && (r->transports & ROUTE_TRANSPORT_SSE))
+		n += config_route_err(cfg, errfp, r, r->transports_line,
+		    "transports: sse does not work with mode = pty");
 	n += config_check_backend(cfg, r, errfp);
 	n += config_check_access(cfg, r, errfp);
 	if (r->cwd != NULL && (why = config_dir_why(r->cwd)) != NULL)

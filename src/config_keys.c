@@ -123,6 +123,8 @@ const struct config_key config_route_keys[] = {
 	    0, 0, false },
 	{ "send_proxy", T_SENDPROXY, R(send_proxy), R(send_proxy_line), 0,
 	    0, false },
+	{ "transports", T_TRANSPORTS, R(transports), R(transports_line), 0,
+	    0, false },
 	LIMIT_KEYS(R),
 	{ NULL, T_STR, 0, NOLINE, 0, 0, false },
 };
@@ -452,6 +454,39 @@ config_set_checked(void *p, const struct config_key *k, const char *v,
 	return 0;
 }
 
+/* transports: a comma list of websocket and sse (poll: not yet). */
+static int
+config_set_transports(unsigned *p, const char *v, char *err, size_t errlen)
+{
+	struct strlist	 l = { NULL, 0 };
+	unsigned	 t = 0;
+	size_t		 i;
+	int		 rc = 0;
+
+	strlist_set_csv(&l, v);
+	for (i = 0; i < l.n && rc == 0; i++) {
+		if (strcmp(l.v[i], "websocket") == 0)
+			t |= ROUTE_TRANSPORT_WS;
+		else if (strcmp(l.v[i], "sse") == 0)
+			t |= ROUTE_TRANSPORT_SSE;
+		else {
+			snprintf(err, errlen, strcmp(l.v[i], "poll") == 0 ?
+			    "transport \"%s\" is not supported yet" :
+			    "invalid transport \"%s\" (websocket or sse)",
+			    l.v[i]);
+			rc = -1;
+		}
+	}
+	strlist_free(&l);
+	if (rc == 0 && t == 0) {
+		snprintf(err, errlen, "empty list (websocket, sse)");
+		rc = -1;
+	}
+	if (rc == 0)
+		*p = t;
+	return rc;
+}
+
 static int
 config_set_other(struct config *cfg, void *p, const struct config_key *k,
     const char *v, int line, char *err, size_t errlen)
@@ -465,6 +500,8 @@ config_set_other(struct config *cfg, void *p, const struct config_key *k,
 		return config_set_listen(cfg, k, v, line, err, errlen);
 	case T_CIDRS:
 		return config_set_cidrs(cfg, v, err, errlen);
+	case T_TRANSPORTS:
+		return config_set_transports(p, v, err, errlen);
 	case T_WORKERS:
 		if (strcmp(v, "auto") == 0)
 			n = 0;

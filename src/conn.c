@@ -234,6 +234,13 @@ conn_client_write_through(struct conn *c, const struct iovec *iov,
 
 /* --- closing ------------------------------------------------------------- */
 
+/* The 101 (or an event stream's 200) was sent: a session was open. */
+static bool
+conn_was_open(const struct conn *c)
+{
+	return c->status == 101 || (c->sse && c->status == 200);
+}
+
 void
 conn_close(struct conn *c, const char *reason)
 {
@@ -242,12 +249,12 @@ conn_close(struct conn *c, const char *reason)
 	log_debug("conn %llu %s: closed: %s", (unsigned long long)c->id,
 	    c->peer, reason);
 	conn_access_log(c, reason);
-	if (c->status == 101 && c->session != NULL &&
+	if (conn_was_open(c) && c->session != NULL &&
 	    !session_messages_only(c->session) && record_enabled())
 		record_event(c->id, "close", NULL, NULL);
-	if (c->status == 101)
+	if (conn_was_open(c))
 		conn_log_disconnected(c, reason);
-	if (c->status == 101)
+	if (conn_was_open(c))
 		metrics_conn_close(conn_route_name(c), c->stats.bytes_in,
 		    c->stats.bytes_out, c->stats.msgs_in, c->stats.msgs_out,
 		    c->close_code, ev_now(server.loop) - c->started);

@@ -98,6 +98,7 @@ struct conn {
 
 	/* Messages: the transport, and the session they go to. */
 	struct transport	*transport;	/* after the upgrade: WebSocket */
+	bool			 sse;		/* asked for text/event-stream */
 	struct session		*session;	/* from routing on */
 	bool			 input_blocked;	/* destination full */
 	bool			 hup_watched;	/* paused: FIN/RST seen */

@@ -22,6 +22,7 @@
 #include "static.h"
 #include "session.h"
 #include "termpage.h"
+#include "transport_sse.h"
 #include "transport_ws.h"
 #include "tls.h"
 #include "conn_int.h"
@@ -72,7 +73,7 @@ conn_http_error(struct conn *c, int status, char *const *more, size_t nmore)
 	 * A failed handshake: bytes that are not HTTP, an upgrade attempt
 	 * refused, or a plain GET on a route (426). Static 404s are not.
 	 */
-	if (c->req == NULL || !c->req->complete ||
+	if (c->req == NULL || !c->req->complete || c->sse ||
 	    hs_wants_websocket(c->req) || status == 426)
 		metrics_handshake_failed(c->matched != NULL ?
 		    c->matched->label : NULL, status);
@@ -253,6 +254,8 @@ conn_negotiate_deflate(struct conn *c, struct pmd **pmd, char *resp,
 	return resp;
 }
 
+static void	conn_open_transport(struct conn *, char *, size_t);
+
 /* The backend exists: answer 101 and start relaying. */
 static void
 conn_upgrade(struct conn *c)
@@ -297,6 +300,35 @@ conn_upgrade(struct conn *c)
 		return;
 	}
 	c->status = 101;
+	conn_open_transport(c, resp, len);
+}
+
+/* The backend exists: 200 and the event stream (no WebSocket). */
+static void
+conn_open_sse(struct conn *c)
+{
+	struct strlist	 hv = { NULL, 0 };
+	char		*resp = NULL;
+	size_t		 len;
+
+	conn_http_headers(c, c->route, &hv);
+	if ((c->transport = transport_sse_new(c)) != NULL)
+		resp = transport_sse_head(hv.v, hv.n, &len);
+	strlist_free(&hv);
+	if (resp == NULL) {
+		conn_http_respond(c, 503, "out of memory");
+		return;
+	}
+	c->status = 200;
+	conn_open_transport(c, resp, len);
+}
+
+/* The response (resp) opens the transport: relay from now on. */
+static void
+conn_open_transport(struct conn *c, char *resp, size_t len)
+{
+	struct route	*r = c->route;
+
 	metrics_conn_open(conn_route_name(c));
 	if (!session_messages_only(c->session) && record_enabled())
 		record_event(c->id, "open", c->path, c->peer);
@@ -579,7 +611,10 @@ conn_backend_connected(struct conn *c)
 		conn_close(c, "out of memory");
 		return;
 	}
-	conn_upgrade(c);
+	if (c->sse)
+		conn_open_sse(c);
+	else
+		conn_upgrade(c);
 }
 
 /* The backend could not be reached: 502, and a line naming it. */
@@ -910,6 +945,32 @@ conn_redirect(struct conn *c)
 	conn_http_error(c, 301, more, 1);
 }
 
+/*
+ * A GET that accepts text/event-stream on a route that offers sse (an
+ * EventSource, curl -H 'Accept: text/event-stream').
+ */
+static bool
+conn_wants_sse(struct conn *c, const struct route *r)
+{
+	char		 accept[1024];
+	const char	*p;
+	size_t		 n;
+
+	if (r == NULL || !(r->transports & ROUTE_TRANSPORT_SSE) ||
+	    c->req->method != HTTP_GET || (c->listener != NULL &&
+	    c->listener->metrics_only) ||
+	    conn_header_list(c, "Accept", accept, sizeof(accept)) == NULL)
+		return false;
+	for (p = accept; *p != '\0'; p += n + (p[n] == ',')) {
+		p += strspn(p, " \t");
+		n = strcspn(p, ",");
+		if (strncasecmp(p, "text/event-stream", 17) == 0 &&
+		    strchr(" \t;,", p[17]) != NULL)
+			return true;
+	}
+	return false;
+}
+
 void
 conn_handle_request(struct conn *c)
 {
@@ -949,7 +1010,9 @@ conn_handle_request(struct conn *c)
 	r = config_match(cfg, path, &rest);
 	if (c->listener == NULL || !c->listener->metrics_only)
 		c->matched = r;
-	if (kind == HS_PLAIN) {
+	if (kind == HS_PLAIN && conn_wants_sse(c, r))
+		c->sse = true;
+	else if (kind == HS_PLAIN) {
 		conn_plain_request(c, r);
 		return;
 	}
@@ -957,6 +1020,8 @@ conn_handle_request(struct conn *c)
 		conn_http_respond(c, 404, "no route");
 	else if (kind == HS_BAD)
 		conn_http_respond(c, status, why);
+	else if (!c->sse && !(r->transports & ROUTE_TRANSPORT_WS))
+		conn_http_respond(c, 400, "websocket not among the transports");
 	else if (conn_check_route(c, r, rest) == 0)
 		conn_start_backend(c);
 }
