@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -54,6 +55,8 @@ struct tls_conn {
 	int		 fd;
 	int		 want;
 	bool		 rd_more;	/* records may wait in read-ahead */
+	bool		 rd_drained;	/* a short read(2) emptied the socket */
+	bool		 rd_eof;
 	uint8_t		*out;		/* ciphertext not sent yet */
 	size_t		 olen, ooff, ocap;
 	char		*subject;	/* cached tls_peer_subject() */
@@ -448,8 +451,44 @@ tls_out_write(BIO *b, const char *p, int len)
 	return len;
 }
 
+/* --- ciphertext in: read(2) until a short read drains the socket ------ */
+
+/*
+ * A short read emptied the socket: the next read would only say EAGAIN,
+ * so say it without the syscall (epoll reports new data). The caller's
+ * next tls_read or tls_handshake, on readiness, reads again.
+ */
+static int
+tls_in_read(BIO *b, char *p, int len)
+{
+	struct tls_conn	*c = BIO_get_data(b);
+	ssize_t		 n;
+
+	BIO_clear_retry_flags(b);
+	if (c->rd_drained) {
+		BIO_set_retry_read(b);
+		errno = EAGAIN;
+		return -1;
+	}
+	do
+		n = read(c->fd, p, (size_t)len);
+	while (n == -1 && errno == EINTR);
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			c->rd_drained = true;
+			BIO_set_retry_read(b);
+		}
+		return -1;
+	}
+	if (n == 0)
+		c->rd_eof = true;
+	if (n < len)
+		c->rd_drained = true;
+	return (int)n;
+}
+
 static long
-tls_out_ctrl(BIO *b, int cmd, long num, void *ptr)
+tls_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
 {
 	struct tls_conn	*c = BIO_get_data(b);
 
@@ -464,29 +503,36 @@ tls_out_ctrl(BIO *b, int cmd, long num, void *ptr)
 			BIO_set_retry_write(b);
 		return 0;
 	case BIO_CTRL_WPENDING:
-	case BIO_CTRL_PENDING:
 		return (long)(c->olen - c->ooff);
+	case BIO_CTRL_EOF:
+		/* TCP EOF: a clean end under SSL_OP_IGNORE_UNEXPECTED_EOF */
+		return c->rd_eof;
 	default:
 		return 0;
 	}
 }
 
-static BIO_METHOD	*tls_out_method;
+static BIO_METHOD	*tls_bio_method;
 
-/* The write side of a connection: a BIO over c's ciphertext buffer. */
+/*
+ * Both directions of a connection in one BIO (one allocation, not a
+ * socket BIO and a sink): reads from the socket, writes gathered in
+ * c's ciphertext buffer.
+ */
 static BIO *
-tls_out_bio(struct tls_conn *c)
+tls_bio(struct tls_conn *c)
 {
 	BIO	*b;
 
-	if (tls_out_method == NULL) {
-		if ((tls_out_method = BIO_meth_new(BIO_get_new_index() |
-		    BIO_TYPE_SOURCE_SINK, "wsbridge tls out")) == NULL)
+	if (tls_bio_method == NULL) {
+		if ((tls_bio_method = BIO_meth_new(BIO_get_new_index() |
+		    BIO_TYPE_SOURCE_SINK, "wsbridge tls")) == NULL)
 			return NULL;
-		BIO_meth_set_write(tls_out_method, tls_out_write);
-		BIO_meth_set_ctrl(tls_out_method, tls_out_ctrl);
+		BIO_meth_set_read(tls_bio_method, tls_in_read);
+		BIO_meth_set_write(tls_bio_method, tls_out_write);
+		BIO_meth_set_ctrl(tls_bio_method, tls_bio_ctrl);
 	}
-	if ((b = BIO_new(tls_out_method)) == NULL)
+	if ((b = BIO_new(tls_bio_method)) == NULL)
 		return NULL;
 	BIO_set_data(b, c);
 	BIO_set_init(b, 1);
@@ -497,22 +543,21 @@ struct tls_conn *
 tls_conn_new(struct tls_ctx *tc, int fd)
 {
 	struct tls_conn	*c;
-
-	BIO		*rbio = NULL, *wbio = NULL;
+	BIO		*bio = NULL;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
 	c->fd = fd;
 	ERR_clear_error();
 	if ((c->ssl = SSL_new(tc->ctx)) == NULL ||
-	    (rbio = BIO_new_socket(fd, BIO_NOCLOSE)) == NULL ||
-	    (wbio = tls_out_bio(c)) == NULL) {
-		BIO_free(rbio);
+	    (bio = tls_bio(c)) == NULL) {
 		SSL_free(c->ssl);
 		free(c);
+		ERR_clear_error();
 		return NULL;
 	}
-	SSL_set_bio(c->ssl, rbio, wbio);
+	/* the same BIO both ways: SSL_set_bio takes one reference */
+	SSL_set_bio(c->ssl, bio, bio);
 	SSL_set_accept_state(c->ssl);
 	c->tc = tc;
 	tc->refs++;
@@ -561,6 +606,7 @@ tls_handshake(struct tls_conn *c, const char **why)
 
 	ERR_clear_error();
 	errno = 0;
+	c->rd_drained = false;
 	if ((rc = SSL_do_handshake(c->ssl)) == 1) {
 		c->want = 0;
 		/* read-ahead may hold the first request already */
@@ -588,10 +634,12 @@ tls_read(struct tls_conn *c, void *buf, size_t len)
 	int	 n;
 
 	c->rd_more = false;
+	c->rd_drained = false;
 	if (len > INT_MAX)
 		len = INT_MAX;
+	/* a successful call leaves the error queue as it found it */
+	ERR_clear_error();
 	while (got < len) {
-		ERR_clear_error();
 		errno = 0;
 		if ((n = SSL_read(c->ssl, p + got, (int)(len - got))) <= 0)
 			break;
@@ -624,8 +672,8 @@ tls_write(struct tls_conn *c, const void *buf, size_t len)
 
 	if (len > INT_MAX)
 		len = INT_MAX;
+	ERR_clear_error();
 	while (put < len) {
-		ERR_clear_error();
 		errno = 0;
 		if ((n = SSL_write(c->ssl, p + put, (int)(len - put))) <= 0)
 			break;
