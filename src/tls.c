@@ -353,8 +353,11 @@ tls_ctx_add_sni(struct tls_ctx *tc, const struct config *cfg,
 		snprintf(err, errsz, "[tls %s]: %s", t->name, why);
 		return -1;
 	}
-	if ((tc->sni[tc->nsni++].name = strdup(t->name)) == NULL)
-		abort();
+	/* counted at once: tls_ctx_free frees the context either way */
+	if ((tc->sni[tc->nsni++].name = strdup(t->name)) == NULL) {
+		snprintf(err, errsz, "[tls %s]: out of memory", t->name);
+		return -1;
+	}
 	return 0;
 }
 
@@ -368,10 +371,17 @@ tls_ctx_new(const struct config *cfg, char *err, size_t errsz)
 		snprintf(err, errsz, "TLS needs cert and key");
 		return NULL;
 	}
-	if ((tc = calloc(1, sizeof(*tc))) == NULL ||
-	    (tc->sni = calloc(cfg->ntls_certs + 1, sizeof(*tc->sni))) == NULL)
-		abort();
+	if ((tc = calloc(1, sizeof(*tc))) == NULL) {
+		snprintf(err, errsz, "TLS context: out of memory");
+		return NULL;
+	}
 	tc->refs = 1;
+	if ((tc->sni = calloc(cfg->ntls_certs + 1, sizeof(*tc->sni))) ==
+	    NULL) {
+		snprintf(err, errsz, "TLS context: out of memory");
+		tls_ctx_free(tc);
+		return NULL;
+	}
 	if ((tc->ctx = tls_ctx_make(cfg, cfg->tls_cert, cfg->tls_cert_line,
 	    cfg->tls_key, cfg->tls_key_line, err, errsz)) == NULL) {
 		tls_ctx_free(tc);
@@ -763,17 +773,26 @@ tls_peer_subject(struct tls_conn *c)
 	char	*p;
 	long	 len;
 
+	errno = 0;
 	if (c->subject != NULL)
 		return c->subject;
 	if ((x = SSL_get0_peer_certificate(c->ssl)) == NULL ||
 	    SSL_get_verify_result(c->ssl) != X509_V_OK)
 		return NULL;
-	if ((bio = BIO_new(BIO_s_mem())) == NULL)
+	if ((bio = BIO_new(BIO_s_mem())) == NULL) {
+		ERR_clear_error();
+		errno = ENOMEM;
 		return NULL;
+	}
 	if (X509_NAME_print_ex(bio, X509_get_subject_name(x), 0,
 	    XN_FLAG_RFC2253) >= 0 && (len = BIO_get_mem_data(bio, &p)) >= 0)
 		c->subject = strndup(p, (size_t)len);
 	BIO_free(bio);
+	if (c->subject == NULL) {
+		/* a verified certificate whose name we could not copy */
+		ERR_clear_error();
+		errno = ENOMEM;
+	}
 	return c->subject;
 }
 
