@@ -27,6 +27,8 @@
 
 #define TLS_SESSION_TIMEOUT	300	/* seconds a ticket is good for */
 #define TLS_ERRLEN		256
+/* a connection's last error, kept with it: OpenSSL's fit in 120 */
+#define TLS_CONN_ERRLEN		128
 /*
  * Records are at most 16 KiB: a read-ahead buffer this size takes several
  * in one read(2), and written records gather up to TLS_OUT_BATCH before
@@ -60,8 +62,8 @@ struct tls_conn {
 	uint8_t		*out;		/* ciphertext not sent yet */
 	size_t		 olen, ooff, ocap;
 	char		*subject;	/* cached tls_peer_subject() */
-	char		 verify[TLS_ERRLEN];
-	char		 err[TLS_ERRLEN];
+	char		*verify;	/* "FAILED:reason", made when asked */
+	char		 err[TLS_CONN_ERRLEN];
 };
 
 static const unsigned char tls_alpn[] = "\x08http/1.1";
@@ -805,8 +807,13 @@ tls_verify_result(struct tls_conn *c)
 		return "NONE";
 	if ((rc = SSL_get_verify_result(c->ssl)) == X509_V_OK)
 		return "SUCCESS";
-	snprintf(c->verify, sizeof(c->verify), "FAILED:%s",
-	    X509_verify_cert_error_string(rc));
+	/* rare (mutual TLS fails the handshake): not kept in every conn */
+	free(c->verify);
+	if (asprintf(&c->verify, "FAILED:%s",
+	    X509_verify_cert_error_string(rc)) == -1) {
+		c->verify = NULL;
+		return "FAILED";
+	}
 	return c->verify;
 }
 
@@ -830,6 +837,7 @@ tls_conn_free(struct tls_conn *c)
 	SSL_free(c->ssl);
 	free(c->out);
 	free(c->subject);
+	free(c->verify);
 	tls_ctx_free(c->tc);
 	free(c);
 }
