@@ -30,12 +30,14 @@
 /* a connection's last error, kept with it: OpenSSL's fit in 120 */
 #define TLS_CONN_ERRLEN		128
 /*
- * Records are at most 16 KiB: a read-ahead buffer this size takes several
- * in one read(2), and written records gather up to TLS_OUT_BATCH before
+ * Records are at most 16 KiB: a read-ahead buffer this size takes all a
+ * client has in flight in one read(2), as the plain path's buffer_size
+ * reads do (at 64 KiB, 4 x 16 KiB messages, 65,724 bytes of records, took
+ * three reads), and written records gather up to TLS_OUT_BATCH before
  * one send(2), so bulk data costs a syscall per 64 KiB, not two reads and
  * a write per record. Both buffers are freed when empty (idle costs none).
  */
-#define TLS_READ_BUF		(64 * 1024)
+#define TLS_READ_BUF		(256 * 1024)
 #define TLS_OUT_BATCH		(64 * 1024)
 
 /* A [tls NAME] certificate: its own SSL_CTX, switched to by SNI. */

@@ -167,7 +167,7 @@ server_ctx(const char *cert, const char *key, int release)
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
 	    (release ? SSL_MODE_RELEASE_BUFFERS : 0));
 	SSL_CTX_set_read_ahead(ctx, 1);
-	SSL_CTX_set_default_read_buffer_len(ctx, 64 * 1024);
+	SSL_CTX_set_default_read_buffer_len(ctx, 256 * 1024);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_num_tickets(ctx, 1);
 	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"wsbridge",
