@@ -45,7 +45,10 @@ void		 tls_ctx_free(struct tls_ctx *);
 int		 tls_keys_init(void);
 void		 tls_keys_rotate(void);
 
-/* A server-side connection on a non-blocking socket; NULL on error. */
+/*
+ * A server-side connection on a non-blocking socket; NULL when memory
+ * (or OpenSSL) fails: the caller closes that connection.
+ */
 struct tls_conn	*tls_conn_new(struct tls_ctx *, int fd);
 /* 1 done, 0 in progress (see tls_want), -1 failed with *why set. */
 int		 tls_handshake(struct tls_conn *, const char **why);
@@ -68,7 +71,11 @@ int		 tls_want(const struct tls_conn *);
 size_t		 tls_pending(const struct tls_conn *);
 /* Send close_notify once, without waiting: 0 sent or queued, -1 not. */
 int		 tls_shutdown(struct tls_conn *);
-/* The verified client certificate's subject (RFC 2253), or NULL. */
+/*
+ * The verified client certificate's subject (RFC 2253), or NULL: errno
+ * 0 when there is none, ENOMEM when there is one but no memory to say
+ * it (the caller closes the connection rather than pass it on unnamed).
+ */
 const char	*tls_peer_subject(struct tls_conn *);
 /* "SUCCESS", "NONE" (no certificate) or "FAILED:reason". */
 const char	*tls_verify_result(struct tls_conn *);

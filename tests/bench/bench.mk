@@ -7,7 +7,7 @@ B		?= build
 BENCH_CFLAGS	:= -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror $(WARN)
 BENCH_BINS	:= $(B)/bench/wsbench $(B)/bench/echo_server \
 		   $(B)/bench/spawn_rate $(B)/bench/tcp_relay \
-		   $(B)/bench/tls_echo_server
+		   $(B)/bench/tls_echo_server $(B)/bench/tls_idle
 
 .PHONY: bench bench-bins bench-smoke
 
@@ -28,6 +28,11 @@ $(B)/bench/echo_server: tests/bench/echo_server.c
 	$(Q)$(CC) $(BENCH_CFLAGS) -o $@ $<
 
 $(B)/bench/tls_echo_server: tests/bench/tls_echo_server.c
+	@mkdir -p $(B)/bench
+	@echo "  CC    $@"
+	$(Q)$(CC) $(BENCH_CFLAGS) -o $@ $< -lssl -lcrypto
+
+$(B)/bench/tls_idle: tests/bench/tls_idle.c
 	@mkdir -p $(B)/bench
 	@echo "  CC    $@"
 	$(Q)$(CC) $(BENCH_CFLAGS) -o $@ $< -lssl -lcrypto

@@ -224,6 +224,16 @@ extras() {
 	measure idle.websockify websockify idle --count "$IDLE_WSF" --binary
 	measure idle.wss.wsbridge-tcp wss-wsbridge-tcp idle --count "$IDLE" \
 	    --binary --tls
+	tls_idle_floor
+}
+
+# What OpenSSL alone keeps per idle connection with wsbridge's SSL_CTX
+# settings: the floor under idle.wss (issue 18).
+tls_idle_floor() {
+	local log=$OUT/idle.tls-floor.log
+	timeout 120 "$B/bench/tls_idle" --cert "$CERT" --key "$KEY" \
+	    --count "$IDLE" >"$log" 2>&1
+	record idle.tls-floor "$log" $?
 }
 
 # med KEY FIELD: the median over the runs, "-" when none.
@@ -356,6 +366,8 @@ print_tls_targets() {
 	    "$(med wss.echo.websockify $m)")" ">=" 9.9
 	target "idle wss RSS bytes/conn ($IDLE conns)" \
 	    "$(med idle.wss.wsbridge-tcp bytes_per_conn)" "<=" 10240
+	reference "  OpenSSL alone, same SSL_CTX (tls_idle)" \
+	    "$(med idle.tls-floor bytes_per_conn)"
 	reference "  resumed / full handshake CPU per session" \
 	    "$(ratio "$(med wss.resume.wsbridge-tcp $s)" \
 	    "$(med wss.connect.wsbridge-tcp $s)")"
