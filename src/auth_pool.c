@@ -166,8 +166,10 @@ auth_pool_submit(struct ev_loop *loop, const struct auth_job *job,
 		*why = "password check queue full";
 		return NULL;
 	}
-	if ((pj = calloc(1, sizeof(*pj))) == NULL)
-		fatal("calloc");
+	if ((pj = calloc(1, sizeof(*pj))) == NULL) {
+		*why = "out of memory";
+		return NULL;
+	}
 	pj->job = *job;
 	snprintf(pj->peer, sizeof(pj->peer), "%s", peer);
 	pj->done = done;

@@ -530,6 +530,7 @@ proc_start(struct backend *b, const struct backend_params *bp, char *err,
 	const struct route		*r = bp->route;
 	posix_spawn_file_actions_t	 fa;
 	posix_spawnattr_t		 at;
+	char				**envp;
 	struct strlist			 env;
 	char				**argv, *dirargv[2];
 	int				 fds[6], rv;
@@ -555,8 +556,9 @@ proc_start(struct backend *b, const struct backend_params *bp, char *err,
 		dirargv[1] = NULL;
 		argv = dirargv;
 	}
-	rv = posix_spawn(&pid, argv[0], &fa, &at, argv,
-	    proc_env_build(r, bp->request, &env));
+	envp = proc_env_build(r, bp->request, &env);
+	rv = envp == NULL ? ENOMEM :
+	    posix_spawn(&pid, argv[0], &fa, &at, argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
 	strlist_free(&env);
@@ -589,6 +591,7 @@ proc_start_cgi(struct backend *b, const struct backend_params *bp,
 {
 	posix_spawn_file_actions_t	 fa;
 	posix_spawnattr_t		 at;
+	char				**envp;
 	struct strlist			 env;
 	char				*argv[2] = {
 	    (char *)(uintptr_t)bp->request->program, NULL };
@@ -610,8 +613,9 @@ proc_start_cgi(struct backend *b, const struct backend_params *bp,
 		posix_spawn_file_actions_addchdir_np(&fa, dir);
 	}
 	proc_spawnattr(&at, false);
-	rv = posix_spawn(&pid, argv[0], &fa, &at, argv,
-	    proc_env_build(NULL, bp->request, &env));
+	envp = proc_env_build(NULL, bp->request, &env);
+	rv = envp == NULL ? ENOMEM :
+	    posix_spawn(&pid, argv[0], &fa, &at, argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
 	strlist_free(&env);

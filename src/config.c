@@ -68,6 +68,23 @@ strlist_add(struct strlist *l, const char *s)
 	l->v = v;
 }
 
+int
+strlist_try_add(struct strlist *l, const char *s)
+{
+	char	**v, *copy;
+
+	if ((copy = strdup(s)) == NULL)
+		return -1;
+	if ((v = realloc(l->v, (l->n + 2) * sizeof(*v))) == NULL) {
+		free(copy);
+		return -1;
+	}
+	v[l->n++] = copy;
+	v[l->n] = NULL;
+	l->v = v;
+	return 0;
+}
+
 void
 strlist_free(struct strlist *l)
 {

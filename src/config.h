@@ -296,6 +296,8 @@ int		 config_set(struct config *, struct route *, const char *key,
 		    const char *value, int line, char *err, size_t errlen);
 
 void		 strlist_add(struct strlist *, const char *);
+/* Per request: -1 when out of memory (strlist_add aborts: config only). */
+int		 strlist_try_add(struct strlist *, const char *);
 void		 strlist_free(struct strlist *);
 /* path as written: "/echo", or "/x" plus slash-star for a prefix route. */
 struct route	*route_new(const char *path);

@@ -20,14 +20,20 @@
 #include "proc_env.h"
 #include "version.h"
 
+/* Set when a variable found no memory: the spawn fails, not the daemon. */
+static bool	 env_nomem;
+
 static void
 env_add(struct strlist *env, const char *name, const char *value)
 {
 	char	*s;
 
-	if (asprintf(&s, "%s=%s", name, value) == -1)
-		fatal("asprintf");
-	strlist_add(env, s);
+	if (asprintf(&s, "%s=%s", name, value) == -1) {
+		env_nomem = true;
+		return;
+	}
+	if (strlist_try_add(env, s) == -1)
+		env_nomem = true;
 	free(s);
 }
 
@@ -78,8 +84,10 @@ env_add_headers(struct strlist *env, const struct hs_request *req,
 		    (hide_authorization &&
 		    strcmp(name, "HTTP_AUTHORIZATION") == 0))
 			continue;
-		if ((f = open_memstream(&value, &len)) == NULL)
-			fatal("open_memstream");
+		if ((f = open_memstream(&value, &len)) == NULL) {
+			env_nomem = true;
+			return;
+		}
 		fputs(req->headers[i].value, f);
 		for (k = i + 1; k < req->nheaders; k++) {
 			env_header_name(other, sizeof(other),
@@ -87,8 +95,11 @@ env_add_headers(struct strlist *env, const struct hs_request *req,
 			if (strcmp(other, name) == 0)
 				fprintf(f, ", %s", req->headers[k].value);
 		}
-		if (fclose(f) != 0)
-			fatal("open_memstream");
+		if (fclose(f) != 0) {
+			free(value);
+			env_nomem = true;
+			return;
+		}
 		for (d = value; *d != '\0'; d++)
 			if (*d == '\r' || *d == '\n')
 				*d = ' ';
@@ -105,8 +116,10 @@ env_add_unique_id(struct strlist *env)
 	char		 hex[33];
 	size_t		 i;
 
-	if (getrandom(r, sizeof(r), 0) != sizeof(r))
-		fatal("getrandom");
+	if (getrandom(r, sizeof(r), 0) != sizeof(r)) {
+		env_nomem = true;	/* no id rather than a guessable one */
+		return;
+	}
 	for (i = 0; i < sizeof(r); i++)
 		snprintf(hex + 2 * i, 3, "%02x", r[i]);
 	env_add(env, "UNIQUE_ID", hex);
@@ -186,6 +199,7 @@ proc_env_build(const struct route *r, const struct proc_request *q,
 	size_t			 i;
 
 	memset(env, 0, sizeof(*env));
+	env_nomem = false;
 	for (i = 0; r != NULL && i < r->pass_env.n; i++)
 		if ((val = getenv(r->pass_env.v[i])) != NULL)
 			env_add(env, r->pass_env.v[i], val);
@@ -218,12 +232,17 @@ proc_env_build(const struct route *r, const struct proc_request *q,
 		env_add_tls(env, q);
 	env_add_unique_id(env);
 	for (i = 0; r != NULL && i < r->env.n; i++)
-		strlist_add(env, r->env.v[i]);
+		if (strlist_try_add(env, r->env.v[i]) == -1)
+			env_nomem = true;
 	if (r != NULL && r->mode == MODE_PTY && !env_has(env, "TERM"))
 		env_add(env, "TERM", r->term != NULL ? r->term :
 		    "xterm-256color");
 	if (r != NULL && r->mode == MODE_PTY)
 		env_add_user(env);
 	env_add_headers(env, q->req, r != NULL && r->auth == AUTH_BASIC);
+	if (env_nomem) {
+		strlist_free(env);
+		return NULL;
+	}
 	return env->v;
 }

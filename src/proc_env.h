@@ -33,7 +33,8 @@ struct proc_request {
 
 /*
  * Fill env for route r (NULL: a CGI program) and return its vector,
- * NULL-terminated; strlist_free(env) after the spawn.
+ * NULL-terminated; strlist_free(env) after the spawn. NULL when out of
+ * memory (env is then empty).
  */
 char	**proc_env_build(const struct route *, const struct proc_request *,
 	    struct strlist *env);
