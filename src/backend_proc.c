@@ -254,8 +254,12 @@ backend_log_at_exit(struct backend *b, const char *head, const char *tail,
 	free(p->log_head);
 	free(p->log_tail);
 	if ((p->log_head = strdup(head)) == NULL ||
-	    (p->log_tail = strdup(tail)) == NULL)
-		fatal("strdup");
+	    (p->log_tail = strdup(tail)) == NULL) {
+		log_warnx("pid %d: access line lost: out of memory",
+		    (int)p->pid);
+		free(p->log_head);
+		p->log_head = NULL;
+	}
 }
 
 /* The connection's access line, now that the exit status is known. */
@@ -268,9 +272,12 @@ proc_log_exit(struct proc *p, int status)
 		return;
 	log_exit_status(status, p->log_json, ex, sizeof(ex));
 	if (asprintf(&line, "%s%s%s", p->log_head, ex, p->log_tail) == -1)
-		fatal("asprintf");
-	log_access_line(line);
-	free(line);
+		log_warnx("pid %d: access line lost: out of memory",
+		    (int)p->pid);
+	else {
+		log_access_line(line);
+		free(line);
+	}
 	free(p->log_head);
 	free(p->log_tail);
 	p->log_head = p->log_tail = NULL;
@@ -480,8 +487,16 @@ proc_new(struct backend *b, const struct backend_params *bp, pid_t pid,
 	const struct route	*r = bp->route;
 	struct proc		*p;
 
-	if ((p = calloc(1, sizeof(*p))) == NULL)
-		fatal("calloc");
+	/* No memory to watch it: the child goes at once (reaped here). */
+	if ((p = calloc(1, sizeof(*p))) == NULL ||
+	    (p->label = strdup(bp->label)) == NULL) {
+		free(p);
+		kill(pid, SIGKILL);
+		(void)waitpid(pid, NULL, 0);
+		if (errfd != -1)
+			close(errfd);
+		return NULL;
+	}
 	p->pid = pid;
 	p->be = b;
 	p->errfd = errfd;
@@ -489,8 +504,6 @@ proc_new(struct backend *b, const struct backend_params *bp, pid_t pid,
 	p->grace = (r != NULL ? r->limits.close_grace_ms :
 	    bp->cfg->limits.close_grace_ms) / 1000.;
 	snprintf(p->route, sizeof(p->route), "%s", bp->log_route);
-	if ((p->label = strdup(bp->label)) == NULL)
-		fatal("strdup");
 	ev_child_init(&p->child, proc_child_cb, pid, 0);
 	p->child.data = p;
 	ev_child_start(EV_DEFAULT_UC, &p->child);
@@ -574,7 +587,15 @@ proc_start(struct backend *b, const struct backend_params *bp, char *err,
 		set_nonblock(fds[5]);
 	b->wfd = fds[3];
 	b->rfd = fds[4];
-	b->u.proc = proc_new(b, bp, pid, fds[5]);
+	if ((b->u.proc = proc_new(b, bp, pid, fds[5])) == NULL) {
+		snprintf(err, errsz, "spawn %s: out of memory", argv[0]);
+		if (b->rfd != -1)
+			close(b->rfd);
+		if (b->wfd != -1)
+			close(b->wfd);
+		b->rfd = b->wfd = -1;
+		return -1;
+	}
 	log_debug("conn %llu: spawned %s pid %d", (unsigned long long)bp->id,
 	    argv[0], (int)pid);
 	return 0;
@@ -628,7 +649,15 @@ proc_start_cgi(struct backend *b, const struct backend_params *bp,
 	set_nonblock(fds[4]);
 	set_nonblock(fds[5]);
 	b->rfd = fds[4];
-	b->u.proc = proc_new(b, bp, pid, fds[5]);
+	if ((b->u.proc = proc_new(b, bp, pid, fds[5])) == NULL) {
+		snprintf(err, errsz, "spawn %s: out of memory", argv[0]);
+		if (b->rfd != -1)
+			close(b->rfd);
+		if (b->wfd != -1)
+			close(b->wfd);
+		b->rfd = b->wfd = -1;
+		return -1;
+	}
 	log_debug("conn %llu: CGI %s pid %d", (unsigned long long)bp->id,
 	    argv[0], (int)pid);
 	return 0;
