@@ -24,8 +24,8 @@ FUZZ_LLHTTP	:= $(FB)/llhttp/llhttp.o $(FB)/llhttp/api.o $(FB)/llhttp/http.o
 $(FB)/fuzz_frames: src/ws.c
 $(FB)/fuzz_utf8: src/ws.c
 $(FB)/fuzz_close: src/ws.c
-$(FB)/fuzz_url: src/handshake.c $(FUZZ_LLHTTP)
-$(FB)/fuzz_handshake: src/handshake.c $(FUZZ_LLHTTP)
+$(FB)/fuzz_url: src/handshake.c src/http_response.c $(FUZZ_LLHTTP)
+$(FB)/fuzz_handshake: src/handshake.c src/http_response.c $(FUZZ_LLHTTP)
 $(FB)/fuzz_config: src/config.c src/config_keys.c src/config_load.c \
 	src/config_parse.c src/config_check.c \
 	src/options.c
