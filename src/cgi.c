@@ -82,7 +82,7 @@ cgi_resolve(struct conn *c, const char *dir, const char *path)
 		if ((c->program = strdup(real)) == NULL ||
 		    (c->script_name = strndup(path, (size_t)(p - path))) ==
 		    NULL || (c->path_info = strdup(p)) == NULL)
-			fatal("strdup");
+			return -2;
 		return 1;
 	}
 	return 0;
@@ -496,6 +496,10 @@ cgi_request(struct conn *c, const char *dir, char *const *extra,
 
 	if ((found = cgi_resolve(c, dir, c->path)) == 0)
 		return 0;
+	if (found == -2) {
+		conn_http_respond(c, 503, "out of memory");
+		return 1;
+	}
 	if (found == -1) {
 		log_info("conn %llu %s %s: 403: CGI file not executable",
 		    (unsigned long long)c->id, c->peer, c->path);
@@ -506,10 +510,15 @@ cgi_request(struct conn *c, const char *dir, char *const *extra,
 		conn_http_respond(c, 503, "out of memory");
 		return 1;
 	}
+	for (i = 0; i < nextra; i++)
+		if (strlist_try_add(&g->extra, extra[i]) == -1) {
+			strlist_free(&g->extra);
+			free(g);
+			conn_http_respond(c, 503, "out of memory");
+			return 1;
+		}
 	c->cgi = g;
 	g->method_head = c->req->method == HTTP_HEAD;
-	for (i = 0; i < nextra; i++)
-		strlist_add(&g->extra, extra[i]);
 	ev_timer_init(&g->timer, cgi_timer_cb,
 	    c->cref->cfg->cgi_timeout_ms / 1000., 0.);
 	g->timer.data = c;

@@ -39,9 +39,17 @@ static const char *conn_header_list(struct conn *, const char *, char *,
  * and header_http, the route's when there is one (websocketd --header,
  * --header-http).
  */
+/* A header line for a response; *nomem is set when there was no memory. */
+static void
+conn_list_add(struct strlist *l, const char *s, bool *nomem)
+{
+	if (strlist_try_add(l, s) == -1)
+		*nomem = true;
+}
+
 static void
 conn_http_headers(const struct conn *c, const struct route *r,
-    struct strlist *hv)
+    struct strlist *hv, bool *nomem)
 {
 	const struct config	*cfg = c->cref->cfg;
 	const struct strlist	*all = r ? &r->headers : &cfg->headers;
@@ -49,9 +57,9 @@ conn_http_headers(const struct conn *c, const struct route *r,
 	size_t			 i;
 
 	for (i = 0; i < all->n; i++)
-		strlist_add(hv, all->v[i]);
+		conn_list_add(hv, all->v[i], nomem);
 	for (i = 0; i < http->n; i++)
-		strlist_add(hv, http->v[i]);
+		conn_list_add(hv, http->v[i], nomem);
 }
 
 /* An HTTP error with extra header lines: send it, then close. */
@@ -62,13 +70,14 @@ conn_http_error(struct conn *c, int status, char *const *more, size_t nmore)
 	struct strlist	 hv = { NULL, 0 };
 	char		*resp;
 	size_t		 len, i;
+	bool		 nomem = false;
 	int		 retry = status == 429 || status == 503 ?
 			    CONN_RETRY_AFTER_S : 0;
 
 	c->status = status;
 	if (c->refusal == NULL)
 		c->refusal = hs_status_text(status);
-	conn_http_headers(c, c->route, &hv);
+	conn_http_headers(c, c->route, &hv, &nomem);
 	/*
 	 * A failed handshake: bytes that are not HTTP, an upgrade attempt
 	 * refused, or a plain GET on a route (426). Static 404s are not.
@@ -78,9 +87,9 @@ conn_http_error(struct conn *c, int status, char *const *more, size_t nmore)
 		metrics_handshake_failed(c->matched != NULL ?
 		    c->matched->label : NULL, status);
 	for (i = 0; i < nmore; i++)
-		strlist_add(&hv, more[i]);
-	resp = hs_response_error(status, NULL, c->req != NULL &&
-	    c->req->method == HTTP_HEAD, retry, hv.v, hv.n, &len);
+		conn_list_add(&hv, more[i], &nomem);
+	resp = nomem ? NULL : hs_response_error(status, NULL, c->req !=
+	    NULL && c->req->method == HTTP_HEAD, retry, hv.v, hv.n, &len);
 	strlist_free(&hv);
 	if (resp == NULL) {
 		conn_close(c, "out of memory");
@@ -266,6 +275,7 @@ conn_upgrade(struct conn *c)
 	char		 accept[HS_ACCEPT_KEY_SIZE], *resp, exts[256];
 	const char	*proto = NULL, *ext;
 	size_t		 len, i;
+	bool		 nomem = false;
 
 	hs_accept_key(hs_header(c->req, "Sec-WebSocket-Key"), accept);
 	if (r->protocols.n > 0)
@@ -274,15 +284,16 @@ conn_upgrade(struct conn *c)
 	else if (r->mode == MODE_PTY)
 		proto = hs_select_protocol(c->req, pty_protocols, 1);
 	for (i = 0; i < r->headers.n; i++)
-		strlist_add(&extra, r->headers.v[i]);
+		conn_list_add(&extra, r->headers.v[i], &nomem);
 	for (i = 0; i < r->headers_ws.n; i++)
-		strlist_add(&extra, r->headers_ws.v[i]);
+		conn_list_add(&extra, r->headers_ws.v[i], &nomem);
 	/* websockify's base64: the bytes travel as base64 text. */
 	if (proto != NULL && strcasecmp(proto, "base64") == 0 &&
 	    r->mode == MODE_BINARY && !session_messages_only(c->session))
 		session_use_base64(c->session);
 	ext = conn_negotiate_deflate(c, &pmd, exts, sizeof(exts));
-	resp = hs_response_101(accept, proto, ext, extra.v, extra.n, &len);
+	resp = nomem ? NULL : hs_response_101(accept, proto, ext, extra.v,
+	    extra.n, &len);
 	strlist_free(&extra);
 	/*
 	 * A terminal spawns later and needs the headers for its env. The
@@ -310,9 +321,10 @@ conn_open_sse(struct conn *c)
 	struct strlist	 hv = { NULL, 0 };
 	char		*resp = NULL;
 	size_t		 len;
+	bool		 nomem = false;
 
-	conn_http_headers(c, c->route, &hv);
-	if ((c->transport = transport_sse_new(c)) != NULL)
+	conn_http_headers(c, c->route, &hv, &nomem);
+	if (!nomem && (c->transport = transport_sse_new(c)) != NULL)
 		resp = transport_sse_head(hv.v, hv.n, &len);
 	strlist_free(&hv);
 	if (resp == NULL) {
@@ -784,6 +796,7 @@ conn_plain_request(struct conn *c, struct route *r)
 	struct static_result	 res = { 404, -1, 0, NULL, 0 };
 	struct strlist		 hv = { NULL, 0 };
 	bool			 head = c->req->method == HTTP_HEAD;
+	bool			 nomem = false;
 	char			*allow[] = { "Allow: GET, HEAD" };
 	char			 assets[PATH_MAX];
 	const char		*root, *path, *asset;
@@ -804,7 +817,12 @@ conn_plain_request(struct conn *c, struct route *r)
 	}
 	res.status = 404;
 	c->keep_alive = c->req->keep_alive && !server.stopping;
-	conn_http_headers(c, NULL, &hv);
+	conn_http_headers(c, NULL, &hv, &nomem);
+	if (nomem) {
+		strlist_free(&hv);
+		conn_http_respond(c, 503, "out of memory");
+		return;
+	}
 	root = cfg->static_dir;
 	path = c->path;
 	if ((asset = conn_pty_asset(c)) != NULL) {
