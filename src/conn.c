@@ -491,6 +491,9 @@ conn_update_client_reading(struct conn *c)
 	    !c->client.eof && !c->input_blocked &&
 	    buf_len(&c->in) < conn_socket_chunk(c) + WS_MAX_HEADER + 125;
 	watcher_set(&c->client.rd, on);
+	/* records read ahead while paused: the socket won't say so again */
+	if (on)
+		conn_tls_more(c);
 	if (!on && !c->client_hup && !c->client.eof &&
 	    (c->state == CONN_OPEN || c->state == CONN_CLOSING))
 		conn_watch_hangup(c, true);
