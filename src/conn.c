@@ -386,6 +386,9 @@ conn_update_client_reading(struct conn *c)
 	    buf_len(&c->in) < conn_socket_chunk(c) + WS_MAX_HEADER +
 	    WS_MAX_CONTROL_PAYLOAD;
 	watcher_set(&c->client.rd, on);
+	/* records read ahead while paused: the socket won't say so again */
+	if (on)
+		conn_tls_more(c);
 	if (!on && !c->client_hup && !c->client.eof &&
 	    (c->state == CONN_OPEN || c->state == CONN_CLOSING))
 		conn_watch_hangup(c, true);
