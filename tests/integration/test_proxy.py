@@ -195,19 +195,19 @@ def test_proxy_garbage_closed_without_response(pp, garbage):
     try:
         if garbage is None:
             garbage, _ = upgrade_bytes(pp.port, "/echo")
-        t0 = time.monotonic()
         try:
             conn.sendall(garbage)
         except ConnectionError:
             pass
         data = conn.recv_to_eof(timeout=5)
-        elapsed = time.monotonic() - t0
     finally:
         conn.close()
     assert data == b"", "answered a connection without a PROXY header: %r" \
         % data[:200]
-    # Closed at once, not by the 1s handshake timeout.
-    assert elapsed < 0.8, elapsed
+    # Closed for the bad header, not by the 1s handshake timeout (the log
+    # says which, so a loaded machine cannot blur the two).
+    assert "handshake timeout" not in pp.log(), pp.log()[-2000:]
+    assert "PROXY header" in pp.log(), pp.log()[-2000:]
     assert pp.proc.poll() is None
     # The listener still serves proper clients.
     env = env_after(pp.port, [proxy_v1("203.0.113.7", "127.0.0.1", 5555,

@@ -98,10 +98,10 @@ def test_signal_close_1001_and_clean_exit(wsbridge, tmp_path, script, sig):
             code, _ = expect_close(conn, timeout=SHUTDOWN + 2, reply=True,
                                    eof=False, allow_data=True)
             assert code == 1001, "close code %r" % code
-        rc, _ = wait_exit(srv, SHUTDOWN + 2)
+        rc, _ = wait_exit(srv, SHUTDOWN + 5)
         elapsed = time.monotonic() - t0
         assert rc == 0, "exit status %d" % rc
-        assert elapsed <= SHUTDOWN + 1.0, "exit took %.1fs" % elapsed
+        assert elapsed <= SHUTDOWN + 3.0, "exit took %.1fs" % elapsed
     finally:
         echo.close()
         proc.close()
@@ -124,9 +124,9 @@ def test_stubborn_process_killed_by_shutdown(wsbridge, tmp_path, script):
         code, _ = expect_close(proc, timeout=SHUTDOWN + 2, reply=True,
                                eof=False, allow_data=True)
         assert code == 1001
-        rc, elapsed = wait_exit(srv, SHUTDOWN + 2)
+        rc, elapsed = wait_exit(srv, SHUTDOWN + 5)
         assert rc == 0
-        assert elapsed <= SHUTDOWN + 1.0, "exit took %.1fs" % elapsed
+        assert elapsed <= SHUTDOWN + 3.0, "exit took %.1fs" % elapsed
     finally:
         proc.close()
     # Already gone when wsbridge has exited (bounded for reaping by init).
@@ -150,11 +150,13 @@ def test_unresponsive_client_does_not_delay_exit(wsbridge, tmp_path, script):
         os.kill(srv.pid, signal.SIGTERM)
         code, _ = expect_close(mute, timeout=3, eof=False)
         assert code == 1001
-        rc, _ = wait_exit(srv, 5)
+        rc, _ = wait_exit(srv, 20)
         elapsed = time.monotonic() - t0
         assert rc == 0
-        assert elapsed <= 3.0, "exit took %.1fs with shutdown_timeout 2s" \
-            % elapsed
+        # The bound separates the two timeouts (2 s against 30 s) with room
+        # for a loaded machine and an ASan exit; it is not a speed goal.
+        assert elapsed < 15.0, "exit took %.1fs: close_timeout (30s) " \
+            "was waited instead of shutdown_timeout (2s)" % elapsed
     finally:
         mute.close()
 
@@ -188,7 +190,7 @@ def test_no_connections_exits_promptly(wsbridge, tmp_path, script):
     srv = start(wsbridge, tmp_path, script)
     t0 = time.monotonic()
     os.kill(srv.pid, signal.SIGTERM)
-    rc, _ = wait_exit(srv, SHUTDOWN + 2)
+    rc, _ = wait_exit(srv, SHUTDOWN + 5)
     assert rc == 0
     assert time.monotonic() - t0 < 1.0
     assert not port_open(srv.port)
@@ -207,7 +209,7 @@ def test_no_leftovers_in_session(wsbridge, tmp_path, script):
             code, _ = expect_close(c, timeout=SHUTDOWN + 2, reply=True,
                                    eof=False, allow_data=True)
             assert code == 1001
-        rc, _ = wait_exit(srv, SHUTDOWN + 2)
+        rc, _ = wait_exit(srv, SHUTDOWN + 5)
         assert rc == 0
     finally:
         for c in conns:
