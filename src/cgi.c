@@ -453,14 +453,35 @@ cgi_log_at_exit(struct conn *c, const char *head, const char *tail,
 	backend_log_at_exit(&c->cgi->be, head, tail, json);
 }
 
+/* Spawn the program (after the reverse lookup, if any). */
+static void
+cgi_start(struct conn *c)
+{
+	struct backend_params	 bp;
+	struct proc_request	 q;
+	struct cgi		*g = c->cgi;
+	char			 err[256];
+
+	backend_init(&g->be, &backend_cgi_ops, &cgi_owner, c);
+	conn_backend_params(c, &bp, &q, 0, 0);
+	if (backend_start(&g->be, &bp, err, sizeof(err)) == -1) {
+		cgi_fail(c, err);
+		return;
+	}
+	g->out.rfd = g->be.rfd;
+	/* The request is in hand: no handshake deadline, no more reading. */
+	ev_timer_stop(server.loop, &c->deadline);
+	watcher_set(&c->client.rd, false);
+	ev_timer_start(server.loop, &g->timer);
+	endpoint_watch(&g->out, &g->out.rd, cgi_read_cb, g->out.rfd, EV_READ);
+	cgi_update_reading(c);
+}
+
 int
 cgi_request(struct conn *c, const char *dir, char *const *extra,
     size_t nextra)
 {
-	struct backend_params	 bp;
-	struct proc_request	 q;
 	struct cgi		*g;
-	char			 err[256];
 	size_t			 i;
 	int			 found;
 
@@ -486,19 +507,8 @@ cgi_request(struct conn *c, const char *dir, char *const *extra,
 	endpoint_init(&g->out, c, CONFIG_BUFFER_SIZE, NULL);
 	g->exit_status = -1;
 	backend_init(&g->be, &backend_cgi_ops, &cgi_owner, c);
-	conn_backend_params(c, &bp, &q, 0, 0);
-	if (backend_start(&c->cgi->be, &bp, err, sizeof(err)) == -1) {
-		cgi_fail(c, err);
-		return 1;
-	}
-	c->cgi->out.rfd = c->cgi->be.rfd;
-	/* The request is in hand: no handshake deadline, no more reading. */
-	ev_timer_stop(server.loop, &c->deadline);
-	watcher_set(&c->client.rd, false);
-	ev_timer_start(server.loop, &g->timer);
-	endpoint_watch(&c->cgi->out, &c->cgi->out.rd, cgi_read_cb,
-	    c->cgi->out.rfd, EV_READ);
-	cgi_update_reading(c);
+	if (conn_lookup(c, cgi_start) == 0)
+		cgi_start(c);
 	return 1;
 }
 

@@ -182,6 +182,7 @@ struct config {
 	char			*cgi_dir;	/* websocketd --cgidir, or NULL */
 	int64_t			 cgi_timeout_ms;
 	bool			 devconsole;
+	bool			 reverse_lookup;	/* REMOTE_HOST by DNS */
 	char			*user;
 	char			*group;
 	enum log_level		 log_level;

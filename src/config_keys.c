@@ -56,6 +56,8 @@ const struct config_key config_server_keys[] = {
 	{ "cgi_timeout", T_DURATION, C(cgi_timeout_ms), NOLINE, 1, BIG,
 	    false },
 	{ "devconsole", T_BOOL, C(devconsole), NOLINE, 0, 0, false },
+	{ "reverse_lookup", T_BOOL, C(reverse_lookup), NOLINE, 0, 0,
+	    false },
 	{ "user", T_STR, C(user), C(user_line), 0, 0, false },
 	{ "group", T_STR, C(group), C(group_line), 0, 0, false },
 	{ "log_level", T_LOGLEVEL, C(log_level), NOLINE, 0, 0, false },

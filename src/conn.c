@@ -32,6 +32,7 @@
 #include "conn.h"
 #include "listener.h"
 #include "auth_pool.h"
+#include "rdns.h"
 #include "forwarded.h"
 #include "hangup.h"
 #include "iplimit.h"
@@ -62,6 +63,7 @@ static const char *const conn_state_names[] = {
 	[CONN_TLS] = "tls",
 	[CONN_HTTP] = "http",
 	[CONN_AUTH] = "auth",
+	[CONN_LOOKUP] = "lookup",
 	[CONN_BACKEND] = "backend",
 	[CONN_OPEN] = "open",
 	[CONN_CLOSING] = "closing",
@@ -265,6 +267,10 @@ conn_close(struct conn *c, const char *reason)
 		auth_pool_cancel(c->auth);	/* no verdict for a freed c */
 		c->auth = NULL;
 	}
+	if (c->rdns != NULL) {
+		rdns_cancel(c->rdns);
+		c->rdns = NULL;
+	}
 	ev_timer_stop(server.loop, &c->send_timer);
 	conn_watch_hangup(c, false);
 	endpoint_close(&c->client);
@@ -277,6 +283,7 @@ conn_close(struct conn *c, const char *reason)
 	if (c->ip_counted)
 		iplimit_release((struct sockaddr *)&c->peer_addr);
 	free(c->remote_user);
+	free(c->remote_host);
 	if (c->file_fd != -1)
 		close(c->file_fd);
 	buf_free(&c->in);
@@ -713,7 +720,7 @@ conn_client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		conn_tls_more(c);
 		return;
 	}
-	if (c->state == CONN_AUTH) {
+	if (c->state == CONN_AUTH || c->state == CONN_LOOKUP) {
 		conn_read_auth(c);
 		conn_tls_more(c);
 		return;

@@ -134,8 +134,8 @@ static const struct opt_flag opt_flags[] = {
 	    "serve websocketd's developer console" },
 	{ "redirport", "PORT", NULL, OPT_LISTEN, G_COMPAT,
 	    "plain HTTP on PORT redirects (301) to the listeners" },
-	{ "reverselookup", NULL, NULL, OPT_MISC, G_COMPAT,
-	    "accepted; REMOTE_HOST stays the address (no DNS)" },
+	{ "reverselookup", NULL, "reverse_lookup", OPT_SERVER, G_COMPAT,
+	    "REMOTE_HOST: the client's host name (DNS, off the loop)" },
 	{ "c", "FILE", NULL, OPT_MISC, G_OTHER,
 	    "routes and settings from an INI file" },
 	{ "config", "FILE", NULL, OPT_MISC, G_OTHER, "same as -c" },
@@ -241,8 +241,6 @@ opt_misc(struct options *opts, const struct opt_use *u)
 		opts->version = b;
 	else if (strcmp(n, "license") == 0)
 		opts->license = b;
-	else if (strcmp(n, "reverselookup") == 0)
-		return;		/* accepted: see --help */
 	else
 		opts->help = b;
 }

@@ -209,7 +209,8 @@ proc_env_build(const struct route *r, const struct proc_request *q,
 	env_add(env, "PATH_INFO", q->path_info != NULL ? q->path_info : "");
 	env_add(env, "QUERY_STRING", q->query != NULL ? q->query : "");
 	env_add(env, "REMOTE_ADDR", q->peer_ip);
-	env_add(env, "REMOTE_HOST", q->peer_ip);
+	env_add(env, "REMOTE_HOST", q->remote_host != NULL ? q->remote_host :
+	    q->peer_ip);
 	snprintf(num, sizeof(num), "%d", q->peer_port);
 	env_add(env, "REMOTE_PORT", num);
 	if (q->remote_user != NULL)
