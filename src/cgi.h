@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #define CGI_HEAD_MAX	16384	/* the program's header block */
+#define CGI_BODY_CHUNK	16384	/* request body decoded per write */
 
 struct conn;
 
@@ -20,6 +21,8 @@ struct conn;
  */
 int	cgi_request(struct conn *, const char *dir, char *const *extra,
 	    size_t nextra);
+/* Request body bytes in c->in (or its stdin drained): pass them on. */
+void	cgi_body_pump(struct conn *);
 /* The client's buffer drained: read more of the program's output. */
 void	cgi_update_reading(struct conn *);
 /* The program was reaped. */

@@ -55,6 +55,7 @@ const struct config_key config_server_keys[] = {
 	{ "cgi_dir", T_STR, C(cgi_dir), C(cgi_dir_line), 0, 0, false },
 	{ "cgi_timeout", T_DURATION, C(cgi_timeout_ms), NOLINE, 1, BIG,
 	    false },
+	{ "cgi_max_body", T_SIZE, C(cgi_max_body), NOLINE, 0, BIG, false },
 	{ "devconsole", T_BOOL, C(devconsole), NOLINE, 0, 0, false },
 	{ "reverse_lookup", T_BOOL, C(reverse_lookup), NOLINE, 0, 0,
 	    false },

@@ -683,6 +683,34 @@ conn_read_auth(struct conn *c)
 	buf_commit(&c->in, (size_t)n);
 }
 
+/*
+ * A CGI request's body: one read into c->in when the program has taken
+ * what came before (cgi_body_pump stops reading while its stdin is
+ * full, so a slow reader holds the client, not memory).
+ */
+static void
+conn_read_cgi_body(struct conn *c)
+{
+	uint8_t	*p;
+	ssize_t	 n;
+
+	if (buf_len(&c->in) == 0) {
+		if ((p = buf_reserve(&c->in, CONN_SOCKET_CHUNK_MIN)) == NULL) {
+			conn_close(c, "out of memory");
+			return;
+		}
+		n = client_recv(c, p, CONN_SOCKET_CHUNK_MIN);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			conn_close(c, "client gone during the request body");
+			return;
+		}
+		buf_commit(&c->in, (size_t)n);
+	}
+	cgi_body_pump(c);
+}
+
 /* Lingering close: discard what the client still sends until EOF. */
 static void
 conn_read_discard(struct conn *c)
@@ -713,6 +741,11 @@ conn_client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	(void)loop, (void)revents;
 	if (c->state == CONN_TLS) {
 		conn_tls_step(c);
+		return;
+	}
+	if (c->state == CONN_HTTP && c->cgi != NULL) {
+		conn_read_cgi_body(c);
+		conn_tls_more(c);
 		return;
 	}
 	if (c->state == CONN_HTTP || c->state == CONN_ACCEPTED) {

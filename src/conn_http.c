@@ -802,7 +802,8 @@ conn_pty_page(struct conn *c, bool head)
 	free(missing);
 }
 
-/* Plain GET/HEAD: a static file, the devconsole, 426 or 404. */
+/* Plain GET/HEAD: a CGI program, a static file, the devconsole, 426 or
+ * 404; other methods and bodies: CGI only. */
 static void
 conn_plain_request(struct conn *c, struct route *r)
 {
@@ -815,7 +816,22 @@ conn_plain_request(struct conn *c, struct route *r)
 	const char		*root, *path, *asset;
 	int			 rv;
 
-	if (c->req->method != HTTP_GET && !head) {
+	if ((c->req->method != HTTP_GET && !head) || c->req->has_body) {
+		/* As Go's net/http/cgi (websocketd): any method to CGI. */
+		if (cfg->cgi_dir != NULL && c->req->method != HTTP_CONNECT &&
+		    !conn_is_metrics(c) && (c->listener == NULL ||
+		    !c->listener->metrics_only)) {
+			c->keep_alive = false;
+			conn_http_headers(c, NULL, &hv);
+			rv = cgi_request(c, cfg->cgi_dir, hv.v, hv.n);
+			strlist_free(&hv);
+			if (rv == 1)
+				return;
+		}
+		if (c->req->has_body) {
+			conn_http_respond(c, 400, "request body not supported");
+			return;
+		}
 		c->status = 405;
 		conn_http_error(c, 405, allow, 1);
 		return;
@@ -1007,6 +1023,11 @@ conn_handle_request(struct conn *c)
 	}
 	conn_apply_forwarded(c);
 	kind = hs_classify(c->req, &status, &why);
+	/* Only CGI takes a body; unread, it would be the next request. */
+	if (c->req->has_body && (kind != HS_PLAIN || cfg->cgi_dir == NULL)) {
+		conn_http_respond(c, 400, "request body not supported");
+		return;
+	}
 	r = config_match(cfg, path, &rest);
 	if (c->listener == NULL || !c->listener->metrics_only)
 		c->matched = r;

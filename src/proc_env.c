@@ -181,7 +181,7 @@ char **
 proc_env_build(const struct route *r, const struct proc_request *q,
     struct strlist *env)
 {
-	char			 num[16];
+	char			 num[24];
 	const char		*val, *script;
 	size_t			 i;
 
@@ -199,8 +199,16 @@ proc_env_build(const struct route *r, const struct proc_request *q,
 	env_add_server_name(env, q);
 	snprintf(num, sizeof(num), "%d", q->local_port);
 	env_add(env, "SERVER_PORT", num);
-	env_add(env, "REQUEST_METHOD", q->req->method == HTTP_HEAD ? "HEAD" :
-	    "GET");
+	env_add(env, "REQUEST_METHOD", r == NULL ?
+	    llhttp_method_name((llhttp_method_t)q->req->method) :
+	    q->req->method == HTTP_HEAD ? "HEAD" : "GET");
+	/* RFC 3875 4.1.2, 4.1.3; a chunked body has no length: read to EOF. */
+	if (r == NULL && q->req->has_body && q->req->content_length >= 0) {
+		snprintf(num, sizeof(num), "%lld", q->req->content_length);
+		env_add(env, "CONTENT_LENGTH", num);
+	}
+	if (r == NULL && (val = hs_header(q->req, "Content-Type")) != NULL)
+		env_add(env, "CONTENT_TYPE", val);
 	if (r == NULL && q->program != NULL)
 		env_add(env, "SCRIPT_FILENAME", q->program);
 	env_add(env, "REQUEST_URI", q->req->url);

@@ -20,9 +20,9 @@ import pytest
 
 from cfgutil import server_section, start_config, wait_log, write_config
 from conftest import free_port
-from wsutil import (connect_tcp, open_ws, raw_handshake, read_response,
-                    recv_message, request_bytes, send_frame, wait_until,
-                    write_script, OP_TEXT)
+from wsutil import (RawConn, connect_tcp, open_ws, raw_handshake,
+                    read_response, recv_message, request_bytes, rss_kib,
+                    send_frame, wait_until, write_script, OP_TEXT)
 
 # getnameinfo for two documentation addresses made deterministic: 192.0.2.1
 # blocks until the test releases it (a resolver that hangs), 192.0.2.2 has
@@ -175,3 +175,140 @@ def test_hanging_lookup_times_out_and_stalls_nobody(wsbridge, tmp_path,
     assert time.monotonic() - t0 < 30
     assert env_of(a) == {"host": "192.0.2.1", "addr": "192.0.2.1"}
     wait_log(srv, "reverse lookup timed out")
+
+
+# --- --cgidir request bodies ----------------------------------------------
+
+CAT_CGI = ('printf "Content-Type: text/plain\\n\\n"\n'
+           'echo "m=$REQUEST_METHOD l=${CONTENT_LENGTH-unset} '
+           't=${CONTENT_TYPE-unset}"\n'
+           'cat\n')
+
+
+def cgi_dir(tmp_path, name, body):
+    d = tmp_path / "cgi"
+    d.mkdir(exist_ok=True)
+    write_script(d / name, body)
+    return d
+
+
+def cgi_request(port, method, path, headers=(), body=b"", chunks=None):
+    """One request; chunks (a list) are sent as a chunked body, in
+    separate writes."""
+    conn = connect_tcp(port)
+    hdrs = [("Host", "127.0.0.1:%d" % port), ("Connection", "close")]
+    hdrs += list(headers)
+    if chunks is not None:
+        hdrs.append(("Transfer-Encoding", "chunked"))
+    elif body:
+        hdrs.append(("Content-Length", str(len(body))))
+    conn.sendall(request_bytes(method, path, hdrs))
+    if chunks is not None:
+        for c in chunks:
+            conn.sendall(b"%x\r\n%s\r\n" % (len(c), c))
+        conn.sendall(b"0\r\n\r\n")
+    elif body:
+        conn.sendall(body)
+    return read_response(conn)
+
+
+def test_cgi_post_content_length(wsbridge, tmp_path):
+    d = cgi_dir(tmp_path, "cat", CAT_CGI)
+    srv = wsbridge("--cgidir", str(d))
+    head = cgi_request(srv.port, "POST", "/cat", [
+        ("Content-Type", "application/x-www-form-urlencoded")],
+        body=b"a=1&b=2")
+    assert head.status == 200, head
+    assert head.body == (b"m=POST l=7 t=application/x-www-form-urlencoded\n"
+                         b"a=1&b=2")
+
+
+def test_cgi_chunked_body_is_decoded(wsbridge, tmp_path):
+    d = cgi_dir(tmp_path, "cat", CAT_CGI)
+    srv = wsbridge("--cgidir", str(d))
+    chunks = [b"first ", b"x" * 70000, b" last"]
+    head = cgi_request(srv.port, "PUT", "/cat", chunks=chunks)
+    assert head.status == 200, head
+    # No length is known: CONTENT_LENGTH is unset, the program reads to EOF.
+    assert head.body == b"m=PUT l=unset t=unset\n" + b"".join(chunks)
+
+
+def test_cgi_other_methods_without_body(wsbridge, tmp_path):
+    d = cgi_dir(tmp_path, "cat", CAT_CGI)
+    srv = wsbridge("--cgidir", str(d))
+    head = cgi_request(srv.port, "DELETE", "/cat")
+    assert head.status == 200, head
+    assert head.body == b"m=DELETE l=unset t=unset\n"
+    # Not a program: still 405, and a body there is refused.
+    assert cgi_request(srv.port, "POST", "/none").status == 405
+    assert cgi_request(srv.port, "POST", "/none", body=b"x").status == 400
+
+
+def test_cgi_body_over_the_limit_is_413(wsbridge, tmp_path):
+    ran = tmp_path / "ran"
+    d = cgi_dir(tmp_path, "slurp", 'touch %s\ncat >/dev/null\n'
+                'printf "Content-Type: text/plain\\n\\nok"\n' % ran)
+    srv = wsbridge("--cgidir", str(d), "--cgi-max-body", "1000")
+    # A Content-Length over the limit: 413 before anything runs.
+    head = cgi_request(srv.port, "POST", "/slurp", body=b"y" * 1001)
+    assert head.status == 413, head
+    assert not ran.exists()
+    assert cgi_request(srv.port, "POST", "/slurp",
+                       body=b"y" * 1000).status == 200
+    ran.unlink()
+    # Chunked: found out while streaming; the program has sent nothing.
+    head = cgi_request(srv.port, "POST", "/slurp",
+                       chunks=[b"z" * 600, b"z" * 600])
+    assert head.status == 413, head
+
+
+def test_cgi_malformed_chunked_body_is_400(wsbridge, tmp_path):
+    d = cgi_dir(tmp_path, "slurp", 'cat >/dev/null\n'
+                'printf "Content-Type: text/plain\\n\\nok"\n')
+    srv = wsbridge("--cgidir", str(d))
+    conn = connect_tcp(srv.port)
+    conn.sendall(request_bytes("POST", "/slurp", [
+        ("Host", "127.0.0.1"), ("Transfer-Encoding", "chunked")])
+        + b"5\r\nhelloXX\r\n0\r\n\r\n")
+    head = read_response(conn)
+    assert head.status == 400, head
+
+
+def test_cgi_slow_reader_holds_the_client_not_memory(wsbridge, tmp_path):
+    """Its stdin full, wsbridge stops reading the client: what the client
+    manages to send stays far below the body, and wsbridge's memory flat."""
+    release = tmp_path / "release"
+    d = cgi_dir(tmp_path, "slow", 'i=0\nwhile [ ! -e %s ] && [ $i -lt 3000 ]; '
+                'do sleep 0.01; i=$((i+1)); done\n'
+                'n=$(wc -c)\nprintf "Content-Type: text/plain\\n\\n%%s" "$n"\n'
+                % release)
+    srv = wsbridge("--cgidir", str(d), "--cgi-max-body", "1G")
+    total = 64 << 20
+    rss0 = rss_kib(srv.pid)
+    sock = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+    sock.sendall(request_bytes("POST", "/slow", [
+        ("Host", "127.0.0.1"), ("Content-Length", str(total))]))
+    sock.setblocking(False)
+    block = b"b" * 65536
+    sent = 0
+    for _ in range(20000):              # bounded: stops once it blocks
+        try:
+            sent += sock.send(block[:min(len(block), total - sent)])
+        except BlockingIOError:
+            _, w, _ = select.select([], [sock], [], 1.0)
+            if not w:
+                break
+    # Pipe (64K) + wsbridge's 32K + both sockets' buffers: a few MiB.
+    grew = rss_kib(srv.pid) - rss0
+    print("slow CGI reader: client sent %d bytes before blocking, "
+          "wsbridge RSS +%d KiB" % (sent, grew))
+    assert sent < 24 << 20, sent
+    assert grew < 16 * 1024, grew
+    release.touch()
+    sock.setblocking(True)
+    while sent < total:
+        sent += sock.send(block[:min(len(block), total - sent)])
+    conn = RawConn(sock)
+    head = read_response(conn, timeout=60)
+    assert head.status == 200, head
+    assert head.body == str(total).encode()
