@@ -603,8 +603,8 @@ proc_start(struct backend *b, const struct backend_params *bp, char *err,
 
 /*
  * A CGI program (the request's program) over pipes, in its own
- * directory as Go's net/http/cgi runs it. Its stdin is closed at once
- * (no request bodies): rfd is its stdout, there is no wfd.
+ * directory as Go's net/http/cgi runs it: rfd is its stdout, wfd its
+ * stdin (for the request body; the owner closes it at once without).
  */
 static int
 proc_start_cgi(struct backend *b, const struct backend_params *bp,
@@ -640,14 +640,16 @@ proc_start_cgi(struct backend *b, const struct backend_params *bp,
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
 	strlist_free(&env);
-	close_fds(fds, 4);	/* the child's ends, and our end of its stdin */
+	close_fds(fds, 3);	/* the child's ends */
 	if (rv != 0) {
 		snprintf(err, errsz, "spawn %s: %s", argv[0], strerror(rv));
-		close_fds(fds + 4, 2);
+		close_fds(fds + 3, 3);
 		return -1;
 	}
+	set_nonblock(fds[3]);
 	set_nonblock(fds[4]);
 	set_nonblock(fds[5]);
+	b->wfd = fds[3];
 	b->rfd = fds[4];
 	if ((b->u.proc = proc_new(b, bp, pid, fds[5])) == NULL) {
 		snprintf(err, errsz, "spawn %s: out of memory", argv[0]);

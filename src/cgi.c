@@ -38,6 +38,10 @@ struct cgi {
 	struct endpoint	 out;		/* its stdout */
 	bool		 exited;
 	int		 exit_status;	/* wait status, -1 unknown */
+	/* The request body, decoded, on its way to the program's stdin. */
+	char		*body;		/* CGI_BODY_CHUNK bytes */
+	size_t		 body_off, body_len;
+	long long	 body_total;
 };
 
 static void	cgi_read_cb(struct ev_loop *, ev_io *, int);
@@ -483,14 +487,145 @@ cgi_log_at_exit(struct conn *c, const char *head, const char *tail,
 	backend_log_at_exit(&c->cgi->be, head, tail, json);
 }
 
+/* The body cannot go on: 400/413 before the program's head, else close. */
+static void
+cgi_body_error(struct conn *c, int status, const char *why)
+{
+	struct cgi	*g = c->cgi;
+
+	log_info("conn %llu %s %s: %d: %s", (unsigned long long)c->id,
+	    c->peer, c->path, status, why);
+	backend_terminate(&g->be);
+	if (g->head_done) {
+		conn_close(c, why);
+		return;
+	}
+	ev_timer_stop(server.loop, &g->timer);
+	endpoint_close(&g->out);
+	conn_http_respond(c, status, why);
+}
+
+/* Its stdin takes no more: the rest of the body is not wanted. */
+static void
+cgi_body_end(struct conn *c)
+{
+	struct cgi	*g = c->cgi;
+
+	watcher_set(&g->out.wr, false);
+	if (g->out.wfd != -1)
+		close(g->out.wfd);
+	g->out.wfd = -1;
+	free(g->body);
+	g->body = NULL;
+	g->body_off = g->body_len = 0;
+	watcher_set(&c->client.rd, false);
+}
+
+void
+cgi_body_pump(struct conn *c)
+{
+	struct cgi	*g = c->cgi;
+	const char	*why;
+	size_t		 outlen;
+	ssize_t		 n;
+	int		 status;
+
+	while (c->state == CONN_HTTP && g->body != NULL) {
+		if (g->body_off < g->body_len) {
+			n = write(g->out.wfd, g->body + g->body_off,
+			    g->body_len - g->body_off);
+			if (n == -1 && errno == EINTR)
+				continue;
+			if (n == -1 && errno == EAGAIN) {
+				/* Full: hold the client until it drains. */
+				watcher_set(&c->client.rd, false);
+				watcher_set(&g->out.wr, true);
+				return;
+			}
+			if (n == -1) {	/* EPIPE: it stopped reading */
+				cgi_body_end(c);
+				return;
+			}
+			g->body_off += (size_t)n;
+			continue;
+		}
+		watcher_set(&g->out.wr, false);
+		if (c->req->body_done) {
+			cgi_body_end(c);	/* EOF on its stdin */
+			return;
+		}
+		if (buf_len(&c->in) == 0) {
+			watcher_set(&c->client.rd, true);
+			return;
+		}
+		n = hs_body(c->req, (const char *)buf_head(&c->in),
+		    buf_len(&c->in), g->body, CGI_BODY_CHUNK, &outlen, &status,
+		    &why);
+		if (n == -1) {
+			cgi_body_error(c, 400, why != NULL ? why :
+			    "malformed request body");
+			return;
+		}
+		buf_consume(&c->in, (size_t)n);
+		g->body_off = 0;
+		g->body_len = outlen;
+		g->body_total += (long long)outlen;
+		if (g->body_total > c->cref->cfg->cgi_max_body) {
+			cgi_body_error(c, 413, "request body too large");
+			return;
+		}
+	}
+}
+
+/* Fires when the program's stdin has room again. */
+static void
+cgi_write_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop, (void)revents;
+	cgi_body_pump(w->data);
+}
+
+/* Spawn the program (after the reverse lookup, if any). */
+static void
+cgi_start(struct conn *c)
+{
+	struct backend_params	 bp;
+	struct proc_request	 q;
+	struct cgi		*g = c->cgi;
+	char			 err[256];
+
+	backend_init(&g->be, &backend_cgi_ops, &cgi_owner, c);
+	conn_backend_params(c, &bp, &q, 0, 0);
+	if (backend_start(&g->be, &bp, err, sizeof(err)) == -1) {
+		cgi_fail(c, err);
+		return;
+	}
+	g->out.rfd = g->be.rfd;
+	g->out.wfd = g->be.wfd;
+	/* The request is in hand: no handshake deadline, no more reading. */
+	ev_timer_stop(server.loop, &c->deadline);
+	watcher_set(&c->client.rd, false);
+	ev_timer_start(server.loop, &g->timer);
+	endpoint_watch(&g->out, &g->out.rd, cgi_read_cb, g->out.rfd, EV_READ);
+	if (c->req->has_body && (g->body = malloc(CGI_BODY_CHUNK)) != NULL) {
+		endpoint_watch(&g->out, &g->out.wr, cgi_write_cb, g->out.wfd,
+		    EV_WRITE);
+		cgi_body_pump(c);
+		if (c->state != CONN_HTTP || c->cgi == NULL)
+			return;
+	} else if (c->req->has_body) {
+		cgi_body_error(c, 503, "out of memory");
+		return;
+	} else
+		cgi_body_end(c);	/* no body: EOF on its stdin at once */
+	cgi_update_reading(c);
+}
+
 int
 cgi_request(struct conn *c, const char *dir, char *const *extra,
     size_t nextra)
 {
-	struct backend_params	 bp;
-	struct proc_request	 q;
 	struct cgi		*g;
-	char			 err[256];
 	size_t			 i;
 	int			 found;
 
@@ -510,6 +645,13 @@ cgi_request(struct conn *c, const char *dir, char *const *extra,
 		conn_http_respond(c, 503, "out of memory");
 		return 1;
 	}
+	if (c->req->content_length > c->cref->cfg->cgi_max_body) {
+		log_info("conn %llu %s %s: 413: request body too large",
+		    (unsigned long long)c->id, c->peer, c->path);
+		conn_http_respond(c, 413, NULL);
+		free(g);
+		return 1;
+	}
 	for (i = 0; i < nextra; i++)
 		if (strlist_try_add(&g->extra, extra[i]) == -1) {
 			strlist_free(&g->extra);
@@ -525,19 +667,8 @@ cgi_request(struct conn *c, const char *dir, char *const *extra,
 	endpoint_init(&g->out, c, CONFIG_BUFFER_SIZE, NULL);
 	g->exit_status = -1;
 	backend_init(&g->be, &backend_cgi_ops, &cgi_owner, c);
-	conn_backend_params(c, &bp, &q, 0, 0);
-	if (backend_start(&c->cgi->be, &bp, err, sizeof(err)) == -1) {
-		cgi_fail(c, err);
-		return 1;
-	}
-	c->cgi->out.rfd = c->cgi->be.rfd;
-	/* The request is in hand: no handshake deadline, no more reading. */
-	ev_timer_stop(server.loop, &c->deadline);
-	watcher_set(&c->client.rd, false);
-	ev_timer_start(server.loop, &g->timer);
-	endpoint_watch(&c->cgi->out, &c->cgi->out.rd, cgi_read_cb,
-	    c->cgi->out.rfd, EV_READ);
-	cgi_update_reading(c);
+	if (conn_lookup(c, cgi_start) == 0)
+		cgi_start(c);
 	return 1;
 }
 
@@ -550,6 +681,7 @@ cgi_free(struct conn *c)
 	backend_stop(&c->cgi->be);
 	ev_timer_stop(server.loop, &c->cgi->timer);
 	strlist_free(&c->cgi->extra);
+	free(c->cgi->body);
 	free(c->cgi);
 	c->cgi = NULL;
 }

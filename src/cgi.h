@@ -1,7 +1,7 @@
 /*
- * websocketd's --cgidir: a plain GET or HEAD for a program under cgi_dir
- * runs it as CGI/1.1 (RFC 3875) and sends its parsed output. Request
- * bodies are not supported (other methods get 405 before this).
+ * websocketd's --cgidir: a plain request (any method but CONNECT) for a
+ * program under cgi_dir runs it as CGI/1.1 (RFC 3875): the request body
+ * streams to its stdin, its parsed output goes back to the client.
  */
 #ifndef CGI_H
 #define CGI_H
@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #define CGI_HEAD_MAX	16384	/* the program's header block */
+#define CGI_BODY_CHUNK	16384	/* request body decoded per write */
 
 struct conn;
 
@@ -20,6 +21,8 @@ struct conn;
  */
 int	cgi_request(struct conn *, const char *dir, char *const *extra,
 	    size_t nextra);
+/* Request body bytes in c->in (or its stdin drained): pass them on. */
+void	cgi_body_pump(struct conn *);
 /* The client's buffer drained: read more of the program's output. */
 void	cgi_update_reading(struct conn *);
 /* The program was reaped. */

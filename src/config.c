@@ -163,6 +163,7 @@ config_new(void)
 	cfg->max_connections = CONFIG_MAX_CONNECTIONS;
 	cfg->handshake_timeout_ms = CONFIG_HANDSHAKE_TIMEOUT_MS;
 	cfg->cgi_timeout_ms = CONFIG_CGI_TIMEOUT_MS;
+	cfg->cgi_max_body = CONFIG_CGI_MAX_BODY;
 	cfg->close_timeout_ms = CONFIG_CLOSE_TIMEOUT_MS;
 	cfg->shutdown_timeout_ms = CONFIG_SHUTDOWN_TIMEOUT_MS;
 	cfg->max_header_size = CONFIG_MAX_HEADER_SIZE;

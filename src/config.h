@@ -17,6 +17,7 @@
 #define CONFIG_MAX_CONNECTIONS		10000
 #define CONFIG_HANDSHAKE_TIMEOUT_MS	10000
 #define CONFIG_CGI_TIMEOUT_MS		30000
+#define CONFIG_CGI_MAX_BODY		(10LL * 1024 * 1024)
 #define CONFIG_CLOSE_TIMEOUT_MS		5000
 #define CONFIG_SHUTDOWN_TIMEOUT_MS	10000
 #define CONFIG_MAX_HEADER_SIZE		(16 * 1024)
@@ -187,7 +188,9 @@ struct config {
 	char			*static_dir;
 	char			*cgi_dir;	/* websocketd --cgidir, or NULL */
 	int64_t			 cgi_timeout_ms;
+	int64_t			 cgi_max_body;	/* request body, bytes */
 	bool			 devconsole;
+	bool			 reverse_lookup;	/* REMOTE_HOST by DNS */
 	char			*user;
 	char			*group;
 	enum log_level		 log_level;

@@ -32,6 +32,7 @@
 #include "conn.h"
 #include "listener.h"
 #include "auth_pool.h"
+#include "rdns.h"
 #include "forwarded.h"
 #include "hangup.h"
 #include "iplimit.h"
@@ -62,6 +63,7 @@ static const char *const conn_state_names[] = {
 	[CONN_TLS] = "tls",
 	[CONN_HTTP] = "http",
 	[CONN_AUTH] = "auth",
+	[CONN_LOOKUP] = "lookup",
 	[CONN_BACKEND] = "backend",
 	[CONN_OPEN] = "open",
 	[CONN_CLOSING] = "closing",
@@ -272,6 +274,10 @@ conn_close(struct conn *c, const char *reason)
 		auth_pool_cancel(c->auth);	/* no verdict for a freed c */
 		c->auth = NULL;
 	}
+	if (c->rdns != NULL) {
+		rdns_cancel(c->rdns);
+		c->rdns = NULL;
+	}
 	ev_timer_stop(server.loop, &c->send_timer);
 	conn_watch_hangup(c, false);
 	endpoint_close(&c->client);
@@ -284,6 +290,7 @@ conn_close(struct conn *c, const char *reason)
 	if (c->ip_counted)
 		iplimit_release((struct sockaddr *)&c->peer_addr);
 	free(c->remote_user);
+	free(c->remote_host);
 	if (c->file_fd != -1)
 		close(c->file_fd);
 	buf_free(&c->in);
@@ -688,6 +695,34 @@ conn_read_auth(struct conn *c)
 	buf_commit(&c->in, (size_t)n);
 }
 
+/*
+ * A CGI request's body: one read into c->in when the program has taken
+ * what came before (cgi_body_pump stops reading while its stdin is
+ * full, so a slow reader holds the client, not memory).
+ */
+static void
+conn_read_cgi_body(struct conn *c)
+{
+	uint8_t	*p;
+	ssize_t	 n;
+
+	if (buf_len(&c->in) == 0) {
+		if ((p = buf_reserve(&c->in, CONN_SOCKET_CHUNK_MIN)) == NULL) {
+			conn_close(c, "out of memory");
+			return;
+		}
+		n = client_recv(c, p, CONN_SOCKET_CHUNK_MIN);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			conn_close(c, "client gone during the request body");
+			return;
+		}
+		buf_commit(&c->in, (size_t)n);
+	}
+	cgi_body_pump(c);
+}
+
 /* Lingering close: discard what the client still sends until EOF. */
 static void
 conn_read_discard(struct conn *c)
@@ -720,12 +755,17 @@ conn_client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		conn_tls_step(c);
 		return;
 	}
+	if (c->state == CONN_HTTP && c->cgi != NULL) {
+		conn_read_cgi_body(c);
+		conn_tls_more(c);
+		return;
+	}
 	if (c->state == CONN_HTTP || c->state == CONN_ACCEPTED) {
 		conn_read_http(c);
 		conn_tls_more(c);
 		return;
 	}
-	if (c->state == CONN_AUTH) {
+	if (c->state == CONN_AUTH || c->state == CONN_LOOKUP) {
 		conn_read_auth(c);
 		conn_tls_more(c);
 		return;

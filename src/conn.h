@@ -40,6 +40,7 @@ enum conn_state {
 	CONN_TLS,
 	CONN_HTTP,
 	CONN_AUTH,	/* waiting for the password check (auth_pool) */
+	CONN_LOOKUP,	/* waiting for the client's host name (rdns) */
 	CONN_BACKEND,	/* waiting for the backend (TCP connect) */
 	CONN_OPEN,
 	CONN_CLOSING,
@@ -52,6 +53,7 @@ struct pmd;
 struct tls_conn;
 struct listener;
 struct auth_pool_job;
+struct jobpool_job;
 
 /* A configuration shared by connections, freed with its last user. */
 struct config_ref {
@@ -88,6 +90,9 @@ struct conn {
 	bool			 ip_counted;	/* in the per-address count */
 	char			*remote_user;	/* authenticated user */
 	struct auth_pool_job	*auth;		/* password being hashed */
+	struct jobpool_job	*rdns;		/* host name being looked up */
+	char			*remote_host;	/* its result, or the address */
+	void			(*rdns_then)(struct conn *);	/* after it */
 	char			 peer[INET6_ADDRSTRLEN + 8];
 	char			 peer_ip[INET6_ADDRSTRLEN];
 	int			 peer_port;

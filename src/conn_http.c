@@ -11,6 +11,7 @@
 #include "cgi.h"
 #include "listener.h"
 #include "auth_pool.h"
+#include "rdns.h"
 #include "forwarded.h"
 #include "http_response.h"
 #include "iplimit.h"
@@ -556,6 +557,7 @@ conn_backend_params(struct conn *c, struct backend_params *bp,
 	q->path_info = c->path_info;
 	q->program = c->program;
 	q->remote_user = c->remote_user;
+	q->remote_host = c->remote_host;
 	if ((q->tls = c->tls != NULL)) {
 		q->tls_protocol = tls_version(c->tls);
 		q->tls_verify = tls_verify_result(c->tls);
@@ -574,11 +576,77 @@ conn_backend_params(struct conn *c, struct backend_params *bp,
 	bp->rows = rows;
 }
 
+/* The lookup is over: name (NULL: none) becomes REMOTE_HOST. */
+static void
+conn_lookup_finish(struct conn *c, const char *name)
+{
+	void	(*then)(struct conn *) = c->rdns_then;
+
+	c->rdns = NULL;
+	conn_deadline(c, 0);
+	if ((c->remote_host = strdup(name != NULL ? name : c->peer_ip)) ==
+	    NULL) {
+		conn_http_respond(c, 503, "out of memory");
+		return;
+	}
+	log_debug("conn %llu %s: REMOTE_HOST %s", (unsigned long long)c->id,
+	    c->peer, c->remote_host);
+	conn_set_state(c, CONN_HTTP);
+	then(c);
+}
+
+/* Fires on the loop with the client's host name (NULL: none). */
+static void
+conn_lookup_done_cb(void *arg, const char *name)
+{
+	conn_lookup_finish(arg, name);
+}
+
+void
+conn_lookup_timeout(struct conn *c)
+{
+	log_info("conn %llu %s: reverse lookup timed out",
+	    (unsigned long long)c->id, c->peer);
+	rdns_cancel(c->rdns);
+	conn_lookup_finish(c, NULL);
+}
+
+/*
+ * --reverselookup, before a program is spawned: 1 the name is being
+ * looked up (then(c) follows, at most RDNS_TIMEOUT_MS later, with the
+ * address when there is no name); 0 go on now.
+ */
+int
+conn_lookup(struct conn *c, void (*then)(struct conn *))
+{
+	socklen_t	 len;
+
+	if (!c->cref->cfg->reverse_lookup || c->remote_host != NULL)
+		return 0;
+	len = c->peer_addr.ss_family == AF_INET6 ?
+	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	c->rdns_then = then;
+	c->rdns = rdns_submit(server.loop, (struct sockaddr *)&c->peer_addr,
+	    len, c->peer_ip, conn_lookup_done_cb, c);
+	if (c->rdns == NULL) {
+		log_info("conn %llu %s: reverse lookup queue full",
+		    (unsigned long long)c->id, c->peer);
+		return 0;
+	}
+	conn_set_state(c, CONN_LOOKUP);
+	conn_deadline(c, RDNS_TIMEOUT_MS);
+	return 1;
+}
+
 /* Start the route's backend; the 101 follows once it exists. */
 static void
 conn_start_backend(struct conn *c)
 {
 	char	 err[256];
+
+	if ((backend_ops_for(c->route)->flags & BACKEND_F_PROCESS) &&
+	    conn_lookup(c, conn_start_backend) == 1)
+		return;
 
 	conn_set_state(c, CONN_BACKEND);
 	/* The backend's own timer bounds a connect. */
@@ -788,7 +856,8 @@ conn_pty_page(struct conn *c, bool head)
 	free(missing);
 }
 
-/* Plain GET/HEAD: a static file, the devconsole, 426 or 404. */
+/* Plain GET/HEAD: a CGI program, a static file, the devconsole, 426 or
+ * 404; other methods and bodies: CGI only. */
 static void
 conn_plain_request(struct conn *c, struct route *r)
 {
@@ -802,7 +871,27 @@ conn_plain_request(struct conn *c, struct route *r)
 	const char		*root, *path, *asset;
 	int			 rv;
 
-	if (c->req->method != HTTP_GET && !head) {
+	if ((c->req->method != HTTP_GET && !head) || c->req->has_body) {
+		/* As Go's net/http/cgi (websocketd): any method to CGI. */
+		if (cfg->cgi_dir != NULL && c->req->method != HTTP_CONNECT &&
+		    !conn_is_metrics(c) && (c->listener == NULL ||
+		    !c->listener->metrics_only)) {
+			c->keep_alive = false;
+			conn_http_headers(c, NULL, &hv, &nomem);
+			if (nomem) {
+				strlist_free(&hv);
+				conn_http_respond(c, 503, "out of memory");
+				return;
+			}
+			rv = cgi_request(c, cfg->cgi_dir, hv.v, hv.n);
+			strlist_free(&hv);
+			if (rv == 1)
+				return;
+		}
+		if (c->req->has_body) {
+			conn_http_respond(c, 400, "request body not supported");
+			return;
+		}
 		c->status = 405;
 		conn_http_error(c, 405, allow, 1);
 		return;
@@ -1025,6 +1114,11 @@ conn_handle_request(struct conn *c)
 	}
 	conn_apply_forwarded(c);
 	kind = hs_classify(c->req, &status, &why);
+	/* Only CGI takes a body; unread, it would be the next request. */
+	if (c->req->has_body && (kind != HS_PLAIN || cfg->cgi_dir == NULL)) {
+		conn_http_respond(c, 400, "request body not supported");
+		return;
+	}
 	r = config_match(cfg, path, &rest);
 	if (c->listener == NULL || !c->listener->metrics_only)
 		c->matched = r;

@@ -20,6 +20,10 @@ size_t	conn_socket_chunk(const struct conn *);
 /* Bytes for the client, without a copy when large; -1 closed it. */
 int	conn_client_write_through(struct conn *, const struct iovec *, int);
 void	conn_deadline(struct conn *, int64_t ms);
+/* --reverselookup: 1 while REMOTE_HOST is looked up, then(c) follows. */
+int	conn_lookup(struct conn *, void (*then)(struct conn *));
+/* The lookup's deadline passed: go on with the address. */
+void	conn_lookup_timeout(struct conn *);
 int	conn_send_raw(struct conn *, const void *, size_t);
 /* A message (or a piece: fin false) to the client, by its transport. */
 int	conn_deliver(struct conn *, enum msg_type, const void *, size_t,

@@ -90,6 +90,9 @@ conn_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		    (unsigned long long)c->id, c->peer);
 		conn_close(c, "handshake timeout");
 		break;
+	case CONN_LOOKUP:
+		conn_lookup_timeout(c);
+		break;
 	case CONN_OPEN:
 		if (c->client_hup) {
 			log_info("conn %llu %s: client gone, its data not "

@@ -166,14 +166,41 @@ hs_headers_complete_cb(llhttp_t *p)
 	struct hs_request	*req = p->data;
 
 	if ((p->flags & (F_CHUNKED | F_TRANSFER_ENCODING)) ||
-	    ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0))
-		return hs_fail(req, 400, "request body not supported");
+	    ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0)) {
+		req->has_body = true;
+		req->content_length = (p->flags & F_CONTENT_LENGTH) ?
+		    (long long)p->content_length : -1;
+	}
 	req->method = p->method;
 	req->http_major = p->http_major;
 	req->http_minor = p->http_minor;
 	req->keep_alive = llhttp_should_keep_alive(p);
 	req->complete = true;
 	return HPE_PAUSED;
+}
+
+/* Fires for each piece of the decoded body: hs_body fed no more input
+ * than its output holds, and decoding never grows it. */
+static int
+hs_body_cb(llhttp_t *p, const char *at, size_t len)
+{
+	struct hs_request	*req = p->data;
+
+	if (len > req->body_cap - req->body_len)
+		return hs_fail(req, 500, "request body overran its buffer");
+	memcpy(req->body_out + req->body_len, at, len);
+	req->body_len += len;
+	return 0;
+}
+
+/* Fires at the end of a request: of its body, when it has one. */
+static int
+hs_message_complete_cb(llhttp_t *p)
+{
+	struct hs_request	*req = p->data;
+
+	req->body_done = true;
+	return HPE_PAUSED;	/* what follows is not ours */
 }
 
 static void
@@ -187,6 +214,8 @@ hs_setup(struct hs_request *req)
 	req->settings.on_header_value = hs_value_cb;
 	req->settings.on_header_value_complete = hs_value_complete_cb;
 	req->settings.on_headers_complete = hs_headers_complete_cb;
+	req->settings.on_body = hs_body_cb;
+	req->settings.on_message_complete = hs_message_complete_cb;
 	llhttp_init(&req->parser, HTTP_REQUEST, &req->settings);
 	req->parser.data = req;
 }
@@ -252,6 +281,42 @@ hs_execute(struct hs_request *req, const char *buf, size_t len)
 	if (err != HPE_OK)
 		return hs_fail(req, 400, llhttp_get_error_reason(&req->parser));
 	return 0;
+}
+
+ssize_t
+hs_body(struct hs_request *req, const char *buf, size_t len, char *out,
+    size_t cap, size_t *outlen, int *status, const char **why)
+{
+	llhttp_errno_t	 err;
+	size_t		 feed = len < cap ? len : cap;
+	ssize_t		 used;
+
+	*outlen = 0;
+	if (req->error_status == 0 && (!req->complete || !req->has_body))
+		hs_fail(req, 500, "no request body to read");
+	if (req->error_status != 0)
+		return hs_failed(req, status, why);
+	if (req->body_done || feed == 0)
+		return 0;
+	req->parser.data = req;
+	req->parser.settings = &req->settings;
+	req->body_out = out;
+	req->body_len = 0;
+	req->body_cap = cap;
+	if (llhttp_get_errno(&req->parser) == HPE_PAUSED)
+		llhttp_resume(&req->parser);
+	err = llhttp_execute(&req->parser, buf, feed);
+	if (req->error_status == 0 && err == HPE_PAUSED && req->body_done)
+		used = llhttp_get_error_pos(&req->parser) - buf;
+	else if (req->error_status == 0 && err == HPE_OK)
+		used = (ssize_t)feed;
+	else {
+		hs_fail(req, 400, llhttp_get_error_reason(&req->parser));
+		return hs_failed(req, status, why);
+	}
+	*outlen = req->body_len;
+	req->body_out = NULL;
+	return used;
 }
 
 /*

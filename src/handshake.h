@@ -40,6 +40,12 @@ struct hs_request {
 	/* llhttp hands names/values in pieces: where the current one starts */
 	size_t			 cur_start;
 	int			 cur_kind;
+	/* A request body (only CGI takes one): see hs_body. */
+	bool			 has_body;
+	long long		 content_length;	/* -1: chunked */
+	bool			 body_done;	/* its end was seen */
+	char			*body_out;	/* decoded bytes go here */
+	size_t			 body_len, body_cap;
 };
 
 /* Prepare for a new request head of at most max_head bytes. */
@@ -53,14 +59,27 @@ void	 hs_reset(struct hs_request *);
  * head once it is complete (bytes after it are the client's first frames
  * or the next pipelined request), 0 when more bytes are needed, -1 on
  * malformed HTTP (*status 400) or a head over max_head (*status 431),
- * with a short reason in *why. A request with a body is answered 400
- * (nothing wsbridge serves takes one).
+ * with a short reason in *why. A request with a body (Content-Length or
+ * Transfer-Encoding) sets has_body: the caller refuses it or reads it
+ * with hs_body.
  * Feed each chunk of the stream once, in order: the count returned is of
  * this chunk's bytes (so buf + ret is where the rest starts), while
  * req->head_len has the length of the whole head. After -1, every later
  * call fails the same way; after a complete head, call hs_reset first.
  */
 ssize_t	 hs_parse(struct hs_request *, const char *, size_t, int *status,
+	    const char **why);
+
+/*
+ * Decode the body after a complete head from buf (the bytes after the
+ * head, in order): at most cap bytes of buf are taken, their decoded
+ * content (Content-Length or chunked) copied to out, its length in
+ * *outlen. Returns the bytes of buf taken; at the body's end body_done
+ * is set and bytes after it are not taken. -1 (*status 400, *why) on a
+ * malformed body.
+ */
+ssize_t	 hs_body(struct hs_request *, const char *buf, size_t len,
+	    char *out, size_t cap, size_t *outlen, int *status,
 	    const char **why);
 
 /* First header of that name (case-insensitive), or NULL. */

@@ -73,9 +73,11 @@ static const struct opt_flag opt_flags[] = {
 	{ "staticdir", "DIR", "static_dir", OPT_SERVER, G_LISTEN,
 	    "serve plain GETs from DIR" },
 	{ "cgidir", "DIR", "cgi_dir", OPT_SERVER, G_LISTEN,
-	    "run DIR's programs for plain GET/HEAD as CGI (no bodies)" },
+	    "run DIR's programs for plain HTTP requests as CGI/1.1" },
 	{ "cgi-timeout", "DUR", "cgi_timeout", OPT_SERVER, G_LIMITS,
 	    "CGI program's time to finish (default 30s)" },
+	{ "cgi-max-body", "SIZE", "cgi_max_body", OPT_SERVER, G_LIMITS,
+	    "largest CGI request body (413 above; default 10M)" },
 	{ "workers", "N|auto", "workers", OPT_SERVER, G_LIMITS,
 	    "processes sharing the listeners (default 1)" },
 	{ "max-connections", "N", "max_connections", OPT_SERVER, G_LIMITS,
@@ -134,8 +136,8 @@ static const struct opt_flag opt_flags[] = {
 	    "serve websocketd's developer console" },
 	{ "redirport", "PORT", NULL, OPT_LISTEN, G_COMPAT,
 	    "plain HTTP on PORT redirects (301) to the listeners" },
-	{ "reverselookup", NULL, NULL, OPT_MISC, G_COMPAT,
-	    "accepted; REMOTE_HOST stays the address (no DNS)" },
+	{ "reverselookup", NULL, "reverse_lookup", OPT_SERVER, G_COMPAT,
+	    "REMOTE_HOST: the client's host name (DNS, off the loop)" },
 	{ "c", "FILE", NULL, OPT_MISC, G_OTHER,
 	    "routes and settings from an INI file" },
 	{ "config", "FILE", NULL, OPT_MISC, G_OTHER, "same as -c" },
@@ -241,8 +243,6 @@ opt_misc(struct options *opts, const struct opt_use *u)
 		opts->version = b;
 	else if (strcmp(n, "license") == 0)
 		opts->license = b;
-	else if (strcmp(n, "reverselookup") == 0)
-		return;		/* accepted: see --help */
 	else
 		opts->help = b;
 }

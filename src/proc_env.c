@@ -194,7 +194,7 @@ char **
 proc_env_build(const struct route *r, const struct proc_request *q,
     struct strlist *env)
 {
-	char			 num[16];
+	char			 num[24];
 	const char		*val, *script;
 	size_t			 i;
 
@@ -213,8 +213,16 @@ proc_env_build(const struct route *r, const struct proc_request *q,
 	env_add_server_name(env, q);
 	snprintf(num, sizeof(num), "%d", q->local_port);
 	env_add(env, "SERVER_PORT", num);
-	env_add(env, "REQUEST_METHOD", q->req->method == HTTP_HEAD ? "HEAD" :
-	    "GET");
+	env_add(env, "REQUEST_METHOD", r == NULL ?
+	    llhttp_method_name((llhttp_method_t)q->req->method) :
+	    q->req->method == HTTP_HEAD ? "HEAD" : "GET");
+	/* RFC 3875 4.1.2, 4.1.3; a chunked body has no length: read to EOF. */
+	if (r == NULL && q->req->has_body && q->req->content_length >= 0) {
+		snprintf(num, sizeof(num), "%lld", q->req->content_length);
+		env_add(env, "CONTENT_LENGTH", num);
+	}
+	if (r == NULL && (val = hs_header(q->req, "Content-Type")) != NULL)
+		env_add(env, "CONTENT_TYPE", val);
 	if (r == NULL && q->program != NULL)
 		env_add(env, "SCRIPT_FILENAME", q->program);
 	env_add(env, "REQUEST_URI", q->req->url);
@@ -223,7 +231,8 @@ proc_env_build(const struct route *r, const struct proc_request *q,
 	env_add(env, "PATH_INFO", q->path_info != NULL ? q->path_info : "");
 	env_add(env, "QUERY_STRING", q->query != NULL ? q->query : "");
 	env_add(env, "REMOTE_ADDR", q->peer_ip);
-	env_add(env, "REMOTE_HOST", q->peer_ip);
+	env_add(env, "REMOTE_HOST", q->remote_host != NULL ? q->remote_host :
+	    q->peer_ip);
 	snprintf(num, sizeof(num), "%d", q->peer_port);
 	env_add(env, "REMOTE_PORT", num);
 	if (q->remote_user != NULL)

@@ -25,6 +25,7 @@ struct proc_request {
 	const char		*path_info;	/* NULL: "" */
 	const char		*program;	/* dir routes, CGI: its file */
 	const char		*remote_user;	/* NULL: not authenticated */
+	const char		*remote_host;	/* NULL: the address */
 	bool			 tls;
 	const char		*tls_protocol;	/* "TLSv1.3" */
 	const char		*tls_verify;	/* "SUCCESS", "NONE", ... */

@@ -4,8 +4,9 @@
  * ends, the arena must put them back together); a complete head then
  * goes through everything the daemon does with one: hs_classify, header
  * lookups, subprotocol choice, hs_split_url, the accept key and both
- * response heads. Pipelined requests after it are parsed after
- * hs_reset, as on a keep-alive connection.
+ * response heads. A head with a body then has the bytes after it decoded
+ * by hs_body whole and in chunks, which must agree. Pipelined requests
+ * after it are parsed after hs_reset, as on a keep-alive connection.
  *
  * Input: byte 0 picks max_head, bytes 1..4 chunk sizes (cycled, 0 = the
  * rest), then the stream.
@@ -214,6 +215,75 @@ fuzz_complete(struct hs_request *req)
 	assert(r.n == -1 && r.status == 500);
 }
 
+/* Body decoding of what follows the head, in one piece or in chunks. */
+struct fuzz_body {
+	char	*out;
+	size_t	 outlen;
+	size_t	 taken;
+	int	 status;
+	bool	 done;
+};
+
+static void
+fuzz_body_run(struct hs_request *req, const uint8_t *cuts, const char *p,
+    size_t len, struct fuzz_body *fb)
+{
+	const char	*why = NULL;
+	size_t		 chunk, got, i = 0;
+	ssize_t		 n;
+
+	fb->out = malloc(len + 1);
+	assert(fb->out != NULL);
+	fb->outlen = fb->taken = 0;
+	fb->status = 0;
+	do {
+		chunk = cuts == NULL ? len - fb->taken : cuts[i++ % 4];
+		if (chunk == 0 || chunk > len - fb->taken)
+			chunk = len - fb->taken;
+		n = hs_body(req, p + fb->taken, len - fb->taken,
+		    fb->out + fb->outlen, chunk, &got, &fb->status, &why);
+		if (n == -1) {
+			assert(fb->status == 400 && why != NULL);
+			break;
+		}
+		assert((size_t)n <= chunk && got <= (size_t)n);
+		fb->taken += (size_t)n;
+		fb->outlen += got;
+	} while (!req->body_done && fb->taken < len);
+	fb->done = req->body_done;
+	if (fb->done && req->content_length >= 0)
+		assert(fb->outlen == (size_t)req->content_length);
+}
+
+/* The decoded body must not depend on where the chunks were cut. */
+static void
+fuzz_body(struct hs_request *b, const uint8_t *cuts, const char *head,
+    size_t headlen, const char *p, size_t len, size_t max_head)
+{
+	struct hs_request	*w;
+	struct fuzz_result	 r;
+	struct fuzz_body	 whole, cut;
+
+	if (!b->has_body)
+		return;
+	w = malloc(sizeof(*w));
+	assert(w != NULL && hs_init(w, max_head) == 0);
+	fuzz_parse_once(w, head, headlen, &r);
+	assert(r.n == (ssize_t)headlen && w->has_body);
+	fuzz_body_run(w, NULL, p, len, &whole);
+	fuzz_body_run(b, cuts, p, len, &cut);
+	assert((whole.status == 0) == (cut.status == 0));
+	if (whole.status == 0) {
+		assert(whole.done == cut.done && whole.taken == cut.taken);
+		assert(whole.outlen == cut.outlen);
+		assert(memcmp(whole.out, cut.out, whole.outlen) == 0);
+	}
+	free(whole.out);
+	free(cut.out);
+	hs_free(w);
+	free(w);
+}
+
 /* One request from p; returns the head's length or 0 when it ends there. */
 static size_t
 fuzz_request(struct hs_request *a, struct hs_request *b, const uint8_t *cuts,
@@ -247,6 +317,8 @@ fuzz_request(struct hs_request *a, struct hs_request *b, const uint8_t *cuts,
 		return 0;
 	assert((size_t)ra.n == a->head_len);
 	fuzz_compare(a, b);
+	fuzz_body(b, cuts, p, (size_t)ra.n, p + ra.n, len - (size_t)ra.n,
+	    a->max_head);
 	fuzz_complete(a);
 	return (size_t)ra.n;
 }

@@ -166,9 +166,10 @@ def test_websocket_route_beside_cgidir(wsbridge, tmp_path, script):
     assert recv_message(ws)[1] == b"hello"
 
 
-def test_post_is_405(wsbridge, tmp_path):
+def test_post_runs_the_program(wsbridge, tmp_path):
+    # Bodies: test_peer_flags2.py
     d = cgi(tmp_path, "p", 'printf "Content-Type: text/plain\\n\\nran"\n')
     srv = wsbridge("--cgidir", str(d))
     head = request(srv.port, "/p", method="POST",
                    headers=[("Content-Length", "0")])
-    assert head.status == 405, head
+    assert head.status == 200 and head.body == b"ran", head

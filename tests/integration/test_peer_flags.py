@@ -2,7 +2,7 @@
 
 ttyd: a terminal page on a browser's GET of a pty route, --writable /
 --readonly, --credential, a login-like environment for terminals.
-websocketd: --redirport, --reverselookup (accepted), --license, --port
+websocketd: --redirport, REMOTE_HOST without --reverselookup, --license, --port
 alone on IPv4 and IPv6, a text message in --binary mode gets a newline.
 websockify: --connect echoes the "binary" subprotocol, --record FILE.
 """
@@ -226,9 +226,10 @@ def test_license_prints_notices():
     assert "llhttp" in out and "Permission is hereby granted" in out
 
 
-def test_reverselookup_accepted_remote_host_is_the_address(wsbridge, script):
+def test_remote_host_without_reverselookup_is_the_address(wsbridge, script):
+    # --reverselookup itself: test_peer_flags2.py
     prog = script("rh.sh", 'echo "host=$REMOTE_HOST"')
-    srv = wsbridge("--reverselookup", prog)
+    srv = wsbridge(prog)
     assert recv_message(open_ws(srv.port)) == (WS_OP_TEXT,
                                                 b"host=127.0.0.1")
 
