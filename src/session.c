@@ -139,8 +139,8 @@ session_name(const struct session *s)
 {
 	static char	 name[PATH_MAX + 80];
 
-	if (s->key == NULL)
-		return s->path;
+	if (s->key == NULL || !s->shared)
+		return s->path;	/* an unshared session's key is a secret */
 	snprintf(name, sizeof(name), "%s%s%s%s", s->route->path,
 	    s->route->share == SHARE_ID ? "?session=" :
 	    s->route->share == SHARE_USER ? " (user " : "", s->key,
@@ -353,8 +353,8 @@ session_new(const struct session_params *sp, const struct session_peer *peer,
 		session_stop(s);
 		return NULL;
 	}
+	registry_add(s);	/* with a key: SSE/poll input finds it */
 	if (s->shared) {
-		registry_add(s);
 		metrics_session_open(s->label, 1);
 		log_info("conn %llu %s: session %s started",
 		    (unsigned long long)s->id, s->peer, session_name(s));

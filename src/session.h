@@ -73,7 +73,7 @@ struct session_params {
 	const char		*peer;		/* log lines (the first client's) */
 	const char		*path;
 	const char		*label;		/* metrics: the route */
-	const char		*key;		/* shared: what selects it */
+	const char		*key;		/* what selects it (session_find), or NULL */
 	const char		*owner;		/* the user who starts it, or NULL */
 };
 
@@ -82,8 +82,10 @@ struct session_member;
 
 /*
  * A new session, not started, with peer as its first member (*member)
- * and a reference for that member's client (session_unref). A shared route's session (route->share) is found by
- * session_find from now until it ends. NULL when out of memory.
+ * and a reference for that member's client (session_unref). With a key
+ * (a shared route's, or an unshared session's secret id for input by
+ * POST), session_find finds it from now until it ends. NULL: too many
+ * sessions, or out of memory.
  */
 struct session *session_new(const struct session_params *,
 	    const struct session_peer *, struct session_member **);
