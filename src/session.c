@@ -169,6 +169,7 @@ session_too_slow(struct session *s, struct session_member *m, size_t len)
 	    "than buffer_size: closed", (unsigned long long)s->id, s->peer,
 	    session_name(s));
 	metrics_session_too_slow(s->label);
+	m->gone = true;		/* its goodbye is said: no more output */
 	m->peer.ops->fail(m->peer.arg, WS_CLOSE_POLICY, "too slow");
 }
 
@@ -184,7 +185,7 @@ session_broadcast(struct session *s, enum msg_type type,
 	size_t			 len = iov_total(iov, iovcnt);
 
 	FOREACH_MEMBER(m, s, next) {
-		if (!m->open)
+		if (!m->open || m->gone)
 			continue;
 		if (m->peer.ops->room(m->peer.arg) < len) {
 			session_too_slow(s, m, len);
@@ -277,8 +278,14 @@ session_output_room(struct session *s)
 	if (s->nmembers == 0)
 		return cap;
 	TAILQ_FOREACH(m, &s->members, entry)
-		if (m->open && (r = m->peer.ops->room(m->peer.arg)) > room)
+		if (m->open && !m->gone &&
+		    (r = m->peer.ops->room(m->peer.arg)) > room)
 			room = r;
+	/*
+	 * A third: what a read becomes on the wire (a frame header per
+	 * line, 2 bytes for "\n" alone) still fits the roomiest member.
+	 */
+	room /= 3;
 	return room < cap ? room : cap;
 }
 

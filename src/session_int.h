@@ -38,6 +38,7 @@ struct session_member {
 	bool			 ready;		/* told the backend is there */
 	bool			 pty_init;	/* pty: its init message came */
 	bool			 in_msg;	/* viewer: inside a message */
+	bool			 gone;		/* closed as too slow */
 	uint64_t		 dropped;	/* viewer: messages dropped */
 	uint64_t		 skipped;	/* slow_client = skip: bytes */
 	uint64_t		 skipping;	/* since it last got output */
