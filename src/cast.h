@@ -28,7 +28,7 @@
  *
  * Other routes: JSON lines, a first line describing the session, then one
  * line per message, both directions:
- *   {"route": "/feed", "session": "ID", "timestamp": 1735787045,
+ *   {"timestamp": 1735787045, "route": "/feed", "session": "ID",
  *    "user": "alice"}
  *   {"t":0.012345,"dir":"out","type":"text","data":"a line"}
  *   {"t":0.020000,"dir":"in","type":"binary","data":"BASE64"}
