@@ -5,6 +5,7 @@
  */
 #include <sys/stat.h>
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -21,6 +22,8 @@
 #define CAST_MODE	0640
 #define CAST_NAME_MAX	100	/* characters of the route in the name */
 #define CAST_MAX_REACHED "record_max reached"
+#define CAST_COLS	80	/* a size of 0 in cast_info: ttyd's defaults */
+#define CAST_ROWS	24
 
 struct cast {
 	int		 fd;
@@ -325,8 +328,8 @@ cast_header(struct cast *c, const struct cast_info *ci, time_t now)
 	if (c->pty) {
 		c->len = (size_t)snprintf(c->line, c->cap,
 		    "{\"version\": 2, \"width\": %u, \"height\": %u, "
-		    "\"timestamp\": %lld", ci->cols, ci->rows,
-		    (long long)now);
+		    "\"timestamp\": %lld", ci->cols ? ci->cols : CAST_COLS,
+		    ci->rows ? ci->rows : CAST_ROWS, (long long)now);
 		if (ci->title != NULL)
 			cast_kv(c, ", \"title\": ", ci->title);
 		cast_kv(c, ", \"env\": {\"TERM\": ",
@@ -355,6 +358,7 @@ cast_open(const struct cast_info *ci, char *err, size_t errsz)
 	struct cast	*c;
 	time_t		 now = time(NULL);
 
+	assert(ci->dir != NULL);
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		snprintf(err, errsz, "%s", strerror(ENOMEM));
 		return NULL;

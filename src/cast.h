@@ -50,7 +50,7 @@
 #include "msg.h"
 
 struct cast_info {
-	const char	*dir;		/* record = DIR */
+	const char	*dir;		/* record = DIR (required) */
 	const char	*route;		/* route path, "/term" */
 	const char	*id;		/* session id, or NULL (left out) */
 	const char	*term;		/* pty: TERM, or NULL */
@@ -59,7 +59,7 @@ struct cast_info {
 	const char	*user;		/* authenticated user, or NULL */
 	bool		 pty;		/* asciicast v2, else JSON lines */
 	bool		 input;		/* pty: record "i" events */
-	unsigned	 cols, rows;	/* pty: initial size */
+	unsigned	 cols, rows;	/* pty: initial size (0: 80x24) */
 	size_t		 max;		/* record_max in bytes, 0: no cap */
 };
 

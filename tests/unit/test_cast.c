@@ -471,6 +471,31 @@ test_names(void)
 	CHECK(strstr(err, strerror(ENOENT)) != NULL);
 }
 
+/* No size known yet (0x0): the header says 80x24, never 0. */
+static void
+test_default_size(void)
+{
+	struct cast_info	 ci = pty_info();
+	struct json_object	*l[MAXLINES];
+	struct cast		*c;
+	char			 err[256];
+	int			 n;
+
+	ci.cols = ci.rows = 0;
+	ci.id = "nosize";
+	if ((c = cast_open(&ci, err, sizeof(err))) == NULL) {
+		CHECK(0);
+		return;
+	}
+	n = read_lines(cast_path(c), l);
+	CHECK_EQ(n, 1);
+	CHECK_EQ(int_at(n > 0 ? l[0] : NULL, "width"), 80);
+	CHECK_EQ(int_at(n > 0 ? l[0] : NULL, "height"), 24);
+	free_lines(l, n);
+	remove_file(c);
+	cast_close(c);
+}
+
 int
 main(void)
 {
@@ -489,6 +514,7 @@ main(void)
 	test_write_error();
 	test_jsonl();
 	test_names();
+	test_default_size();
 	rmdir(tmpdir);
 	TEST_REPORT();
 }
