@@ -198,8 +198,8 @@ cast_begin(struct cast *c)
 	long long	 us;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	us = (long long)(now.tv_sec - c->t0.tv_sec) * 1000000 +
-	    (now.tv_nsec - c->t0.tv_nsec) / 1000;
+	us = ((long long)(now.tv_sec - c->t0.tv_sec) * 1000000000 +
+	    (now.tv_nsec - c->t0.tv_nsec)) / 1000;
 	if (us < 0)
 		us = 0;
 	c->len = 0;
@@ -421,6 +421,7 @@ cast_pty_event(struct cast *c, int which, const uint8_t *p, size_t n,
 	cast_begin(c);
 	cast_add(c, which == 0 ? "\"o\", \"" : "\"i\", \"");
 	used = cast_json(c, p, n, final);
+	assert(n - used < sizeof(c->carry[which]));
 	c->ncarry[which] = n - used;
 	memcpy(c->carry[which], p + used, n - used);
 	free(joined);

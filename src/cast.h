@@ -83,7 +83,10 @@ const char	*cast_problem(struct cast *);
 const char	*cast_path(const struct cast *);
 /* The file's descriptor (tests put /dev/full behind it with dup2). */
 int		 cast_fd(const struct cast *);
-/* Flush a carried partial UTF-8 sequence (as U+FFFD), close, free. */
+/*
+ * Flush a carried partial UTF-8 sequence (as U+FFFD), close, free. Call
+ * cast_problem() before: what this last write meets is not reported.
+ */
 void		 cast_close(struct cast *);
 
 #endif
