@@ -17,7 +17,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 
-import { BIN, EXAMPLES, Workspace, captureConsole, waitFor } from './lib.mjs';
+import { BIN, EXAMPLES, REPO, Workspace, captureConsole, waitFor }
+  from './lib.mjs';
 import { openReplay, replayRoot, waitPlayerLine } from './player.mjs';
 
 const PROMPT = 'wsb-ready>';
@@ -54,6 +55,18 @@ function whyNot() {
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+// Why the recording test cannot run: record = DIR is parsed, but no
+// source file but cast.c itself calls cast_open() (the wiring is issue
+// 15's session side), or null.
+function whyNotRecord() {
+  const src = path.join(REPO, 'src');
+  const wired = fs.readdirSync(src).some((f) => f.endsWith('.c') &&
+    f !== 'cast.c' && /\bcast_open\(/.test(fs.readFileSync(path.join(src, f),
+      'utf8')));
+  return wired ? null : 'record = DIR is not wired to the sessions yet ' +
+    '(no src/*.c calls cast_open)';
 }
 
 // The replay page's web root (player.mjs) plus copies of the terminal
@@ -205,7 +218,7 @@ test('share: a reload of the writer\'s tab reattaches with earlier output',
 
 test('share: a recorded session plays in the replay page',
   { timeout: 120000 }, async (t) => {
-    const why = whyNot();
+    const why = whyNot() || whyNotRecord();
     if (why) {
       t.skip(why);
       return;
