@@ -497,6 +497,7 @@ conn_tls_plain_http(struct conn *c)
 	tls_conn_free(c->tls);
 	c->tls = NULL;
 	c->status = 400;
+	c->refusal = "plain HTTP on a TLS port";
 	if ((resp = hs_response_error(400, body, false, 0, NULL, 0, &len)) ==
 	    NULL) {
 		conn_close(c, "out of memory");
