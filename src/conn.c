@@ -690,7 +690,9 @@ conn_read_auth(struct conn *c)
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
-		conn_close(c, "client gone during authentication");
+		conn_close(c, c->state == CONN_LOOKUP ?
+		    "client gone during the reverse lookup" :
+		    "client gone during authentication");
 		return;
 	}
 	buf_commit(&c->in, (size_t)n);

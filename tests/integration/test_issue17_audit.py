@@ -1,0 +1,268 @@
+"""Issue 17, checked item by item: the gaps that audit found.
+
+--reverselookup under pressure (a full lookup queue, a client that leaves
+while its name is looked up); --cgidir request bodies that fail after the
+program's head went out, and chunked bodies with trailers; honest access
+and disconnected reasons; --port's wording in --help, at start-up and in
+the docs; the man page's terminal example; the demo pages' favicon and
+nav; the metrics against the exposition format's rules (without
+promtool); the README's start-up transcript and access lines as the
+binary prints them.
+"""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+import wsutil
+from cfgutil import (run_bin, server_section, start_config, wait_log,
+                     write_config)
+from conftest import BIN, REPO, free_port, port_open
+from test_peer_flags2 import SHIM_C, ENV_SH, env_of
+from wsutil import (connect_tcp, read_response, request_bytes, wait_until,
+                    write_script, OP_TEXT)
+
+
+UPGRADE = [("Upgrade", "websocket"), ("Connection", "Upgrade"),
+           ("Sec-WebSocket-Version", "13"),
+           ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")]
+
+
+@pytest.fixture
+def shim(tmp_path):
+    """getnameinfo for 192.0.2.1 hangs until tmp/shim/release (as in
+    test_peer_flags2.py)."""
+    d = tmp_path / "shim"
+    d.mkdir()
+    (d / "shim.c").write_text(SHIM_C)
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(d / "shim.so"),
+                    str(d / "shim.c"), "-ldl"], check=True, timeout=60)
+    env = {"LD_PRELOAD": str(d / "shim.so"), "RDNS_SHIM_DIR": str(d),
+           "ASAN_OPTIONS": (os.environ.get("ASAN_OPTIONS", "") +
+                            ":verify_asan_link_order=0").lstrip(":")}
+    yield d, env
+    (d / "release").touch()     # never leave a thread parked
+
+
+def rdns_server(wsbridge, tmp_path, env, prog):
+    port = free_port()
+    path = write_config(tmp_path, server_section(
+        port, "reverse_lookup = yes\ntrusted_proxies = 127.0.0.1/32\n"
+        "log_level = debug\n") + "[route /env]\nexec = %s\n" % prog)
+    return wsbridge("-c", str(path), port=port, listen_args=False, env=env)
+
+
+def send_upgrade(port, path, xff):
+    conn = connect_tcp(port)
+    conn.sendall(request_bytes("GET", path, [("Host", "127.0.0.1")] + UPGRADE
+                               + [("X-Forwarded-For", xff)]))
+    return conn
+
+
+def count(log, text):
+    return sum(1 for line in log.splitlines() if text in line)
+
+
+# --- --reverselookup -------------------------------------------------------
+
+def test_full_lookup_queue_goes_on_with_the_address(wsbridge, tmp_path,
+                                                    shim):
+    """RDNS_THREADS (2) lookups hang in the resolver, RDNS_QUEUE (64) wait
+    for a thread: the next client is not queued but served at once with
+    its address, and says so in the log."""
+    d, env = shim
+    prog = write_script(tmp_path / "env.sh", ENV_SH)
+    srv = rdns_server(wsbridge, tmp_path, env, prog)
+    conns = []
+    full = None
+    for i in range(200):                # bounded; 67 unless lookups expire
+        conns.append(send_upgrade(srv.port, "/env", "192.0.2.1"))
+        log = wait_until(
+            lambda: (lambda lg: lg if count(lg, "-> lookup") + count(
+                lg, "reverse lookup queue full") == i + 1 else None)(
+                    srv.log()), 15, what="request %d handled" % i)
+        if "reverse lookup queue full" in log:
+            full = i
+            break
+    assert full is not None, srv.log()[-3000:]
+    # When the queue was full, 2 + 64 lookups were waiting (any that had
+    # timed out meanwhile had left it).
+    before = srv.log().split("reverse lookup queue full")[0]
+    waiting = count(before, "-> lookup") - count(before, "lookup timed out")
+    assert waiting == 66, (full, waiting)
+    assert not (d / "release").exists()
+    head = read_response(conns[full], timeout=10)
+    assert head.status == 101, head
+    assert env_of(conns[full]) == {"host": "192.0.2.1", "addr": "192.0.2.1"}
+    # The others go on with their address once their lookups time out.
+    head = read_response(conns[0], timeout=30)
+    assert head.status == 101, head
+    assert env_of(conns[0]) == {"host": "192.0.2.1", "addr": "192.0.2.1"}
+    for c in conns:
+        c.close()
+
+
+def test_client_gone_during_lookup_spawns_nothing(wsbridge, tmp_path, shim):
+    """Seen at once (not after the lookup), the lookup dropped, no
+    program spawned for nobody."""
+    d, env = shim
+    ran = tmp_path / "ran"
+    prog = write_script(tmp_path / "env.sh", '[ "$REMOTE_ADDR" = 192.0.2.1 ]'
+                        ' && touch %s\n%s' % (ran, ENV_SH))
+    srv = rdns_server(wsbridge, tmp_path, env, prog)
+    gone = send_upgrade(srv.port, "/env", "192.0.2.1")
+    wait_until(lambda: (d / "started").exists(), 15,
+               what="the lookup of 192.0.2.1 to start")
+    wait_log(srv, "-> lookup", timeout=15)
+    gone.close()
+    log = wait_log(srv, "client gone during the reverse lookup", timeout=15)
+    assert "during authentication" not in log
+    # A second client whose lookup also hangs: its timeout (3 s after it
+    # started, so after the first one's would have been) is logged, the
+    # first client's is not, and only the second's program runs.
+    stays = send_upgrade(srv.port, "/env", "192.0.2.1")
+    assert read_response(stays, timeout=30).status == 101
+    assert env_of(stays) == {"host": "192.0.2.1", "addr": "192.0.2.1"}
+    stays.close()
+    log = srv.log()
+    assert count(log, "reverse lookup timed out") == 1, log
+    assert count(log, "connected: route /env, pid") == 1, log
+
+
+# --- --cgidir request bodies -----------------------------------------------
+
+HEAD_FIRST = ('printf "Content-Type: text/plain\\n\\nhead out\\n"\n'
+              'echo $$ > %s\n'
+              'exec cat\n')
+
+
+def cgi_server(wsbridge, tmp_path, body, *args, sub="cgi"):
+    d = tmp_path / sub
+    d.mkdir()
+    write_script(d / "prog", body)
+    return wsbridge("--cgidir", str(d), "--loglevel", "access", *args)
+
+
+def chunked_post(port):
+    conn = connect_tcp(port)
+    conn.sendall(request_bytes("POST", "/prog", [
+        ("Host", "127.0.0.1"), ("Transfer-Encoding", "chunked")]))
+    conn.sendall(b"5\r\nhello\r\n")
+    return conn
+
+
+@pytest.mark.parametrize("bad,why", [
+    (b"5\r\nhelloXX\r\n", "Invalid character in chunk size"),
+    (b"800\r\n" + b"z" * 0x800 + b"\r\n", "request body too large"),
+])
+def test_cgi_body_failing_after_the_head_closes(wsbridge, tmp_path, bad,
+                                                why):
+    """The status line is out: the body's error can only close the
+    connection; the program is ended, the log says why."""
+    pidfile = tmp_path / "pid"
+    srv = cgi_server(wsbridge, tmp_path, HEAD_FIRST % pidfile,
+                     "--cgi-max-body", "1000")
+    conn = chunked_post(srv.port)
+    got = conn.recv_until(b"head out\n", timeout=10)
+    assert got.startswith(b"HTTP/1.1 200 "), got
+    # cat echoes what it was given: the good chunk reached the program.
+    assert conn.recv_exact(5, timeout=10) == b"hello"
+    pid = int(wait_until(lambda: pidfile.exists() and
+                         pidfile.read_text().strip(), 10, what="pid"))
+    conn.sendall(bad)
+    rest = conn.recv_to_eof(timeout=10)
+    assert b"HTTP/1.1" not in rest, rest        # no second status line
+    # Not "400:" or "413:": the client got a 200 that was cut short.
+    wait_log(srv, "/prog: request body: %s: response cut short" % why,
+             timeout=10)
+    wait_until(lambda: wsutil.proc_stat(pid) is None, 15,
+               what="the CGI program ended")
+    acc = access_line(srv, "/prog")
+    assert " status=200 " in acc and acc.endswith('reason="%s"' % why), acc
+
+
+def test_cgi_chunked_body_with_trailers(wsbridge, tmp_path):
+    """Trailer fields end the body like a bare last chunk; they reach
+    neither the program's environment nor its stdin."""
+    srv = cgi_server(wsbridge, tmp_path,
+                     'printf "Content-Type: text/plain\\n\\n"\n'
+                     'echo "l=${CONTENT_LENGTH-unset} '
+                     't=${HTTP_X_SUM-none}"\ncat\n')
+    for trailer in (b"X-Sum: 42\r\n", b"X-Sum: 1\r\nHost: other\r\n"
+                    b"Content-Length: 3\r\n"):
+        conn = chunked_post(srv.port)
+        conn.sendall(b"6\r\n world\r\n0\r\n" + trailer + b"\r\n")
+        head = read_response(conn, timeout=10)
+        assert head.status == 200, head
+        assert head.body == b"l=unset t=none\nhello world", head
+        conn.close()
+    # A malformed trailer section is a malformed body: 400, one line.
+    slow = cgi_server(wsbridge, tmp_path, 'sleep 5\n', sub="slow")
+    for body in (b"0\r\nno colon here\r\n\r\n", b"5\r\nhelloXX\r\n"):
+        conn = chunked_post(slow.port)
+        conn.sendall(body)
+        head = read_response(conn, timeout=10)
+        assert head.status == 400, head
+        conn.close()
+    log = wait_log(slow, "400: Invalid character in chunk size")
+    lines = [x for x in log.splitlines() if "/prog: 400: " in x]
+    assert len(lines) == 2, log
+    assert lines[0].endswith("/prog: 400: Invalid header token"), lines
+
+
+# --- reasons in the access log and the disconnected line --------------------
+
+def access_line(srv, path):
+    log = wait_log(srv, 'path="%s"' % path, timeout=10)
+    return [x for x in log.splitlines() if 'path="%s"' % path in x][-1]
+
+
+def test_finished_http_response_is_not_client_gone(wsbridge, tmp_path):
+    www = tmp_path / "www"
+    www.mkdir()
+    (www / "a.txt").write_text("a\n")
+    srv = cgi_server(wsbridge, tmp_path,
+                     'printf "Content-Type: text/plain\\n\\nok"\n',
+                     "--staticdir", str(www))
+    for path in ("/prog", "/a.txt"):
+        conn = connect_tcp(srv.port)
+        conn.sendall(request_bytes("GET", path, [("Host", "x"),
+                                                 ("Connection", "close")]))
+        assert read_response(conn).status == 200
+        conn.close()
+        line = access_line(srv, path)
+        assert line.endswith('reason="response sent"'), line
+
+
+def test_failed_websocket_says_why_not_client_gone(wsbridge):
+    srv = wsbridge("--echo", "--loglevel", "access")
+    for reply in (False, True):
+        conn = wsutil.open_ws(srv.port, "/p%d" % reply)
+        conn.sendall(bytes([0x83, 0x80, 1, 2, 3, 4]))   # reserved opcode
+        assert wsutil.expect_close(conn, reply=reply)[0] == 1002
+        conn.close()
+        line = access_line(srv, "/p%d" % reply)
+        assert line.endswith('reason="protocol error"'), line
+        wait_log(srv, "/p%d: disconnected: route /*, echo, close 1002, "
+                 % reply)
+    assert "(client gone)" not in srv.log(), srv.log()
+
+
+def test_plain_http_on_a_tls_port_says_so(wsbridge, tmp_path):
+    from produtil import Certs
+    certs = Certs(tmp_path)
+    cert, key = certs.issue("srv", "/CN=localhost", san="DNS:localhost")
+    srv = wsbridge("--ssl", "--sslcert", str(cert), "--sslkey", str(key),
+                   "--echo", "--loglevel", "access")
+    conn = connect_tcp(srv.port)
+    conn.sendall(b"GET /plain HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert read_response(conn).status == 400
+    conn.close()
+    line = wait_log(srv, "status=400", timeout=10)
+    line = [x for x in line.splitlines() if "status=400" in x][0]
+    assert line.endswith('reason="plain HTTP on a TLS port"'), line
