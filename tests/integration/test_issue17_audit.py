@@ -266,3 +266,254 @@ def test_plain_http_on_a_tls_port_says_so(wsbridge, tmp_path):
     line = wait_log(srv, "status=400", timeout=10)
     line = [x for x in line.splitlines() if "status=400" in x][0]
     assert line.endswith('reason="plain HTTP on a TLS port"'), line
+
+
+# --- --port: what --help, the start-up lines and the docs say ---------------
+
+def test_port_wording_agrees_everywhere():
+    """--port alone listens on 0.0.0.0 and [::] (as websocketd's `*`):
+    --help said 'all IPv4 interfaces', the [::] start-up line 'all
+    interfaces' (it is IPv6 only: IPV6_V6ONLY)."""
+    out = run_bin(["--help"]).stdout.decode()
+    line = [x for x in out.splitlines() if x.strip().startswith("--port")]
+    assert len(line) == 1 and "IPv4 and IPv6" in line[0], line
+    readme = open(os.path.join(REPO, "README.md")).read()
+    row = [x for x in readme.splitlines() if x.startswith("| `--port PORT`")]
+    assert len(row) == 1 and "IPv4 and IPv6" in row[0], row
+    man = open(os.path.join(REPO, "man", "wsbridge.1")).read()
+    assert "every IPv4 and IPv6 address" in man
+
+
+@pytest.mark.skipif(subprocess.run(["unshare", "-n", "true"],
+                                   capture_output=True).returncode != 0,
+                    reason="needs a private network namespace (root)")
+def test_port_alone_announces_both_families(tmp_path):
+    """Run inside `unshare -n` so the wildcard listeners reach nobody."""
+    logpath = tmp_path / "log"
+    with open(logpath, "wb") as logf:
+        proc = subprocess.Popen(["unshare", "-n", BIN, "--port", "18099",
+                                 "--echo"], stdin=subprocess.DEVNULL,
+                                stdout=logf, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        log = wait_until(lambda: proc.poll() is not None or
+                         logpath.read_text().count("listening on") == 2
+                         and logpath.read_text(), 10, what="two listeners")
+        assert proc.poll() is None, log
+        assert "listening on http://0.0.0.0:18099/ (all IPv4 interfaces)" \
+            in log, log
+        assert "listening on http://[::]:18099/ (all IPv6 interfaces)" \
+            in log, log
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(10)
+
+
+# --- the man page's terminal example ---------------------------------------
+
+def man_example(word):
+    """The EXAMPLES command line of wsbridge(1) holding word, as argv."""
+    text = open(os.path.join(REPO, "man", "wsbridge.1")).read()
+    text = text.split(".SH EXAMPLES", 1)[1].split(".SH", 1)[0]
+    blocks = re.findall(r"\.EX\n(.*?)\.EE", text, re.S)
+    cmds = [b.replace("\\e\n", " ").replace("\\-", "-") for b in blocks]
+    found = [c for b in cmds for c in b.splitlines() if word in c]
+    assert len(found) == 1, cmds
+    return found[0].split()
+
+
+def test_man_page_terminal_example_is_a_terminal(wsbridge, tmp_path):
+    """The example answered a browser with 426 (issue 17); now it is the
+    ttyd-style page, and the page's WebSocket gets its shell."""
+    from test_peer_flags import fake_assets, http_get
+    argv = man_example("--pty")
+    assert argv[0] == "wsbridge"
+    port = free_port()
+    args = [str(port) if a == "7681" else a for a in argv[1:]]
+    assert str(port) in args and "127.0.0.1" in args, args
+    i = args.index("--pty")
+    args[i:i] = ["--assets", str(fake_assets(tmp_path))]
+    srv = wsbridge(*args, port=port, listen_args=False)
+    head = http_get(port, "/")
+    assert head.status == 200, head
+    assert b"xterm.mjs" in head.body and b"new WebSocket(" in head.body
+    conn, head, _ = wsutil.raw_handshake(port, "/", [
+        ("Sec-WebSocket-Protocol", "tty")])
+    assert head.status == 101, head
+    conn.close()
+    srv.stop()
+
+
+# --- the demo site: favicon and nav -----------------------------------------
+
+DEMO_PAGES = ("index.html", "echo.html", "count.html", "vmstat.html",
+              "terminal/index.html", "vnc/index.html")
+
+
+def test_demo_pages_have_favicon_and_nav(wsbridge, tmp_path):
+    """Every page of the demo has the favicon; the shared nav links the
+    terminal and VNC pages; each nav link and icon answers 200 from the
+    shipped config (make run)."""
+    # The config's paths are relative to the top of the tree.
+    (tmp_path / "examples").symlink_to(os.path.join(REPO, "examples"))
+    port = free_port()
+    srv = wsbridge("-c", os.path.join(REPO, "conf", "wsbridge.ini"),
+                   "--port", str(port), port=port, listen_args=False)
+    from test_peer_flags import http_get
+    for page in DEMO_PAGES:
+        url = "/" + page.replace("index.html", "")
+        head = http_get(port, url)
+        assert head.status == 200, (url, head)
+        html = head.body.decode()
+        icon = re.search(r'<link rel="icon" href="([^"]+)"', html)
+        assert icon, page
+        base = url if url.endswith("/") else url.rsplit("/", 1)[0] + "/"
+        target = os.path.normpath(base + icon.group(1))
+        assert http_get(port, target).status == 200, (page, target)
+        if "/" in page:
+            continue                    # terminal and VNC: a back link
+        nav = re.search(r"<nav>(.*?)</nav>", html, re.S).group(1)
+        links = dict((t, h) for h, t in
+                     re.findall(r'<a href="([^"]+)">([^<]+)</a>', nav))
+        assert links.get("Terminal") == "terminal/", (page, links)
+        assert links.get("VNC") == "vnc/", (page, links)
+        for href in links.values():
+            assert http_get(port, "/" + href).status == 200, (page, href)
+    srv.stop()
+
+
+# --- /metrics against the text exposition format (no promtool needed) -------
+
+NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
+LABEL = r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\[\\"n])*)"'
+SAMPLE_RE = re.compile(r"^(%s)(?:\{((?:%s)(?:,%s)*)?,?\})? (\S+)(?: -?\d+)?$"
+                       % (NAME, LABEL, LABEL))
+TYPES = ("counter", "gauge", "histogram", "summary", "untyped")
+
+
+def family_of(name, types):
+    for suffix in ("_bucket", "_sum", "_count"):
+        base = name[:-len(suffix)]
+        if name.endswith(suffix) and types.get(base) == "histogram":
+            return base
+    return name
+
+
+def check_exposition(text):
+    """The rules of Prometheus' text format 0.0.4 (and promtool's lint):
+    one TYPE and HELP per family, before its samples, its samples
+    together; valid names, labels and values; no series twice; counters
+    end in _total; histograms cumulative, +Inf equal to _count, with _sum.
+    Returns {family: [(name, labels, value)]}."""
+    assert text.endswith("\n"), text[-100:]
+    types, helps, fams, seen, order = {}, set(), {}, set(), []
+    for line in text.splitlines():
+        assert line, "empty line in %r" % text
+        if line.startswith("#"):
+            kind, name = line.split(" ", 3)[1:3]
+            assert re.fullmatch(NAME, name), line
+            assert name not in fams, "%s after its samples" % line
+            if kind == "TYPE":
+                assert name not in types, line
+                types[name] = line.split(" ", 3)[3]
+                assert types[name] in TYPES, line
+            elif kind == "HELP":
+                assert name not in helps, line
+                helps.add(name)
+            continue
+        m = SAMPLE_RE.match(line)
+        assert m, "not a sample line: %r" % line
+        name, value = m.group(1), m.group(m.lastindex)
+        labels = tuple(re.findall(LABEL, m.group(2) or ""))
+        assert len({k for k, _ in labels}) == len(labels), line
+        assert not any(k.startswith("__") for k, _ in labels), line
+        assert " " not in "".join(v for _, v in labels), line
+        assert (name, labels) not in seen, "twice: " + line
+        seen.add((name, labels))
+        assert re.fullmatch(r"[-+]?(\d+\.?\d*([eE][-+]?\d+)?|Inf|NaN)",
+                            value), line
+        fam = family_of(name, types)
+        assert fam in types and fam in helps, "no TYPE/HELP: " + line
+        if not order or order[-1] != fam:
+            assert fam not in order, "%s not together" % fam
+            order.append(fam)
+        fams.setdefault(fam, []).append((name, dict(labels), float(value)))
+    for fam, kind in types.items():
+        if kind == "counter":
+            assert fam.endswith("_total"), fam
+        if kind != "histogram":
+            continue
+        series = {}
+        for name, labels, value in fams.get(fam, []):
+            key = tuple(sorted((k, v) for k, v in labels.items()
+                               if k != "le"))
+            series.setdefault(key, {})[name[len(fam):] + (
+                labels.get("le", "") if name.endswith("_bucket") else "")] \
+                = value
+        for key, s in series.items():
+            les = sorted((float(k[len("_bucket"):]), v) for k, v in s.items()
+                         if k.startswith("_bucket"))
+            assert les and les[-1][0] == float("inf"), (fam, key)
+            assert all(a[1] <= b[1] for a, b in zip(les, les[1:])), les
+            assert les[-1][1] == s["_count"] and "_sum" in s, (fam, key)
+    return fams
+
+
+def test_metrics_follow_the_exposition_format(wsbridge, tmp_path):
+    srv, _ = start_config(
+        wsbridge, tmp_path, "[route /echo]\necho = yes\n"
+        "[route /sig]\nexec = sh -c 'kill -13 $$'\n"
+        "[route /fail]\nexec = sh -c 'exit 3'\n"
+        "[route /vnc]\nconnect = 127.0.0.1:%d\n" % free_port(),
+        server_extra="metrics_path = /metrics\n")
+    from test_peer_flags import http_get
+    head = http_get(srv.port, "/metrics")
+    assert head.header("content-type").startswith("text/plain; version=0.0.4")
+    fams = check_exposition(head.body.decode())
+    # From start-up, before any traffic: every route's series at zero.
+    for fam in ("wsbridge_connections_total",
+                "wsbridge_backend_failures_total",
+                "wsbridge_connection_duration_seconds"):
+        routes = {l["route"] for _, l, v in fams[fam] if v == 0}
+        assert routes >= {"/echo", "/sig", "/fail", "/vnc"}, (fam, fams[fam])
+    for path, code in (("/sig", 1011), ("/fail", 1011)):
+        conn = wsutil.open_ws(srv.port, path)
+        assert wsutil.expect_close(conn, reply=True)[0] == code
+    for path in ("/vnc", "/nowhere"):
+        conn, _, _ = wsutil.raw_handshake(srv.port, path)
+        conn.close()
+
+    def settled():
+        fams = check_exposition(http_get(srv.port, "/metrics").body.decode())
+        exits = {tuple(sorted(l.items())) for _, l, _ in
+                 fams.get("wsbridge_process_exits_total", [])}
+        return fams if len(exits) == 2 else None
+    fams = wait_until(settled, 10, what="two exits counted")
+    exits = {tuple(sorted(l.items())): v for _, l, v in
+             fams["wsbridge_process_exits_total"]}
+    assert exits == {(("route", "/sig"), ("signal", "13")): 1,
+                     (("code", "3"), ("route", "/fail")): 1}, exits
+    refused = {(l["route"], l["status"]): v for _, l, v in
+               fams["wsbridge_handshake_failures_total"]}
+    assert refused == {("/vnc", "502"): 1, ("", "404"): 1}, refused
+    for fam in ("process_start_time_seconds", "process_open_fds",
+                "process_max_fds", "process_resident_memory_bytes",
+                "process_virtual_memory_bytes", "process_cpu_seconds_total"):
+        assert len(fams[fam]) == 1, fam
+
+
+def test_exposition_checker_rejects_what_promtool_rejects():
+    """The checker above can fail: each broken text is refused."""
+    good = ("# HELP a_total A.\n# TYPE a_total counter\n"
+            'a_total{route="/x"} 1\n')
+    check_exposition(good)
+    for bad in (good.replace("# TYPE a_total counter\n", ""),
+                good + 'a_total{route="/x"} 2\n',
+                good.replace('"/x"', '"a b"'),
+                good.replace("a_total", "a"),
+                good.replace(" 1\n", " one\n"),
+                good + "# HELP h H.\n# TYPE h histogram\n"
+                'h_bucket{le="1"} 2\nh_bucket{le="+Inf"} 1\n'
+                "h_sum 1\nh_count 1\n"):
+        with pytest.raises(AssertionError):
+            check_exposition(bad)
