@@ -517,3 +517,88 @@ def test_exposition_checker_rejects_what_promtool_rejects():
                 "h_sum 1\nh_count 1\n"):
         with pytest.raises(AssertionError):
             check_exposition(bad)
+
+
+# --- the README's transcript is what the binary prints ----------------------
+
+def readme_block(after):
+    text = open(os.path.join(REPO, "README.md")).read()
+    i = text.index(after)
+    a = text.index("```\n", i) + 4
+    return text[a:text.index("```\n", a)].splitlines()
+
+
+def normalize(line):
+    line = re.sub(r"wsbridge\[\d+\]", "wsbridge[PID]", line)
+    line = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", line)
+    line = re.sub(r"pid \d+", "pid N", line)
+    line = re.sub(r"\d+\.\d{3}s \(", "D (", line)
+    line = re.sub(r"time=\S+", "time=T", line)
+    line = re.sub(r"duration=\S+", "duration=D", line)
+    line = re.sub(r'"time":"[^"]+"', '"time":"T"', line)
+    return re.sub(r'"duration":[\d.]+', '"duration":D', line)
+
+
+def run_demo(tmp_path, level, extra=""):
+    """make run's configuration on a free port, the README's client
+    (hello to /echo, /count to its end, /vnc with nothing listening),
+    then SIGINT; the log."""
+    (tmp_path / "examples").symlink_to(os.path.join(REPO, "examples"))
+    conf = open(os.path.join(REPO, "conf", "wsbridge.ini")).read()
+    assert "connect = 127.0.0.1:5900\n" in conf
+    conf = conf.replace("connect = 127.0.0.1:5900\n",
+                        "connect = 127.0.0.1:%d\n" % free_port())
+    conf = conf.replace("[server]\n", "[server]\n" + extra, 1)
+    (tmp_path / "wsbridge.ini").write_text(conf)
+    port = free_port()
+    logpath = tmp_path / ("demo-%s.log" % level)
+    with open(logpath, "wb") as logf:
+        proc = subprocess.Popen([BIN, "-c", "wsbridge.ini", "--port",
+                                 str(port), "--loglevel", level],
+                                cwd=str(tmp_path), stdin=subprocess.DEVNULL,
+                                stdout=logf, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        # Not probed by connecting: conn 1 is the client's, as in make run.
+        wait_until(lambda: "listening on" in logpath.read_text(), 10,
+                   what="listening")
+        conn = wsutil.open_ws(port, "/echo")
+        wsutil.send_frame(conn, OP_TEXT, b"hello")
+        assert wsutil.recv_message(conn) == (OP_TEXT, b"hello")
+        wsutil.send_frame(conn, wsutil.OP_CLOSE, wsutil.close_payload(1000))
+        wsutil.expect_close(conn)
+        conn = wsutil.open_ws(port, "/count")
+        assert wsutil.expect_close(conn, reply=True, timeout=30,
+                                   allow_data=True)[0] == 1000
+        conn, head, _ = wsutil.raw_handshake(port, "/vnc")
+        assert head.status == 502
+        conn.close()
+        wait_until(lambda: "/vnc" in logpath.read_text(), 10, what="/vnc")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(15) == 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+    return logpath.read_text()
+
+
+def test_readme_transcript_is_real(tmp_path):
+    want = readme_block("then Ctrl-C (run as root")
+    if os.geteuid() != 0:
+        want = [x for x in want if "running as root" not in x]
+    log = run_demo(tmp_path, "info")
+    got = [normalize(x) for x in log.splitlines()]
+    assert got == [normalize(x) for x in want], "\n".join(got)
+
+
+def test_readme_access_lines_are_real(tmp_path):
+    log = run_demo(tmp_path, "access")
+    got = [normalize(x) for x in log.splitlines() if " access " in x]
+    for line in readme_block("The `/count` and `/vnc` lines above"):
+        assert normalize(line) in got, (line, got)
+    (tmp_path / "json").mkdir()
+    log = run_demo(tmp_path / "json", "access", "access_log_format = json\n")
+    got = [normalize(x) for x in log.splitlines() if '{"time"' in x]
+    [line] = readme_block("with `access_log_format = json`")
+    assert normalize(line) in got, (line, got)
