@@ -602,3 +602,30 @@ def test_readme_access_lines_are_real(tmp_path):
     got = [normalize(x) for x in log.splitlines() if '{"time"' in x]
     [line] = readme_block("with `access_log_format = json`")
     assert normalize(line) in got, (line, got)
+
+
+# --- a timed-out backend connect names the address --------------------------
+
+def test_timed_out_backend_line_names_its_address(wsbridge, tmp_path):
+    """As websockify's 'Failed to connect to HOST:PORT' (the refused case
+    is test_operator.py's)."""
+    from test_socket_backend import fill_accept_queue
+    hole = socket.socket()
+    hole.bind(("127.0.0.1", 0))
+    hole.listen(0)
+    port = hole.getsockname()[1]
+    socks = fill_accept_queue(port)
+    try:
+        srv, _ = start_config(wsbridge, tmp_path,
+                              "[route /slow]\nconnect = 127.0.0.1:%d\n"
+                              "connect_timeout = 300ms\n" % port)
+        conn, head, _ = wsutil.raw_handshake(srv.port, "/slow", timeout=10)
+        conn.close()
+        assert head.status == 502, head
+        log = wait_log(srv, "/slow: backend 127.0.0.1:%d: connect: timed out"
+                       % port)
+        assert count(log, "/slow: backend") == 1, log
+    finally:
+        for s in socks:
+            s.close()
+        hole.close()
