@@ -131,7 +131,7 @@ def test_client_gone_during_lookup_spawns_nothing(wsbridge, tmp_path, shim):
     stays.close()
     log = srv.log()
     assert count(log, "reverse lookup timed out") == 1, log
-    assert count(log, "connected: route /env, pid") == 1, log
+    assert count(log, ": connected: route /env, pid") == 1, log
 
 
 # --- --cgidir request bodies -----------------------------------------------
