@@ -487,16 +487,20 @@ cgi_log_at_exit(struct conn *c, const char *head, const char *tail,
 	backend_log_at_exit(&c->cgi->be, head, tail, json);
 }
 
-/* The body cannot go on: 400/413 before the program's head, else close. */
+/*
+ * The body cannot go on: 400/413 before the program's head (logged by
+ * conn_http_respond), else close.
+ */
 static void
 cgi_body_error(struct conn *c, int status, const char *why)
 {
 	struct cgi	*g = c->cgi;
 
-	log_info("conn %llu %s %s: %d: %s", (unsigned long long)c->id,
-	    c->peer, c->path, status, why);
 	backend_terminate(&g->be);
 	if (g->head_done) {
+		/* Its status line is out: cut the response short. */
+		log_info("conn %llu %s %s: request body: %s: response cut "
+		    "short", (unsigned long long)c->id, c->peer, c->path, why);
 		conn_close(c, why);
 		return;
 	}

@@ -477,6 +477,7 @@ conn_tls_plain_http(struct conn *c)
 	tls_conn_free(c->tls);
 	c->tls = NULL;
 	c->status = 400;
+	c->refusal = "plain HTTP on a TLS port";
 	if ((resp = hs_response_error(400, body, false, 0, NULL, 0, &len)) ==
 	    NULL) {
 		conn_close(c, "out of memory");
@@ -669,7 +670,9 @@ conn_read_auth(struct conn *c)
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
-		conn_close(c, "client gone during authentication");
+		conn_close(c, c->state == CONN_LOOKUP ?
+		    "client gone during the reverse lookup" :
+		    "client gone during authentication");
 		return;
 	}
 	buf_commit(&c->in, (size_t)n);

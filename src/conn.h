@@ -108,6 +108,7 @@ struct conn {
 	/* Closing. */
 	bool			 close_sent, close_received;
 	bool			 linger;	/* flush, shut down, await EOF */
+	bool			 failed;	/* conn_fail: we ended it */
 	unsigned		 close_code;	/* code we sent, for the log */
 
 	/* Timers. */

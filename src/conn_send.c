@@ -81,7 +81,31 @@ conn_fail(struct conn *c, unsigned code, const char *why)
 	conn_transport_close(c, code, why);
 	/* Nothing more is read but EOF: flush, shut down, wait for it. */
 	c->linger = true;
+	c->failed = true;
 	conn_maybe_finish(c);
+}
+
+/*
+ * Why a connection ended once the client has our last byte: not "client
+ * gone" when we ended it (a failed WebSocket, a finished HTTP response).
+ */
+static const char *
+conn_end_reason(const struct conn *c)
+{
+	if (c->close_received)
+		return "closed";
+	if (c->failed)
+		switch (c->close_code) {
+		case 1002:	return "protocol error";
+		case 1003:	return "unsupported data";
+		case 1007:	return "invalid data";
+		case 1008:	return "policy violation";
+		case 1009:	return "message too big";
+		default:	return "failed";
+		}
+	if (c->linger && c->session == NULL && c->status != 101)
+		return "response sent";
+	return "client gone";
 }
 
 /*
@@ -112,5 +136,5 @@ conn_maybe_finish(struct conn *c)
 			conn_deadline(c, c->cref->cfg->close_timeout_ms);
 		return;
 	}
-	conn_close(c, c->close_received ? "closed" : "client gone");
+	conn_close(c, conn_end_reason(c));
 }

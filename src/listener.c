@@ -211,7 +211,7 @@ listener_announce(const struct listen_spec *spec, const struct config *cfg,
 		    spec->redirect_port);
 	log_info("listening on %s%s%s%s", url, listener_wildcard(spec) ?
 	    (spec->addr.ss_family == AF_INET ? " (all IPv4 interfaces)" :
-	    " (all interfaces)") : "", metrics_only ? " (metrics only)" : "",
+	    " (all IPv6 interfaces)") : "", metrics_only ? " (metrics only)" : "",
 	    what);
 }
 

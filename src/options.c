@@ -59,7 +59,7 @@ static const struct opt_flag opt_flags[] = {
 	{ "assets", "DIR", "assets_dir", OPT_SERVER, G_BACKEND,
 	    "xterm.js for the pty page (default " WSBRIDGE_ASSET_DIR ")" },
 	{ "port", "PORT", NULL, OPT_LISTEN, G_LISTEN,
-	    "all IPv4 interfaces (with -c: the file's addresses)" },
+	    "all IPv4 and IPv6 addresses (with -c: the file's)" },
 	{ "address", "ADDR", NULL, OPT_LISTEN, G_LISTEN,
 	    "listen on ADDR:PORT; repeatable" },
 	{ "listen", "SPEC", NULL, OPT_LISTEN, G_LISTEN,

@@ -106,7 +106,7 @@ main(void)
 	tls_ctx_free(tc);
 	config_free(cfg);
 	snprintf(err, sizeof(err), "rm -rf %s", dir);
-	(void)system(err);
+	CHECK(system(err) == 0);
 	TEST_REPORT();
 }
 #endif
