@@ -80,6 +80,44 @@ def port_open(port):
         return False
 
 
+def _listening_inodes(port):
+    """Inodes of the TCP sockets listening on port (any address)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            cols = row.split()
+            if (len(cols) > 9 and cols[3] == "0A"
+                    and int(cols[1].rsplit(":", 1)[1], 16) == port):
+                inodes.add(cols[9])
+    return inodes
+
+
+def listens_on(sid, port):
+    """A process of session sid (the server, or one of its workers) holds
+    a socket listening on port."""
+    inodes = _listening_inodes(port)
+
+    def holds(pid):
+        try:
+            fds = os.listdir("/proc/%d/fd" % pid)
+        except OSError:
+            return False
+        for fd in fds:
+            try:
+                link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            except OSError:
+                continue
+            if link.startswith("socket:[") and link[8:-1] in inodes:
+                return True
+        return False
+    return holds(sid) or any(holds(p) for p in wsutil.session_members(sid))
+
+
 class Server:
     def __init__(self, args, cwd, env, logpath, port):
         self.args = args
@@ -106,7 +144,10 @@ class Server:
                 raise AssertionError(
                     "wsbridge %s exited with %d before listening; log:\n%s"
                     % (" ".join(self.args), self.proc.returncode, self.log()))
-            if port_open(self.port):
+            # The port answering is not enough: another program on the
+            # machine may have taken it between free_port() and our bind
+            # (the server then exits "Address already in use").
+            if port_open(self.port) and listens_on(self.pid, self.port):
                 return
             time.sleep(0.02)
         raise AssertionError("wsbridge did not listen on %d within %.0fs"
