@@ -9,6 +9,7 @@ go to a log file that is printed when the test fails.
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -80,6 +81,62 @@ def port_open(port):
         return False
 
 
+def _listening_inodes(port):
+    """Inodes of the TCP sockets listening on port (any address), from
+    sock_diag: only the listening sockets are walked, where /proc/net/tcp
+    lists every connection on the machine (10,000 lines when busy)."""
+    inodes = set()
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW,
+                       4) as nl:                # NETLINK_SOCK_DIAG
+        nl.settimeout(5)
+        for family in (socket.AF_INET, socket.AF_INET6):
+            # inet_diag_req_v2: family, protocol, ext, pad, states
+            # (1 << TCP_LISTEN), then a zeroed inet_diag_sockid.
+            req = struct.pack("=BBBBI", family, socket.IPPROTO_TCP, 0, 0,
+                              1 << 10) + bytes(48)
+            # nlmsghdr: SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP.
+            nl.send(struct.pack("=IHHII", 16 + len(req), 20, 0x301, 1, 0)
+                    + req)
+            done = False
+            while not done:
+                data = nl.recv(65536)
+                off = 0
+                while off + 16 <= len(data):
+                    length, kind = struct.unpack_from("=IH", data, off)
+                    if kind in (2, 3):          # NLMSG_ERROR, NLMSG_DONE
+                        done = True
+                        break
+                    msg = off + 16
+                    if struct.unpack_from("!H", data, msg + 4)[0] == port:
+                        inodes.add(str(struct.unpack_from(
+                            "=I", data, msg + 68)[0]))
+                    off += (length + 3) & ~3
+                if not data:
+                    break
+    return inodes
+
+
+def listens_on(sid, port):
+    """A process of session sid (the server, or one of its workers) holds
+    a socket listening on port."""
+    inodes = _listening_inodes(port)
+
+    def holds(pid):
+        try:
+            fds = os.listdir("/proc/%d/fd" % pid)
+        except OSError:
+            return False
+        for fd in fds:
+            try:
+                link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            except OSError:
+                continue
+            if link.startswith("socket:[") and link[8:-1] in inodes:
+                return True
+        return False
+    return holds(sid) or any(holds(p) for p in wsutil.session_members(sid))
+
+
 class Server:
     def __init__(self, args, cwd, env, logpath, port):
         self.args = args
@@ -106,7 +163,10 @@ class Server:
                 raise AssertionError(
                     "wsbridge %s exited with %d before listening; log:\n%s"
                     % (" ".join(self.args), self.proc.returncode, self.log()))
-            if port_open(self.port):
+            # The port answering is not enough: another program on the
+            # machine may have taken it between free_port() and our bind
+            # (the server then exits "Address already in use").
+            if port_open(self.port) and listens_on(self.pid, self.port):
                 return
             time.sleep(0.02)
         raise AssertionError("wsbridge did not listen on %d within %.0fs"

@@ -15,6 +15,7 @@ import pytest
 
 from cfgutil import start_config
 from produtil import env_script, raw_env
+import shared
 import wsutil
 from wsutil import (raw_handshake, send_frame, recv_message, expect_close,
                     close_payload, wait_until, OP_TEXT, OP_CLOSE)
@@ -77,10 +78,11 @@ def bcrypt_line(user, password):
     return "%s:%s" % (user, h) if h and h.startswith("$2") else None
 
 
-@pytest.fixture
-def htpasswd(tmp_path):
+@pytest.fixture(scope="module")
+def htpasswd(tmp_path_factory):
     """alice (sha-512 crypt), sam (sha-256 crypt), bob (bcrypt when it
-    can be made here)."""
+    can be made here); made once per module, only read."""
+    tmp_path = tmp_path_factory.mktemp("htpasswd")
     lines = []
     h = subprocess.run(["openssl", "passwd", "-6", "wonderland"],
                        capture_output=True, timeout=30).stdout.decode()
@@ -98,14 +100,24 @@ def htpasswd(tmp_path):
     return types.SimpleNamespace(path=path, bcrypt=b is not None)
 
 
+# The auth and origin tests only open connections of their own: one
+# server each for the module (shared.py).
+@pytest.fixture(scope="module")
+def auth_m(tmp_path_factory, htpasswd):
+    tmp_path = tmp_path_factory.mktemp("auth")
+    env_sh = env_script(shared.script_maker(tmp_path))
+    with shared.servers(tmp_path) as start:
+        srv, _ = start_config(start, tmp_path, (
+            "[route /env]\nexec = %s\nauth = basic\nauth_file = %s\n"
+            "auth_realm = Test Realm\n"
+            "[route /open]\nexec = %s\n" % (env_sh, htpasswd.path, env_sh)))
+        yield srv
+
+
 @pytest.fixture
-def auth_server(wsbridge, tmp_path, script, htpasswd):
-    env_sh = env_script(script)
-    srv, _ = start_config(wsbridge, tmp_path, (
-        "[route /env]\nexec = %s\nauth = basic\nauth_file = %s\n"
-        "auth_realm = Test Realm\n"
-        "[route /open]\nexec = %s\n" % (env_sh, htpasswd.path, env_sh)))
-    return srv
+def auth_server(auth_m, request):
+    with shared.window(auth_m, request) as srv:
+        yield srv
 
 
 def test_basic_auth_good(auth_server, htpasswd):
@@ -225,14 +237,22 @@ ORIGIN_CASES = [
 ]
 
 
+@pytest.fixture(scope="module")
+def origin_m(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("origin")
+    with shared.servers(tmp_path) as start:
+        srv, _ = start_config(start, tmp_path, (
+            "[route /o]\necho = yes\norigins = http://good.example:8080, "
+            "*.trusted.example, anyport.example:*\n"
+            "[route /same]\necho = yes\nsame_origin = yes\n"
+            "[route /any]\necho = yes\n"))
+        yield srv
+
+
 @pytest.fixture
-def origin_server(wsbridge, tmp_path):
-    srv, _ = start_config(wsbridge, tmp_path, (
-        "[route /o]\necho = yes\norigins = http://good.example:8080, "
-        "*.trusted.example, anyport.example:*\n"
-        "[route /same]\necho = yes\nsame_origin = yes\n"
-        "[route /any]\necho = yes\n"))
-    return srv
+def origin_server(origin_m, request):
+    with shared.window(origin_m, request) as srv:
+        yield srv
 
 
 @pytest.mark.parametrize("origin,expected", ORIGIN_CASES,

@@ -8,6 +8,7 @@ import os
 
 import pytest
 
+import shared
 import wsutil
 from cfgutil import start_config
 from wsutil import raw_handshake, open_ws, recv_message, expect_close, OP_TEXT
@@ -15,8 +16,7 @@ from wsutil import raw_handshake, open_ws, recv_message, expect_close, OP_TEXT
 SHOW = 'echo "$SCRIPT_NAME|$PATH_INFO|$QUERY_STRING"\n'
 
 
-@pytest.fixture
-def scripts_dir(tmp_path):
+def make_scripts_dir(tmp_path):
     d = tmp_path / "scripts"
     d.mkdir()
     wsutil.write_script(d / "hello", SHOW)
@@ -34,6 +34,11 @@ def scripts_dir(tmp_path):
     os.symlink(str(tmp_path / "outside.sh"), str(d / "link"))
     os.symlink("../x", str(d / "rellink"))
     return d
+
+
+@pytest.fixture
+def scripts_dir(tmp_path):
+    return make_scripts_dir(tmp_path)
 
 
 def output_of(port, path):
@@ -63,11 +68,31 @@ def status_of(port, path):
         conn.close()
 
 
-@pytest.fixture
-def dir_srv(wsbridge, tmp_path, scripts_dir):
+def start_dir(wsbridge, tmp_path, scripts_dir):
     srv, _ = start_config(wsbridge, tmp_path,
                           "[route /scripts/*]\ndir = %s\n" % scripts_dir)
     return srv
+
+
+# The tests that only read the directory share one server (shared.py);
+# those that add a script have a directory and a server of their own.
+@pytest.fixture(scope="module")
+def dir_m(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("dir")
+    d = make_scripts_dir(tmp)
+    with shared.servers(tmp) as start:
+        yield start_dir(start, tmp, d)
+
+
+@pytest.fixture
+def dir_srv(dir_m, request):
+    with shared.window(dir_m, request) as srv:
+        yield srv
+
+
+@pytest.fixture
+def own_dir_srv(wsbridge, tmp_path, scripts_dir):
+    return start_dir(wsbridge, tmp_path, scripts_dir)
 
 
 @pytest.mark.parametrize("path,out", [
@@ -86,8 +111,9 @@ def test_dir_script_with_extension(dir_srv):
         "dotted /scripts/hello.sh"
 
 
-def test_dir_walks_subdirectories(dir_srv, scripts_dir):
+def test_dir_walks_subdirectories(own_dir_srv, scripts_dir):
     # websocketd --dir: /scripts/sub/NAME/extra runs DIR/sub/NAME.
+    dir_srv = own_dir_srv
     wsutil.write_script(scripts_dir / "sub" / "show", SHOW)
     assert output_of(dir_srv.port, "/scripts/sub/inner") == "INNER-RAN"
     assert output_of(dir_srv.port, "/scripts/sub/show/x/y?z") == \
@@ -145,8 +171,9 @@ def test_dir_command_line(wsbridge, tmp_path, scripts_dir):
         assert head.status == 404, (path, head, getattr(head, "ran", None))
 
 
-def test_dir_new_script_found_without_restart(dir_srv, scripts_dir):
+def test_dir_new_script_found_without_restart(own_dir_srv, scripts_dir):
     # The directory is looked up per connection.
+    dir_srv = own_dir_srv
     assert status_of(dir_srv.port, "/scripts/later").status == 404
     wsutil.write_script(scripts_dir / "later", 'echo LATER\n')
     assert output_of(dir_srv.port, "/scripts/later") == "LATER"

@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+import shared
 from wsutil import (raw_handshake, open_ws, connect_tcp, read_response,
                     request_bytes, expect_eof, make_key, accept_for,
                     send_frame, recv_message, expect_close, OP_TEXT, OP_CLOSE,
@@ -32,9 +33,18 @@ def plain_request(port, raw):
     return conn, read_response(conn)
 
 
+# The tests against `cat` only open connections of their own: one server
+# for the module (shared.py).
+@pytest.fixture(scope="module")
+def cat_m(tmp_path_factory):
+    with shared.server(tmp_path_factory.mktemp("cat"), "cat") as srv:
+        yield srv
+
+
 @pytest.fixture
-def catsrv(wsbridge):
-    return wsbridge("cat")
+def catsrv(cat_m, request):
+    with shared.window(cat_m, request) as srv:
+        yield srv
 
 
 def test_101_is_correct(catsrv):

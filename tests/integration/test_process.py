@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+import shared
 from wsutil import (ws_session, open_ws, send_frame, recv_message,
                     expect_close, wait_until, alive, OP_TEXT, OP_BINARY)
 
@@ -23,11 +24,22 @@ def env_of(session):
     return env
 
 
-@pytest.fixture
-def envsrv(wsbridge, script):
-    return wsbridge(script("env.sh", ENV_SCRIPT),
+# The environment tests only open connections of their own: one server
+# for the module (shared.py).
+@pytest.fixture(scope="module")
+def env_m(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("env")
+    script = shared.script_maker(tmp_path)
+    with shared.servers(tmp_path) as start:
+        yield start(script("env.sh", ENV_SCRIPT),
                     env={"WSB_TEST_SECRET": "hidden",
                          "WSB_TEST_PASSED": "shown"})
+
+
+@pytest.fixture
+def envsrv(env_m, request):
+    with shared.window(env_m, request) as srv:
+        yield srv
 
 
 def run_env(srv, path="/foo/bar?x=1&y=two", headers=()):

@@ -14,6 +14,7 @@ from conftest import free_port
 from cfgutil import Backend, start_config, write_config
 import produtil
 from produtil import env_script, proxy_v1, proxy_v2, raw_env
+import shared
 import wsutil
 from wsutil import (read_response, request_bytes, make_key, accept_for,
                     send_frame, recv_message, expect_close, close_payload,
@@ -39,12 +40,22 @@ def start_pp(wsbridge, tmp_path, routes, server_extra="", tls=None):
     return wsbridge("-c", str(path), port=port, listen_args=False)
 
 
+# The PROXY listener tests only open connections of their own: one
+# server for the module (shared.py); pp.log() is the test's part.
+@pytest.fixture(scope="module")
+def pp_m(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("pp")
+    env_sh = env_script(shared.script_maker(tmp_path))
+    with shared.servers(tmp_path) as start:
+        yield start_pp(start, tmp_path,
+                       "[route /env]\nexec = %s\n[route /echo]\necho = yes\n"
+                       % env_sh, "handshake_timeout = 1s\n")
+
+
 @pytest.fixture
-def pp(wsbridge, tmp_path, script):
-    env_sh = env_script(script)
-    return start_pp(wsbridge, tmp_path,
-                    "[route /env]\nexec = %s\n[route /echo]\necho = yes\n"
-                    % env_sh, "handshake_timeout = 1s\n")
+def pp(pp_m, request):
+    with shared.window(pp_m, request) as srv:
+        yield srv
 
 
 def env_after(port, chunks):

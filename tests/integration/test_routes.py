@@ -5,13 +5,18 @@ route path is 426."""
 import pytest
 
 from cfgutil import start_config, http_request
+import shared
 import wsutil
 from wsutil import (raw_handshake, open_ws, recv_message, send_frame,
                     expect_close, OP_TEXT, OP_BINARY, OP_CLOSE, close_payload)
 
 
-@pytest.fixture
-def routed(wsbridge, tmp_path, script):
+# The routing tests only open connections of their own: one server for
+# the module (shared.py).
+@pytest.fixture(scope="module")
+def routed_m(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("routed")
+    script = shared.script_maker(tmp_path)
     tags = {}
     for tag in ("a", "p", "pq", "x_exact", "x_prefix", "root"):
         tags[tag] = script("%s.sh" % tag,
@@ -36,8 +41,15 @@ exec = {x_exact}
 [route /e]
 echo = yes
 """.format(**tags)
-    srv, _ = start_config(wsbridge, tmp_path, routes)
-    return srv
+    with shared.servers(tmp_path) as start:
+        srv, _ = start_config(start, tmp_path, routes)
+        yield srv
+
+
+@pytest.fixture
+def routed(routed_m, request):
+    with shared.window(routed_m, request) as srv:
+        yield srv
 
 
 def tag_of(port, path):

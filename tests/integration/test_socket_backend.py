@@ -12,6 +12,7 @@ import pytest
 
 from conftest import free_port
 import cfgutil
+import shared
 from cfgutil import start_config, Backend, echo_handler
 import wsutil
 from wsutil import (raw_handshake, open_ws, recv_message, send_frame,
@@ -378,9 +379,27 @@ def test_slow_client_fast_backend_bounded(wsbridge, tmp_path, backends,
 # Subprotocols
 # --------------------------------------------------------------------------
 
+# The subprotocol tests only open connections of their own (each its own
+# backend connection): one server and one echo backend for the module
+# (shared.py).
+@pytest.fixture(scope="module")
+def proto_m(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("proto")
+    b = Backend(echo_handler)
+    try:
+        with shared.servers(tmp_path) as start:
+            yield start_proto(start, tmp_path, b)
+    finally:
+        b.stop()
+
+
 @pytest.fixture
-def proto_srv(wsbridge, tmp_path, backends):
-    b = backends()
+def proto_srv(proto_m, request):
+    with shared.window(proto_m, request) as srv:
+        yield srv
+
+
+def start_proto(wsbridge, tmp_path, b):
     srv, _ = start_config(wsbridge, tmp_path, """
 [route /p]
 connect = {a}

@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+import shared
 import wsutil
 from cfgutil import start_config, http_request, send_http, read_http
 
@@ -29,8 +30,7 @@ FILES = {
 OUTSIDE = b"OUTSIDE-SECRET\n"
 
 
-@pytest.fixture
-def www(tmp_path):
+def make_www(tmp_path):
     root = tmp_path / "www"
     for name, data in FILES.items():
         p = root / name
@@ -46,10 +46,29 @@ def www(tmp_path):
 
 
 @pytest.fixture
-def static_srv(wsbridge, tmp_path, www):
+def www(tmp_path):
+    return make_www(tmp_path)
+
+
+def start_static(wsbridge, tmp_path):
     srv, _ = start_config(wsbridge, tmp_path, "[route /ws]\necho = yes\n",
                           server_extra="static_dir = www\n")
     return srv
+
+
+# The tests that only read the tree share one server (shared.py).
+@pytest.fixture(scope="module")
+def static_m(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("static")
+    make_www(tmp)
+    with shared.servers(tmp) as start:
+        yield start_static(start, tmp)
+
+
+@pytest.fixture
+def static_srv(static_m, request):
+    with shared.window(static_m, request) as srv:
+        yield srv
 
 
 def get(srv, path, headers=()):
@@ -187,7 +206,9 @@ def test_validators_and_304(static_srv):
     assert r.status == 200, r
 
 
-def test_etag_changes_with_content(static_srv, www):
+def test_etag_changes_with_content(wsbridge, tmp_path, www):
+    # It changes a file: a tree and a server of its own.
+    static_srv = start_static(wsbridge, tmp_path)
     etag1 = get(static_srv, "/notes.txt").header("etag")
     (www / "notes.txt").write_bytes(b"changed content, longer than before\n")
     r = get(static_srv, "/notes.txt", [("If-None-Match", etag1)])
