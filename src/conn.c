@@ -188,6 +188,46 @@ conn_client_flush(struct endpoint *e)
 }
 
 /*
+ * TLS: one piece encrypted from where it lies when nothing waits before
+ * it; what SSL_write did not take is queued, as a plain socket's rest.
+ */
+static int
+conn_client_tls_through(struct conn *c, const struct iovec *iov,
+    int iovcnt, enum relay_write *res, size_t *sent)
+{
+	struct endpoint	*e = &c->client;
+	size_t		 skip, k;
+	ssize_t		 n = -1;
+	int		 i, err = 0;
+
+	*res = RELAY_QUEUED;
+	*sent = 0;
+	if (iovcnt == 1 && client_unsent(c) == 0 && e->wfd != -1 &&
+	    !e->wr_shut && !ev_is_active(&e->wr)) {
+		n = tls_write(c->tls, iov[0].iov_base, iov[0].iov_len);
+		if (n == -1 && errno != EAGAIN && errno != EINTR) {
+			*res = RELAY_FAILED;
+			err = errno;
+		} else if (tls_unsent(c->tls) > 0 || n == -1)
+			*res = RELAY_BLOCKED;
+	}
+	skip = n > 0 ? (size_t)n : 0;
+	*sent = skip;
+	for (i = 0; i < iovcnt; i++) {
+		k = skip < iov[i].iov_len ? skip : iov[i].iov_len;
+		skip -= k;
+		if (buf_append(&e->out, (const uint8_t *)iov[i].iov_base + k,
+		    iov[i].iov_len - k) == -1)
+			return -1;
+	}
+	if (*res == RELAY_QUEUED)
+		endpoint_flush_later(e);
+	if (*res == RELAY_FAILED)
+		errno = err;
+	return 0;
+}
+
+/*
  * Bytes for the client: written now from where they lie when large,
  * else gathered in client.out. -1: out of memory (the conn is closed).
  */
@@ -197,9 +237,14 @@ conn_client_write_through(struct conn *c, const struct iovec *iov,
 {
 	enum relay_write	 res;
 	size_t			 sent;
+	int			 rv;
 
-	if (endpoint_write_through(&c->client, iov, iovcnt, &res, &sent) ==
-	    -1) {
+	if (c->tls != NULL)
+		rv = conn_client_tls_through(c, iov, iovcnt, &res, &sent);
+	else
+		rv = endpoint_write_through(&c->client, iov, iovcnt, &res,
+		    &sent);
+	if (rv == -1) {
 		conn_close(c, "out of memory");
 		return -1;
 	}

@@ -5,11 +5,15 @@
 #include <sys/uio.h>
 
 #include <errno.h>
+#include <stddef.h>
 #include <unistd.h>
 
 #include "relay.h"
 
-uint8_t			 relay_scratch[RELAY_CHUNK_MAX];
+struct relay_scratch_area relay_scratch_area;
+
+_Static_assert(offsetof(struct relay_scratch_area, data) == RELAY_HEADROOM,
+    "relay_scratch follows its headroom");
 
 static struct ev_loop	*loop;
 static TAILQ_HEAD(, endpoint) flushq = TAILQ_HEAD_INITIALIZER(flushq);
@@ -31,6 +35,17 @@ relay_chunk(long long buffer_size)
 		return RELAY_CHUNK_MIN;
 	return buffer_size > RELAY_CHUNK_MAX ? RELAY_CHUNK_MAX :
 	    (size_t)buffer_size;
+}
+
+uint8_t *
+relay_headroom(const void *p, size_t len)
+{
+	/* bytes of the one object, so the header and data are contiguous */
+	uint8_t	*base = (uint8_t *)&relay_scratch_area;
+
+	if (p != base + RELAY_HEADROOM || len > RELAY_HEADROOM)
+		return NULL;
+	return base + RELAY_HEADROOM - len;
 }
 
 struct ev_loop *

@@ -26,8 +26,23 @@
 #define RELAY_CHUNK_MIN		(16 * 1024)
 #define RELAY_CHUNK_MAX		(1024 * 1024)
 
-/* Reads land here: the loop is single-threaded. */
-extern uint8_t	 relay_scratch[RELAY_CHUNK_MAX];
+/*
+ * Reads land here: the loop is single-threaded. RELAY_HEADROOM bytes in
+ * front of it belong to no one, so a frame header can go right before a
+ * payload read here and both leave in one contiguous piece (TLS encrypts
+ * from where they lie instead of from a copy).
+ */
+#define RELAY_HEADROOM		16
+extern struct relay_scratch_area {
+	uint8_t		 head[RELAY_HEADROOM];
+	uint8_t		 data[RELAY_CHUNK_MAX];
+} relay_scratch_area;
+#define relay_scratch	(relay_scratch_area.data)
+/*
+ * p is the start of relay_scratch and len <= RELAY_HEADROOM: where len
+ * bytes just before it start. Else NULL.
+ */
+uint8_t	*relay_headroom(const void *p, size_t len);
 
 struct endpoint {
 	int		 rfd, wfd;	/* -1 when closed */

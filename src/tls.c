@@ -33,12 +33,20 @@
  * Records are at most 16 KiB: a read-ahead buffer this size takes all a
  * client has in flight in one read(2), as the plain path's buffer_size
  * reads do (at 64 KiB, 4 x 16 KiB messages, 65,724 bytes of records, took
- * three reads), and written records gather up to TLS_OUT_BATCH before
- * one send(2), so bulk data costs a syscall per 64 KiB, not two reads and
- * a write per record. Both buffers are freed when empty (idle costs none).
+ * three reads), and written records gather in one buffer sent by one
+ * send(2) per tls_write, or sooner when the next record would not fit,
+ * so bulk data costs a syscall per call, not two reads and a write per
+ * record. The batch has room for TLS_OUT_BATCH and one more whole record
+ * (a 64 KiB frame is four full records and a small one: at exactly 64
+ * KiB that fifth record went out in a second send(2), and the fourth
+ * made the buffer realloc). Both buffers are freed when empty (idle
+ * costs none).
  */
 #define TLS_READ_BUF		(256 * 1024)
-#define TLS_OUT_BATCH		(64 * 1024)
+#define TLS_OUT_BATCH		(128 * 1024)
+/* a TLS 1.3 record: header, 16 KiB, content type, tag, padding slack */
+#define TLS_RECORD_MAX		(5 + 16384 + 256)
+#define TLS_OUT_CAP		(TLS_OUT_BATCH + TLS_RECORD_MAX)
 
 /* A [tls NAME] certificate: its own SSL_CTX, switched to by SNI. */
 struct tls_sni {
@@ -445,7 +453,7 @@ tls_out_send(struct tls_conn *c)
 		c->ooff += (size_t)n;
 	}
 	/* drained: an idle connection keeps no buffer */
-	if (c->ocap == TLS_OUT_BATCH && tls_out_spare == NULL)
+	if (c->ocap == TLS_OUT_CAP && tls_out_spare == NULL)
 		tls_out_spare = c->out;
 	else
 		free(c->out);
@@ -462,7 +470,9 @@ tls_out_write(BIO *b, const char *p, int len)
 	uint8_t		*q;
 
 	BIO_clear_retry_flags(b);
-	if (c->olen - c->ooff >= TLS_OUT_BATCH && tls_out_send(c) == -1) {
+	/* a full batch goes out before the next record joins it */
+	if (c->olen - c->ooff + n > TLS_OUT_CAP && c->olen > c->ooff &&
+	    tls_out_send(c) == -1) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			BIO_set_retry_write(b);
 		return -1;
@@ -475,9 +485,9 @@ tls_out_write(BIO *b, const char *p, int len)
 			c->olen -= c->ooff;
 			c->ooff = 0;
 		}
-		for (cap = c->ocap ? c->ocap : TLS_OUT_BATCH; cap < c->olen + n;)
+		for (cap = c->ocap ? c->ocap : TLS_OUT_CAP; cap < c->olen + n;)
 			cap *= 2;
-		if (c->ocap == 0 && cap == TLS_OUT_BATCH &&
+		if (c->ocap == 0 && cap == TLS_OUT_CAP &&
 		    tls_out_spare != NULL) {
 			c->out = tls_out_spare;
 			c->ocap = cap;

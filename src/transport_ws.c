@@ -91,9 +91,11 @@ ws_send_deflated(struct conn *c, bool fin, int opcode,
 }
 
 /*
- * One frame whose payload is the pieces of iov. Large payloads on a
- * plain socket go out from where they lie (no copy); the rest gathers
- * in client.out so that one write carries many frames.
+ * One frame whose payload is the pieces of iov. Large payloads go out
+ * from where they lie (no copy): on a plain socket as they are, over TLS
+ * when the payload was read into relay_scratch, whose headroom takes the
+ * header (one piece, so the header shares the first record). The rest
+ * gathers in client.out so that one write carries many frames.
  */
 static int
 ws_send_frame(struct conn *c, bool fin, int opcode, const struct iovec *iov,
@@ -101,7 +103,7 @@ ws_send_frame(struct conn *c, bool fin, int opcode, const struct iovec *iov,
 {
 	struct ws_transport	*w = ws_of(c);
 	struct iovec		 all[1 + WS_MAX_IOV];
-	uint8_t			 hdr[WS_MAX_HEADER], *dst;
+	uint8_t			 hdr[WS_MAX_HEADER], *dst, *head;
 	size_t			 n = 0, hlen;
 	int			 i;
 
@@ -116,6 +118,13 @@ ws_send_frame(struct conn *c, bool fin, int opcode, const struct iovec *iov,
 		all[0].iov_len = hlen;
 		memcpy(all + 1, iov, (size_t)iovcnt * sizeof(*iov));
 		return conn_client_write_through(c, all, 1 + iovcnt);
+	}
+	if (c->tls != NULL && n >= RELAY_WRITE_THROUGH_MIN && iovcnt == 1 &&
+	    (head = relay_headroom(iov[0].iov_base, hlen)) != NULL) {
+		memcpy(head, hdr, hlen);
+		all[0].iov_base = head;
+		all[0].iov_len = hlen + n;
+		return conn_client_write_through(c, all, 1);
 	}
 	if ((dst = buf_reserve(&c->client.out, hlen + n)) == NULL) {
 		conn_close(c, "out of memory");

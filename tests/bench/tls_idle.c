@@ -7,8 +7,13 @@
  * RSS and malloc'd bytes per connection, nothing of the client's.
  *
  * --sites: where OpenSSL's live bytes per connection were allocated.
+ * The other flags try what could make an idle connection smaller:
+ * --no-ticket (SSL_OP_NO_TICKET: no ticket sealed, the session still
+ * kept), --free-buffers (SSL_free_buffers after the echo), --trim
+ * (malloc_trim(0) before RSS is read).
  *
  * tls_idle --cert C --key K [--count N] [--keep-buffers] [--sites]
+ *     [--no-ticket] [--free-buffers] [--trim]
  */
 
 #include <sys/socket.h>
@@ -148,7 +153,7 @@ die(const char *what)
 
 /* src/tls.c's context: modes, read-ahead, tickets, no session cache. */
 static SSL_CTX *
-server_ctx(const char *cert, const char *key, int release)
+server_ctx(const char *cert, const char *key, int release, int no_ticket)
 {
 	SSL_CTX	*ctx;
 
@@ -159,7 +164,7 @@ server_ctx(const char *cert, const char *key, int release)
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
 	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_PRIORITIZE_CHACHA |
-	    SSL_OP_IGNORE_UNEXPECTED_EOF);
+	    SSL_OP_IGNORE_UNEXPECTED_EOF | (no_ticket ? SSL_OP_NO_TICKET : 0));
 	if (SSL_CTX_set_ciphersuites(ctx, "TLS_AES_128_GCM_SHA256:"
 	    "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256") != 1)
 		die("ciphersuites");
@@ -227,7 +232,8 @@ main(int argc, char **argv)
 	SSL			*ssl;
 	char			 buf[64];
 	int			 i, n = 1000, release = 1, lfd, fd, p[2];
-	int			 want_sites = 0;
+	int			 want_sites = 0, no_ticket = 0, free_bufs = 0;
+	int			 trim = 0;
 	long			 rss0, rss1;
 	size_t			 heap0, heap1;
 	pid_t			 pid;
@@ -243,6 +249,12 @@ main(int argc, char **argv)
 			release = 0;
 		else if (strcmp(argv[i], "--sites") == 0)
 			want_sites = 1;
+		else if (strcmp(argv[i], "--no-ticket") == 0)
+			no_ticket = 1;
+		else if (strcmp(argv[i], "--free-buffers") == 0)
+			free_bufs = 1;
+		else if (strcmp(argv[i], "--trim") == 0)
+			trim = 1;
 		else
 			die("usage: tls_idle --cert C --key K [--count N] "
 			    "[--keep-buffers]");
@@ -252,7 +264,7 @@ main(int argc, char **argv)
 	    NULL || !CRYPTO_set_mem_functions(site_malloc, site_realloc,
 	    site_free)))
 		die("--sites");
-	ctx = server_ctx(cert, key, release);
+	ctx = server_ctx(cert, key, release, no_ticket);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if ((lfd = socket(AF_INET, SOCK_STREAM, 0)) == -1 ||
 	    bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) == -1 ||
@@ -280,14 +292,20 @@ main(int argc, char **argv)
 		    SSL_read(ssl, buf, sizeof(buf)) != 5 ||
 		    SSL_write(ssl, buf, 5) != 5)
 			die("server handshake");
+		if (free_bufs && SSL_free_buffers(ssl) != 1)
+			die("SSL_free_buffers: a buffer still held data");
 	}
 	if (read(p[0], buf, 1) != 1)
 		die("client failed");
+	if (trim)
+		malloc_trim(0);
 	rss1 = rss_kb();
 	heap1 = mallinfo2().uordblks;
 	sites_on = 0;
-	printf("RESULT mode=tls_idle conns=%d release_buffers=%d "
-	    "bytes_per_conn=%ld malloc_bytes_per_conn=%zu\n", n, release,
+	printf("RESULT mode=tls_idle conns=%d release_buffers=%d no_ticket=%d "
+	    "free_buffers=%d trim=%d bytes_per_conn=%ld "
+	    "malloc_bytes_per_conn=%zu\n", n, release, no_ticket, free_bufs,
+	    trim,
 	    (rss1 - rss0) * 1024 / (n - 1), (heap1 - heap0) / (size_t)(n - 1));
 	if (want_sites)
 		sites_print(n - 1);
