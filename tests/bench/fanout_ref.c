@@ -8,10 +8,12 @@
  * The first client starts PROGRAM (stdout a pipe); every client gets the
  * stream from the next line start after it joined. What a socket does not
  * take is queued for that client; a client whose queue would pass SIZE
- * (default 256K, wsbridge's buffer_size) is closed, so a stopped reader
- * costs the others nothing. The pipe is read while at least one client has
- * taken everything so far: the fastest reader sets the pace, as the
- * program is never held back by a slow one. Runs until killed.
+ * (default 256K, wsbridge's buffer_size) is closed. The pipe is read while
+ * every client has taken everything so far (the slowest reader sets the
+ * pace, through the kernel's socket buffers), except a stuck one: a
+ * client whose socket took nothing for 100 ms no longer holds the others
+ * back (its queue then fills and it is closed), so a stopped reader costs
+ * them one such pause. Runs until killed.
  */
 
 #include <sys/epoll.h>
@@ -24,6 +26,8 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <stdint.h>
+#include <time.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -37,12 +41,15 @@
 #define REF_MAX_CLIENTS		100000
 #define REF_MAX_BUFFER		(64L * 1024 * 1024)
 #define REF_DRAIN_SIZE		4096
+#define REF_STUCK_NS		(100 * 1000000ULL)
+#define REF_TICK_MS		10	/* while a client waits: stuck scans */
 
 struct client {
 	int		 fd;
 	bool		 synced;	/* at a line start of the stream */
 	bool		 dead;
-	bool		 waiting;	/* bytes queued: not in nready */
+	bool		 waiting;	/* bytes queued */
+	uint64_t	 since;		/* waiting: its last progress */
 	char		*q;		/* bytes the socket did not take */
 	size_t		 qoff, qlen;
 };
@@ -52,7 +59,8 @@ static bool		 pipe_armed;
 static char		 rbuf[REF_READ_SIZE];
 static struct client	**clients;
 static size_t		 nclients, ndead;
-static size_t		 nready;	/* clients with nothing queued */
+static size_t		 nwaiting;	/* clients with bytes queued */
+static uint64_t		 now;
 static size_t		 bufsize = 256 * 1024;
 static char		**prog;
 
@@ -74,11 +82,35 @@ ctl(int op, int fd, uint32_t events, void *ptr)
 		die("epoll_ctl");
 }
 
-/* The pipe is watched only while some client can take more at once. */
+static uint64_t
+clock_ns(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* A waiting client that is not stuck holds the program back. */
+static bool
+held_back(void)
+{
+	size_t	 i;
+
+	if (nwaiting == 0)
+		return false;
+	for (i = 0; i < nclients; i++)
+		if (!clients[i]->dead && clients[i]->waiting &&
+		    now - clients[i]->since < REF_STUCK_NS)
+			return true;
+	return false;
+}
+
+/* The pipe is watched only while every live reader has taken it all. */
 static void
 pipe_arm(void)
 {
-	bool	 want = pfd != -1 && nready > 0;
+	bool	 want = pfd != -1 && !held_back();
 
 	if (want == pipe_armed)
 		return;
@@ -117,8 +149,8 @@ client_close(struct client *c)
 {
 	if (c->dead)
 		return;
-	if (!c->waiting)
-		nready--;
+	if (c->waiting)
+		nwaiting--;
 	ctl(EPOLL_CTL_DEL, c->fd, 0, c);
 	close(c->fd);
 	c->dead = true;
@@ -160,7 +192,6 @@ client_accept(void)
 			die("calloc");
 		c->fd = fd;
 		clients[nclients++] = c;
-		nready++;
 		ctl(EPOLL_CTL_ADD, fd, EPOLLIN, c);
 	}
 	if (errno != EAGAIN && errno != EMFILE && errno != ENFILE)
@@ -199,7 +230,8 @@ client_send(struct client *c, const char *p, size_t n)
 		n -= (size_t)w;
 		c->qoff = c->qlen = 0;
 		c->waiting = true;
-		nready--;
+		c->since = now;
+		nwaiting++;
 		ctl(EPOLL_CTL_MOD, c->fd, EPOLLIN | EPOLLOUT, c);
 	}
 	if (c->qlen - c->qoff + n > bufsize) {
@@ -227,13 +259,15 @@ client_flush(struct client *c)
 		client_close(c);
 		return;
 	}
-	if (w > 0)
+	if (w > 0) {
 		c->qoff += (size_t)w;
+		c->since = now;
+	}
 	if (c->qoff < c->qlen)
 		return;
 	c->qoff = c->qlen = 0;
 	c->waiting = false;
-	nready++;
+	nwaiting--;
 	ctl(EPOLL_CTL_MOD, c->fd, EPOLLIN, c);
 }
 
@@ -380,9 +414,11 @@ main(int argc, char *argv[])
 		die("epoll_create1");
 	ctl(EPOLL_CTL_ADD, lfd, EPOLLIN, NULL);
 	for (;;) {
-		n = epoll_wait(epfd, evs, REF_MAX_EVENTS, -1);
+		n = epoll_wait(epfd, evs, REF_MAX_EVENTS,
+		    nwaiting > 0 ? REF_TICK_MS : -1);
 		if (n == -1 && errno != EINTR)
 			die("epoll_wait");
+		now = clock_ns();
 		for (i = 0; i < n; i++)
 			event(&evs[i]);
 		reap_dead();
