@@ -11,9 +11,10 @@
  * (default 256K, wsbridge's buffer_size) is closed. The pipe is read while
  * every client has taken everything so far (the slowest reader sets the
  * pace, through the kernel's socket buffers), except a stuck one: a
- * client whose socket took nothing for 100 ms no longer holds the others
- * back (its queue then fills and it is closed), so a stopped reader costs
- * them one such pause. Runs until killed.
+ * client whose socket took nothing for 100 ms while another took it all
+ * no longer holds the others back (its queue then fills and it is
+ * closed), so a stopped reader costs them one such pause. Runs until
+ * killed.
  */
 
 #include <sys/epoll.h>
@@ -91,7 +92,11 @@ clock_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-/* A waiting client that is not stuck holds the program back. */
+/*
+ * A waiting client that is not stuck holds the program back. Stuck: no
+ * progress for 100 ms while another client has taken everything (when
+ * all wait, the reader is slow, or descheduled, not one client).
+ */
 static bool
 held_back(void)
 {
@@ -99,6 +104,8 @@ held_back(void)
 
 	if (nwaiting == 0)
 		return false;
+	if (nwaiting == nclients - ndead)
+		return true;
 	for (i = 0; i < nclients; i++)
 		if (!clients[i]->dead && clients[i]->waiting &&
 		    now - clients[i]->since < REF_STUCK_NS)
