@@ -531,13 +531,44 @@ ws_payload(struct wb_conn *c, const uint8_t *p, size_t n)
 	return data_payload(c, p, n);
 }
 
+/*
+ * Fan-out, unverified connections: count whole short data frames of the
+ * expected length straight from the buffer (the client must not be what
+ * limits a fan-out); returns the bytes they took. Anything else is left
+ * to the frame decoder, which checks it.
+ */
+static size_t
+fanout_fast(struct wb_conn *c, const uint8_t *p, size_t n)
+{
+	size_t		 used = 0, len = (size_t)opt.size - 1;
+	uint64_t	 k = 0;
+
+	if (opt.mode != WB_FANOUT || c->line != NULL || c->inpay ||
+	    c->hdrlen != 0 || len >= 126)
+		return 0;
+	while (n - used >= 2 + len && (p[used] == (0x80 | WS_OP_TEXT) ||
+	    p[used] == (0x80 | WS_OP_BINARY)) && p[used + 1] == len) {
+		used += 2 + len;
+		k++;
+	}
+	if (k > 0)
+		mode_lines(c, k);
+	return used;
+}
+
 /* Decode server frames; returns -1 once the connection is gone. */
 static int
 ws_feed(struct wb_conn *c, const uint8_t *p, size_t n)
 {
 	ssize_t	 k;
+	size_t	 f;
 
 	while (n > 0) {
+		if ((f = fanout_fast(c, p, n)) > 0) {
+			p += f;
+			n -= f;
+			continue;
+		}
 		if (!c->inpay) {
 			if ((k = ws_header_feed(c, p, n)) == -1)
 				return -1;
