@@ -2,9 +2,10 @@
 # Benchmark wsbridge against websocketd and websockify on loopback (issue 6).
 # Every load runs BENCH_RUNS times (default 3), interleaved between servers,
 # BENCH_SECONDS each (default 3); the table shows medians and the ratios the
-# issue targets. The whole run takes about five minutes at the defaults.
+# issue targets. The whole run takes about five minutes at the defaults,
+# and the fan-out rows (issue 15) about four more.
 # BENCH_IDLE, BENCH_IDLE_WEBSOCKETD, BENCH_IDLE_WEBSOCKIFY: idle conns.
-# BENCH_ONLY=fanout: the fan-out rows alone (issue 15, about 4 minutes).
+# BENCH_ONLY=fanout: the fan-out rows alone.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/bench/lib.sh
 
