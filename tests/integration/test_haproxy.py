@@ -11,9 +11,7 @@ Issue 15 (shared sessions live in one process): the shipped haproxy.cfg
 hashes ?session=ID (balance url_param session, hash-type consistent) and
 a share = route route's path (balance uri), so every client of one
 session, viewers included, reaches the instance that runs it and sees the
-same output. Until wsbridge knows share/view, the shared routes live in
-SHARED_ROUTES below (examples/haproxy/wsbridge.ini must pass --check with
-the binary of the day) and their tests are skipped."""
+same output (the shared routes of examples/haproxy/wsbridge.ini)."""
 
 import os
 import re
@@ -80,56 +78,9 @@ class HAProxy:
         self._logf.close()
 
 
-# The routes that haproxy.cfg's hashing backends serve; they move into
-# examples/haproxy/wsbridge.ini once wsbridge has shared sessions. Each
-# session's program prints its instance first ($PPID: this wsbridge) to
-# the client that starts it, then echoes what any writer sends to all of
-# the session's clients.
-SHARED_ROUTES = """
-[route /shared]
-; ?session=ID: one session per ID (haproxy.cfg: wsbridge_by_session).
-exec = sh -c 'echo "instance $PPID"; exec cat'
-share = id
-
-[route /shared/watch]
-; Read-only viewers of /shared's sessions: same ?session=ID, same hash.
-view = /shared
-
-[route /broadcast]
-; One session for the whole route (wsbridge_by_route, by path).
-exec = sh -c 'echo "instance $PPID"; exec cat'
-share = route
-"""
-
-_share = {}
-
-
-def share_supported():
-    """Whether this wsbridge has shared sessions (share/view keys)."""
-    if "ok" not in _share:
-        import tempfile
-        from cfgutil import run_bin
-        with tempfile.NamedTemporaryFile("w", suffix=".ini") as f:
-            f.write("[route /a]\nexec = cat\nshare = id\n"
-                    "[route /b]\nview = /a\n")
-            f.flush()
-            r = run_bin(["-c", f.name, "--check"])
-        _share["ok"] = r.returncode == 0
-        _share["why"] = r.stderr.decode(errors="replace").strip()
-    return _share["ok"]
-
-
-def need_share():
-    if not share_supported():
-        pytest.skip("this wsbridge has no shared sessions (issue 15's "
-                    "share/view keys): %s" % _share["why"])
-
-
 def instance_config(tmp_path, port, n):
     """The shipped wsbridge.ini on another port."""
     text = open(WSBRIDGE_INI).read()
-    if share_supported() and "[route /shared]" not in text:
-        text += SHARED_ROUTES
     text, count = re.subn(r"(?m)^listen = 127\.0\.0\.1:\d+ proxy_protocol$",
                           "listen = 127.0.0.1:%d proxy_protocol" % port, text)
     assert count == 1, "no proxy_protocol listen line in %s" % WSBRIDGE_INI
@@ -300,7 +251,6 @@ def test_haproxy_same_session_id_same_instance(cluster):
     where it would start a new session and read its "instance" line
     rather than the first client's marker. Ids are tried until both
     instances run some (bounded: 20 ids)."""
-    need_share()
     front, (one, two), _ = cluster
     pids = {one.pid, two.pid}
     sessions, conns, placed = [], [], {}
@@ -331,7 +281,6 @@ def test_haproxy_same_session_id_same_instance(cluster):
 def test_haproxy_share_route_one_instance(cluster):
     """All clients of a share = route route reach one instance (balance
     uri on the path; a query string does not move them)."""
-    need_share()
     front, (one, two), _ = cluster
     conns = []
     try:
