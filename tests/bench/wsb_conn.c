@@ -266,37 +266,42 @@ hs_check(const struct wb_conn *c)
 	return "no Sec-WebSocket-Accept";
 }
 
-/* Fires with response bytes until the blank line; the rest are frames. */
+/*
+ * Fires with response bytes until the blank line; the rest are frames
+ * (a shared session's output may follow the 101 in the same read).
+ */
 static int
 hs_feed(struct wb_conn *c, const uint8_t *p, size_t n)
 {
 	const char	*why, *end;
 	char		*h;
-	size_t		 head;
+	size_t		 take, head, used;
 	int		 rv = 0;
 
-	if (n > WB_HANDSHAKE_MAX - c->hlen) {
-		conn_fail(c, "handshake response too long");
-		return -1;
-	}
-	memcpy(c->hbuf + c->hlen, p, n);
-	c->hlen += n;
+	take = WB_HANDSHAKE_MAX - c->hlen;
+	take = n < take ? n : take;
+	memcpy(c->hbuf + c->hlen, p, take);
+	c->hlen += take;
 	c->hbuf[c->hlen] = '\0';
-	if ((end = strstr(c->hbuf, "\r\n\r\n")) == NULL)
-		return 0;
+	if ((end = strstr(c->hbuf, "\r\n\r\n")) == NULL) {
+		if (c->hlen == WB_HANDSHAKE_MAX)
+			conn_fail(c, "handshake response too long");
+		return c->hlen == WB_HANDSHAKE_MAX ? -1 : 0;
+	}
 	if ((why = hs_check(c)) != NULL) {
 		conn_fail(c, "handshake: %s: %.40s", why, c->hbuf);
 		return -1;
 	}
 	head = (size_t)(end + 4 - c->hbuf);
+	used = head - (c->hlen - take);	/* of p, the rest of the head */
 	h = c->hbuf;
 	c->hbuf = NULL;
 	c->deadline = 0;
 	conn_set_state(c, WB_OPEN);
 	mode_open(c);
-	if (c->state != WB_FREE && c->hlen > head)
-		rv = ws_feed(c, (uint8_t *)h + head, c->hlen - head);
 	free(h);
+	if (c->state != WB_FREE && n > used)
+		rv = ws_feed(c, p + used, n - used);
 	return rv;
 }
 
