@@ -49,6 +49,7 @@ PKG_SED	:= sed -e 's|/usr/share/wsbridge|$(DATADIR)/wsbridge|g' \
 	-e 's|/etc/wsbridge|$(SYSCONFDIR)/wsbridge|g' \
 	-e 's|/usr/bin/wsbridge|$(BINDIR)/wsbridge|g'
 EXAMPLE_FILES = $(shell find examples -type f ! -path '*/node_modules/*' \
+	! -path 'examples/casts/*' \
 	! -name '.*' | LC_ALL=C sort)
 # The demo site: what a browser may fetch, nothing else (no configs, no
 # package.json). Pages, their scripts and styles, the favicon.
@@ -57,7 +58,9 @@ SITE_FILES = $(filter %.html %.js %.css %.svg,$(EXAMPLE_FILES))
 # in debian/copyright; source maps left out).
 SITE_ASSETS = @xterm/xterm/css/xterm.css @xterm/xterm/lib/xterm.mjs \
 	@xterm/addon-fit/lib/addon-fit.mjs @novnc/novnc/core \
-	@novnc/novnc/vendor/pako/lib
+	@novnc/novnc/vendor/pako/lib \
+	asciinema-player/dist/bundle/asciinema-player.min.js \
+	asciinema-player/dist/bundle/asciinema-player.css
 
 .PHONY: install uninstall deb package-deps
 

@@ -78,6 +78,7 @@ msgmode_pty_init(struct session *s, const char *json, size_t n)
 		    sz.rows) == -1)
 			log_warn("conn %llu: TIOCSWINSZ",
 			    (unsigned long long)s->id);
+		session_record_resize(s, sz.cols, sz.rows);
 		msgmode_pty_join(s, m);
 		return 0;
 	}
@@ -95,6 +96,7 @@ msgmode_pty_init(struct session *s, const char *json, size_t n)
 	snprintf(title, sizeof(title), "%s (%s)", program, host);
 	free(s->title);
 	s->title = strdup(title);	/* NULL: joiners get no title */
+	session_record_open(s, sz.cols, sz.rows);
 	msgmode_pty_started(s);
 	session_update_reading(s);
 	return 0;
@@ -113,6 +115,7 @@ msgmode_pty_resize(struct session *s, const char *json, size_t n)
 	if (s->relay.rfd != -1 && backend_resize(&s->be, sz.cols,
 	    sz.rows) == -1)
 		log_warn("conn %llu: TIOCSWINSZ", (unsigned long long)s->id);
+	session_record_resize(s, sz.cols, sz.rows);
 	return 0;
 }
 
@@ -164,8 +167,11 @@ msgmode_pty_input(struct session *s, const uint8_t *p, size_t n, bool fin)
 			p++, n--;
 	}
 	if (s->pty_cmd == PTY_IN_INPUT) {
-		if (!s->route->readonly && backend_has_process(&s->be))
+		if (!s->route->readonly && backend_has_process(&s->be)) {
+			if (s->cast != NULL)
+				session_record_in(s, MSG_BINARY, p, n);
 			rv = session_sink(s, p, n, false);
+		}
 	} else if (s->pty_cmd != 0) {
 		if (buf_len(&s->ctl) + n > PTY_MAX_CONTROL) {
 			session_fail(s, WS_CLOSE_TOO_BIG, "terminal control "

@@ -169,6 +169,7 @@ session_too_slow(struct session *s, struct session_member *m, size_t len)
 	    "than buffer_size: closed", (unsigned long long)s->id, s->peer,
 	    session_name(s));
 	metrics_session_too_slow(s->label);
+	m->gone = true;		/* its goodbye is said: no more output */
 	m->peer.ops->fail(m->peer.arg, WS_CLOSE_POLICY, "too slow");
 }
 
@@ -184,7 +185,7 @@ session_broadcast(struct session *s, enum msg_type type,
 	size_t			 len = iov_total(iov, iovcnt);
 
 	FOREACH_MEMBER(m, s, next) {
-		if (!m->open)
+		if (!m->open || m->gone)
 			continue;
 		if (m->peer.ops->room(m->peer.arg) < len) {
 			session_too_slow(s, m, len);
@@ -212,6 +213,8 @@ session_deliver(struct session *s, enum msg_type type,
 		return -1;
 	if (fin)
 		s->seq++;
+	if (s->cast != NULL)
+		session_record_out(s, type, iov, iovcnt);
 	if (!s->shared) {
 		if ((m = TAILQ_FIRST(&s->members)) == NULL)
 			return -1;
@@ -277,8 +280,14 @@ session_output_room(struct session *s)
 	if (s->nmembers == 0)
 		return cap;
 	TAILQ_FOREACH(m, &s->members, entry)
-		if (m->open && (r = m->peer.ops->room(m->peer.arg)) > room)
+		if (m->open && !m->gone &&
+		    (r = m->peer.ops->room(m->peer.arg)) > room)
 			room = r;
+	/*
+	 * A third: what a read becomes on the wire (a frame header per
+	 * line, 2 bytes for "\n" alone) still fits the roomiest member.
+	 */
+	room /= 3;
 	return room < cap ? room : cap;
 }
 
@@ -425,6 +434,7 @@ session_free(struct session *s)
 		TAILQ_REMOVE(&s->replay, r, entry);
 		free(r);
 	}
+	session_record_close(s);
 	buf_free(&s->line);
 	buf_free(&s->ctl);
 	free(s->target);
@@ -459,6 +469,7 @@ session_stop(struct session *s)
 	msgmode_pty_end(s);
 	endpoint_close(&s->relay);
 	backend_stop(&s->be);
+	session_record_close(s);
 	session_unref(s);	/* may free s: the caller's last use */
 }
 
@@ -562,6 +573,8 @@ session_start_now(struct session *s, struct session_member *m,
 	if ((rv = backend_start(&s->be, &bp, err, errsz)) == 0) {
 		s->is_ready = true;
 		session_attach_relay(s);
+		if (s->route->mode != MODE_PTY)	/* pty: once titled */
+			session_record_open(s, cols, rows);
 	}
 	return rv;
 }
@@ -704,6 +717,9 @@ session_input(struct session_member *m, enum msg_type type,
 		return 0;	/* not asked for: its room was 0 */
 	s->cur = m;
 	s->in_type = (uint8_t)type;
+	/* A terminal's keys are recorded where they go in (msgmode_pty). */
+	if (s->cast != NULL && s->route->mode != MODE_PTY)
+		session_record_in(s, type, p, n);
 	if (backend_flags(&s->be) & BACKEND_F_MESSAGES)
 		rv = backend_input(&s->be, (int)type, p, n, fin);
 	else
@@ -1078,6 +1094,7 @@ session_be_ready(void *arg)
 
 	s->is_ready = true;
 	session_attach_relay(s);
+	session_record_open(s, 0, 0);
 	FOREACH_MEMBER(m, s, next)
 		if (!m->ready) {
 			m->ready = true;

@@ -38,6 +38,7 @@ struct session_member {
 	bool			 ready;		/* told the backend is there */
 	bool			 pty_init;	/* pty: its init message came */
 	bool			 in_msg;	/* viewer: inside a message */
+	bool			 gone;		/* closed as too slow */
 	uint64_t		 dropped;	/* viewer: messages dropped */
 	uint64_t		 skipped;	/* slow_client = skip: bytes */
 	uint64_t		 skipping;	/* since it last got output */
@@ -79,6 +80,7 @@ struct session {
 	size_t			 replay_len;
 	bool			 replay_trimmed; /* the oldest output is gone */
 	char			*title;		/* pty: what joiners are told */
+	struct cast		*cast;		/* record = DIR, or NULL */
 
 	/* Message mode. */
 	bool			 base64;	/* websockify's base64 protocol */
@@ -97,6 +99,16 @@ struct session {
 	bool			 proc_exited;
 	int			 exit_status;	/* wait status, -1 unknown */
 };
+
+/* session_record.c: record = DIR, one recording per session. */
+void	session_record_open(struct session *, unsigned cols, unsigned rows);
+void	session_record_out(struct session *, enum msg_type,
+	    const struct iovec *, int iovcnt);
+void	session_record_in(struct session *, enum msg_type, const void *,
+	    size_t);
+void	session_record_resize(struct session *, unsigned cols,
+	    unsigned rows);
+void	session_record_close(struct session *);
 
 /* session.c */
 int	session_deliver_to(struct session_member *, enum msg_type,

@@ -6,8 +6,17 @@
 // '0' input, '1' resize {"columns":C,"rows":R}, '2' pause, '3' resume.
 // Server to client: '0' output, '1' window title, '2' preferences JSON.
 //
-// Query parameters: ?path=/terminal (the route, default /terminal) and
-// ?token=... (passed on as the init's AuthToken).
+// Query parameters: ?path=/terminal (the route, default /terminal),
+// ?token=... (passed on as the init's AuthToken), ?session=ID and
+// ?view=/terminal/watch (the viewer route, default PATH/watch).
+//
+// Shared sessions (route key share = id): the page connects to
+// PATH?session=ID. ID comes from the query, else from sessionStorage, else
+// it is new (16 random characters of [A-Za-z0-9_-]) and kept there: a
+// reload of the tab reattaches to the same session (the server's replay
+// redraws the screen), a new tab starts its own. The "share read-only"
+// link opens this page on the viewer route (view = PATH) with the same
+// ID. A route without share ignores the parameter.
 import { Terminal } from '../node_modules/@xterm/xterm/lib/xterm.mjs';
 import { FitAddon } from '../node_modules/@xterm/addon-fit/lib/addon-fit.mjs';
 
@@ -22,6 +31,9 @@ const LOW_WATER = 32 * 1024;
 
 const params = new URLSearchParams(location.search);
 const route = params.get('path') || '/terminal';
+const viewRoute = params.get('view') || route.replace(/\/$/, '') + '/watch';
+const SESSION_RE = /^[A-Za-z0-9_-]{1,64}$/;
+const session = sessionId();
 const statusEl = document.getElementById('status');
 const detailEl = document.getElementById('detail');
 const enc = new TextEncoder();
@@ -36,7 +48,43 @@ function setStatus(state, detail) {
 function wsUrl(path) {
   const u = new URL(path, location.href);
   u.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  u.searchParams.set('session', session);
   return u.href;
+}
+
+// This tab's session on this route: the query's, the stored one, or new.
+function sessionId() {
+  const key = 'wsbridge-session:' + route;
+  let id = params.get('session');
+  if (!id || !SESSION_RE.test(id)) {
+    try {
+      id = sessionStorage.getItem(key);
+    } catch {
+      id = null;	// storage disabled: a session per page load
+    }
+  }
+  if (!id || !SESSION_RE.test(id)) {
+    const abc = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz' +
+      '0123456789-_';
+    id = Array.from(crypto.getRandomValues(new Uint8Array(16)),
+      (b) => abc[b & 63]).join('');
+  }
+  try {
+    sessionStorage.setItem(key, id);
+  } catch {
+    // as above
+  }
+  return id;
+}
+
+// The "share read-only" link: this page on the viewer route, same session.
+function shareLink() {
+  const u = new URL(location.pathname, location.href);
+  u.searchParams.set('path', viewRoute);
+  u.searchParams.set('session', session);
+  const a = document.getElementById('share');
+  a.href = u.href;
+  a.title = 'read-only view of session ' + session + ' (' + viewRoute + ')';
 }
 
 const term = new Terminal({
@@ -51,6 +99,7 @@ term.open(document.getElementById('terminal'));
 fit.fit();
 term.focus();
 
+shareLink();
 const ws = new WebSocket(wsUrl(route), ['tty']);
 ws.binaryType = 'arraybuffer';
 
@@ -161,4 +210,4 @@ window.addEventListener('resize', () => {
 });
 
 // For tests and the console: the terminal and its socket.
-window.wsbTerminal = { term, ws, fit };
+window.wsbTerminal = { term, ws, fit, session };

@@ -16,7 +16,7 @@ FUZZ_CFLAGS	:= -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined -fno-omit-frame-pointer \
 	-D_GNU_SOURCE -Isrc -I$(LLHTTP_INC)
 FUZZ_WARN	:= $(filter-out -Werror,$(WARN))
-FUZZ_TARGETS	:= frames utf8 close url handshake config pty
+FUZZ_TARGETS	:= frames utf8 close url handshake config pty cast
 FUZZ_BINS	:= $(FUZZ_TARGETS:%=$(FB)/fuzz_%)
 FUZZ_LLHTTP	:= $(FB)/llhttp/llhttp.o $(FB)/llhttp/api.o $(FB)/llhttp/http.o
 
@@ -30,10 +30,12 @@ $(FB)/fuzz_config: src/config.c src/config_keys.c src/config_load.c \
 	src/config_parse.c src/config_check.c \
 	src/options.c
 $(FB)/fuzz_pty: src/pty_proto.c
+$(FB)/fuzz_cast: src/cast.c src/base64.c src/ws.c
 FUZZ_LIBS_url	:= -lcrypto
 FUZZ_LIBS_handshake := -lcrypto
 FUZZ_LIBS_config := -linih
 FUZZ_LIBS_pty	:= -ljson-c
+FUZZ_LIBS_cast	:= -ljson-c -lcrypto
 
 .PHONY: fuzz fuzz-smoke fuzz-build fuzz-deps
 
