@@ -1,5 +1,7 @@
 # Benchmark client, TCP echo server, and the references: a plain TCP relay
-# and a spawn-rate loop (issue 6), kept beside their sources.
+# and a spawn-rate loop (issue 6), a plain TCP fan-out and the line
+# program it and the shared-session rows run (issue 15), kept beside
+# their sources.
 # make bench: the full comparison (tests/bench/run.sh, a few minutes).
 # make bench-smoke: wsbench against wsbridge --echo for a second.
 
@@ -7,7 +9,8 @@ B		?= build
 BENCH_CFLAGS	:= -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror $(WARN)
 BENCH_BINS	:= $(B)/bench/wsbench $(B)/bench/echo_server \
 		   $(B)/bench/spawn_rate $(B)/bench/tcp_relay \
-		   $(B)/bench/tls_echo_server $(B)/bench/tls_idle
+		   $(B)/bench/tls_echo_server $(B)/bench/tls_idle \
+		   $(B)/bench/fanout_ref $(B)/bench/lines
 
 .PHONY: bench bench-bins bench-smoke
 
@@ -38,6 +41,16 @@ $(B)/bench/tls_idle: tests/bench/tls_idle.c
 	$(Q)$(CC) $(BENCH_CFLAGS) -o $@ $< -lssl -lcrypto
 
 $(B)/bench/spawn_rate: tests/bench/spawn_rate.c
+	@mkdir -p $(B)/bench
+	@echo "  CC    $@"
+	$(Q)$(CC) $(BENCH_CFLAGS) -o $@ $<
+
+$(B)/bench/fanout_ref: tests/bench/fanout_ref.c
+	@mkdir -p $(B)/bench
+	@echo "  CC    $@"
+	$(Q)$(CC) $(BENCH_CFLAGS) -o $@ $<
+
+$(B)/bench/lines: tests/bench/lines.c
 	@mkdir -p $(B)/bench
 	@echo "  CC    $@"
 	$(Q)$(CC) $(BENCH_CFLAGS) -o $@ $<

@@ -57,3 +57,21 @@ stop_all() {
 }
 trap stop_all EXIT
 trap 'exit 130' INT TERM
+
+# fanout_config FILE PORT [SLOW_CLIENT]: a wsbridge configuration with one
+# shared route, /feed: every client of it reads the one `lines` program
+# (issue 15). Returns non-zero when this wsbridge has no shared sessions.
+fanout_config() {
+	local bin=$B/bench/lines
+	case $bin in /*) ;; *) bin=$PWD/$bin ;; esac
+	cat >"$1" <<-INI
+	[server]
+	listen = 127.0.0.1:$2
+
+	[route /feed]
+	exec = $bin --size 64
+	share = route
+	slow_client = ${3:-close}
+	INI
+	"$B/wsbridge" -c "$1" --check >/dev/null 2>&1
+}

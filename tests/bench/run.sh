@@ -2,8 +2,10 @@
 # Benchmark wsbridge against websocketd and websockify on loopback (issue 6).
 # Every load runs BENCH_RUNS times (default 3), interleaved between servers,
 # BENCH_SECONDS each (default 3); the table shows medians and the ratios the
-# issue targets. The whole run takes about five minutes at the defaults.
+# issue targets. The whole run takes about five minutes at the defaults,
+# and the fan-out rows (issue 15) about four more.
 # BENCH_IDLE, BENCH_IDLE_WEBSOCKETD, BENCH_IDLE_WEBSOCKIFY: idle conns.
+# BENCH_ONLY=fanout: the fan-out rows alone.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/bench/lib.sh
 
@@ -81,6 +83,14 @@ server_cmd() {
 		    "$(wsb_tls) --connect 127.0.0.1:$ECHO_PORT" ;;
 	wss-websockify)	echo "websockify --cert $CERT --key $KEY" \
 		    "127.0.0.1:$2 127.0.0.1:$ECHO_PORT" ;;
+	# Shared sessions (issue 15): one `lines` program, every client of
+	# /feed reads it; the reference fans the same program out over TCP.
+	fanout-wsbridge) fanout_config "$OUT/fanout-$2.ini" "$2" close &&
+		echo "$WSB -c $OUT/fanout-$2.ini" ;;
+	fanout-wsbridge-skip) fanout_config "$OUT/fanout-$2.ini" "$2" skip &&
+		echo "$WSB -c $OUT/fanout-$2.ini" ;;
+	fanout-ref)	echo "$B/bench/fanout_ref --port $2 --" \
+		    "$B/bench/lines --size 64" ;;
 	# The physical reference: a plain C OpenSSL echo server, no hop.
 	tls-echo)	echo "$B/bench/tls_echo_server --port $2 --cert $CERT" \
 		    "--key $KEY" ;;
@@ -111,6 +121,7 @@ measure() {
 	websockify | wss-websockify)
 		have websockify || return
 		[ "$ROUND" -le "$RUNS_WSF" ] || return ;;
+	fanout-wsbridge*) [ "$FANOUT_WSB" = yes ] || return ;;
 	esac
 	log=$OUT/$key.log
 	if [ "$srv" = spawn ]; then
@@ -191,6 +202,25 @@ round() {
 	tls_round
 }
 
+# Fan-out (issue 15): 1 to 1000 clients of one program's 64-byte lines,
+# then the same with the first client stopped (it connects, never reads).
+fanout_round() {
+	local n f="fanout --size 64 --seconds $SECS"
+	for n in 1 10 100 1000; do
+		measure "fanout.wsbridge.$n" fanout-wsbridge $f --conns "$n" \
+		    --path /feed
+		measure "fanout.ref.$n" fanout-ref $f --conns "$n" --raw
+	done
+	for n in 10 100 1000; do
+		measure "fanout.wsbridge.$n-stopped" fanout-wsbridge $f \
+		    --conns "$n" --stopped 1 --path /feed
+		measure "fanout.ref.$n-stopped" fanout-ref $f --conns "$n" \
+		    --stopped 1 --raw
+	done
+	measure fanout.wsbridge-skip.100-stopped fanout-wsbridge-skip $f \
+	    --conns 100 --stopped 1 --path /feed
+}
+
 # The wss loads (issue 18): same client, TLS 1.3 through OpenSSL.
 tls_round() {
 	local e="echo --conns 100 --depth 16 --size 64 --seconds $SECS --binary"
@@ -254,7 +284,7 @@ print_medians() {
 	printf '\n%-30s %12s %9s %9s %9s %9s %6s\n' "load.server" "rate/s" \
 	    "p50 us" "p99 us" "max us" "cpu us" "fails"
 	for k in $(awk '{ print $1 }' "$RES" | awk '!seen[$0]++' |
-	    grep -v '^idle\.'); do
+	    grep -v '^idle\.' | grep -v '^fanout\.'); do
 		# cpu us: the server's CPU (with its children) per message,
 		# or per session for connect loads
 		cpu=$(med "$k" cpu_us_per_msg)
@@ -278,6 +308,65 @@ print_medians() {
 		    "$(med "$k" tree_bytes_per_conn)" \
 		    "$(med "$k" echo_ok)/$(med "$k" sample)"
 	done
+}
+
+# The fan-out rows: lines delivered per second (all readers), per reader
+# and the slowest reader's, the daemon's own CPU per delivered line (not
+# the program's), its RSS growth per client, and both sides' cores.
+print_fanout() {
+	local k
+	[ -n "$(awk '$1 ~ /^fanout\./' "$RES")" ] || return
+	printf '\n%-32s %11s %10s %10s %8s %9s %5s %5s %5s\n' \
+	    "fanout.server.clients" "lines/s" "/client" "slowest" \
+	    "cpu us" "B/client" "srv" "cli" "fails"
+	for k in $(awk '$1 ~ /^fanout\./ { print $1 }' "$RES" |
+	    awk '!seen[$0]++'); do
+		printf '%-32s %11s %10s %10s %8s %9s %5s %5s %5s\n' "$k" \
+		    "$(med "$k" msgs_per_s)" "$(med "$k" per_client_per_s)" \
+		    "$(med "$k" min_client_per_s)" \
+		    "$(med "$k" cpu_us_per_msg)" \
+		    "$(med "$k" bytes_per_client)" \
+		    "$(med "$k" server_cores)" "$(med "$k" client_cores)" \
+		    "$(fails "$k")"
+	done
+}
+
+# change A B: |A / B - 1|, "-" when either is missing.
+change() {
+	awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b + 0 == 0)
+	    print "-"; else { r = a / b - 1; printf "%.3f\n", r < 0 ? -r : r } }'
+}
+
+print_fanout_targets() {
+	local m=msgs_per_s p=per_client_per_s n
+	[ -n "$(awk '$1 ~ /^fanout\./' "$RES")" ] || return
+	printf '\n%-44s %10s   %s\n' "target (issue 15, fan-out)" "measured" \
+	    "goal"
+	if [ "$FANOUT_WSB" != yes ]; then
+		echo "  wsbridge rows skipped: $FANOUT_WHY"
+	fi
+	target "100 clients lines/s / plain TCP fan-out" \
+	    "$(ratio "$(med fanout.wsbridge.100 $m)" \
+	    "$(med fanout.ref.100 $m)")" ">=" 0.5
+	for n in 1 10 1000; do
+		reference "  $n: wsbridge / plain TCP fan-out" \
+		    "$(ratio "$(med "fanout.wsbridge.$n" $m)" \
+		    "$(med "fanout.ref.$n" $m)")"
+	done
+	target "1 of 100 stopped: others' rate change" \
+	    "$(change "$(med fanout.wsbridge.100-stopped $p)" \
+	    "$(med fanout.wsbridge.100 $p)")" "<=" 0.10
+	target "  same, slow_client = skip" \
+	    "$(change "$(med fanout.wsbridge-skip.100-stopped $p)" \
+	    "$(med fanout.wsbridge.100 $p)")" "<=" 0.10
+	for n in 10 1000; do
+		reference "  1 of $n stopped: others' rate change" \
+		    "$(change "$(med "fanout.wsbridge.$n-stopped" $p)" \
+		    "$(med "fanout.wsbridge.$n" $p)")"
+	done
+	reference "  plain fan-out, 1 of 100 stopped: change" \
+	    "$(change "$(med fanout.ref.100-stopped $p)" \
+	    "$(med fanout.ref.100 $p)")"
 }
 
 # target LABEL VALUE OP LIMIT: one line of the targets table.
@@ -376,6 +465,19 @@ print_tls_targets() {
 	    "$(med wss.connect.tls-echo $s)")"
 }
 
+# The wsbridge fan-out rows need shared sessions (`share = route`).
+fanout_check() {
+	FANOUT_WSB=yes
+	FANOUT_WHY=
+	if ! fanout_config "$OUT/fanout-check.ini" 1; then
+		FANOUT_WSB=no
+		FANOUT_WHY="this wsbridge has no share = route (issue 15): $(
+		    "$WSB" -c "$OUT/fanout-check.ini" --check 2>&1 |
+		    head -n 1)"
+		echo "bench: $FANOUT_WHY" >&2
+	fi
+}
+
 main() {
 	build
 	install_peers
@@ -391,20 +493,26 @@ main() {
 	start_server "$OUT/tcp_relay.log" "$RELAY_PORT" \
 	    "$B/bench/tcp_relay" --port "$RELAY_PORT" --to "$ECHO_PORT" ||
 	    exit 1
+	fanout_check
 	echo "bench: $RUNS rounds of ${SECS}s loads (websockify: $RUNS_WSF)," \
 	    "logs in $OUT" >&2
 	for ROUND in $(seq "$RUNS"); do
-		round
+		[ "${BENCH_ONLY:-}" = fanout ] || round
+		fanout_round
 	done
 	ROUND=1		# the extras run once, websockify's included
-	extras
+	[ "${BENCH_ONLY:-}" = fanout ] || extras
 	echo >&2
 	{
 		echo "wsbridge benchmark: $(nproc) CPUs," \
 		    "$(uname -sr), $(date -u +%Y-%m-%dT%H:%MZ)," \
 		    "medians of $RUNS x ${SECS}s (websockify: $RUNS_WSF), loopback"
-		print_medians
-		print_targets
+		if [ "${BENCH_ONLY:-}" != fanout ]; then
+			print_medians
+			print_targets
+		fi
+		print_fanout
+		print_fanout_targets
 	} | tee "$OUT/table.txt"
 }
 

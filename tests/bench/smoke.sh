@@ -1,8 +1,9 @@
 #!/bin/bash
 # bench-smoke: one second of wsbench echo against wsbridge --echo, and one
 # second of each reference tool (raw TCP through the plain relay to the echo
-# server; the spawn loop), then the same over TLS (wss, the C OpenSSL echo). Fails only when a tool reports an error, never on
-# numbers.
+# server; the spawn loop), then the same over TLS (wss, the C OpenSSL echo),
+# then a fan-out (plain TCP, and wsbridge's share = route). Fails only when
+# a tool reports an error, never on numbers.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/bench/lib.sh
 B=${B:-build}
@@ -54,4 +55,24 @@ start_server "$log" "$port" "$B/bench/tls_echo_server" --port "$port" \
 smoke_run tls_echo_server "$B/bench/wsbench" raw --tls --port "$port" \
     --conns 2 --seconds 1
 rm -rf "$tls"
-rm -f "$log"
+
+# Fan-out (issue 15): three readers and one stopped client of one `lines`
+# program, through the plain TCP fan-out and through a share = route.
+port=$(free_port)
+start_server "$log" "$port" "$B/bench/fanout_ref" --port "$port" -- \
+    "$B/bench/lines" || exit 1
+smoke_run fanout_ref "$B/bench/wsbench" fanout --raw --port "$port" \
+    --conns 4 --stopped 1 --seconds 1
+stop_server "$SERVER_PID"
+port=$(free_port)
+ini=$(mktemp /tmp/wsbench-smoke-fanout.XXXXXX)
+if fanout_config "$ini" "$port"; then
+	start_server "$log" "$port" "$B/wsbridge" -c "$ini" || exit 1
+	smoke_run "wsbench fanout" "$B/bench/wsbench" fanout --port "$port" \
+	    --path /feed --conns 4 --stopped 1 --seconds 1
+	stop_server "$SERVER_PID"
+else
+	echo "bench-smoke: wsbridge fan-out skipped: this build has no" \
+	    "share = route (issue 15)"
+fi
+rm -f "$log" "$ini"

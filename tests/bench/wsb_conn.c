@@ -94,8 +94,16 @@ conn_events(struct wb_conn *c, uint32_t want)
 	struct epoll_event	 ev;
 	int			 op;
 
+	if (c->stopped)
+		want = 0;	/* fanout: a client that never reads */
 	if (c->events == want)
 		return;
+	if (want == 0) {
+		if (epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL) == -1)
+			die("epoll_ctl: %s", strerror(errno));
+		c->events = 0;
+		return;
+	}
 	op = c->events == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
 	ev.events = want;
 	ev.data.u64 = (uint64_t)c->gen << 32 | (uint64_t)(c - conns);
@@ -258,38 +266,123 @@ hs_check(const struct wb_conn *c)
 	return "no Sec-WebSocket-Accept";
 }
 
-/* Fires with response bytes until the blank line; the rest are frames. */
+/*
+ * Fires with response bytes until the blank line; the rest are frames
+ * (a shared session's output may follow the 101 in the same read).
+ */
 static int
 hs_feed(struct wb_conn *c, const uint8_t *p, size_t n)
 {
 	const char	*why, *end;
 	char		*h;
-	size_t		 head;
+	size_t		 take, head, used;
 	int		 rv = 0;
 
-	if (n > WB_HANDSHAKE_MAX - c->hlen) {
-		conn_fail(c, "handshake response too long");
-		return -1;
-	}
-	memcpy(c->hbuf + c->hlen, p, n);
-	c->hlen += n;
+	take = WB_HANDSHAKE_MAX - c->hlen;
+	take = n < take ? n : take;
+	memcpy(c->hbuf + c->hlen, p, take);
+	c->hlen += take;
 	c->hbuf[c->hlen] = '\0';
-	if ((end = strstr(c->hbuf, "\r\n\r\n")) == NULL)
-		return 0;
+	if ((end = strstr(c->hbuf, "\r\n\r\n")) == NULL) {
+		if (c->hlen == WB_HANDSHAKE_MAX)
+			conn_fail(c, "handshake response too long");
+		return c->hlen == WB_HANDSHAKE_MAX ? -1 : 0;
+	}
 	if ((why = hs_check(c)) != NULL) {
 		conn_fail(c, "handshake: %s: %.40s", why, c->hbuf);
 		return -1;
 	}
 	head = (size_t)(end + 4 - c->hbuf);
+	used = head - (c->hlen - take);	/* of p, the rest of the head */
 	h = c->hbuf;
 	c->hbuf = NULL;
 	c->deadline = 0;
 	conn_set_state(c, WB_OPEN);
 	mode_open(c);
-	if (c->state != WB_FREE && c->hlen > head)
-		rv = ws_feed(c, (uint8_t *)h + head, c->hlen - head);
 	free(h);
+	if (c->state != WB_FREE && n > used)
+		rv = ws_feed(c, p + used, n - used);
 	return rv;
+}
+
+/*
+ * Fan-out: the lines of tests/bench/lines.c, as text messages without
+ * their '\n' (WebSocket) or as a byte stream from a line start (raw). A
+ * verified connection checks that each line's number follows the last.
+ */
+static int
+line_check(struct wb_conn *c, const char *p, size_t n)
+{
+	uint64_t	 seq = 0;
+	size_t		 i;
+	int		 d;
+
+	if (n < WB_SEQ_LEN + 1 || p[WB_SEQ_LEN] != ' ') {
+		conn_fail(c, "not a numbered line: %.*s", (int)n, p);
+		return -1;
+	}
+	for (i = 0; i < WB_SEQ_LEN; i++) {
+		d = p[i] >= '0' && p[i] <= '9' ? p[i] - '0' :
+		    p[i] >= 'a' && p[i] <= 'f' ? p[i] - 'a' + 10 : -1;
+		if (d < 0) {
+			conn_fail(c, "bad line number: %.*s", WB_SEQ_LEN, p);
+			return -1;
+		}
+		seq = seq << 4 | (uint64_t)d;
+	}
+	if (c->seq_known && seq != c->lseq + 1) {
+		conn_fail(c, "line %" PRIu64 " after line %" PRIu64, seq,
+		    c->lseq);
+		return -1;
+	}
+	c->lseq = seq;
+	c->seq_known = true;
+	return 0;
+}
+
+/* Raw fan-out bytes: whole lines are counted, verified ones checked. */
+static int
+fanout_stream(struct wb_conn *c, const uint8_t *p, size_t n)
+{
+	size_t		 size = (size_t)opt.size, m;
+	uint64_t	 before = c->recvd / size;
+
+	c->recvd += n;
+	while (c->line != NULL && n > 0) {
+		m = n < size - c->linelen ? n : size - c->linelen;
+		memcpy(c->line + c->linelen, p, m);
+		c->linelen += m;
+		p += m;
+		n -= m;
+		if (c->linelen < size)
+			break;
+		c->linelen = 0;
+		if (c->line[size - 1] != '\n') {
+			conn_fail(c, "line without its newline");
+			return -1;
+		}
+		if (line_check(c, c->line, size - 1) == -1)
+			return -1;
+	}
+	mode_lines(c, c->recvd / size - before);
+	return 0;
+}
+
+/* A whole fan-out message: one line. */
+static int
+fanout_message(struct wb_conn *c)
+{
+	if (c->msglen != (uint64_t)opt.size - 1) {
+		conn_fail(c, "a line of %" PRIu64 " bytes, not %lld", c->msglen,
+		    opt.size - 1);
+		return -1;
+	}
+	if (c->line != NULL && line_check(c, c->line, c->linelen) == -1)
+		return -1;
+	c->linelen = 0;
+	c->msglen = 0;
+	mode_lines(c, 1);
+	return 0;
 }
 
 /* Count echoed payload; a message is back once all its bytes are. */
@@ -297,6 +390,20 @@ static int
 data_payload(struct wb_conn *c, const uint8_t *p, size_t n)
 {
 	uint64_t	 size = (uint64_t)opt.size, t;
+	size_t		 m;
+
+	if (opt.mode == WB_FANOUT && opt.raw)
+		return fanout_stream(c, p, n);
+	if (opt.mode == WB_FANOUT) {
+		/* Keep the line's bytes (up to its size) for the check. */
+		m = c->linelen < size ? (size_t)size - c->linelen : 0;
+		m = m < n ? m : n;
+		if (c->line != NULL && m > 0) {
+			memcpy(c->line + c->linelen, p, m);
+			c->linelen += m;
+		}
+		return 0;
+	}
 
 	if (c->recvd + n > c->sent) {
 		conn_fail(c, "%zu bytes more than sent", n);
@@ -343,6 +450,8 @@ ws_frame_end(struct wb_conn *c)
 		return ws_control(c);
 	if (!c->ffin)
 		return 0;
+	if (opt.mode == WB_FANOUT)
+		return fanout_message(c);
 	/* Line-based text routes keep message boundaries: check lengths. */
 	if (!opt.binary && c->msglen != (uint64_t)opt.size) {
 		conn_fail(c, "echoed message of %" PRIu64 " bytes, sent %lld",
@@ -427,13 +536,44 @@ ws_payload(struct wb_conn *c, const uint8_t *p, size_t n)
 	return data_payload(c, p, n);
 }
 
+/*
+ * Fan-out, unverified connections: count whole short data frames of the
+ * expected length straight from the buffer (the client must not be what
+ * limits a fan-out); returns the bytes they took. Anything else is left
+ * to the frame decoder, which checks it.
+ */
+static size_t
+fanout_fast(struct wb_conn *c, const uint8_t *p, size_t n)
+{
+	size_t		 used = 0, len = (size_t)opt.size - 1;
+	uint64_t	 k = 0;
+
+	if (opt.mode != WB_FANOUT || c->line != NULL || c->inpay ||
+	    c->hdrlen != 0 || len >= 126)
+		return 0;
+	while (n - used >= 2 + len && (p[used] == (0x80 | WS_OP_TEXT) ||
+	    p[used] == (0x80 | WS_OP_BINARY)) && p[used + 1] == len) {
+		used += 2 + len;
+		k++;
+	}
+	if (k > 0)
+		mode_lines(c, k);
+	return used;
+}
+
 /* Decode server frames; returns -1 once the connection is gone. */
 static int
 ws_feed(struct wb_conn *c, const uint8_t *p, size_t n)
 {
 	ssize_t	 k;
+	size_t	 f;
 
 	while (n > 0) {
+		if ((f = fanout_fast(c, p, n)) > 0) {
+			p += f;
+			n -= f;
+			continue;
+		}
 		if (!c->inpay) {
 			if ((k = ws_header_feed(c, p, n)) == -1)
 				return -1;
@@ -463,6 +603,8 @@ conn_drop(struct wb_conn *c)
 		close(c->fd);
 	free(c->obuf);
 	free(c->hbuf);
+	free(c->line);
+	c->line = NULL;
 	c->fd = -1;
 	c->obuf = NULL;
 	c->hbuf = NULL;

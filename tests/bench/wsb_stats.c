@@ -176,7 +176,7 @@ tree_rss_kb(long root)
 }
 
 /* CPU ticks of one process: its own and its reaped children's. */
-static long long
+long long
 proc_cpu_ticks(long pid)
 {
 	char		 path[64], line[1024], *p;

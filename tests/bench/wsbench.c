@@ -41,6 +41,7 @@ long				 nopen;		/* open */
 uint64_t			 nerrors;
 static uint64_t			 nmsgs;
 static uint64_t			 nsessions;
+static bool			 fan_counting;	/* in the measured window */
 static struct hist		 lat;
 
 void
@@ -125,8 +126,28 @@ loop_until(uint64_t t)
 void
 mode_open(struct wb_conn *c)
 {
+	long	 i = (long)(c - conns);
+
 	if (opt.mode == WB_CONNECT)
 		queue_msg(c);
+	if (opt.mode != WB_FANOUT)
+		return;
+	/* The first --stopped clients never read; every 8th other checks. */
+	c->stopped = i < opt.stopped;
+	if (!c->stopped && (i - opt.stopped) % WB_VERIFY_EVERY == 0 &&
+	    (c->line = malloc((size_t)opt.size)) == NULL)
+		die("out of memory");
+}
+
+/* Fires with the whole lines a fan-out client got. */
+void
+mode_lines(struct wb_conn *c, uint64_t k)
+{
+	c->done += k;
+	if (fan_counting) {
+		c->win += k;
+		nmsgs += k;
+	}
 }
 
 static void
@@ -217,11 +238,20 @@ print_latency(const char *mode, double secs, double rate,
 /* Server CPU over the measured window (--pid), per unit of work. */
 static long long	 cpu_t0;
 
+/* Fan-out: the daemon alone, not the program it runs for all. */
+static long long
+server_ticks(void)
+{
+	if (opt.mode == WB_FANOUT)
+		return proc_cpu_ticks(opt.pid);
+	return tree_cpu_ticks(opt.pid);
+}
+
 static void
 cpu_mark(void)
 {
 	if (opt.pid != 0)
-		cpu_t0 = tree_cpu_ticks(opt.pid);
+		cpu_t0 = server_ticks();
 }
 
 static double
@@ -229,7 +259,7 @@ cpu_since_mark(void)
 {
 	if (opt.pid == 0)
 		return -1;
-	return (double)(tree_cpu_ticks(opt.pid) - cpu_t0) * 1e6 /
+	return (double)(server_ticks() - cpu_t0) * 1e6 /
 	    (double)sysconf(_SC_CLK_TCK);
 }
 
@@ -444,11 +474,107 @@ run_large(void)
 	free(t);
 }
 
+/* Fan-out: wait until every reading client has had a line. */
+static long
+fanout_first_lines(void)
+{
+	uint64_t	 until = now + WB_FIRST_WAIT;
+	long		 i, readers, got;
+
+	do {
+		for (i = readers = got = 0; i < nconns; i++) {
+			if (conns[i].state != WB_OPEN || conns[i].stopped)
+				continue;
+			readers++;
+			got += conns[i].done > 0;
+		}
+		if (got == readers)
+			break;
+		loop_once(10);
+	} while (now < until);
+	if (got < readers) {
+		fprintf(stderr, "wsbench: %ld of %ld clients got no line\n",
+		    readers - got, readers);
+		nerrors++;
+	}
+	return readers;
+}
+
+static double
+self_cpu_s(void)
+{
+	struct rusage	 ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/*
+ * Fan-out: N clients of one shared stream read as fast as they can (the
+ * first --stopped never read); over --seconds, the lines delivered to the
+ * readers, the slowest reader's share, the daemon's own CPU per line and
+ * its RSS growth per client since before the first connect.
+ */
+static void
+run_fanout(void)
+{
+	long		 base = -1, rss = -1, i, readers, alive = 0;
+	uint64_t	 minwin = UINT64_MAX;
+	double		 secs, rate, cpu_us, per = 0, mine, c0;
+
+	if (opt.pid != 0 && (base = proc_rss_kb(opt.pid)) < 0)
+		die("no process %lld", opt.pid);
+	open_all(opt.conns);
+	readers = fanout_first_lines();
+	cpu_mark();
+	c0 = self_cpu_s();
+	t_start = now;
+	t_end = now + (uint64_t)opt.seconds * NSEC;
+	fan_counting = true;
+	loop_until(t_end);
+	fan_counting = false;
+	cpu_us = cpu_since_mark();
+	mine = self_cpu_s() - c0;
+	secs = (double)(now - t_start) / 1e9;
+	if (opt.pid != 0 && (rss = proc_rss_kb(opt.pid)) >= 0)
+		per = (double)(rss - base) * 1024 / (double)opt.conns;
+	for (i = 0; i < nconns; i++) {
+		if (conns[i].state != WB_OPEN || conns[i].stopped)
+			continue;
+		alive++;
+		if (conns[i].win < minwin)
+			minwin = conns[i].win;
+	}
+	if (alive < readers || readers == 0)
+		nerrors++;
+	if (alive == 0)
+		minwin = 0;
+	rate = (double)nmsgs / secs;
+	printf("fanout: %lld clients (%lld stopped) x %lld B lines %s, %.1f "
+	    "s: %.0f lines/s delivered, %.0f per client (slowest %.0f), "
+	    "RSS %+.0f B/client, client %.2f cores, errors %" PRIu64 "\n",
+	    opt.conns, opt.stopped, opt.size, mode_label(), secs, rate,
+	    alive ? rate / (double)alive : 0, (double)minwin / secs, per,
+	    mine / secs, nerrors);
+	printf("RESULT mode=fanout conns=%lld stopped=%lld size=%lld "
+	    "msgs_per_s=%.0f per_client_per_s=%.0f min_client_per_s=%.0f "
+	    "readers=%ld alive=%ld client_cores=%.2f", opt.conns, opt.stopped,
+	    opt.size, rate, alive ? rate / (double)alive : 0,
+	    (double)minwin / secs, readers, alive, mine / secs);
+	if (rss >= 0)
+		printf(" rss_base_kb=%ld rss_kb=%ld bytes_per_client=%.0f", base,
+		    rss, per);
+	printf(" errors=%" PRIu64 "%s\n", nerrors,
+	    cpu_fields("msg", cpu_us, nmsgs, secs));
+}
+
 static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: wsbench echo|connect|idle|large|raw --port N [options]\n"
+	    "usage: wsbench echo|connect|idle|large|raw|fanout --port N "
+	    "[options]\n"
 	    "  --host ADDR     127.0.0.0/8 or ::1 only (default 127.0.0.1)\n"
 	    "  --path PATH     request path (default /)\n"
 	    "  --conns C       connections or loops (echo 100, connect 10)\n"
@@ -462,7 +588,10 @@ usage(void)
 	    "  --pid P         idle: server whose RSS is read\n"
 	    "  --count N       idle: connections (1000); large: rounds (1)\n"
 	    "  --rate R        idle: connections opened per second (2000)\n"
-	    "  --sample K      idle: held connections checked to echo (50)\n");
+	    "  --sample K      idle: held connections checked to echo (50)\n"
+	    "  --stopped K     fanout: clients that connect and never read\n"
+	    "fanout: --conns clients read one shared stream of --size B lines\n"
+	    "  (tests/bench/lines.c) for --seconds; --raw: a TCP line stream\n");
 	exit(2);
 }
 
@@ -502,6 +631,8 @@ parse_mode(const char *m)
 		opt.mode = WB_IDLE;
 	else if (strcmp(m, "large") == 0)
 		opt.mode = WB_LARGE;
+	else if (strcmp(m, "fanout") == 0)
+		opt.mode = WB_FANOUT;
 	else
 		usage();
 }
@@ -521,6 +652,7 @@ static const struct wb_numopt {
 	{ "count",	&opt.count,	1, WB_MAX_CONNS },
 	{ "rate",	&opt.rate,	1, WB_MAX_RATE },
 	{ "sample",	&opt.sample,	1, 1000 },
+	{ "stopped",	&opt.stopped,	0, WB_MAX_CONNS },
 };
 #define WB_NUMOPTS	(sizeof(numopts) / sizeof(numopts[0]))
 #define WB_OPT_NUM	256	/* getopt value of numopts[0] */
@@ -596,6 +728,10 @@ fix_opts(void)
 		opt.binary = true;
 	if (opt.mode == WB_IDLE)
 		opt.conns = opt.count;
+	if (opt.mode == WB_FANOUT && (opt.size < WB_SEQ_LEN + 2 ||
+	    opt.size > WB_LINE_MAX || opt.stopped >= opt.conns))
+		die("fanout: --size from %d to %d, --stopped below --conns",
+		    WB_SEQ_LEN + 2, WB_LINE_MAX);
 }
 
 /* Loopback only: this tool floods whatever it is pointed at. */
@@ -679,6 +815,9 @@ main(int argc, char *argv[])
 		break;
 	case WB_LARGE:
 		run_large();
+		break;
+	case WB_FANOUT:
+		run_fanout();
 		break;
 	}
 	fflush(stdout);

@@ -37,6 +37,9 @@ struct ssl_st;
 #define WB_HIST_BUCKETS		2048
 #define WB_ERR_PRINT		5
 #define WB_OBUF_KEEP		(1024 * 1024)	/* free larger when drained */
+#define WB_SEQ_LEN		16	/* fanout: hex line number, tests/bench/lines.c */
+#define WB_LINE_MAX		4096	/* fanout: longest line */
+#define WB_FIRST_WAIT		(10 * NSEC)	/* fanout: for every first line */
 
 #define WS_GUID		"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #define WS_OP_CONT	0x0
@@ -51,6 +54,7 @@ enum wb_mode {
 	WB_CONNECT,
 	WB_IDLE,
 	WB_LARGE,
+	WB_FANOUT,
 };
 
 enum wb_state {
@@ -92,6 +96,12 @@ struct wb_conn {
 	uint64_t	 queued;	/* messages queued */
 	uint64_t	 done;		/* messages echoed in full */
 	uint64_t	*ts;		/* send times, a ring of depth */
+	bool		 stopped;	/* fanout: never reads */
+	bool		 seq_known;	/* fanout: lseq holds a line number */
+	uint64_t	 lseq;		/* fanout: the last line's number */
+	uint64_t	 win;		/* fanout: lines in the measured window */
+	char		*line;		/* fanout: the line so far (verify) */
+	size_t		 linelen;
 };
 
 /* Log-linear histogram of nanoseconds: 32 steps per power of two (3%). */
@@ -114,6 +124,7 @@ struct wb_opts {
 	long long	 count;
 	long long	 rate;
 	long long	 sample;
+	long long	 stopped;
 	int		 binary;
 	int		 raw;
 	int		 tls;
@@ -138,6 +149,7 @@ uint64_t	 clock_ns(void);
 void		 mode_open(struct wb_conn *);
 void		 mode_echoed(struct wb_conn *, uint64_t);
 void		 mode_closed(struct wb_conn *);
+void		 mode_lines(struct wb_conn *, uint64_t);
 
 /* wsb_conn.c */
 uint32_t	 rand32(void);
@@ -167,5 +179,6 @@ double		 hist_us(const struct hist *, double);
 long		 proc_rss_kb(long);
 long		 tree_rss_kb(long);
 long long	 tree_cpu_ticks(long);
+long long	 proc_cpu_ticks(long);
 
 #endif /* WSBENCH_H */

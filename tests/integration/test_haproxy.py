@@ -5,7 +5,13 @@ ports). Clients through HAProxy see their own address and port in
 REMOTE_ADDR/REMOTE_PORT (send-proxy-v2); connections spread over both
 instances (leastconn); stopping one gracefully closes its connections
 with 1001 and moves new ones to the other. Also nginx -t on
-examples/nginx/wsbridge.conf."""
+examples/nginx/wsbridge.conf.
+
+Issue 15 (shared sessions live in one process): the shipped haproxy.cfg
+hashes ?session=ID (balance url_param session, hash-type consistent) and
+a share = route route's path (balance uri), so every client of one
+session, viewers included, reaches the instance that runs it and sees the
+same output (the shared routes of examples/haproxy/wsbridge.ini)."""
 
 import os
 import re
@@ -194,6 +200,98 @@ def test_shipped_wsbridge_ini_checks():
     r = run_bin(["-c", WSBRIDGE_INI, "--check"])
     assert r.returncode == 0, r.stderr
     assert b"proxy_protocol" in r.stdout
+
+
+def instance_line(conn, pids):
+    """The first line of a session's program: the instance running it."""
+    op, line = recv_message(conn)
+    assert op == OP_TEXT and line.startswith(b"instance "), line
+    pid = int(line.split()[1])
+    assert pid in pids, (pid, pids)
+    return pid
+
+
+def everyone_sees(sender, clients, text):
+    """sender writes a line; every client of the session reads it next
+    (a client on another instance, or in another session, would not)."""
+    send_frame(sender, OP_TEXT, text)
+    for c in clients:
+        assert recv_message(c) == (OP_TEXT, text.encode()), text
+
+
+def test_haproxy_session_param_picks_the_instance(cluster):
+    """The hashing alone, on any route (here /whoami, not shared): held
+    connections with one ?session=ID reach one instance, where leastconn
+    would alternate; over a few ids both instances are used."""
+    front, (one, two), _ = cluster
+    pids = {one.pid, two.pid}
+    conns, placed = [], {}
+    try:
+        for i in range(20):
+            sid = "hash-%d-%02d" % (os.getpid(), i)
+            got = set()
+            for _ in range(3):
+                conn = wsutil.open_ws(front, "/whoami?session=" + sid)
+                conns.append(conn)
+                op, line = recv_message(conn)
+                assert op == OP_TEXT
+                got.add(int(line.split()[2]))
+            assert len(got) == 1 and got <= pids, (sid, got, pids)
+            placed.setdefault(got.pop(), []).append(sid)
+            if len(placed) == 2 and i >= 3:
+                break
+        assert len(placed) == 2, "every id on one instance: %s" % placed
+    finally:
+        close_all(conns)
+
+
+def test_haproxy_same_session_id_same_instance(cluster):
+    """Clients (and viewers) with one ?session=ID land on the instance
+    that runs it: leastconn alone would put the second one elsewhere,
+    where it would start a new session and read its "instance" line
+    rather than the first client's marker. Ids are tried until both
+    instances run some (bounded: 20 ids)."""
+    front, (one, two), _ = cluster
+    pids = {one.pid, two.pid}
+    sessions, conns, placed = [], [], {}
+    try:
+        for i in range(20):
+            sid = "hap-%d-%02d" % (os.getpid(), i)
+            first = wsutil.open_ws(front, "/shared?session=" + sid)
+            conns.append(first)
+            pid = instance_line(first, pids)
+            second = wsutil.open_ws(front, "/shared?session=" + sid)
+            viewer = wsutil.open_ws(front, "/shared/watch?session=" + sid)
+            conns += [second, viewer]
+            members = [first, second, viewer]
+            everyone_sees(first, members, "%s: from the first" % sid)
+            everyone_sees(second, members, "%s: from the second" % sid)
+            sessions.append((sid, members))
+            placed.setdefault(pid, []).append(sid)
+            if len(placed) == 2 and i >= 3:
+                break
+        assert len(placed) == 2, "every id on one instance: %s" % placed
+        # No session saw another's lines: each one's next line is its own.
+        for sid, members in sessions:
+            everyone_sees(members[0], members, "%s: again" % sid)
+    finally:
+        close_all(conns)
+
+
+def test_haproxy_share_route_one_instance(cluster):
+    """All clients of a share = route route reach one instance (balance
+    uri on the path; a query string does not move them)."""
+    front, (one, two), _ = cluster
+    conns = []
+    try:
+        conns.append(wsutil.open_ws(front, "/broadcast"))
+        instance_line(conns[0], {one.pid, two.pid})
+        for i in range(5):
+            conns.append(wsutil.open_ws(front, "/broadcast?client=%d" % i))
+        everyone_sees(conns[0], conns, "to all six")
+        everyone_sees(conns[3], conns, "from the fourth")
+    finally:
+        close_all(conns)
 
 
 def test_nginx_example_config(tmp_path):
