@@ -1,5 +1,6 @@
 # Benchmark client, TCP echo server, and the references: a plain TCP relay
-# and a spawn-rate loop (issue 6), kept beside their sources.
+# and a spawn-rate loop (issue 6), kept beside their sources; stream_read
+# reads a writing route over WebSocket or SSE (issue 16).
 # make bench: the full comparison (tests/bench/run.sh, a few minutes).
 # make bench-smoke: wsbench against wsbridge --echo for a second.
 
@@ -7,7 +8,8 @@ B		?= build
 BENCH_CFLAGS	:= -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror $(WARN)
 BENCH_BINS	:= $(B)/bench/wsbench $(B)/bench/echo_server \
 		   $(B)/bench/spawn_rate $(B)/bench/tcp_relay \
-		   $(B)/bench/tls_echo_server $(B)/bench/tls_idle
+		   $(B)/bench/tls_echo_server $(B)/bench/tls_idle \
+		   $(B)/bench/stream_read
 
 .PHONY: bench bench-bins bench-smoke
 
@@ -36,6 +38,11 @@ $(B)/bench/tls_idle: tests/bench/tls_idle.c
 	@mkdir -p $(B)/bench
 	@echo "  CC    $@"
 	$(Q)$(CC) $(BENCH_CFLAGS) -o $@ $< -lssl -lcrypto
+
+$(B)/bench/stream_read: tests/bench/stream_read.c
+	@mkdir -p $(B)/bench
+	@echo "  CC    $@"
+	$(Q)$(CC) $(BENCH_CFLAGS) -o $@ $<
 
 $(B)/bench/spawn_rate: tests/bench/spawn_rate.c
 	@mkdir -p $(B)/bench
