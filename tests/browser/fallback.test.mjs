@@ -19,14 +19,14 @@ const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) =>
 
 // Prints 1, waits for the test's go-ahead (a file), then 2 to 10: the
 // page shows 1 while the program still runs only if nothing buffers.
-function routes(w, transports) {
+function routes(w, transports, extra = '') {
   const go = path.join(w.dir, 'go');
   const script = w.file('count.sh', '#!/bin/sh\necho 1\ni=0\n' +
     'while [ ! -e ' + go + ' ] && [ $i -lt 600 ]; do sleep 0.05; ' +
     'i=$((i+1)); done\nfor n in 2 3 4 5 6 7 8 9 10; do echo $n; done\n');
   fs.chmodSync(script, 0o755);
   return { go, ini: '[route /count]\nexec = ' + script + '\n' +
-    'transports = ' + transports + '\n' };
+    'transports = ' + transports + '\n' + extra };
 }
 
 // nginx in front: HTTP/1.1 to wsbridge but no Upgrade/Connection headers
@@ -138,6 +138,21 @@ test('the same page directly stays on WebSocket',
     assert.equal(await text(page, 'transport'), 'websocket');
     assert.deepEqual(await page.evaluate(() => window.wsbSocket.tried), []);
   }));
+
+// Chromium sends no Origin on a same-origin EventSource (Fetch adds it
+// only across origins), but Sec-Fetch-Site: same-origin: a route that
+// checks origins must still let its own pages in.
+test('a same_origin route over SSE from its own page',
+  { timeout: 120000 }, () => Workspace.run('fallback-same-origin',
+    async (w) => {
+      const { go, ini } = routes(w, 'websocket, sse', 'same_origin = yes\n');
+      const srv = await w.wsbridge(ini);
+      const browser = await w.browser();
+      const page = await openCounter(w, browser, srv.base,
+        'fallback-same-origin', '?transports=sse');
+      await countsToTen(page, go);
+      assert.equal(await text(page, 'transport'), 'sse');
+    }));
 
 test('counter over long polling through a proxy that refuses the Upgrade',
   { timeout: 120000, skip: 'long polling (transports = poll) is not in ' +
