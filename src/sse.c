@@ -30,30 +30,40 @@ sse_puts(struct buf *b, const char *s)
 /*
  * Text: a line break (CRLF, LF or CR, as the SSE parser splits lines)
  * starts another data line, which the client joins back with LF. A CRLF
- * may straddle two pieces.
+ * may straddle two pieces. The runs between breaks are found by memchr:
+ * this is the transport's hot loop.
  */
 static int
 sse_text(struct sse_enc *e, struct buf *b, const uint8_t *p, size_t n)
 {
-	size_t	 i, start = 0;
+	const uint8_t	*end = p + n, *lf, *cr, *brk;
 
-	for (i = 0; i < n; i++) {
-		if (p[i] != '\r' && p[i] != '\n') {
+	lf = memchr(p, '\n', n);
+	cr = memchr(p, '\r', n);
+	while (p < end) {
+		if (lf != NULL && lf < p)
+			lf = memchr(p, '\n', (size_t)(end - p));
+		if (cr != NULL && cr < p)
+			cr = memchr(p, '\r', (size_t)(end - p));
+		brk = lf == NULL || (cr != NULL && cr < lf) ? cr : lf;
+		if (brk == NULL)
+			brk = end;
+		if (brk > p) {
+			e->cr = false;
+			if (sse_put(b, p, (size_t)(brk - p)) == -1)
+				return -1;
+			p = brk;
+			continue;
+		}
+		if (*p++ == '\n' && e->cr) {
 			e->cr = false;
 			continue;
 		}
-		if (sse_put(b, p + start, i - start) == -1)
-			return -1;
-		start = i + 1;
-		if (p[i] == '\n' && e->cr) {
-			e->cr = false;
-			continue;
-		}
-		e->cr = p[i] == '\r';
+		e->cr = p[-1] == '\r';
 		if (sse_puts(b, "\ndata: ") == -1)
 			return -1;
 	}
-	return sse_put(b, p + start, n - start);
+	return 0;
 }
 
 static int
@@ -92,19 +102,41 @@ sse_binary(struct sse_enc *e, struct buf *b, const uint8_t *p, size_t n)
 	return 0;
 }
 
+/* "[event: binary\n]id: SEQ\ndata: " (no printf: once per message). */
+static size_t
+sse_head(char *dst, enum msg_type type, uint64_t seq)
+{
+	static const char	 bin[] = "event: binary\nid: ", txt[] = "id: ";
+	char			 dec[20];
+	size_t			 o, k = 0;
+
+	if (type == MSG_BINARY) {
+		memcpy(dst, bin, sizeof(bin) - 1);
+		o = sizeof(bin) - 1;
+	} else {
+		memcpy(dst, txt, sizeof(txt) - 1);
+		o = sizeof(txt) - 1;
+	}
+	do
+		dec[k++] = (char)('0' + seq % 10);
+	while ((seq /= 10) > 0);
+	while (k > 0)
+		dst[o++] = dec[--k];
+	memcpy(dst + o, "\ndata: ", 7);
+	return o + 7;
+}
+
 int
 sse_enc_message(struct sse_enc *e, struct buf *b, enum msg_type type,
     const struct iovec *iov, int iovcnt, bool fin)
 {
-	char	 head[SSE_HEAD_MAX];
+	char	*head;
 	int	 i, rv = 0;
 
 	if (!e->open) {
-		snprintf(head, sizeof(head), "%sid: %llu\ndata: ",
-		    type == MSG_BINARY ? "event: binary\n" : "",
-		    (unsigned long long)++e->seq);
-		if (sse_puts(b, head) == -1)
+		if ((head = (char *)buf_reserve(b, SSE_HEAD_MAX)) == NULL)
 			return -1;
+		buf_commit(b, sse_head(head, type, ++e->seq));
 		e->open = true;
 		e->cr = false;
 		e->ncarry = 0;

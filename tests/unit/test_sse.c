@@ -44,6 +44,18 @@ test_text(void)
 	CHECK_EQ(put(&e, &b, MSG_TEXT, "a\nb\rc\r", false), 0);
 	CHECK_EQ(put(&e, &b, MSG_TEXT, "\nd", true), 0);
 	CHECK_STR(take(&b), "id: 2\ndata: a\ndata: b\ndata: c\ndata: d\n\n");
+	/* Breaks at the edges, empty lines kept, CR LF as one break. */
+	CHECK_EQ(put(&e, &b, MSG_TEXT, "\r\n\n\rx\r\r\n", true), 0);
+	CHECK_STR(take(&b), "id: 3\ndata: \ndata: \ndata: \ndata: x\n"
+	    "data: \ndata: \n\n");
+	/* Ids grow a digit. */
+	e.seq = 9;
+	CHECK_EQ(put(&e, &b, MSG_TEXT, "", true), 0);
+	CHECK_STR(take(&b), "id: 10\ndata: \n\n");
+	e.seq = UINT64_MAX - 1;
+	CHECK_EQ(put(&e, &b, MSG_BINARY, "", true), 0);
+	CHECK_STR(take(&b), "event: binary\nid: 18446744073709551615\n"
+	    "data: \n\n");
 	buf_free(&b);
 }
 
