@@ -8,6 +8,7 @@
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
 
@@ -76,6 +77,49 @@ http {
   return c;
 }
 
+// A front that swallows WebSocket handshakes (holds them, never answers)
+// and passes every other request to wsbridge byte for byte: the upgrade
+// stalls rather than fails, and only the client's timeout moves on.
+function stallingProxy(w, upstreamPort) {
+  return new Promise((resolve) => {
+    const held = [];
+    const srv = net.createServer((client) => {
+      let head = Buffer.alloc(0);
+      client.on('error', () => {});
+      const onData = (d) => {
+        head = Buffer.concat([head, d]);
+        if (head.indexOf('\r\n\r\n') < 0) {
+          if (head.length > 65536)
+            client.destroy();
+          return;
+        }
+        client.removeListener('data', onData);
+        if (/^upgrade:\s*websocket/im.test(head.toString('latin1'))) {
+          held.push(client);
+          return;
+        }
+        const up = net.connect({ host: '127.0.0.1', port: upstreamPort },
+          () => {
+            up.write(head);
+            client.pipe(up);
+            up.pipe(client);
+          });
+        up.on('error', () => client.destroy());
+        client.on('close', () => up.destroy());
+      };
+      client.on('data', onData);
+    });
+    srv.listen(0, '127.0.0.1', () => {
+      w.defer(() => new Promise((done) => {
+        held.forEach((c) => c.destroy());
+        srv.close(() => done());
+        setTimeout(done, 2000);
+      }));
+      resolve({ base: 'http://127.0.0.1:' + srv.address().port, held });
+    });
+  });
+}
+
 async function openCounter(w, browser, base, name, query = '') {
   const page = await browser.newPage();
   captureConsole(page, w, name);
@@ -137,6 +181,60 @@ test('the same page directly stays on WebSocket',
     await countsToTen(page, go);
     assert.equal(await text(page, 'transport'), 'websocket');
     assert.deepEqual(await page.evaluate(() => window.wsbSocket.tried), []);
+  }));
+
+test('a stalled upgrade falls back after the timeout',
+  { timeout: 120000 }, () => Workspace.run('fallback-stall', async (w) => {
+    const { go, ini } = routes(w, 'websocket, sse');
+    const srv = await w.wsbridge(ini);
+    const front = await stallingProxy(w, srv.port);
+    const browser = await w.browser();
+    const page = await openCounter(w, browser, front.base, 'fallback-stall');
+    await countsToTen(page, go);
+    assert.equal(await text(page, 'transport'), 'sse');
+    const tried = await page.evaluate(() => window.wsbSocket.tried);
+    assert.equal(tried.length, 1);
+    assert.match(tried[0].error, /no answer in 5000 ms/);
+    assert.ok(front.held.length >= 1, 'the handshake was held');
+  }));
+
+// wsbridge.js on its own: binary events as bytes, the close event's code
+// and reason, and no transport at all when none works.
+test('wsbridge.js over SSE: binary messages, close code, no transport',
+  { timeout: 120000 }, () => Workspace.run('fallback-lib', async (w) => {
+    const bin = w.file('bin.sh', '#!/bin/sh\nprintf \'\\000\\001\\377\'\n' +
+      'exit 3\n');
+    fs.chmodSync(bin, 0o755);
+    const srv = await w.wsbridge('[route /bin]\nexec = ' + bin + '\n' +
+      'mode = binary\ntransports = sse\n\n[route /ws]\necho = yes\n');
+    const browser = await w.browser();
+    const page = await browser.newPage();
+    captureConsole(page, w, 'fallback-lib');
+    await page.goto(srv.base + '/count.html', { timeout: 15000 });
+    const r = await page.evaluate(async () => {
+      const m = await import('/wsbridge.js');
+      const run = (url, opts) => new Promise((resolve) => {
+        const s = m.connect(url, opts);
+        const got = [];
+        s.onmessage = (e) => got.push(...new Uint8Array(e.data));
+        s.onclose = (e) => resolve({ got, code: e.code, reason: e.reason,
+          transport: s.transport, tried: s.tried });
+      });
+      return {
+        bin: await run('/bin', { transports: ['websocket', 'sse'],
+          binaryType: 'arraybuffer' }),
+        // /ws has no sse and nothing answers poll: both fail.
+        none: await run('/ws', { transports: ['sse', 'poll'] }),
+      };
+    });
+    assert.equal(r.bin.transport, 'sse');
+    assert.equal(r.bin.tried[0].transport, 'websocket');
+    assert.deepEqual(r.bin.got, [0, 1, 255]);
+    assert.equal(r.bin.code, 1011);
+    assert.equal(r.bin.reason, 'exit 3');
+    assert.equal(r.none.transport, null);
+    assert.equal(r.none.code, 1006);
+    assert.deepEqual(r.none.tried.map((t) => t.transport), ['sse', 'poll']);
   }));
 
 // Chromium sends no Origin on a same-origin EventSource (Fetch adds it
