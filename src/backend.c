@@ -22,6 +22,9 @@ backend_ops_for(const struct route *r)
 		return &backend_tcp_ops;
 	case BACKEND_ECHO:
 		return &backend_echo_ops;
+	case BACKEND_VIEW:
+		/* Never started: its clients join r->view_of's sessions. */
+		return r->view_of != NULL ? backend_ops_for(r->view_of) : NULL;
 	default:
 		return NULL;	/* config_check refuses such a route */
 	}

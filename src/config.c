@@ -201,6 +201,8 @@ route_free(struct route *r)
 	free(r->auth_realm);
 	free(r->auth_header);
 	free(r->targets);
+	free(r->view);
+	free(r->record_dir);
 	if (r->credential != NULL)
 		explicit_bzero(r->credential, strlen(r->credential));
 	free(r->credential);
@@ -410,4 +412,25 @@ config_route_err(const struct config *cfg, FILE *errfp,
 		return config_err(cfg, errfp, 0, "%s", msg);
 	return config_err(cfg, errfp, line, "[route \"%s\"]: %s",
 	    config_route_name(r, name, sizeof(name)), msg);
+}
+
+struct config_ref *
+config_ref_new(struct config *cfg)
+{
+	struct config_ref	*r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		config_oom();
+	r->cfg = cfg;
+	r->refs = 1;
+	return r;
+}
+
+void
+config_ref_put(struct config_ref *r)
+{
+	if (r != NULL && --r->refs == 0) {
+		config_free(r->cfg);
+		free(r);
+	}
 }

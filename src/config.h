@@ -44,7 +44,24 @@ enum backend_kind {
 	BACKEND_CONNECT,	/* connect = host:port | unix:/path */
 	BACKEND_ECHO,		/* echo = yes */
 	BACKEND_TARGETS,	/* targets = token file, connect-style */
+	BACKEND_VIEW,		/* view = /route: read-only, joins its sessions */
 };
+
+/* Which clients share one session (one backend). */
+enum route_share {
+	SHARE_NO,		/* one per connection */
+	SHARE_ROUTE,		/* one per route */
+	SHARE_ID,		/* ?session=ID */
+	SHARE_USER,		/* one per authenticated user */
+};
+
+/* A shared session's client that cannot keep up. */
+enum slow_client {
+	SLOW_CLOSE,		/* 1008 "too slow" */
+	SLOW_SKIP,		/* skip to the live output */
+};
+
+#define SESSION_ID_MAX	64	/* ?session=: 1-64 of [A-Za-z0-9_-] */
 
 enum route_auth {
 	AUTH_NONE,
@@ -169,6 +186,18 @@ struct route {
 	int			 send_proxy_line;
 	unsigned		 transports;	/* ROUTE_TRANSPORT_* */
 	int			 transports_line;
+	/* Shared sessions. */
+	enum route_share	 share;
+	int			 share_line;
+	char			*view;		/* view = /route, as written */
+	struct route		*view_of;	/* its route, after finish */
+	int64_t			 persist_ms;	/* kept after the last client */
+	int64_t			 replay;	/* bytes a joining client gets */
+	enum slow_client	 slow_client;
+	char			*record_dir;	/* one recording per session */
+	bool			 record_input;
+	int64_t			 record_max;	/* bytes per recording, 0: no cap */
+	int			 record_line;
 	int			 active;	/* runtime: open connections */
 };
 
@@ -180,6 +209,8 @@ struct config {
 	struct listen_spec	*listens;
 	size_t			 nlistens;
 	int			 workers;	/* 0 = auto (cores) */
+	int			 workers_line;
+	bool			 shares;	/* a route shares sessions */
 	int			 max_connections;
 	int64_t			 handshake_timeout_ms;
 	int64_t			 close_timeout_ms;
@@ -322,5 +353,14 @@ size_t		 config_listens_set_port(struct config *, const char *port);
  */
 size_t		 config_exposed(const struct config *,
 		    void (*warn)(const char *, void *), void *arg);
+
+/* A configuration shared by connections and sessions, freed with its last user. */
+struct config_ref {
+	struct config	*cfg;
+	int		 refs;
+};
+
+struct config_ref *config_ref_new(struct config *);
+void		 config_ref_put(struct config_ref *);
 
 #endif

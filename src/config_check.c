@@ -439,6 +439,71 @@ config_check_server(struct config *cfg, FILE *errfp)
 	return n + config_check_metrics(cfg, errfp);
 }
 
+static struct route *
+config_route_named(const struct config *cfg, const char *path)
+{
+	size_t	 i;
+
+	for (i = 0; i < cfg->nroutes; i++)
+		if (!cfg->routes[i]->prefix &&
+		    strcmp(cfg->routes[i]->path, path) == 0)
+			return cfg->routes[i];
+	return NULL;
+}
+
+/*
+ * share, view, persist, replay and record agree; a view route takes its
+ * route's message mode and subprotocols (it speaks to the same session).
+ */
+static int
+config_check_share(struct config *cfg, struct route *r, FILE *errfp)
+{
+	struct route	*t;
+	const char	*why;
+	int		 n = 0;
+
+	if (r->kind == BACKEND_VIEW) {
+		if ((t = config_route_named(cfg, r->view)) == NULL)
+			return config_route_err(cfg, errfp, r,
+			    r->backend_line, "view: no route %s", r->view);
+		if (t->kind == BACKEND_VIEW || t->share == SHARE_NO)
+			return config_route_err(cfg, errfp, r,
+			    r->backend_line, "view: route %s %s", r->view,
+			    t->kind == BACKEND_VIEW ? "is a view itself" :
+			    "is not shared (give it share = route, id or "
+			    "user)");
+		r->view_of = t;
+		r->mode = t->mode;
+		if (r->protocols.n == 0)
+			strlist_copy(&r->protocols, &t->protocols);
+		if (r->share != SHARE_NO)
+			n += config_route_err(cfg, errfp, r, r->share_line,
+			    "share: a view route joins %s's sessions", r->view);
+		r->share = t->share;
+		cfg->shares = true;
+		return n;
+	}
+	if (r->share == SHARE_NO) {
+		if (r->persist_ms > 0 || r->replay > 0)
+			n += config_route_err(cfg, errfp, r, r->line,
+			    "persist and replay need share = route, id or "
+			    "user");
+	} else {
+		cfg->shares = true;
+		if (r->kind != BACKEND_EXEC && r->kind != BACKEND_CONNECT)
+			n += config_route_err(cfg, errfp, r, r->share_line,
+			    "share needs exec or connect");
+		if (r->share == SHARE_USER && r->auth == AUTH_NONE)
+			n += config_route_err(cfg, errfp, r, r->share_line,
+			    "share = user needs auth");
+	}
+	if (r->record_dir != NULL && (why = config_dir_why(r->record_dir)) !=
+	    NULL)
+		n += config_route_err(cfg, errfp, r, r->record_line,
+		    "record \"%s\": %s", r->record_dir, why);
+	return n;
+}
+
 int
 config_finish(struct config *cfg, FILE *errfp)
 {
@@ -447,6 +512,12 @@ config_finish(struct config *cfg, FILE *errfp)
 
 	for (i = 0; i < cfg->nroutes; i++)
 		n += config_finish_route(cfg, cfg->routes[i], errfp);
+	for (i = 0; i < cfg->nroutes; i++)
+		n += config_check_share(cfg, cfg->routes[i], errfp);
+	if (cfg->shares && cfg->workers > 1)
+		n += config_err(cfg, errfp, cfg->workers_line, "workers = %d: "
+		    "shared sessions live in one process (use workers = 1, "
+		    "or instances behind HAProxy)", cfg->workers);
 	if (cfg->nroutes == 0 && cfg->static_dir == NULL &&
 	    cfg->cgi_dir == NULL)
 		n += config_err(cfg, errfp, 0, "%s%sno routes",
@@ -484,6 +555,9 @@ config_print_backend(const struct route *r, FILE *fp)
 		break;
 	case BACKEND_ECHO:
 		fputs("echo\n", fp);
+		return;
+	case BACKEND_VIEW:
+		fprintf(fp, "view %s (read-only)\n", r->view);
 		return;
 	default:
 		fputs("none\n", fp);

@@ -30,14 +30,14 @@ enum config_type {
 	T_STR, T_INT, T_DURATION, T_SIZE, T_BOOL, T_LIST, T_HEADER, T_ENV,
 	T_LISTEN, T_TLSLISTEN, T_WORKERS, T_LOGLEVEL, T_ACCESSLOG, T_MODE,
 	T_LOGFORMAT, T_TLSVERSION, T_AUTH, T_SENDPROXY, T_CIDRS, T_URLPATH,
-	T_HEADERNAME, T_REALM, T_TRANSPORTS,
+	T_HEADERNAME, T_REALM, T_TRANSPORTS, T_SHARE, T_SLOW,
 	/* backends last: config_handler counts them by type - T_EXEC */
-	T_EXEC, T_DIR, T_CONNECT, T_ECHO, T_TARGETS,
+	T_EXEC, T_DIR, T_CONNECT, T_ECHO, T_TARGETS, T_VIEW,
 };
-#define NBACKENDS	(T_TARGETS - T_EXEC + 1)
+#define NBACKENDS	(T_VIEW - T_EXEC + 1)
 
 #define NOLINE		((size_t)-1)
-#define MAXKEYS		40
+#define MAXKEYS		64
 
 /* One key of a section: where it goes in struct config or struct route. */
 struct config_key {

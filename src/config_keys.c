@@ -39,7 +39,7 @@
 
 const struct config_key config_server_keys[] = {
 	{ "listen", T_LISTEN, 0, NOLINE, 0, 0, true },
-	{ "workers", T_WORKERS, C(workers), NOLINE, 0, 0, false },
+	{ "workers", T_WORKERS, C(workers), C(workers_line), 0, 0, false },
 	{ "max_connections", T_INT, C(max_connections), NOLINE, 1,
 	    INT_MAX, false },
 	{ "handshake_timeout", T_DURATION, C(handshake_timeout_ms), NOLINE,
@@ -128,6 +128,14 @@ const struct config_key config_route_keys[] = {
 	    0, false },
 	{ "transports", T_TRANSPORTS, R(transports), R(transports_line), 0,
 	    0, false },
+	{ "view", T_VIEW, R(view), R(backend_line), 0, 0, false },
+	{ "share", T_SHARE, R(share), R(share_line), 0, 0, false },
+	{ "persist", T_DURATION, R(persist_ms), NOLINE, 0, BIG, false },
+	{ "replay", T_SIZE, R(replay), NOLINE, 0, BIG, false },
+	{ "slow_client", T_SLOW, R(slow_client), NOLINE, 0, 0, false },
+	{ "record", T_STR, R(record_dir), R(record_line), 0, 0, false },
+	{ "record_input", T_BOOL, R(record_input), NOLINE, 0, 0, false },
+	{ "record_max", T_SIZE, R(record_max), NOLINE, 0, BIG, false },
 	LIMIT_KEYS(R),
 	{ NULL, T_STR, 0, NOLINE, 0, 0, false },
 };
@@ -266,6 +274,12 @@ static const struct config_word config_words[] = {
 	{ T_SENDPROXY, "no", SEND_PROXY_NO },
 	{ T_SENDPROXY, "v1", SEND_PROXY_V1 },
 	{ T_SENDPROXY, "v2", SEND_PROXY_V2 },
+	{ T_SHARE, "no", SHARE_NO },
+	{ T_SHARE, "route", SHARE_ROUTE },
+	{ T_SHARE, "id", SHARE_ID },
+	{ T_SHARE, "user", SHARE_USER },
+	{ T_SLOW, "close", SLOW_CLOSE },
+	{ T_SLOW, "skip", SLOW_SKIP },
 	{ T_STR, NULL, 0 },
 };
 
@@ -284,6 +298,10 @@ config_word_what(enum config_type t)
 		return "TLS version";
 	case T_AUTH:
 		return "auth";
+	case T_SHARE:
+		return "share";
+	case T_SLOW:
+		return "slow_client";
 	default:
 		return "send_proxy";
 	}
@@ -428,6 +446,8 @@ config_string_why(enum config_type t, const char *v)
 	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
 	const char	*p;
 
+	if (t == T_VIEW)
+		t = T_URLPATH;	/* a route's path */
 	if (t == T_URLPATH && *v != '\0' && *v != '/')
 		return "must start with '/'";
 	if (t == T_HEADERNAME && (*v == '\0' || strspn(v, tchar) !=
@@ -557,12 +577,23 @@ config_key_set(struct config *cfg, struct route *r, char *base,
 	case T_TLSVERSION:
 	case T_AUTH:
 	case T_SENDPROXY:
+	case T_SHARE:
+	case T_SLOW:
 		rc = config_set_word(p, k, v, err, errlen);
 		break;
 	case T_URLPATH:
 	case T_HEADERNAME:
 	case T_REALM:
 		rc = config_set_checked(p, k, v, err, errlen);
+		break;
+	case T_VIEW:
+		if ((rc = config_set_checked(p, k, v, err, errlen)) == 0 &&
+		    r->view == NULL) {
+			snprintf(err, errlen, "empty value");
+			rc = -1;
+		}
+		if (rc == 0)
+			r->kind = BACKEND_VIEW;
 		break;
 	case T_EXEC:
 	case T_DIR:

@@ -59,7 +59,7 @@ static void
 config_section_end(struct config_ctx *ctx)
 {
 	static const char *names[NBACKENDS] = { "exec", "dir", "connect",
-	    "echo", "targets" };
+	    "echo", "targets", "view" };
 	char		 list[64] = "";
 	unsigned	 i, n = 0;
 
@@ -75,8 +75,8 @@ config_section_end(struct config_ctx *ctx)
 	}
 	if (n == 0)
 		ctx->errors += config_err(ctx->cfg, ctx->errfp, ctx->sec_line,
-		    "%s: no backend: give exec, dir, connect, targets or "
-		    "echo = yes",
+		    "%s: no backend: give exec, dir, connect, targets, "
+		    "echo = yes or view",
 		    ctx->secname);
 	else if (n > 1)
 		ctx->errors += config_err(ctx->cfg, ctx->errfp, ctx->sec_line,
@@ -334,6 +334,8 @@ config_key_lookup(struct config_ctx *ctx, const char *name)
 		return NULL;
 	}
 	i = (size_t)(k - ctx->keys);
+	if (i >= MAXKEYS)
+		abort();	/* a bug: raise MAXKEYS */
 	if (!k->repeat && ctx->seen[i] != 0) {
 		ctx->errors += config_err(ctx->cfg, ctx->errfp, ctx->line,
 		    "%s: duplicate key \"%s\" (first on line %d)",

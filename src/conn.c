@@ -84,27 +84,6 @@ conn_set_state(struct conn *c, enum conn_state s)
 	c->state = s;
 }
 
-struct config_ref *
-config_ref_new(struct config *cfg)
-{
-	struct config_ref	*r;
-
-	if ((r = calloc(1, sizeof(*r))) == NULL)
-		fatal("calloc");
-	r->cfg = cfg;
-	r->refs = 1;
-	return r;
-}
-
-void
-config_ref_put(struct config_ref *r)
-{
-	if (r != NULL && --r->refs == 0) {
-		config_free(r->cfg);
-		free(r);
-	}
-}
-
 /* Safe point: free connections closed during the last loop iteration. */
 static void
 server_reaper_cb(struct ev_loop *loop, ev_prepare *w, int revents)
@@ -117,7 +96,7 @@ server_reaper_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	freed = !TAILQ_EMPTY(&server.dead);
 	while ((c = TAILQ_FIRST(&server.dead)) != NULL) {
 		TAILQ_REMOVE(&server.dead, c, entry);
-		session_free(c->session);
+		session_unref(c->session);
 		free(c);
 	}
 	/* Idle again: give the kept burst buffers back (see main.c). */
@@ -281,8 +260,9 @@ conn_close(struct conn *c, const char *reason)
 	ev_timer_stop(server.loop, &c->send_timer);
 	conn_watch_hangup(c, false);
 	endpoint_close(&c->client);
-	if (c->session != NULL)
-		session_detach(c->session);
+	if (c->member != NULL)
+		session_leave(c->member);
+	c->member = NULL;
 	cgi_free(c);
 	conn_free_request(c);
 	if (c->route != NULL)
@@ -407,8 +387,8 @@ conn_output_resume(struct conn *c)
 {
 	if (c->cgi != NULL)
 		cgi_update_reading(c);
-	else if (c->session != NULL)
-		session_output_resume(c->session);
+	else if (c->member != NULL)
+		session_output_resume(c->member);
 }
 
 /* --- writers ---------------------------------------------------------------- */
@@ -555,8 +535,8 @@ conn_client_gone(struct conn *c, const char *why)
 	/* Nobody will read the client side any more. */
 	buf_free(&c->client.out);
 	conn_client_writing(c, false);
-	if (c->session != NULL)
-		session_input_end(c->session);
+	if (c->member != NULL)
+		session_input_end(c->member);
 	conn_maybe_finish(c);
 	if (c->state != CONN_CLOSED)
 		conn_deadline(c, c->cref->cfg->close_timeout_ms);
@@ -896,6 +876,7 @@ conn_shutdown_all(void)
 	struct conn	*c, *next;
 
 	server.stopping = true;
+	session_shutdown();	/* kept sessions without clients */
 	for (c = TAILQ_FIRST(&server.conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
 		if (c->state == CONN_OPEN)

@@ -55,11 +55,6 @@ struct listener;
 struct auth_pool_job;
 struct jobpool_job;
 
-/* A configuration shared by connections, freed with its last user. */
-struct config_ref {
-	struct config	*cfg;
-	int		 refs;
-};
 
 struct conn_stats {
 	uint64_t	 bytes_in, bytes_out;	/* payload, client's view */
@@ -104,7 +99,8 @@ struct conn {
 	/* Messages: the transport, and the session they go to. */
 	struct transport	*transport;	/* after the upgrade: WebSocket */
 	bool			 sse;		/* asked for text/event-stream */
-	struct session		*session;	/* from routing on */
+	struct session		*session;	/* from routing on (a reference) */
+	struct session_member	*member;	/* this client in it, until close */
 	bool			 input_blocked;	/* destination full */
 	bool			 hup_watched;	/* paused: FIN/RST seen */
 	bool			 client_hup;	/* FIN while paused */
@@ -155,8 +151,6 @@ struct server {
 extern struct server	server;
 
 void		 server_init(struct ev_loop *, struct config *);
-void		 config_ref_put(struct config_ref *);
-struct config_ref *config_ref_new(struct config *);
 
 /* Take ownership of an accepted socket. */
 void		 conn_accept(int fd, const struct sockaddr *, socklen_t,

@@ -355,7 +355,7 @@ conn_open_transport(struct conn *c, char *resp, size_t len)
 	conn_set_state(c, CONN_OPEN);
 	conn_start_timers(c);
 	c->transport->ops->open(c);
-	session_open(c->session, (size_t)r->limits.buffer_size);
+	session_open(c->member, (size_t)r->limits.buffer_size);
 	conn_process_input(c);
 }
 
@@ -513,10 +513,8 @@ conn_check_rest(struct conn *c, struct route *r, const char *rest)
 	}
 	c->route = r;
 	r->active++;
-	if (conn_session_new(c) == -1) {
-		conn_http_respond(c, 503, "out of memory");
+	if (conn_session_new(c) == -1)
 		return -1;
-	}
 	if (r->kind == BACKEND_DIR) {
 		switch (conn_resolve_script(c, rest)) {
 		case -1:

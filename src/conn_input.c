@@ -10,12 +10,12 @@ int
 conn_deliver_input(struct conn *c, enum msg_type type, const uint8_t *p,
     size_t n, bool msg_end)
 {
-	if (c->close_sent || c->session == NULL)
+	if (c->close_sent || c->member == NULL)
 		return 0;
 	if (msg_end)
 		c->stats.msgs_in++;
 	c->stats.bytes_in += n;
-	return session_input(c->session, type, p, n, msg_end);
+	return session_input(c->member, type, p, n, msg_end);
 }
 
 /* Decode what the client sent, as far as the sink takes it. */
@@ -30,9 +30,9 @@ conn_process_input(struct conn *c)
 size_t
 conn_sink_room(struct conn *c)
 {
-	if (c->close_sent || c->session == NULL)
+	if (c->close_sent || c->member == NULL)
 		return SIZE_MAX;	/* discarded */
-	return session_input_room(c->session);
+	return session_input_room(c->member);
 }
 
 /* A text route takes text; echo gives back whatever it gets. */

@@ -43,13 +43,38 @@ conn_json_escape(char *dst, size_t dstsz, const char *src)
 	return dst;
 }
 
+/* A shared session's name for logs ("" when not shared). */
+static void
+conn_session_logname(const struct conn *c, char *buf, size_t len)
+{
+	char	 name[300];
+	const char *key = c->session != NULL ? session_key(c->session) : NULL;
+
+	if (key == NULL) {
+		*buf = '\0';
+		return;
+	}
+	log_escape(name, sizeof(name), session_name(c->session),
+	    strlen(session_name(c->session)));
+	snprintf(buf, len, "%s", name);
+}
+
+/* "pid 42", and for a shared session ", session NAME" (", viewer"). */
 void
 conn_backend_name(const struct conn *c, char *buf, size_t len)
 {
-	if (c->route == NULL || c->session == NULL)
+	char	 sess[300];
+	size_t	 n;
+
+	if (c->route == NULL || c->session == NULL) {
 		snprintf(buf, len, "-");
-	else
-		session_backend_name(c->session, buf, len);
+		return;
+	}
+	session_backend_name(c->session, buf, len);
+	conn_session_logname(c, sess, sizeof(sess));
+	if (*sess != '\0' && (n = strlen(buf)) < len)
+		snprintf(buf + n, len - n, ", session %s%s", sess,
+		    c->route->view_of != NULL ? " (viewer)" : "");
 }
 
 /* "conn 3 127.0.0.1:40000 /path": how connection lines start. */
@@ -118,6 +143,7 @@ conn_access_log(struct conn *c, const char *reason)
 {
 	char		 ex[32], path[512], user[300], epath[1100], euser[700];
 	char		 line[4096], stamp[40], close[16], quser[710], *mark;
+	char		 sess[200], esess[420], qsess[430];
 	struct tm	 tm;
 	time_t		 now = time(NULL);
 	bool		 later = c->session != NULL ?
@@ -142,21 +168,28 @@ conn_access_log(struct conn *c, const char *reason)
 	conn_json_escape(euser, sizeof(euser), user);
 	snprintf(quser, sizeof(quser), json && c->remote_user == NULL ?
 	    "null" : json ? "\"%s\"" : "%s", euser);
+	/* A shared session's key (share = id: chosen by the client). */
+	conn_session_logname(c, sess, sizeof(sess));
+	conn_json_escape(esess, sizeof(esess), sess);
+	snprintf(qsess, sizeof(qsess), json && *sess == '\0' ? "null" :
+	    json ? "\"%s\"" : "%s", *sess == '\0' ? "-" : esess);
 	snprintf(close, sizeof(close), json && c->close_code == 0 ? "null" :
 	    "%u", c->close_code);
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	snprintf(line, sizeof(line), json ?
 	    "{\"time\":\"%s\",\"conn\":%llu,\"peer\":\"%s\","
-	    "\"path\":\"%s\",\"route\":\"%s\",\"user\":%s,\"status\":%d,"
+	    "\"path\":\"%s\",\"route\":\"%s\",\"session\":%s,\"user\":%s,"
+	    "\"status\":%d,"
 	    "\"duration\":%.3f,\"bytes_in\":%llu,\"msgs_in\":%llu,"
 	    "\"bytes_out\":%llu,\"msgs_out\":%llu,\"close\":%s,"
 	    "\"exit\":%s,\"reason\":\"%s\"}" :
-	    "access time=%s conn=%llu peer=%s path=\"%s\" route=%s user=\"%s\" "
+	    "access time=%s conn=%llu peer=%s path=\"%s\" route=%s "
+	    "session=\"%s\" user=\"%s\" "
 	    "status=%d duration=%.3f in=%llu/%llu out=%llu/%llu close=%s "
 	    "exit=\"%s\" reason=\"%s\"", stamp, (unsigned long long)c->id,
 	    c->peer, conn_json_escape(epath, sizeof(epath), path),
-	    conn_route_name(c), quser, c->status, ev_now(server.loop) -
+	    conn_route_name(c), qsess, quser, c->status, ev_now(server.loop) -
 	    c->started, (unsigned long long)c->stats.bytes_in,
 	    (unsigned long long)c->stats.msgs_in,
 	    (unsigned long long)c->stats.bytes_out,

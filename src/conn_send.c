@@ -63,8 +63,8 @@ void
 conn_close_received(struct conn *c)
 {
 	c->close_received = true;
-	if (c->session != NULL)
-		session_input_end(c->session);
+	if (c->member != NULL)
+		session_input_end(c->member);
 }
 
 /* Fail the WebSocket connection (RFC 6455 7.1.7): Close, then TCP close. */
@@ -76,8 +76,8 @@ conn_fail(struct conn *c, unsigned code, const char *why)
 	c->input_blocked = false;
 	buf_free(&c->in);
 	/* The backend gets no more input: a process sees EOF now. */
-	if (c->session != NULL)
-		session_input_abort(c->session);
+	if (c->member != NULL)
+		session_input_abort(c->member);
 	conn_transport_close(c, code, why);
 	/* Nothing more is read but EOF: flush, shut down, wait for it. */
 	c->linger = true;
@@ -99,7 +99,7 @@ conn_maybe_finish(struct conn *c)
 	    (c->close_sent && c->close_received);
 	if (!client_done || client_unsent(c) > 0 || c->file_fd != -1)
 		return;
-	if (c->session != NULL && session_input_pending(c->session))
+	if (c->member != NULL && session_input_pending(c->member))
 		return;
 	if (c->linger && !c->client.eof) {
 		/* Lingering close: the client reads all we sent, then EOF. */

@@ -4,6 +4,8 @@
  */
 #include <sys/uio.h>
 
+#include <string.h>
+
 #include "conn_int.h"
 #include "session.h"
 
@@ -130,20 +132,117 @@ static const struct session_peer_ops conn_peer_ops = {
 	.params = conn_peer_params,
 };
 
-/* The route is chosen: its session, with this client attached. */
+/* ?session=ID: 1 found (in id), 0 none, -1 malformed. */
+static int
+conn_session_id(const char *query, char *id, size_t idsz)
+{
+	static const char	 ok[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				    "abcdefghijklmnopqrstuvwxyz0123456789_-";
+	const char		*p = query, *end;
+	size_t			 n;
+
+	while (p != NULL && *p != '\0') {
+		end = strchr(p, '&');
+		n = end != NULL ? (size_t)(end - p) : strlen(p);
+		if (n >= 8 && strncmp(p, "session=", 8) == 0) {
+			p += 8;
+			n -= 8;
+			if (n == 0 || n >= idsz || n > SESSION_ID_MAX ||
+			    strspn(p, ok) < n)
+				return -1;
+			memcpy(id, p, n);
+			id[n] = '\0';
+			return 1;
+		}
+		p = end != NULL ? end + 1 : NULL;
+	}
+	return 0;
+}
+
+/* What selects a shared session (NULL: answered, -1 from the caller). */
+static const char *
+conn_session_key(struct conn *c, const struct route *sr, char *id,
+    size_t idsz)
+{
+	switch (sr->share) {
+	case SHARE_ROUTE:
+		return "";
+	case SHARE_USER:
+		if (c->remote_user == NULL) {
+			conn_http_respond(c, 403, "no user for share = user");
+			return NULL;
+		}
+		return c->remote_user;
+	default:
+		switch (conn_session_id(c->query, id, idsz)) {
+		case 1:
+			return id;
+		case 0:
+			conn_http_respond(c, 400, "session id required "
+			    "(?session=ID)");
+			return NULL;
+		default:
+			conn_http_respond(c, 400, "malformed session id "
+			    "(1-64 of A-Z a-z 0-9 _ -)");
+			return NULL;
+		}
+	}
+}
+
+/*
+ * The route is chosen: its session, with this client attached. A shared
+ * route's client joins the running session its key selects (a view
+ * route's, read-only) or starts one. 0, or -1 when answered.
+ */
 int
 conn_session_new(struct conn *c)
 {
-	struct session_params	 sp = {
-		.route = c->route,
-		.id = c->id,
-		.peer = c->peer,
-		.path = c->path,
-		.label = conn_route_name(c),
-	};
+	const struct route	*r = c->route;
+	const struct route	*sr = r->view_of != NULL ? r->view_of : r;
+	bool			 viewer = r->view_of != NULL;
 	struct session_peer	 peer = { &conn_peer_ops, c };
+	struct session_params	 sp;
+	struct session		*s;
+	const char		*key = NULL, *owner;
+	char			 id[SESSION_ID_MAX + 1];
 
-	if ((c->session = session_new(&sp, &peer)) == NULL)
+	if (sr->share != SHARE_NO) {
+		if ((key = conn_session_key(c, sr, id, sizeof(id))) == NULL)
+			return -1;
+		if ((s = session_find(sr, key)) != NULL) {
+			owner = session_owner(s);
+			if (!viewer && owner != NULL && (c->remote_user ==
+			    NULL || strcmp(owner, c->remote_user) != 0)) {
+				conn_http_respond(c, 403, "the session "
+				    "belongs to another user");
+				return -1;
+			}
+			if ((c->member = session_join(s, &peer, viewer)) ==
+			    NULL) {
+				conn_http_respond(c, 503, "out of memory");
+				return -1;
+			}
+			c->session = s;
+			return 0;
+		}
+		if (viewer) {
+			conn_http_respond(c, 404, "no such session");
+			return -1;
+		}
+	}
+	memset(&sp, 0, sizeof(sp));
+	sp.route = sr;
+	sp.cref = c->cref;
+	sp.id = c->id;
+	sp.peer = c->peer;
+	sp.path = c->path;
+	sp.label = conn_route_name(c);
+	sp.key = key;
+	sp.owner = c->remote_user;
+	if ((c->session = session_new(&sp, &peer, &c->member)) == NULL) {
+		conn_http_respond(c, 503, "too many sessions, or out of "
+		    "memory");
 		return -1;
+	}
 	return 0;
 }

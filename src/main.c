@@ -329,6 +329,9 @@ main_workers(const struct config *cfg)
 {
 	long	 n = cfg->workers;
 
+	/* Shared sessions live in one process (config_check_share). */
+	if (n == 0 && cfg->shares)
+		n = 1;
 	if (n == 0 && (n = sysconf(_SC_NPROCESSORS_ONLN)) < 1)
 		n = 1;
 	return (int)n;

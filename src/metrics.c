@@ -170,6 +170,44 @@ metrics_spawn_failed(const char *route)
 }
 
 void
+metrics_session_open(const char *route, int delta)
+{
+	struct metrics_route	*r;
+
+	if ((r = metrics_route(route)) != NULL)
+		r->sessions += (uint64_t)(int64_t)delta;
+}
+
+void
+metrics_session_clients(const char *route, int delta, int viewers)
+{
+	struct metrics_route	*r;
+
+	if ((r = metrics_route(route)) != NULL) {
+		r->session_clients += (uint64_t)(int64_t)delta;
+		r->session_viewers += (uint64_t)(int64_t)viewers;
+	}
+}
+
+void
+metrics_session_too_slow(const char *route)
+{
+	struct metrics_route	*r;
+
+	if ((r = metrics_route(route)) != NULL)
+		r->too_slow++;
+}
+
+void
+metrics_session_skipped(const char *route, uint64_t bytes)
+{
+	struct metrics_route	*r;
+
+	if ((r = metrics_route(route)) != NULL)
+		r->skipped_bytes += bytes;
+}
+
+void
 metrics_reset(void)
 {
 	size_t	 i;
@@ -444,6 +482,20 @@ metrics_render(size_t *len)
 	metrics_put_routes(fp, "wsbridge_backend_failures_total", "counter",
 	    "Upgrades answered 502: the backend could not be reached or "
 	    "started, by route.", RF(backend_failures));
+	metrics_put_routes(fp, "wsbridge_sessions", "gauge",
+	    "Shared sessions running, by route.", RF(sessions));
+	metrics_put_routes(fp, "wsbridge_session_clients", "gauge",
+	    "Clients attached to shared sessions (viewers included), by "
+	    "route.", RF(session_clients));
+	metrics_put_routes(fp, "wsbridge_session_viewers", "gauge",
+	    "Read-only viewers attached to shared sessions, by route.",
+	    RF(session_viewers));
+	metrics_put_routes(fp, "wsbridge_slow_clients_closed_total",
+	    "counter", "Clients of shared sessions closed as too slow, by "
+	    "route.", RF(too_slow));
+	metrics_put_routes(fp, "wsbridge_skipped_bytes_total", "counter",
+	    "Output skipped by slow clients (slow_client = skip), by route.",
+	    RF(skipped_bytes));
 	metrics_put_route_counts(fp);
 	metrics_put_durations(fp);
 	metrics_put_head(fp, "wsbridge_close_codes_total", "counter",

@@ -42,6 +42,11 @@ struct metrics_route {
 	uint64_t		 msgs_in, msgs_out;
 	uint64_t		 spawn_failures;
 	uint64_t		 backend_failures;	/* answered 502 */
+	uint64_t		 sessions;		/* gauge: shared, running */
+	uint64_t		 session_clients;	/* gauge: their clients */
+	uint64_t		 session_viewers;	/* gauge: of which viewers */
+	uint64_t		 too_slow;		/* closed 1008 "too slow" */
+	uint64_t		 skipped_bytes;		/* slow_client = skip */
 	struct metrics_counts	 refused;	/* by HTTP status */
 	struct metrics_counts	 exits;		/* "code=N", "signal=N" */
 	uint64_t		 duration[METRICS_NBUCKETS];	/* not cumulative */
@@ -80,6 +85,14 @@ void	 metrics_process_exit(const char *route, int wait_status);
 void	 metrics_handshake_failed(const char *route, int status);
 /* A process route's spawn failed (the client got a 502). */
 void	 metrics_spawn_failed(const char *route);
+/* Shared sessions: one started (+1) or stopped (-1). */
+void	 metrics_session_open(const char *route, int delta);
+/* A client (a viewer: viewers too) joined (+1) or left (-1) one. */
+void	 metrics_session_clients(const char *route, int delta,
+	    int viewers);
+/* A client too slow for its session: closed, or bytes it skipped. */
+void	 metrics_session_too_slow(const char *route);
+void	 metrics_session_skipped(const char *route, uint64_t bytes);
 /* The exposition text, NUL-terminated and malloc'd; NULL when out of memory. */
 char	*metrics_render(size_t *len);
 /* Forget everything and free the tables (tests, exit). */

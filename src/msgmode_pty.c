@@ -3,6 +3,7 @@
  * the program at the client's size, resize, pause and resume, input).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -12,36 +13,89 @@
 #include "session_int.h"
 #include "ws.h"
 
-/* The init message: spawn now, at the client's size; title and prefs. */
+/* A message to one member: the command byte, then the payload. */
+static void
+msgmode_pty_output_to(struct session_member *m, uint8_t cmd, const void *p,
+    size_t n)
+{
+	struct iovec	 iov[2] = { { &cmd, 1 }, { (void *)(uintptr_t)p, n } };
+
+	session_deliver_to(m, MSG_BINARY, iov, 2);
+}
+
+/*
+ * A member's init, once the program runs: it is told so, then the title
+ * and prefs (its screen comes from the replay and the live output).
+ */
+void
+msgmode_pty_join(struct session *s, struct session_member *m)
+{
+	m->pty_init = true;
+	if (!backend_has_process(&s->be) || m->ready)
+		return;	/* told when the program starts */
+	m->ready = true;
+	m->peer.ops->ready(m->peer.arg);
+	if (s->title != NULL)
+		msgmode_pty_output_to(m, PTY_OUT_TITLE, s->title,
+		    strlen(s->title));
+	msgmode_pty_output_to(m, PTY_OUT_PREFS, "{}", 2);
+}
+
+/* The program runs: members that sent their init are told. */
+static void
+msgmode_pty_started(struct session *s)
+{
+	struct session_member	*m, *next;
+
+	for (m = TAILQ_FIRST(&s->members); m != NULL; m = next) {
+		next = TAILQ_NEXT(m, entry);
+		if (m->pty_init)
+			msgmode_pty_join(s, m);
+	}
+}
+
+/*
+ * The init message: spawn now, at the client's size. A writer joining
+ * a shared terminal that runs sets its size (the latest writer's).
+ */
 static int
 msgmode_pty_init(struct session *s, const char *json, size_t n)
 {
-	struct pty_size	 sz;
-	char		 token[256], err[256], title[300], host[128];
-	char		 program[160];
-	const char	*why;
+	struct session_member	*m = s->cur;
+	struct pty_size		 sz;
+	char			 token[256], err[256], title[300];
+	char			 host[128], program[160];
+	const char		*why;
 
-	if (backend_has_process(&s->be))
+	if (m->pty_init)
 		return 0;	/* a second init changes nothing */
 	if (pty_parse_init(json, n, &sz, token, sizeof(token), &why) == -1) {
 		session_fail(s, WS_CLOSE_BAD_DATA, why);
 		return -1;
 	}
-	if (session_start_now(s, sz.cols, sz.rows, err, sizeof(err), program,
-	    sizeof(program)) != 0) {
+	if (backend_has_process(&s->be)) {
+		if (s->relay.rfd != -1 && backend_resize(&s->be, sz.cols,
+		    sz.rows) == -1)
+			log_warn("conn %llu: TIOCSWINSZ",
+			    (unsigned long long)s->id);
+		msgmode_pty_join(s, m);
+		return 0;
+	}
+	m->pty_init = true;
+	if (session_start_now(s, m, sz.cols, sz.rows, err, sizeof(err),
+	    program, sizeof(program)) != 0) {
 		log_warnx("conn %llu %s %s: backend: %s",
 		    (unsigned long long)s->id, s->peer, s->path, err);
 		metrics_spawn_failed(s->label);
-		s->client.ops->ended(s->client.arg, WS_CLOSE_INTERNAL,
-		    "spawn failed");
+		session_end(s, WS_CLOSE_INTERNAL, "spawn failed");
 		return -1;
 	}
-	s->client.ops->ready(s->client.arg);
 	if (gethostname(host, sizeof(host)) == -1)
 		snprintf(host, sizeof(host), "localhost");
 	snprintf(title, sizeof(title), "%s (%s)", program, host);
-	msgmode_pty_output(s, PTY_OUT_TITLE, title, strlen(title));
-	msgmode_pty_output(s, PTY_OUT_PREFS, "{}", 2);
+	free(s->title);
+	s->title = strdup(title);	/* NULL: joiners get no title */
+	msgmode_pty_started(s);
 	session_update_reading(s);
 	return 0;
 }
@@ -73,6 +127,8 @@ msgmode_pty_command(struct session *s, uint8_t cmd, const char *p, size_t n)
 		return msgmode_pty_resize(s, p, n);
 	case PTY_IN_PAUSE:
 	case PTY_IN_RESUME:
+		if (s->shared)
+			return 0;	/* slow_client decides, not one client */
 		s->output_paused = cmd == PTY_IN_PAUSE;
 		session_update_reading(s);
 		return 0;

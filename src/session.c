@@ -1,7 +1,8 @@
 /*
- * A session's life cycle, the relay between its client and its backend's
- * descriptors (bounded, with backpressure both ways), and the close code
- * once the backend's output ended and (for a process) the process exited.
+ * A session's life cycle and members, the relay between its clients and
+ * its backend's descriptors (bounded, with backpressure both ways), the
+ * fan-out and replay of a shared session, and the close code once the
+ * backend's output ended and (for a process) the process exited.
  */
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -10,6 +11,7 @@
 #include <linux/sockios.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "proc_env.h"
+#include "pty_proto.h"
 #include "record.h"
 #include "session_int.h"
 #include "ws.h"
@@ -25,60 +28,479 @@
 static void	session_read_cb(struct ev_loop *, ev_io *, int);
 static void	session_write_cb(struct ev_loop *, ev_io *, int);
 static void	session_flush_cb(struct endpoint *);
+static void	session_persist_cb(struct ev_loop *, ev_timer *, int);
+static void	session_kick_cb(struct ev_loop *, ev_timer *, int);
+static void	session_stop(struct session *);
 static const struct backend_owner session_backend_owner;
 
-/* --- what the client sees ---------------------------------------------- */
+static TAILQ_HEAD(, session)	sessions = TAILQ_HEAD_INITIALIZER(sessions);
+static unsigned			nsessions;
+static bool			shutting_down;
+
+#define FOREACH_MEMBER(m, s, next)					\
+	for ((m) = TAILQ_FIRST(&(s)->members);				\
+	    (m) != NULL && ((next) = TAILQ_NEXT((m), entry), 1);	\
+	    (m) = (next))
+
+/* --- what the clients see ----------------------------------------------- */
+
+static size_t
+iov_total(const struct iovec *iov, int iovcnt)
+{
+	size_t	 n = 0;
+	int	 i;
+
+	for (i = 0; i < iovcnt; i++)
+		n += iov[i].iov_len;
+	return n;
+}
+
+/* Output a shared session keeps for clients that join later. */
+static void
+replay_add(struct session *s, enum msg_type type, const struct iovec *iov,
+    int iovcnt)
+{
+	size_t			 cap = (size_t)s->route->replay, len, off = 0;
+	struct replay_rec	*r;
+	int			 i;
+
+	if (cap == 0)
+		return;
+	/* A terminal's screen is its output: not its title or prefs. */
+	if (s->route->mode == MODE_PTY && (iovcnt < 1 ||
+	    iov[0].iov_len < 1 ||
+	    *(const uint8_t *)iov[0].iov_base != PTY_OUT_OUTPUT))
+		return;
+	len = iov_total(iov, iovcnt);
+	if (len <= cap && (r = malloc(sizeof(*r) + len)) != NULL) {
+		for (i = 0; i < iovcnt; i++) {
+			memcpy(r->data + off, iov[i].iov_base,
+			    iov[i].iov_len);
+			off += iov[i].iov_len;
+		}
+		r->len = len;
+		r->seq = s->seq;
+		r->type = (uint8_t)type;
+		TAILQ_INSERT_TAIL(&s->replay, r, entry);
+		s->replay_len += len;
+	}
+	while (s->replay_len > cap ||
+	    (len > cap && !TAILQ_EMPTY(&s->replay))) {
+		r = TAILQ_FIRST(&s->replay);
+		TAILQ_REMOVE(&s->replay, r, entry);
+		s->replay_len -= r->len;
+		s->replay_trimmed = true;
+		free(r);
+		if (len > cap && TAILQ_EMPTY(&s->replay))
+			break;
+	}
+}
+
+/*
+ * What a joining member sees first. A terminal's replay starts at a line
+ * start (after the first newline of what is kept, unless nothing was
+ * dropped yet), so that the screen it draws is whole lines.
+ */
+static void
+replay_send(struct session *s, struct session_member *m)
+{
+	struct replay_rec	*r;
+	struct iovec		 iov[2];
+	const uint8_t		*nl;
+	bool			 started = !s->replay_trimmed ||
+				    s->route->mode != MODE_PTY;
+
+	TAILQ_FOREACH(r, &s->replay, entry) {
+		iov[0].iov_base = r->data;
+		iov[0].iov_len = r->len;
+		if (!started) {
+			/* data[0] is the output command byte. */
+			if (r->len < 2 || (nl = memchr(r->data + 1, '\n',
+			    r->len - 1)) == NULL)
+				continue;
+			started = true;
+			iov[0].iov_len = 1;
+			iov[1].iov_base = (void *)(uintptr_t)(nl + 1);
+			iov[1].iov_len = r->len - (size_t)(nl + 1 - r->data);
+			if (session_deliver_to(m, (enum msg_type)r->type, iov,
+			    2) == -1)
+				return;
+			continue;
+		}
+		if (session_deliver_to(m, (enum msg_type)r->type, iov, 1) ==
+		    -1)
+			return;
+	}
+}
+
+/* How logs name it: "/feed", "/term?session=ID", "/term (user bob)". */
+const char *
+session_name(const struct session *s)
+{
+	static char	 name[PATH_MAX + 80];
+
+	if (s->key == NULL || !s->shared)
+		return s->path;	/* an unshared session's key is a secret */
+	snprintf(name, sizeof(name), "%s%s%s%s", s->route->path,
+	    s->route->share == SHARE_ID ? "?session=" :
+	    s->route->share == SHARE_USER ? " (user " : "", s->key,
+	    s->route->share == SHARE_USER ? ")" : "");
+	return name;
+}
+
+int
+session_deliver_to(struct session_member *m, enum msg_type type,
+    const struct iovec *iov, int iovcnt)
+{
+	return m->peer.ops->deliver(m->peer.arg, type, iov, iovcnt, true);
+}
+
+/* A shared session's member has no room for this output. */
+static void
+session_too_slow(struct session *s, struct session_member *m, size_t len)
+{
+	if (s->route->slow_client == SLOW_SKIP) {
+		m->skipped += len;
+		m->skipping += len;
+		metrics_session_skipped(s->label, len);
+		return;
+	}
+	log_info("conn %llu %s: session %s: a client fell behind by more "
+	    "than buffer_size: closed", (unsigned long long)s->id, s->peer,
+	    session_name(s));
+	metrics_session_too_slow(s->label);
+	m->peer.ops->fail(m->peer.arg, WS_CLOSE_POLICY, "too slow");
+}
+
+/*
+ * Every open member gets the message, or is too slow for it: one
+ * member's full queue never holds the others or the program.
+ */
+static int
+session_broadcast(struct session *s, enum msg_type type,
+    const struct iovec *iov, int iovcnt)
+{
+	struct session_member	*m, *next;
+	size_t			 len = iov_total(iov, iovcnt);
+
+	FOREACH_MEMBER(m, s, next) {
+		if (!m->open)
+			continue;
+		if (m->peer.ops->room(m->peer.arg) < len) {
+			session_too_slow(s, m, len);
+			continue;
+		}
+		if (m->skipping > 0) {
+			log_info("conn %llu %s: session %s: a slow client "
+			    "skipped %llu bytes", (unsigned long long)s->id,
+			    s->peer, session_name(s),
+			    (unsigned long long)m->skipping);
+			m->skipping = 0;
+		}
+		session_deliver_to(m, type, iov, iovcnt);
+	}
+	return 0;
+}
 
 int
 session_deliver(struct session *s, enum msg_type type,
     const struct iovec *iov, int iovcnt, bool fin)
 {
-	if (s->detached)
+	struct session_member	*m;
+
+	if (s->stopped)
 		return -1;
-	return s->client.ops->deliver(s->client.arg, type, iov, iovcnt, fin);
+	if (fin)
+		s->seq++;
+	if (!s->shared) {
+		if ((m = TAILQ_FIRST(&s->members)) == NULL)
+			return -1;
+		return m->peer.ops->deliver(m->peer.arg, type, iov, iovcnt,
+		    fin);
+	}
+	replay_add(s, type, iov, iovcnt);
+	return session_broadcast(s, type, iov, iovcnt);
+}
+
+/* The member whose input runs now (alone: the one). */
+static struct session_member *
+session_current(struct session *s)
+{
+	return s->cur != NULL ? s->cur : s->shared ? NULL :
+	    TAILQ_FIRST(&s->members);
 }
 
 void
 session_fail(struct session *s, unsigned code, const char *why)
 {
-	if (!s->detached)
-		s->client.ops->fail(s->client.arg, code, why);
+	struct session_member	*m = session_current(s);
+
+	if (!s->stopped && m != NULL)
+		m->peer.ops->fail(m->peer.arg, code, why);
 }
 
 void
 session_abort(struct session *s, const char *why)
 {
-	if (!s->detached)
-		s->client.ops->abort(s->client.arg, why);
+	struct session_member	*m, *next;
+
+	if (s->stopped)
+		return;
+	if ((m = session_current(s)) != NULL) {
+		m->peer.ops->abort(m->peer.arg, why);
+		return;
+	}
+	FOREACH_MEMBER(m, s, next)
+		m->peer.ops->abort(m->peer.arg, why);
 }
 
+/*
+ * How much output the backend may give now. Alone: what the client
+ * takes (the program waits for it). Shared: what the roomiest member
+ * takes, in pieces small against buffer_size so that a member is only
+ * too slow when it is really behind; with no member (persist), all of
+ * it, for the replay ring.
+ */
 static size_t
 session_output_room(struct session *s)
 {
-	return s->detached ? 0 : s->client.ops->room(s->client.arg);
+	struct session_member	*m;
+	size_t			 room = 0, r, cap;
+
+	if (s->stopped)
+		return 0;
+	if (!s->shared) {
+		m = TAILQ_FIRST(&s->members);
+		return m == NULL ? 0 : m->peer.ops->room(m->peer.arg);
+	}
+	cap = (size_t)s->route->limits.buffer_size / 4;
+	if (s->nmembers == 0)
+		return cap;
+	TAILQ_FOREACH(m, &s->members, entry)
+		if (m->open && (r = m->peer.ops->room(m->peer.arg)) > room)
+			room = r;
+	return room < cap ? room : cap;
+}
+
+static void
+session_activity(struct session *s)
+{
+	struct session_member	*m;
+
+	TAILQ_FOREACH(m, &s->members, entry)
+		m->peer.ops->activity(m->peer.arg);
+}
+
+/* Input moved toward the backend: writers waiting on it go on. */
+static void
+session_input_moved(struct session *s, bool drained)
+{
+	struct session_member	*m, *next;
+
+	FOREACH_MEMBER(m, s, next)
+		if (!m->viewer)
+			m->peer.ops->input_moved(m->peer.arg, drained);
 }
 
 /* --- life cycle --------------------------------------------------------- */
 
 struct session *
-session_new(const struct session_params *sp, const struct session_peer *peer)
+session_new(const struct session_params *sp, const struct session_peer *peer,
+    struct session_member **mp)
 {
 	struct session	*s;
 
-	if ((s = calloc(1, sizeof(*s))) == NULL)
+	*mp = NULL;
+	if (shutting_down || nsessions >=
+	    (unsigned)sp->cref->cfg->max_connections ||
+	    (s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
+	s->peer = strdup(sp->peer);
+	s->path = strdup(sp->path);
+	s->key = sp->key != NULL ? strdup(sp->key) : NULL;
+	s->owner = sp->owner != NULL ? strdup(sp->owner) : NULL;
+	if (s->peer == NULL || s->path == NULL ||
+	    (sp->key != NULL && s->key == NULL) ||
+	    (sp->owner != NULL && s->owner == NULL)) {
+		free(s->peer);
+		free(s->path);
+		free(s->key);
+		free(s->owner);
+		free(s);
+		return NULL;
+	}
 	s->id = sp->id;
 	s->route = sp->route;
-	s->peer = sp->peer;
-	s->path = sp->path;
+	s->cref = sp->cref;
+	s->cref->refs++;
 	s->label = sp->label;
-	s->client = *peer;
+	s->shared = sp->route->share != SHARE_NO;
+	s->refs = 1;		/* alive: dropped by session_stop */
 	s->exit_status = -1;
+	TAILQ_INIT(&s->members);
+	TAILQ_INIT(&s->replay);
+	ev_timer_init(&s->persist, session_persist_cb, 0., 0.);
+	s->persist.data = s;
+	ev_timer_init(&s->kick, session_kick_cb, 0., 0.);
+	s->kick.data = s;
 	base64_dec_init(&s->b64);
 	endpoint_init(&s->relay, s, CONFIG_BUFFER_SIZE, session_flush_cb);
 	backend_init(&s->be, backend_ops_for(sp->route),
 	    &session_backend_owner, s);
+	TAILQ_INSERT_TAIL(&sessions, s, all);
+	nsessions++;
+	if ((*mp = session_join(s, peer, false)) == NULL) {
+		session_stop(s);
+		return NULL;
+	}
+	registry_add(s);	/* with a key: SSE/poll input finds it */
+	if (s->shared) {
+		metrics_session_open(s->label, 1);
+		log_info("conn %llu %s: session %s started",
+		    (unsigned long long)s->id, s->peer, session_name(s));
+	}
 	return s;
+}
+
+struct session *
+session_find(const struct route *r, const char *key)
+{
+	struct session	*s = registry_find(r->path, key);
+
+	return s != NULL && !s->ended && !s->stopped ? s : NULL;
+}
+
+struct session_member *
+session_join(struct session *s, const struct session_peer *peer,
+    bool viewer)
+{
+	struct session_member	*m;
+
+	if (s->stopped || (m = calloc(1, sizeof(*m))) == NULL)
+		return NULL;
+	m->s = s;
+	m->peer = *peer;
+	m->viewer = viewer;
+	TAILQ_INSERT_TAIL(&s->members, m, entry);
+	s->nmembers++;
+	s->refs++;		/* the member's client: session_unref */
+	if (viewer)
+		s->nviewers++;
+	if (ev_is_active(&s->persist)) {
+		ev_timer_stop(relay_loop(), &s->persist);
+		log_info("conn %llu %s: session %s: a client is back",
+		    (unsigned long long)s->id, s->peer, session_name(s));
+	}
+	if (s->shared)
+		metrics_session_clients(s->label, 1, viewer ? 1 : 0);
+	return m;
+}
+
+const char *
+session_owner(const struct session *s)
+{
+	return s->owner;
+}
+
+const char *
+session_key(const struct session *s)
+{
+	return s->key;
+}
+
+void
+session_ref(struct session *s)
+{
+	s->refs++;
+}
+
+static void
+session_free(struct session *s)
+{
+	struct replay_rec	*r;
+
+	TAILQ_REMOVE(&sessions, s, all);
+	nsessions--;
+	while ((r = TAILQ_FIRST(&s->replay)) != NULL) {
+		TAILQ_REMOVE(&s->replay, r, entry);
+		free(r);
+	}
+	buf_free(&s->line);
+	buf_free(&s->ctl);
+	free(s->target);
+	free(s->peer);
+	free(s->path);
+	free(s->key);
+	free(s->owner);
+	free(s->title);
+	config_ref_put(s->cref);
+	free(s);
+}
+
+void
+session_unref(struct session *s)
+{
+	if (s != NULL && --s->refs == 0)
+		session_free(s);
+}
+
+/* The backend goes (its TERM/KILL sequence), nothing is called back. */
+static void
+session_stop(struct session *s)
+{
+	if (s->stopped)
+		return;
+	s->stopped = true;
+	ev_timer_stop(relay_loop(), &s->persist);
+	ev_timer_stop(relay_loop(), &s->kick);
+	registry_remove(s);
+	if (s->shared)
+		metrics_session_open(s->label, -1);
+	msgmode_pty_end(s);
+	endpoint_close(&s->relay);
+	backend_stop(&s->be);
+	session_unref(s);	/* may free s: the caller's last use */
+}
+
+static void
+session_persist_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct session	*s = w->data;
+
+	(void)loop, (void)revents;
+	log_info("conn %llu %s: session %s: no client for persist: stopped",
+	    (unsigned long long)s->id, s->peer, session_name(s));
+	session_stop(s);
+}
+
+/* The last member left: stop now, or keep it for persist. */
+static void
+session_last_left(struct session *s)
+{
+	if (s->shared && !s->ended && !shutting_down &&
+	    s->route->persist_ms > 0) {
+		ev_timer_set(&s->persist, s->route->persist_ms / 1000., 0.);
+		ev_timer_start(relay_loop(), &s->persist);
+		log_info("conn %llu %s: session %s: no client, kept for "
+		    "%.3gs", (unsigned long long)s->id, s->peer,
+		    session_name(s), s->route->persist_ms / 1000.);
+		session_update_reading(s);
+		return;
+	}
+	session_stop(s);
+}
+
+void
+session_shutdown(void)
+{
+	struct session	*s, *next;
+
+	shutting_down = true;
+	for (s = TAILQ_FIRST(&sessions); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, all);
+		if (s->nmembers == 0)
+			session_stop(s);
+	}
 }
 
 void
@@ -123,35 +545,53 @@ session_flush_cb(struct endpoint *e)
 }
 
 int
-session_start_now(struct session *s, unsigned short cols,
-    unsigned short rows, char *err, size_t errsz, char *program,
-    size_t programsz)
+session_start_now(struct session *s, struct session_member *m,
+    unsigned short cols, unsigned short rows, char *err, size_t errsz,
+    char *program, size_t programsz)
 {
 	struct backend_params	 bp;
 	struct proc_request	 q;
 	int			 rv;
 
-	s->client.ops->params(s->client.arg, &bp, &q, cols, rows);
+	s->started = true;
+	m->peer.ops->params(m->peer.arg, &bp, &q, cols, rows);
 	if (program != NULL)
 		snprintf(program, programsz, "%s", q.program != NULL ?
 		    q.program : s->route->argv.n > 0 ? s->route->argv.v[0] :
 		    "");
-	if ((rv = backend_start(&s->be, &bp, err, errsz)) == 0)
+	if ((rv = backend_start(&s->be, &bp, err, errsz)) == 0) {
+		s->is_ready = true;
 		session_attach_relay(s);
+	}
 	return rv;
 }
 
 int
 session_start(struct session *s, char *err, size_t errsz)
 {
+	struct session_member	*m;
+	int			 rv;
+
 	if (backend_flags(&s->be) & BACKEND_F_LATE)
 		return 0;	/* spawned at the client's init message */
-	return session_start_now(s, 80, 24, err, errsz, NULL, 0);
+	if (!s->started) {
+		rv = session_start_now(s, TAILQ_LAST(&s->members,
+		    member_list), 80, 24, err, errsz, NULL, 0);
+		if (rv != 0)
+			return rv;
+	} else if (!s->is_ready)
+		return 1;	/* ready or failed follows for all */
+	TAILQ_FOREACH(m, &s->members, entry)
+		m->ready = true;
+	return 0;
 }
 
 int
 session_prefix(struct session *s, const void *p, size_t n)
 {
+	if (s->prefixed)
+		return 0;	/* the first client's, once */
+	s->prefixed = true;
 	if (buf_append(&s->relay.out, p, n) == -1)
 		return -1;
 	endpoint_flush_later(&s->relay);
@@ -159,61 +599,149 @@ session_prefix(struct session *s, const void *p, size_t n)
 }
 
 void
-session_open(struct session *s, size_t buffer_size)
+session_open(struct session_member *m, size_t buffer_size)
 {
+	struct session	*s = m->s;
+
 	s->open = true;
+	m->open = true;
 	s->relay.out.high = buffer_size;
+	if (s->shared)
+		replay_send(s, m);
 	session_update_reading(s);
 }
 
 void
-session_detach(struct session *s)
+session_leave(struct session_member *m)
 {
-	if (s->detached)
-		return;
-	s->detached = true;
-	msgmode_pty_end(s);
-	endpoint_close(&s->relay);
-	backend_stop(&s->be);
-}
+	struct session	*s = m->s;
 
-void
-session_free(struct session *s)
-{
-	if (s == NULL)
+	if (s->turn == m)
+		session_turn_abandoned(s);
+	if (s->cur == m)
+		s->cur = NULL;
+	if (m->dropped > 0)
+		log_debug("conn %llu %s: session %s: a viewer's %llu input "
+		    "messages dropped", (unsigned long long)s->id, s->peer,
+		    session_name(s), (unsigned long long)m->dropped);
+	if (m->skipped > 0)
+		log_info("conn %llu %s: session %s: a slow client skipped "
+		    "%llu bytes in all", (unsigned long long)s->id, s->peer,
+		    session_name(s), (unsigned long long)m->skipped);
+	if (s->shared)
+		metrics_session_clients(s->label, -1, m->viewer ? -1 : 0);
+	if (m->viewer)
+		s->nviewers--;
+	TAILQ_REMOVE(&s->members, m, entry);
+	s->nmembers--;
+	free(m);
+	if (s->stopped)
 		return;
-	session_detach(s);
-	buf_free(&s->line);
-	buf_free(&s->ctl);
-	free(s->target);
-	free(s);
+	if (s->nmembers == 0)
+		session_last_left(s);
+	else
+		session_update_reading(s);
 }
 
 /* --- client -> backend --------------------------------------------------- */
 
-int
-session_input(struct session *s, enum msg_type type, const uint8_t *p,
-    size_t n, bool fin)
+/*
+ * A viewer's input is dropped (counted); a terminal viewer's init
+ * message is how it joins (title, then output), its resize is ignored.
+ */
+static int
+session_viewer_input(struct session_member *m, const uint8_t *p, size_t n,
+    bool fin)
 {
-	if (s->detached)
+	struct session	*s = m->s;
+
+	if (!m->in_msg && n > 0) {
+		if (s->route->mode == MODE_PTY && p[0] == PTY_IN_INIT)
+			msgmode_pty_join(s, m);
+		else
+			m->dropped++;
+	}
+	m->in_msg = !fin;
+	return 0;
+}
+
+/* The writer inside a message left: its message ends here. */
+void
+session_turn_abandoned(struct session *s)
+{
+	s->turn = NULL;
+	s->pty_cmd = 0;
+	buf_free(&s->ctl);
+	base64_dec_init(&s->b64);
+	/* A text route's partial line is ended, not joined to the next. */
+	if (s->route->mode == MODE_TEXT && !s->stopped)
+		session_sink(s, (const uint8_t *)"", 0, true);
+	ev_feed_event(relay_loop(), &s->kick, EV_TIMER);
+}
+
+static void
+session_kick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct session	*s = w->data;
+
+	(void)loop, (void)revents;
+	if (!s->stopped && s->turn == NULL)
+		session_input_moved(s, true);
+}
+
+int
+session_input(struct session_member *m, enum msg_type type,
+    const uint8_t *p, size_t n, bool fin)
+{
+	struct session	*s = m->s;
+	int		 rv;
+
+	if (s->stopped)
 		return -1;
+	if (m->viewer)
+		return session_viewer_input(m, p, n, fin);
+	if (s->turn != NULL && s->turn != m)
+		return 0;	/* not asked for: its room was 0 */
+	s->cur = m;
 	s->in_type = (uint8_t)type;
 	if (backend_flags(&s->be) & BACKEND_F_MESSAGES)
-		return backend_input(&s->be, (int)type, p, n, fin);
-	return msgmode_input(s, type, p, n, fin);
+		rv = backend_input(&s->be, (int)type, p, n, fin);
+	else
+		rv = msgmode_input(s, type, p, n, fin);
+	s->cur = NULL;
+	/* Whole messages: the others wait for this one's end. */
+	if (s->shared && !s->stopped) {
+		if (!fin)
+			s->turn = m;
+		else if (s->turn == m) {
+			s->turn = NULL;
+			ev_feed_event(relay_loop(), &s->kick, EV_TIMER);
+		}
+	}
+	return rv;
 }
 
 size_t
-session_input_room(struct session *s)
+session_input_room(struct session_member *m)
 {
+	struct session	*s = m->s;
+
+	if (m->viewer)
+		return SIZE_MAX;	/* dropped */
+	if (s->turn != NULL && s->turn != m)
+		return 0;
 	if (backend_flags(&s->be) & BACKEND_F_MESSAGES)
 		return backend_room(&s->be);
 	return buf_room(&s->relay.out);
 }
 
 bool
-session_input_pending(const struct session *s)
+session_input_pending(const struct session_member *m)
 {
+	const struct session	*s = m->s;
+
+	if (s->shared)
+		return false;	/* the others' input is not this one's */
 	return s->relay.wfd != -1 && buf_len(&s->relay.out) > 0;
 }
 
@@ -289,16 +817,31 @@ session_shut_input(struct session *s)
 	b->wr_shut = true;
 }
 
+/* Shared: one client's end is not the backend's; its message ends. */
 void
-session_input_end(struct session *s)
+session_input_end(struct session_member *m)
 {
+	struct session	*s = m->s;
+
+	if (s->shared) {
+		if (s->turn == m)
+			session_turn_abandoned(s);
+		return;
+	}
 	s->input_ended = true;
 	session_shut_input(s);
 }
 
 void
-session_input_abort(struct session *s)
+session_input_abort(struct session_member *m)
 {
+	struct session	*s = m->s;
+
+	if (s->shared) {
+		if (s->turn == m)
+			session_turn_abandoned(s);
+		return;
+	}
 	s->input_ended = true;
 	buf_free(&s->relay.out);
 	session_shut_input(s);
@@ -335,7 +878,7 @@ session_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 	bool		 moved;
 
 	(void)loop, (void)revents;
-	if (s->detached)
+	if (s->stopped)
 		return;
 	if (!session_flush(s, &moved)) {
 		watcher_set(&s->relay.wr, true);
@@ -347,8 +890,8 @@ session_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 			session_shut_input(s);
 	}
 	if (moved || buf_low(b))
-		s->client.ops->input_moved(s->client.arg, buf_low(b));
-	if (!s->detached && buf_len(b) > 0 && s->relay.wfd != -1)
+		session_input_moved(s, buf_low(b));
+	if (!s->stopped && buf_len(b) > 0 && s->relay.wfd != -1)
 		watcher_set(&s->relay.wr, true);
 }
 
@@ -359,7 +902,7 @@ session_update_reading(struct session *s)
 {
 	bool	 on;
 
-	on = s->open && !s->detached && !s->backend_eof &&
+	on = s->open && !s->stopped && !s->backend_eof &&
 	    s->relay.rfd != -1 && session_output_room(s) > 0 &&
 	    !s->output_paused;
 	watcher_set(&s->relay.rd, on);
@@ -372,9 +915,25 @@ session_update_reading(struct session *s)
 }
 
 void
-session_output_resume(struct session *s)
+session_output_resume(struct session_member *m)
 {
-	session_update_reading(s);
+	session_update_reading(m->s);
+}
+
+/* The backend ended or failed: every member hears it, nobody joins. */
+void
+session_end(struct session *s, unsigned code, const char *reason)
+{
+	struct session_member	*m, *next;
+
+	s->ended = true;
+	registry_remove(s);
+	if (s->nmembers == 0) {
+		session_stop(s);	/* persisting: may free s */
+		return;
+	}
+	FOREACH_MEMBER(m, s, next)
+		m->peer.ops->ended(m->peer.arg, code, reason);
 }
 
 /* Output EOF and (for processes) exit both seen: say goodbye. */
@@ -386,7 +945,8 @@ session_finish(struct session *s)
 	int		 st = s->exit_status;
 	bool		 proc = backend_has_process(&s->be), moved;
 
-	if (!s->backend_eof || (proc && !s->proc_exited) || s->detached)
+	if (!s->backend_eof || (proc && !s->proc_exited) || s->stopped ||
+	    s->ended)
 		return;
 	/* What is still queued for stdin: can it be written (EPIPE)? */
 	if (proc)
@@ -409,7 +969,7 @@ session_finish(struct session *s)
 		code = WS_CLOSE_INTERNAL;
 		snprintf(reason, sizeof(reason), "signal %d", WTERMSIG(st));
 	}
-	s->client.ops->ended(s->client.arg, code, reason);
+	session_end(s, code, reason);
 }
 
 /*
@@ -448,7 +1008,7 @@ session_backend_eof(struct session *s)
 	s->backend_eof = true;
 	watcher_set(&s->relay.rd, false);
 	msgmode_output_end(s);
-	if (s->detached)
+	if (s->stopped)
 		return;
 	if (!s->proc_exited)
 		backend_terminate(&s->be);
@@ -498,7 +1058,7 @@ session_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		session_backend_eof(s);
 		return;
 	}
-	s->client.ops->activity(s->client.arg);
+	session_activity(s);
 	if (record_enabled()) {
 		iov.iov_base = relay_scratch;
 		iov.iov_len = (size_t)n;
@@ -513,18 +1073,28 @@ session_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 static void
 session_be_ready(void *arg)
 {
-	struct session	*s = arg;
+	struct session		*s = arg;
+	struct session_member	*m, *next;
 
+	s->is_ready = true;
 	session_attach_relay(s);
-	s->client.ops->ready(s->client.arg);
+	FOREACH_MEMBER(m, s, next)
+		if (!m->ready) {
+			m->ready = true;
+			m->peer.ops->ready(m->peer.arg);
+		}
 }
 
 static void
 session_be_failed(void *arg, const char *why)
 {
-	struct session	*s = arg;
+	struct session		*s = arg;
+	struct session_member	*m, *next;
 
-	s->client.ops->failed(s->client.arg, why);
+	s->ended = true;
+	registry_remove(s);
+	FOREACH_MEMBER(m, s, next)
+		m->peer.ops->failed(m->peer.arg, why);
 }
 
 static void
@@ -532,7 +1102,7 @@ session_be_exited(void *arg, int status)
 {
 	struct session	*s = arg;
 
-	if (s->detached)
+	if (s->stopped)
 		return;
 	s->proc_exited = true;
 	s->exit_status = status;

@@ -1,11 +1,13 @@
 /*
  * A session is what a user talks to: a backend, the route's message mode
  * (text lines, binary chunks, ttyd's pty protocol, websockify's base64)
- * and the clients attached to it (exactly one today). It owns the relay
- * to the backend's descriptors (the copy-free fast path), the output
- * pipeline and its backpressure, the close code when the backend ends,
- * and what happens when its last client leaves (today: the backend's
- * grace sequence).
+ * and the clients attached to it (members: one, or with route->share
+ * many writers and read-only viewers). It owns the relay to the
+ * backend's descriptors (the copy-free fast path for one client), the
+ * output pipeline and its backpressure (one client: the backend waits;
+ * shared: a client that cannot keep up is closed or skips), the replay
+ * ring, the close code when the backend ends, and what happens when its
+ * last client leaves (the backend's grace sequence, after persist).
  *
  * Arrows point one way: a client calls the session's functions; the
  * session calls its clients only through struct session_peer, and its
@@ -23,6 +25,7 @@
 #include "msg.h"
 
 struct backend_params;
+struct config_ref;
 struct proc_request;
 struct route;
 struct session;
@@ -64,16 +67,46 @@ struct session_peer {
 };
 
 struct session_params {
-	const struct route	*route;
+	const struct route	*route;		/* the session's (a writer's) */
+	struct config_ref	*cref;		/* held while the session lives */
 	uint64_t		 id;		/* log lines, recordings */
-	const char		*peer;		/* log lines (the client's) */
+	const char		*peer;		/* log lines (the first client's) */
 	const char		*path;
 	const char		*label;		/* metrics: the route */
+	const char		*key;		/* what selects it (session_find), or NULL */
+	const char		*owner;		/* the user who starts it, or NULL */
 };
 
-/* NULL when out of memory. */
+/* One client of a session (a writer or a read-only viewer). */
+struct session_member;
+
+/*
+ * A new session, not started, with peer as its first member (*member)
+ * and a reference for that member's client (session_unref). With a key
+ * (a shared route's, or an unshared session's secret id for input by
+ * POST), session_find finds it from now until it ends. NULL: too many
+ * sessions, or out of memory.
+ */
 struct session *session_new(const struct session_params *,
-	    const struct session_peer *);
+	    const struct session_peer *, struct session_member **);
+/* The running session of route (a writer route) selected by key, or NULL. */
+struct session *session_find(const struct route *, const char *key);
+/* A reference more (for a client that joins it). */
+void	session_ref(struct session *);
+/* The last reference frees it; call at a safe point (not in a callback). */
+void	session_unref(struct session *);
+/* Join (a reference for the client, session_unref); NULL: out of memory. */
+struct session_member *session_join(struct session *,
+	    const struct session_peer *, bool viewer);
+/* The user who started it (share with auth), or NULL. */
+const char *session_owner(const struct session *);
+/* The key that selects it, or NULL (not shared). */
+const char *session_key(const struct session *);
+/* For logs: "/feed", "/term?session=ID", "/term (user bob)" (static). */
+const char *session_name(const struct session *);
+/* Stop persisting sessions and refuse new ones: the server is stopping. */
+void	session_shutdown(void);
+
 /* websockify's base64 protocol was agreed: text both ways. */
 void	session_use_base64(struct session *);
 /* A socket route's target, when not the route's own (a token's); -1 no memory. */
@@ -82,34 +115,34 @@ int	session_set_target(struct session *, const struct sockaddr *,
 /*
  * Start the backend (a terminal waits for the client's init message):
  * 0 ready now, 1 under way (ready or failed follows), -1 failed (err).
+ * For a session already started: 0 when ready, 1 while it starts.
  */
 int	session_start(struct session *, char *err, size_t errsz);
-/* The client's handshake is answered: relay from now on. */
-void	session_open(struct session *, size_t buffer_size);
+/* The member's handshake is answered: replay, then live output. */
+void	session_open(struct session_member *, size_t buffer_size);
 /* Bytes the backend gets before any client input (a PROXY header). */
 int	session_prefix(struct session *, const void *, size_t);
 
 /* A piece of a client message; -1 when the client was closed/failed. */
-int	session_input(struct session *, enum msg_type, const uint8_t *,
-	    size_t, bool fin);
-/* How much client input the session takes now. */
-size_t	session_input_room(struct session *);
-/* Client input not yet written to the backend. */
-bool	session_input_pending(const struct session *);
-/* The client sends no more: the backend sees EOF once all is written. */
-void	session_input_end(struct session *);
-/* The client failed: what it sent and was not written is dropped. */
-void	session_input_abort(struct session *);
-/* The client has room again (or stops taking): read the backend. */
-void	session_output_resume(struct session *);
+int	session_input(struct session_member *, enum msg_type,
+	    const uint8_t *, size_t, bool fin);
+/* How much client input the session takes now from this member. */
+size_t	session_input_room(struct session_member *);
+/* The member's input not yet written to the backend. */
+bool	session_input_pending(const struct session_member *);
+/* The member sends no more (alone: the backend sees EOF once all is written). */
+void	session_input_end(struct session_member *);
+/* The member failed: what it sent and was not written is dropped. */
+void	session_input_abort(struct session_member *);
+/* The member has room again (or stops taking): read the backend. */
+void	session_output_resume(struct session_member *);
 
 /*
- * The client leaves: descriptors closed, the backend stopped (a process
- * outlives it through its TERM/KILL sequence). Nothing is called back
- * afterwards; the memory goes with session_free at a safe point.
+ * The member leaves: nothing is called back on it afterwards. The last
+ * one out stops the session (descriptors closed, a process through its
+ * TERM/KILL sequence), after route->persist_ms for a shared one.
  */
-void	session_detach(struct session *);
-void	session_free(struct session *);
+void	session_leave(struct session_member *);
 
 /* For the client's logs and metrics. */
 bool	session_messages_only(const struct session *);	/* echo */

@@ -6,6 +6,7 @@
 #ifndef SESSION_INT_H
 #define SESSION_INT_H
 
+#include <sys/queue.h>
 #include <sys/socket.h>
 
 #include "backend.h"
@@ -18,18 +19,66 @@
 /* A process's read is one message of at most this (websocketd). */
 #define SESSION_READ_CHUNK	(64 * 1024)
 
+/* A piece of output kept for clients that join later. */
+struct replay_rec {
+	TAILQ_ENTRY(replay_rec)	 entry;
+	uint64_t		 seq;		/* the message's */
+	uint8_t			 type;		/* enum msg_type */
+	size_t			 len;
+	uint8_t			 data[];
+};
+TAILQ_HEAD(replay_list, replay_rec);
+
+struct session_member {
+	TAILQ_ENTRY(session_member) entry;
+	struct session		*s;
+	struct session_peer	 peer;
+	bool			 viewer;	/* read-only */
+	bool			 open;		/* handshake done: gets output */
+	bool			 ready;		/* told the backend is there */
+	bool			 pty_init;	/* pty: its init message came */
+	bool			 in_msg;	/* viewer: inside a message */
+	uint64_t		 dropped;	/* viewer: messages dropped */
+	uint64_t		 skipped;	/* slow_client = skip: bytes */
+	uint64_t		 skipping;	/* since it last got output */
+};
+TAILQ_HEAD(member_list, session_member);
+
 struct session {
 	uint64_t		 id;
 	const struct route	*route;
-	const char		*peer, *path;	/* the client's, for logs */
+	struct config_ref	*cref;
+	char			*peer, *path;	/* the first client's, for logs */
 	const char		*label;
-	struct session_peer	 client;	/* the one client */
+	char			*key;		/* shared: selects it */
+	char			*owner;		/* the user who started it */
+	int			 refs;
+	struct member_list	 members;
+	unsigned		 nmembers, nviewers;
+	struct session_member	*turn;		/* writer inside a message */
+	struct session_member	*cur;		/* whose input runs now */
+	bool			 shared;	/* route->share != SHARE_NO */
+	bool			 registered;	/* session_find finds it */
+	bool			 started, is_ready, prefixed;
+	bool			 stopped;	/* backend stopped */
+	bool			 ended;		/* its goodbye was said */
+	ev_timer		 persist;	/* no client: kept until it fires */
+	ev_timer		 kick;		/* the input turn is free: tell */
+	LIST_ENTRY(session)	 reg;		/* registry bucket */
+	TAILQ_ENTRY(session)	 all;		/* every live session */
+
 	struct backend		 be;
 	struct sockaddr_storage	*target;	/* a token's, when not the route's */
 	struct endpoint		 relay;		/* the backend's descriptors */
-	bool			 open;		/* the client's handshake done */
-	bool			 detached;	/* nothing is called back */
+	bool			 open;		/* a client's handshake done */
 	bool			 input_ended;	/* the client sends no more */
+
+	/* Output: sequence numbers and the replay ring. */
+	uint64_t		 seq;		/* messages so far */
+	struct replay_list	 replay;
+	size_t			 replay_len;
+	bool			 replay_trimmed; /* the oldest output is gone */
+	char			*title;		/* pty: what joiners are told */
 
 	/* Message mode. */
 	bool			 base64;	/* websockify's base64 protocol */
@@ -50,15 +99,23 @@ struct session {
 };
 
 /* session.c */
+int	session_deliver_to(struct session_member *, enum msg_type,
+	    const struct iovec *, int iovcnt);
+/* Members that sent their init (pty) and wait for the backend: tell them. */
+void	session_tell_ready(struct session *);
 int	session_sink(struct session *, const uint8_t *, size_t, bool end);
 void	session_update_reading(struct session *);
 /* Start the backend now; *program (if given) names what runs. */
-int	session_start_now(struct session *, unsigned short cols,
+int	session_start_now(struct session *, struct session_member *,
+	    unsigned short cols,
 	    unsigned short rows, char *err, size_t errsz, char *program,
 	    size_t programsz);
 int	session_deliver(struct session *, enum msg_type, const struct iovec *,
 	    int iovcnt, bool fin);
 void	session_fail(struct session *, unsigned code, const char *why);
+/* The backend ended or cannot start: every member hears it. */
+void	session_end(struct session *, unsigned code, const char *reason);
+void	session_turn_abandoned(struct session *);
 void	session_abort(struct session *, const char *why);
 
 /* msgmode.c */
@@ -68,11 +125,17 @@ int	msgmode_output(struct session *, const uint8_t *, size_t);
 /* The backend's output ended: a partial line goes out whole. */
 void	msgmode_output_end(struct session *);
 
+/* session_registry.c: shared sessions by route and key. */
+void	registry_add(struct session *);
+void	registry_remove(struct session *);
+struct session *registry_find(const char *route, const char *key);
+
 /* msgmode_pty.c */
 int	msgmode_pty_input(struct session *, const uint8_t *, size_t,
 	    bool fin);
 int	msgmode_pty_output(struct session *, uint8_t cmd, const void *,
 	    size_t);
 void	msgmode_pty_end(struct session *);
+void	msgmode_pty_join(struct session *, struct session_member *);
 
 #endif

@@ -343,7 +343,7 @@ test_errors(void)
 	    "(1 to 2147483647)\n");
 	check_error("\n[route /a]\nmode = text\n", false,
 	    "F:2: [route \"/a\"]: no backend: give exec, dir, connect, "
-	    "targets or echo = yes\n");
+	    "targets, echo = yes or view\n");
 	check_error("[route /a]\necho = yes\nexec = cat\n[server]\n", false,
 	    "F:1: [route \"/a\"]: more than one backend (exec, echo)\n");
 	check_error("[route /a]\necho = yes\n[route /a]\necho = yes\n", true,
