@@ -72,7 +72,8 @@ conn_cors_headers(const struct conn *c, const struct route *r,
 
 /* 204 without a body (RFC 9110 15.3.5: no Content-Length either). */
 static char *
-conn_cors_204(const struct conn *c, const struct route *r, size_t *len)
+conn_cors_204(const struct conn *c, const struct route *r, bool preflight,
+    size_t *len)
 {
 	struct http_response	 h;
 	struct strlist		 hv = { NULL, 0 };
@@ -81,12 +82,14 @@ conn_cors_204(const struct conn *c, const struct route *r, size_t *len)
 
 	if (http_response_begin(&h, 204, NULL, time(NULL)) == -1)
 		return NULL;
-	http_response_header(&h, "Access-Control-Allow-Methods",
-	    "GET, POST, OPTIONS");
-	http_response_header(&h, "Access-Control-Allow-Headers",
-	    "Content-Type, Last-Event-ID");
-	http_response_header(&h, "Access-Control-Max-Age", "%d",
-	    CONN_CORS_MAX_AGE);
+	if (preflight) {
+		http_response_header(&h, "Access-Control-Allow-Methods",
+		    "GET, POST, OPTIONS");
+		http_response_header(&h, "Access-Control-Allow-Headers",
+		    "Content-Type, Last-Event-ID");
+		http_response_header(&h, "Access-Control-Max-Age", "%d",
+		    CONN_CORS_MAX_AGE);
+	}
 	http_response_header(&h, "Connection", "close");
 	conn_cors_headers(c, r, &hv, &nomem);
 	http_response_lines(&h, hv.v, hv.n);
@@ -96,29 +99,34 @@ conn_cors_204(const struct conn *c, const struct route *r, size_t *len)
 	return resp;
 }
 
-bool
-conn_cors_preflight(struct conn *c, const struct route *r)
+void
+conn_cors_no_content(struct conn *c, const struct route *r, bool preflight)
 {
 	char	*resp;
 	size_t	 len;
 
-	if (!conn_cors_route(r) || c->req->method != HTTP_OPTIONS)
-		return false;
-	if (!access_origin_allowed(r, c->req)) {
-		conn_http_respond(c, 403, "origin not allowed");
-		return true;
-	}
-	if ((resp = conn_cors_204(c, r, &len)) == NULL) {
+	if ((resp = conn_cors_204(c, r, preflight, &len)) == NULL) {
 		conn_http_respond(c, 503, "out of memory");
-		return true;
+		return;
 	}
 	c->status = 204;
-	c->refusal = "preflight";
+	c->refusal = preflight ? "preflight" : "input queued";
 	c->linger = true;
 	conn_set_state(c, CONN_CLOSING);
 	conn_deadline(c, c->cref->cfg->close_timeout_ms);
 	conn_send_raw(c, resp, len);
 	free(resp);
+}
+
+bool
+conn_cors_preflight(struct conn *c, const struct route *r)
+{
+	if (!conn_cors_route(r) || c->req->method != HTTP_OPTIONS)
+		return false;
+	if (!access_origin_allowed(r, c->req))
+		conn_http_respond(c, 403, "origin not allowed");
+	else
+		conn_cors_no_content(c, r, true);
 	return true;
 }
 

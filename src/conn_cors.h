@@ -21,6 +21,9 @@ struct strlist;
  */
 void	conn_cors_headers(const struct conn *, const struct route *,
 	    struct strlist *, bool *nomem);
+/* 204 with the CORS lines (and a preflight's), then close. */
+void	conn_cors_no_content(struct conn *, const struct route *,
+	    bool preflight);
 /* An OPTIONS preflight on such a route: answered (204 or 403), true. */
 bool	conn_cors_preflight(struct conn *, const struct route *);
 /*

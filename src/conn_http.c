@@ -10,6 +10,7 @@
 #include "backend.h"
 #include "cgi.h"
 #include "conn_cors.h"
+#include "conn_post.h"
 #include "listener.h"
 #include "auth_pool.h"
 #include "rdns.h"
@@ -1118,6 +1119,8 @@ conn_handle_request(struct conn *c)
 	}
 	conn_apply_forwarded(c);
 	kind = hs_classify(c->req, &status, &why);
+	if (kind == HS_PLAIN && conn_post_input(c))
+		return;
 	/* Only CGI takes a body; unread, it would be the next request. */
 	if (c->req->has_body && (kind != HS_PLAIN || cfg->cgi_dir == NULL)) {
 		conn_http_respond(c, 400, "request body not supported");
