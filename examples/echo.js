@@ -1,6 +1,6 @@
 // Echo demo: connect to /echo, send what is typed, log what comes back
 // with its round-trip time, and the close code at the end.
-import { connect } from './wsbridge.js';
+import * as wsbridge from './wsbridge.js';
 
 (function () {
   const $ = (id) => document.getElementById(id);
@@ -18,7 +18,7 @@ import { connect } from './wsbridge.js';
   }
 
   function connect() {
-    ws = connect('/echo', { transports: pageTransports() });
+    ws = wsbridge.connect('/echo', { transports: pageTransports() });
     showTransport($('transport'), null);
     setState($('state'), 'connecting');
     controls(false);

@@ -237,6 +237,52 @@ test('wsbridge.js over SSE: binary messages, close code, no transport',
     assert.deepEqual(r.none.tried.map((t) => t.transport), ['sse', 'poll']);
   }));
 
+test('echo over SSE and POST through a proxy that refuses the Upgrade',
+  { timeout: 120000, skip: NGINX ? false : 'nginx is not installed' },
+  () => Workspace.run('fallback-echo', async (w) => {
+    const srv = await w.wsbridge('[route /echo]\necho = yes\n' +
+      'transports = websocket, sse\n');
+    const ngx = await nginx(w, srv.port);
+    const browser = await w.browser();
+    const page = await browser.newPage();
+    captureConsole(page, w, 'fallback-echo');
+    w.defer(async (failed) => {
+      if (failed && !page.isClosed())
+        await w.screenshot(page, 'fallback-echo-failure');
+    });
+    await page.goto(ngx.base + '/echo.html', { timeout: 15000 });
+    await waitFor(async () => (await text(page, 'state')) === 'open', 15000,
+      'the echo page open');
+    assert.equal(await text(page, 'transport'), 'sse');
+    const words = ['one', 'tw\u00f6', 'three'];
+    for (const word of words) {
+      await page.fill('#msg', word);
+      await page.click('#send');
+    }
+    const echoed = () => page.evaluate(() => [...document.querySelectorAll(
+      '#log .in')].map((r) => r.lastChild.textContent.replace(/^\u2190 /,
+      '').replace(/\s+\(\d+ ms\)$/, '')));
+    await waitFor(async () => (await echoed()).length === words.length,
+      15000, async () => 'three echoes; got ' + JSON.stringify(await echoed()));
+    assert.deepEqual(await echoed(), words);
+  }));
+
+test('the dashboard over SSE through a proxy that refuses the Upgrade',
+  { timeout: 120000, skip: NGINX ? false : 'nginx is not installed' },
+  () => Workspace.run('fallback-vmstat', async (w) => {
+    const srv = await w.wsbridge('[route /vmstat]\nexec = vmstat -n 1\n' +
+      'transports = websocket, sse\n');
+    const ngx = await nginx(w, srv.port);
+    const browser = await w.browser();
+    const page = await browser.newPage();
+    captureConsole(page, w, 'fallback-vmstat');
+    await page.goto(ngx.base + '/vmstat.html', { timeout: 15000 });
+    // A sample after the first line (the average since boot) is drawn.
+    await waitFor(async () => /^\d+%$/.test(await text(page, 'us')), 15000,
+      'a CPU sample shown');
+    assert.equal(await text(page, 'transport'), 'sse');
+  }));
+
 // Chromium sends no Origin on a same-origin EventSource (Fetch adds it
 // only across origins), but Sec-Fetch-Site: same-origin: a route that
 // checks origins must still let its own pages in.
