@@ -145,14 +145,15 @@ measure() {
 # measure_stream TRANSPORT: read the stream route over ws or sse for
 # $SECS with stream_read; messages/s and the daemon's CPU per message.
 measure_stream() {
-	local key=stream.$1 port pid log=$OUT/stream.$1.log
+	local key=stream.$1 port pid log=$OUT/stream.$1.log path=/stream
+	[ "$1" = post ] && path=/sink
 	port=$(free_port)
 	start_server "$OUT/$key.server.log" "$port" \
 	    $(server_cmd wsbridge-stream "$port") || { echo "$key failed" \
 	    "errors 1" >>"$RES"; return; }
 	pid=$SERVER_PID
 	timeout $((SECS + 30)) "$B/bench/stream_read" "$1" --port "$port" \
-	    --path /stream --seconds "$SECS" --pid "$pid" >>"$log" 2>&1
+	    --path "$path" --seconds "$SECS" --pid "$pid" >>"$log" 2>&1
 	local rc=$?
 	stop_server "$pid"
 	record "$key" "$log" "$rc"
@@ -164,6 +165,9 @@ stream_config() {
 	    >"$OUT/stream.ini"
 	printf 'exec = yes %s\ntransports = websocket, sse\n' \
 	    "$(printf 'a%.0s' $(seq 63))" >>"$OUT/stream.ini"
+	# POST input: a program that takes everything and prints nothing.
+	printf "[route /sink]\nexec = sh -c 'cat > /dev/null'\n%s\n" \
+	    "transports = sse" >>"$OUT/stream.ini"
 }
 
 # record KEY LOG RC: the last RESULT line of LOG into $RES.
@@ -215,6 +219,8 @@ round() {
 	# One writing program, read over WebSocket and over SSE (issue 16).
 	measure_stream ws
 	measure_stream sse
+	# POST input to an SSE session, 64-byte messages one after another.
+	measure_stream post
 	measure large.wsbridge-tcp wsbridge-tcp-large large --count 5
 	measure large.raw raw large --raw --count 5
 	measure large.relay relay large --raw --count 5
@@ -383,6 +389,8 @@ print_stream() {
 	    "$(ratio "$(med stream.sse $m)" "$(med stream.ws $m)")"
 	reference "SSE daemon CPU per msg / WebSocket's" \
 	    "$(ratio "$(med stream.sse $c)" "$(med stream.ws $c)")"
+	reference "POST input msgs/s (a connection each)" \
+	    "$(med stream.post $m)"
 }
 
 print_tls_targets() {

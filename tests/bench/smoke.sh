@@ -47,6 +47,8 @@ for t in ws sse; do
 	smoke_run "stream_read $t" "$B/bench/stream_read" "$t" --port "$port" \
 	    --path /stream --seconds 1
 done
+smoke_run "stream_read post" "$B/bench/stream_read" post --port "$port" \
+    --path /stream --seconds 1
 stop_server "$SERVER_PID"
 rm -f "$stream"
 

@@ -4,8 +4,13 @@
  * messages for --seconds and the daemon's own CPU (not its children's:
  * the program's work is the same either way) per message.
  *
- *   stream_read ws|sse --port P [--path /r] [--conns N] [--seconds T]
- *               [--pid DAEMON_PID]
+ *   stream_read ws|sse|post --port P [--path /r] [--conns N]
+ *               [--seconds T] [--pid DAEMON_PID]
+ *
+ * post: open one event stream, then POST 64-byte messages to its
+ * session one after another (a connection each, as wsbridge answers
+ * with Connection: close) for --seconds: accepted (204) per second,
+ * refused (429) counted apart.
  *
  * Prints "RESULT mode=stream.ws|stream.sse conns=N msgs=M msgs_per_s=R
  * cpu_us_per_msg=C errors=E" as wsbench does. Loopback only; every wait
@@ -49,6 +54,8 @@ struct sr_conn {
 static bool	 sse;
 static uint64_t	 errors;
 
+#define SR_POST_WAIT	5000		/* ms for a POST's answer */
+
 static double
 now_s(void)
 {
@@ -87,17 +94,25 @@ cpu_ticks(long pid)
 }
 
 static int
-sr_connect(int port, const char *path)
+sr_connect_raw(int port)
 {
 	struct sockaddr_in	 sin = { .sin_family = AF_INET };
-	char			 req[1024];
-	int			 fd, n;
+	int			 fd;
 
 	sin.sin_port = htons((uint16_t)port);
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
 	    connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
 		die("connect failed");
+	return fd;
+}
+
+static int
+sr_connect(int port, const char *path)
+{
+	char	 req[1024];
+	int	 fd = sr_connect_raw(port), n;
+
 	n = snprintf(req, sizeof(req), sse ?
 	    "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
 	    "Accept: text/event-stream\r\n\r\n" :
@@ -199,6 +214,107 @@ sr_read(struct sr_conn *c, uint8_t *buf)
 	return 0;
 }
 
+/* One POST of a 64-byte message: its status, or -1. */
+static int
+sr_post(int port, const char *path, const char *id)
+{
+	char		 req[1024], resp[1024];
+	struct pollfd	 pf;
+	size_t		 got = 0;
+	ssize_t		 r;
+	int		 fd, n, status = -1;
+
+	fd = sr_connect_raw(port);
+	n = snprintf(req, sizeof(req), "POST %s?session=%s HTTP/1.1\r\n"
+	    "Host: 127.0.0.1:%d\r\nContent-Length: 64\r\n\r\n"
+	    "%063d\n", path, id, port, 0);
+	if (write(fd, req, (size_t)n) != n) {
+		close(fd);
+		return -1;
+	}
+	pf.fd = fd;
+	pf.events = POLLIN;
+	while (got < sizeof(resp) - 1 && poll(&pf, 1, SR_POST_WAIT) > 0 &&
+	    (r = read(fd, resp + got, sizeof(resp) - 1 - got)) > 0) {
+		got += (size_t)r;
+		resp[got] = '\0';
+		if (strstr(resp, "\r\n\r\n") != NULL) {
+			if (sscanf(resp, "HTTP/1.1 %d", &status) != 1)
+				status = -1;
+			break;
+		}
+	}
+	close(fd);
+	return status;
+}
+
+/* The session event's id (32 hex digits) from the stream's start. */
+static void
+sr_session_id(struct sr_conn *c, uint8_t *buf, char *id)
+{
+	struct pollfd	 pf = { .fd = c->fd, .events = POLLIN };
+	char		 seen[4096] = "", *p;
+	size_t		 n = 0;
+	ssize_t		 r;
+	double		 until = now_s() + SR_OPEN_WAIT;
+
+	while ((p = strstr(seen, "\"id\":\"")) == NULL ||
+	    strlen(p) < 6 + 32) {
+		if (now_s() > until || n >= sizeof(seen) - 1)
+			die("no session event in time");
+		if (poll(&pf, 1, 100) <= 0)
+			continue;
+		if ((r = read(c->fd, buf, sizeof(seen) - 1 - n)) <= 0)
+			die("stream closed before its session event");
+		memcpy(seen + n, buf, (size_t)r);
+		n += (size_t)r;
+		seen[n] = '\0';
+	}
+	memcpy(id, p + 6, 32);
+	id[32] = '\0';
+}
+
+/* POST for secs to the stream's session: accepted, refused, errors. */
+static int
+sr_post_run(int port, const char *path, long secs, long pid)
+{
+	struct sr_conn	 c = { 0 };
+	static uint8_t	 buf[SR_READ];
+	char		 id[33];
+	uint64_t	 ok = 0, refused = 0;
+	long long	 t0, t1;
+	double		 start, el;
+	int		 st;
+
+	c.fd = sr_connect(port, path);
+	sr_session_id(&c, buf, id);
+	t0 = pid != 0 ? cpu_ticks(pid) : -1;
+	start = now_s();
+	while (now_s() < start + (double)secs) {
+		st = sr_post(port, path, id);
+		if (st == 204)
+			ok++;
+		else if (st == 429)
+			refused++;
+		else
+			errors++;
+	}
+	el = now_s() - start;
+	t1 = pid != 0 ? cpu_ticks(pid) : -1;
+	close(c.fd);
+	printf("post: %.1f s, %llu accepted, %.0f/s, %llu refused (429)\n",
+	    el, (unsigned long long)ok, (double)ok / el,
+	    (unsigned long long)refused);
+	printf("RESULT mode=post msgs=%llu msgs_per_s=%.0f refused=%llu",
+	    (unsigned long long)ok, (double)ok / el,
+	    (unsigned long long)refused);
+	if (t0 >= 0 && t1 >= 0 && ok > 0)
+		printf(" cpu_us_per_msg=%.3f", (double)(t1 - t0) * 1e6 /
+		    (double)sysconf(_SC_CLK_TCK) / (double)ok);
+	printf(" errors=%llu\n", (unsigned long long)errors);
+	return errors > 0 || ok == 0;
+}
+
 static long
 num(const char *s, long lo, long hi)
 {
@@ -226,10 +342,10 @@ main(int argc, char **argv)
 	int			 a;
 
 	if (argc < 2 || (strcmp(argv[1], "ws") != 0 &&
-	    strcmp(argv[1], "sse") != 0))
-		die("usage: stream_read ws|sse --port P [--path /r] "
+	    strcmp(argv[1], "sse") != 0 && strcmp(argv[1], "post") != 0))
+		die("usage: stream_read ws|sse|post --port P [--path /r] "
 		    "[--conns N] [--seconds T] [--pid PID]");
-	sse = strcmp(argv[1], "sse") == 0;
+	sse = strcmp(argv[1], "ws") != 0;
 	for (a = 2; a + 1 < argc; a += 2) {
 		if (strcmp(argv[a], "--port") == 0)
 			port = num(argv[a + 1], 1, 65535);
@@ -246,6 +362,8 @@ main(int argc, char **argv)
 	}
 	if (port == 0 || a != argc)
 		die("--port is needed; options take a value");
+	if (strcmp(argv[1], "post") == 0)
+		return sr_post_run((int)port, path, secs, pid);
 	for (i = 0; i < conns; i++) {
 		c[i].fd = sr_connect((int)port, path);
 		pf[i].fd = c[i].fd;
