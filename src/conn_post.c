@@ -93,7 +93,7 @@ conn_post_deliver(struct conn *c)
 	struct conn_post	*q = c->post;
 	struct conn		*sc = conn_post_stream(c, q->id);
 	const uint8_t		*p = buf_head(&q->body);
-	size_t			 n = buf_len(&q->body);
+	size_t			 n = buf_len(&q->body), room;
 	unsigned		 code;
 	const char		*why;
 
@@ -109,8 +109,12 @@ conn_post_deliver(struct conn *c)
 		conn_post_refuse(c, 400, "text that is not UTF-8");
 		return;
 	}
-	/* Whole messages: one that fits, or any once the queue is empty. */
-	if (conn_sink_room(sc) < n + 1 && session_input_pending(sc->member)) {
+	/*
+	 * Whole messages: one that fits, or any once the queue is empty;
+	 * none while another writer of a shared session is mid-message.
+	 */
+	room = conn_sink_room(sc);
+	if (room == 0 || (room < n + 1 && session_input_pending(sc->member))) {
 		conn_post_refuse(c, 429, "session input full");
 		return;
 	}

@@ -264,3 +264,31 @@ def test_input_counts_in_the_access_log(wsbridge, tmp_path):
     log = wait_log(srv, "status=200")
     assert "in=3/1" in log, log
     assert s.session["id"] not in log
+
+
+def test_shared_session_writer_mid_message_429(wsbridge, tmp_path):
+    # share = route: a WebSocket writer holds the input turn while its
+    # message is half sent; a POST then must not be taken (and lost):
+    # 429, and once the writer is done the POST goes in.
+    from wsutil import open_ws, recv_frame, send_frame
+    srv = server(wsbridge, tmp_path, "[route /chat]\nexec = cat\n"
+                 "share = route\ntransports = websocket, sse\n")
+    s = Stream(srv.port, "/chat")
+    ws = open_ws(srv.port, "/chat")
+    try:
+        send_frame(ws, 0x1, "ws ", fin=False)
+        # Frames are taken in order: the pong says the fragment is in
+        # (and the turn the writer's).
+        send_frame(ws, 0x9, b"sync")
+        assert recv_frame(ws)[1:] == (0xA, b"sync")
+        r = post(srv.port, s.session["send"], b"posted")
+        assert r.status == 429, r
+        assert int(r.header("retry-after")) > 0
+        send_frame(ws, 0x0, "done", fin=True)
+        assert s.event()[:2] == ("message", "ws done")
+        r = post(srv.port, s.session["send"], b"posted")
+        assert r.status == 204, r
+        assert s.event()[:2] == ("message", "posted")
+    finally:
+        ws.close()
+        s.close()
