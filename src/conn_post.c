@@ -5,7 +5,8 @@
  * that id, as if its client had sent it over a WebSocket. 204 queued;
  * 413 over max_message_size; 429 + Retry-After while the program's input
  * is full (nothing dropped: send it again); 404 no such open stream on
- * this route; 403 a disallowed Origin or another user's stream; 415
+ * this route; 403 a disallowed Origin, another user's stream or a view
+ * route's (read-only); 415
  * binary on a text route; 400 text that is not UTF-8 or a bad body.
  */
 #include <stdlib.h>
@@ -99,6 +100,10 @@ conn_post_deliver(struct conn *c)
 
 	if (sc == NULL) {
 		conn_post_refuse(c, 404, "no such session");
+		return;
+	}
+	if (sc->route->view_of != NULL) {
+		conn_post_refuse(c, 403, "a read-only (view) session");
 		return;
 	}
 	if (conn_input_refuses(sc, q->type, &code, &why)) {

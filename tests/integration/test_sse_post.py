@@ -292,3 +292,21 @@ def test_shared_session_writer_mid_message_429(wsbridge, tmp_path):
     finally:
         ws.close()
         s.close()
+
+
+def test_view_route_stream_is_read_only_403(wsbridge, tmp_path):
+    srv = server(wsbridge, tmp_path, "[route /chat]\nexec = cat\n"
+                 "share = route\ntransports = websocket, sse\n"
+                 "[route /watch]\nview = /chat\ntransports = sse\n")
+    writer = Stream(srv.port, "/chat")
+    viewer = Stream(srv.port, "/watch")
+    try:
+        r = post(srv.port, viewer.session["send"], b"from a viewer")
+        assert r.status == 403, r
+        r = post(srv.port, writer.session["send"], b"from the writer")
+        assert r.status == 204, r
+        assert viewer.event()[:2] == ("message", "from the writer")
+        assert writer.event()[:2] == ("message", "from the writer")
+    finally:
+        viewer.close()
+        writer.close()
