@@ -58,7 +58,7 @@ LLHTTP_OBJS := $(B)/llhttp/llhttp.o $(B)/llhttp/api.o $(B)/llhttp/http.o
 # Modules without libev or sockets: unit tests link these alone.
 PURE	:= ws handshake buf log filewatch config config_keys config_load config_parse \
 	config_check options static pty_proto notify metrics proxy_proto \
-	forwarded targets auth access tls iplimit pmd base64 termpage \
+	forwarded targets auth access tls iplimit pmd base64 termpage sse \
 	http_response cast
 PURE_OBJS := $(filter $(PURE:%=$(B)/%.o),$(OBJS)) $(LLHTTP_OBJS)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)

@@ -25,6 +25,20 @@ function closeText(ev) {
   return s;
 }
 
+// The transports a demo tries, in order: ?transports=sse,poll on the
+// page's URL picks others (to see a fallback without breaking anything).
+function pageTransports() {
+  const q = new URLSearchParams(location.search).get('transports');
+  return q ? q.split(',').map((t) => t.trim()).filter(Boolean) :
+    ['websocket', 'sse', 'poll'];
+}
+
+// Which transport a wsbridge.js socket opened on ("websocket", "sse"...).
+function showTransport(el, name) {
+  el.dataset.transport = name || '';
+  el.textContent = name || '\u2013';
+}
+
 function setState(el, state) {
   el.dataset.state = state;
   el.textContent = state;

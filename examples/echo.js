@@ -1,6 +1,6 @@
 // Echo demo: connect to /echo, send what is typed, log what comes back
 // with its round-trip time, and the close code at the end.
-'use strict';
+import * as wsbridge from './wsbridge.js';
 
 (function () {
   const $ = (id) => document.getElementById(id);
@@ -18,12 +18,14 @@
   }
 
   function connect() {
-    ws = new WebSocket(url);
+    ws = wsbridge.connect('/echo', { transports: pageTransports() });
+    showTransport($('transport'), null);
     setState($('state'), 'connecting');
     controls(false);
     ws.onopen = () => {
       setState($('state'), 'open');
-      logLine($('log'), 'info', 'connected to ' + url);
+      showTransport($('transport'), ws.transport);
+      logLine($('log'), 'info', 'connected to ' + url + ' over ' + ws.transport);
       controls(true);
       $('msg').focus();
     };
@@ -31,7 +33,7 @@
       const ms = sent.length ? Math.round(performance.now() - sent.shift()) : null;
       logLine($('log'), 'in', '\u2190 ' + ev.data + (ms !== null ? '   (' + ms + ' ms)' : ''));
     };
-    ws.onerror = () => logLine($('log'), 'err', 'connection error');
+    ws.onerror = (ev) => logLine($('log'), 'err', 'error: ' + (ev.message || 'connection'));
     ws.onclose = (ev) => {
       setState($('state'), 'closed');
       logLine($('log'), 'info', 'closed: ' + closeText(ev));
@@ -49,7 +51,7 @@
   $('form').onsubmit = (ev) => {
     ev.preventDefault();
     const text = $('msg').value;
-    if (!ws || ws.readyState !== WebSocket.OPEN || text === '') return;
+    if (!ws || ws.readyState !== 1 || text === '') return;
     sent.push(performance.now());
     ws.send(text);
     logLine($('log'), 'out', '\u2192 ' + text);

@@ -1,6 +1,6 @@
 // System dashboard: read vmstat's text lines from /vmstat, keep the last
 // two minutes of samples and draw them on canvases, no chart library.
-'use strict';
+import { connect } from './wsbridge.js';
 
 (function () {
   const $ = (id) => document.getElementById(id);
@@ -106,17 +106,19 @@
   }
 
   function start() {
-    ws = new WebSocket(url);
+    ws = connect('/vmstat', { transports: pageTransports() });
+    showTransport($('transport'), null);
     first = true;
     setState($('state'), 'connecting');
     $('toggle').textContent = 'Stop';
     ws.onopen = () => {
       setState($('state'), 'open');
-      logLine($('log'), 'info', 'connected, vmstat is running');
+      showTransport($('transport'), ws.transport);
+      logLine($('log'), 'info', 'connected over ' + ws.transport + ', vmstat is running');
     };
     // A message is a line in text mode; split anyway in case of several.
     ws.onmessage = (ev) => String(ev.data).split('\n').forEach((l) => l && onLine(l));
-    ws.onerror = () => logLine($('log'), 'err', 'connection error');
+    ws.onerror = (ev) => logLine($('log'), 'err', 'error: ' + (ev.message || 'connection'));
     ws.onclose = (ev) => {
       setState($('state'), 'closed');
       logLine($('log'), 'info', 'closed: ' + closeText(ev));

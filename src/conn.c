@@ -29,6 +29,7 @@
 #include "access.h"
 #include "backend.h"
 #include "cgi.h"
+#include "conn_post.h"
 #include "conn.h"
 #include "listener.h"
 #include "auth_pool.h"
@@ -309,6 +310,7 @@ conn_close(struct conn *c, const char *reason)
 		session_leave(c->member);
 	c->member = NULL;
 	cgi_free(c);
+	conn_post_free(c);
 	conn_free_request(c);
 	if (c->route != NULL)
 		c->route->active--;
@@ -751,6 +753,28 @@ conn_read_cgi_body(struct conn *c)
 	cgi_body_pump(c);
 }
 
+/* POST input for an SSE session: the body, a read at a time. */
+static void
+conn_read_post_body(struct conn *c)
+{
+	uint8_t	*p;
+	ssize_t	 n;
+
+	if ((p = buf_reserve(&c->in, CONN_SOCKET_CHUNK_MIN)) == NULL) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	n = client_recv(c, p, CONN_SOCKET_CHUNK_MIN);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		conn_close(c, "client gone during the request body");
+		return;
+	}
+	buf_commit(&c->in, (size_t)n);
+	conn_post_pump(c);
+}
+
 /* Lingering close: discard what the client still sends until EOF. */
 static void
 conn_read_discard(struct conn *c)
@@ -785,6 +809,11 @@ conn_client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	if (c->state == CONN_HTTP && c->cgi != NULL) {
 		conn_read_cgi_body(c);
+		conn_tls_more(c);
+		return;
+	}
+	if (c->state == CONN_HTTP && c->post != NULL) {
+		conn_read_post_body(c);
 		conn_tls_more(c);
 		return;
 	}

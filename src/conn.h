@@ -49,6 +49,7 @@ enum conn_state {
 
 struct conn;
 struct cgi;
+struct conn_post;
 struct pmd;
 struct tls_conn;
 struct listener;
@@ -127,6 +128,7 @@ struct conn {
 	bool			 idle_keepalive; /* no byte of a next request */
 
 	struct cgi		*cgi;		/* a CGI request under way */
+	struct conn_post	*post;		/* POST input for an SSE session */
 	struct conn_stats	 stats;
 	TAILQ_ENTRY(conn)	 entry;
 };

@@ -9,6 +9,8 @@
 #include "access.h"
 #include "backend.h"
 #include "cgi.h"
+#include "conn_cors.h"
+#include "conn_post.h"
 #include "listener.h"
 #include "auth_pool.h"
 #include "rdns.h"
@@ -79,6 +81,7 @@ conn_http_error(struct conn *c, int status, char *const *more, size_t nmore)
 	if (c->refusal == NULL)
 		c->refusal = hs_status_text(status);
 	conn_http_headers(c, c->route, &hv, &nomem);
+	conn_cors_headers(c, c->matched, &hv, &nomem);
 	/*
 	 * A failed handshake: bytes that are not HTTP, an upgrade attempt
 	 * refused, or a plain GET on a route (426). Static 404s are not.
@@ -325,6 +328,7 @@ conn_open_sse(struct conn *c)
 	bool		 nomem = false;
 
 	conn_http_headers(c, c->route, &hv, &nomem);
+	conn_cors_headers(c, c->route, &hv, &nomem);
 	if (!nomem && (c->transport = transport_sse_new(c)) != NULL)
 		resp = transport_sse_head(hv.v, hv.n, &len);
 	strlist_free(&hv);
@@ -421,7 +425,8 @@ conn_check_access(struct conn *c, struct route *r)
 	const char	*why;
 	int		 status;
 
-	if (!access_origin_allowed(r, c->req)) {
+	if (!access_origin_allowed(r, c->req) &&
+	    !conn_cors_same_origin(c, r)) {
 		conn_http_respond(c, 403, "origin not allowed");
 		return -1;
 	}
@@ -500,7 +505,8 @@ conn_check_rest(struct conn *c, struct route *r, const char *rest)
 {
 	if (conn_check_limits(c, r) == -1)
 		return -1;
-	if (r->require_protocol && (r->protocols.n == 0 ||
+	/* An event stream carries no subprotocol: a WebSocket check. */
+	if (r->require_protocol && !c->sse && (r->protocols.n == 0 ||
 	    hs_select_protocol(c->req, r->protocols.v, r->protocols.n) ==
 	    NULL)) {
 		conn_http_respond(c, 400, "no acceptable subprotocol");
@@ -905,6 +911,7 @@ conn_plain_request(struct conn *c, struct route *r)
 	res.status = 404;
 	c->keep_alive = c->req->keep_alive && !server.stopping;
 	conn_http_headers(c, NULL, &hv, &nomem);
+	conn_cors_headers(c, r, &hv, &nomem);
 	if (nomem) {
 		strlist_free(&hv);
 		conn_http_respond(c, 503, "out of memory");
@@ -1112,6 +1119,8 @@ conn_handle_request(struct conn *c)
 	}
 	conn_apply_forwarded(c);
 	kind = hs_classify(c->req, &status, &why);
+	if (kind == HS_PLAIN && conn_post_input(c))
+		return;
 	/* Only CGI takes a body; unread, it would be the next request. */
 	if (c->req->has_body && (kind != HS_PLAIN || cfg->cgi_dir == NULL)) {
 		conn_http_respond(c, 400, "request body not supported");
@@ -1120,6 +1129,8 @@ conn_handle_request(struct conn *c)
 	r = config_match(cfg, path, &rest);
 	if (c->listener == NULL || !c->listener->metrics_only)
 		c->matched = r;
+	if (kind == HS_PLAIN && conn_cors_preflight(c, r))
+		return;
 	if (kind == HS_PLAIN && conn_wants_sse(c, r))
 		c->sse = true;
 	else if (kind == HS_PLAIN) {

@@ -12,27 +12,72 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/queue.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#include "base64.h"
+#include "config.h"
 #include "conn_int.h"
+#include "handshake.h"
 #include "log.h"
+#include "sse.h"
 #include "transport_sse.h"
 
-/* The longest event head: "event: binary\nid: N\ndata: ". */
-#define SSE_HEAD_MAX	64
+/* Open streams by id, for input by POST: a few per bucket at most. */
+#define SSE_BUCKETS	256
 
 struct sse_transport {
 	struct transport	 t;		/* first: c->transport */
 	struct conn		*conn;
-	uint64_t		 seq;		/* id of the last event */
-	bool			 out_open;	/* an event's data is open */
-	bool			 cr;		/* text: last byte was CR */
-	uint8_t			 carry[3];	/* binary: bytes short of 3 */
-	size_t			 ncarry;
+	struct sse_enc		 enc;		/* ids, the open event */
 	ev_timer		 ping_timer;
 	char			 id[SSE_ID_HEX + 1];
+	/* With a user: SHA-256 of the credentials that proved it. */
+	bool			 has_user;
+	uint8_t			 cred[32];
+	LIST_ENTRY(sse_transport) entry;
+	bool			 listed;
 };
+
+LIST_HEAD(sse_bucket, sse_transport);
+static struct sse_bucket	sse_table[SSE_BUCKETS];
+
+/* The id is random hex: its first two digits spread it well enough. */
+static struct sse_bucket *
+sse_bucket(const char *id)
+{
+	return &sse_table[(hs_hex(id[0]) & 0xf) << 4 | (hs_hex(id[1]) & 0xf)];
+}
+
+/*
+ * What identified the user: Authorization, and the route's auth_header
+ * when the peer is a trusted proxy. A POST with the same bytes is the
+ * same user; hashed, so no credential is kept.
+ */
+static void
+sse_cred_digest(const struct conn *c, const struct hs_request *req,
+    uint8_t out[32])
+{
+	const char	*a = hs_header(req, "Authorization");
+	const char	*h = c->route->auth_header != NULL && c->peer_trusted ?
+			    hs_header(req, c->route->auth_header) : NULL;
+	EVP_MD_CTX	*x;
+	unsigned	 n = 32;
+
+	memset(out, 0, 32);
+	if ((x = EVP_MD_CTX_new()) == NULL)
+		return;
+	if (EVP_DigestInit_ex(x, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(x, a ? "A" : "-", 1) != 1 ||
+	    EVP_DigestUpdate(x, a ? a : "", a ? strlen(a) + 1 : 1) != 1 ||
+	    EVP_DigestUpdate(x, h ? "H" : "-", 1) != 1 ||
+	    EVP_DigestUpdate(x, h ? h : "", h ? strlen(h) + 1 : 1) != 1 ||
+	    EVP_DigestFinal_ex(x, out, &n) != 1)
+		memset(out, 0, 32);
+	EVP_MD_CTX_free(x);
+}
 
 static struct sse_transport *
 sse_of(const struct conn *c)
@@ -40,163 +85,35 @@ sse_of(const struct conn *c)
 	return (struct sse_transport *)(uintptr_t)c->transport;
 }
 
-static int
-sse_put(struct conn *c, const void *p, size_t n)
-{
-	if (n > 0 && buf_append(&c->client.out, p, n) == -1) {
-		conn_close(c, "out of memory");
-		return -1;
-	}
-	return 0;
-}
-
-static int
-sse_puts(struct conn *c, const char *s)
-{
-	return sse_put(c, s, strlen(s));
-}
-
-/*
- * Text: a line break (CRLF, LF or CR, as the SSE parser splits lines)
- * starts another data line, which the client joins back with LF. A CRLF
- * may straddle two pieces.
- */
-static int
-sse_text(struct conn *c, struct sse_transport *s, const uint8_t *p,
-    size_t n)
-{
-	size_t	 i, start = 0;
-
-	for (i = 0; i < n; i++) {
-		if (p[i] != '\r' && p[i] != '\n') {
-			s->cr = false;
-			continue;
-		}
-		if (sse_put(c, p + start, i - start) == -1)
-			return -1;
-		start = i + 1;
-		if (p[i] == '\n' && s->cr) {
-			s->cr = false;
-			continue;
-		}
-		s->cr = p[i] == '\r';
-		if (sse_puts(c, "\ndata: ") == -1)
-			return -1;
-	}
-	return sse_put(c, p + start, n - start);
-}
-
-static int
-sse_b64(struct conn *c, const uint8_t *p, size_t n)
-{
-	uint8_t	*dst;
-
-	if (n == 0)
-		return 0;
-	if ((dst = buf_reserve(&c->client.out, BASE64_ENCODED_SIZE(n))) ==
-	    NULL) {
-		conn_close(c, "out of memory");
-		return -1;
-	}
-	buf_commit(&c->client.out, base64_encode((char *)dst, p, n));
-	return 0;
-}
-
-/* Binary: base64 in groups of three bytes; the rest waits for more. */
-static int
-sse_binary(struct conn *c, struct sse_transport *s, const uint8_t *p,
-    size_t n)
-{
-	size_t	 k;
-
-	while (n > 0 && s->ncarry > 0 && s->ncarry < 3) {
-		s->carry[s->ncarry++] = *p++;
-		n--;
-	}
-	if (s->ncarry == 3) {
-		if (sse_b64(c, s->carry, 3) == -1)
-			return -1;
-		s->ncarry = 0;
-	}
-	k = n / 3 * 3;
-	if (sse_b64(c, p, k) == -1)
-		return -1;
-	memcpy(s->carry + s->ncarry, p + k, n - k);
-	s->ncarry += n - k;
-	return 0;
-}
-
 /* A message, or a piece of one: the first piece opens its event. */
 static int
 sse_deliver(struct conn *c, enum msg_type type, const struct iovec *iov,
     int iovcnt, bool fin)
 {
-	struct sse_transport	*s = sse_of(c);
-	char			 head[SSE_HEAD_MAX];
-	int			 i, rv = 0;
-
-	if (!s->out_open) {
-		snprintf(head, sizeof(head), "%sid: %llu\ndata: ",
-		    type == MSG_BINARY ? "event: binary\n" : "",
-		    (unsigned long long)++s->seq);
-		if (sse_puts(c, head) == -1)
-			return -1;
-		s->out_open = true;
-		s->cr = false;
-		s->ncarry = 0;
+	if (sse_enc_message(&sse_of(c)->enc, &c->client.out, type, iov,
+	    iovcnt, fin) == -1) {
+		conn_close(c, "out of memory");
+		return -1;
 	}
-	for (i = 0; i < iovcnt && rv == 0; i++)
-		rv = type == MSG_BINARY ? sse_binary(c, s, iov[i].iov_base,
-		    iov[i].iov_len) : sse_text(c, s, iov[i].iov_base,
-		    iov[i].iov_len);
-	if (rv == 0 && fin) {
-		if (sse_b64(c, s->carry, s->ncarry) == -1 ||
-		    sse_puts(c, "\n\n") == -1)
-			return -1;
-		s->ncarry = 0;
-		s->out_open = false;
-	}
-	if (rv == 0)
-		endpoint_flush_later(&c->client);
-	return rv;
+	endpoint_flush_later(&c->client);
+	return 0;
 }
 
-/* A JSON string's body: quotes, backslashes and controls escaped. */
-static void
-sse_json(char *dst, size_t len, const char *s)
-{
-	size_t	 o = 0;
-
-	for (; *s != '\0' && o + 7 < len; s++) {
-		if (*s == '"' || *s == '\\') {
-			dst[o++] = '\\';
-			dst[o++] = *s;
-		} else if ((unsigned char)*s < 0x20)
-			o += (size_t)snprintf(dst + o, len - o, "\\u%04x",
-			    (unsigned char)*s);
-		else
-			dst[o++] = *s;
-	}
-	dst[o] = '\0';
-}
-
-/* The goodbye: "event: close" with the code; the stream then ends. */
+/*
+ * The goodbye: "event: close" with the code; the stream then ends. A
+ * message cut short is dropped, never passed off as whole (sse.c).
+ */
 static void
 sse_close(struct conn *c, unsigned code, const char *reason)
 {
 	struct sse_transport	*s = sse_of(c);
-	char			 why[256], ev[384];
 
 	ev_timer_stop(server.loop, &s->ping_timer);
-	/* A message cut short still ends its event: SSE cannot retract. */
-	if (s->out_open && sse_puts(c, "\n\n") == -1)
+	if (sse_enc_close(&s->enc, &c->client.out, code, reason) == -1) {
+		conn_close(c, "out of memory");
 		return;
-	s->out_open = false;
-	sse_json(why, sizeof(why), reason != NULL ? reason : "");
-	snprintf(ev, sizeof(ev), "event: close\ndata: {\"code\":%u,"
-	    "\"reason\":\"%s\"}\n\n", code, why);
-	if (conn_send_raw(c, ev, strlen(ev)) == -1)
-		return;
+	}
+	endpoint_flush_later(&c->client);
 	/* Nothing more comes either way: flush, shut down, await EOF. */
 	c->linger = true;
 	conn_close_received(c);
@@ -209,7 +126,7 @@ sse_probe(struct conn *c)
 	struct sse_transport	*s = sse_of(c);
 
 	/* Not inside an event's data line, nor onto a full buffer. */
-	if (s->out_open || c->close_sent || buf_full(&c->client.out))
+	if (s->enc.open || c->close_sent || buf_full(&c->client.out))
 		return;
 	conn_send_raw(c, ":\n\n", 3);
 }
@@ -257,6 +174,8 @@ sse_open(struct conn *c)
 	}
 	conn_send_raw(c, ev, strlen(ev));
 	free(ev);
+	LIST_INSERT_HEAD(sse_bucket(s->id), s, entry);
+	s->listed = true;
 	/* The id is a credential once input by POST exists: a prefix. */
 	log_debug("conn %llu %s: sse session %.8s...",
 	    (unsigned long long)c->id, c->peer, s->id);
@@ -282,6 +201,8 @@ sse_free(struct conn *c)
 	struct sse_transport	*s = sse_of(c);
 
 	ev_timer_stop(server.loop, &s->ping_timer);
+	if (s->listed)
+		LIST_REMOVE(s, entry);
 	explicit_bzero(s->id, sizeof(s->id));
 	free(s);
 	c->transport = NULL;
@@ -312,6 +233,8 @@ transport_sse_new(struct conn *c)
 	explicit_bzero(raw, sizeof(raw));
 	s->t.ops = &sse_ops;
 	s->conn = c;
+	if ((s->has_user = c->remote_user != NULL && c->req != NULL))
+		sse_cred_digest(c, c->req, s->cred);
 	ev_init(&s->ping_timer, sse_ping_cb);
 	s->ping_timer.data = s;
 	return &s->t;
@@ -340,4 +263,30 @@ transport_sse_head(char *const *hv, size_t nhv, size_t *len)
 	}
 	*len = strlen(resp);
 	return resp;
+}
+
+struct conn *
+transport_sse_find(const char *id)
+{
+	struct sse_transport	*s;
+
+	if (strlen(id) != SSE_ID_HEX || hs_hex(id[0]) < 0 ||
+	    hs_hex(id[1]) < 0)
+		return NULL;
+	LIST_FOREACH(s, sse_bucket(id), entry)
+		if (CRYPTO_memcmp(s->id, id, SSE_ID_HEX) == 0)
+			return s->conn;
+	return NULL;
+}
+
+bool
+transport_sse_same_user(const struct conn *sc, const struct conn *c)
+{
+	const struct sse_transport	*s = sse_of(sc);
+	uint8_t				 cred[32];
+
+	if (!s->has_user)
+		return true;
+	sse_cred_digest(sc, c->req, cred);
+	return CRYPTO_memcmp(cred, s->cred, sizeof(cred)) == 0;
 }

@@ -91,6 +91,9 @@ server_cmd() {
 		echo "$WSB -c $OUT/fanout-$2.ini" ;;
 	fanout-ref)	echo "$B/bench/fanout_ref --port $2 --" \
 		    "$B/bench/lines --size 64" ;;
+	# A route whose program writes 64-byte lines as fast as it can,
+	# open to WebSocket and SSE (issue 16); the file is made by main.
+	wsbridge-stream) echo "$WSB -c $OUT/stream.ini --port $2" ;;
 	# The physical reference: a plain C OpenSSL echo server, no hop.
 	tls-echo)	echo "$B/bench/tls_echo_server --port $2 --cert $CERT" \
 		    "--key $KEY" ;;
@@ -150,6 +153,34 @@ measure() {
 	record "$key" "$log" "$rc"
 }
 
+# measure_stream TRANSPORT: read the stream route over ws or sse for
+# $SECS with stream_read; messages/s and the daemon's CPU per message.
+measure_stream() {
+	local key=stream.$1 port pid log=$OUT/stream.$1.log path=/stream
+	[ "$1" = post ] && path=/sink
+	port=$(free_port)
+	start_server "$OUT/$key.server.log" "$port" \
+	    $(server_cmd wsbridge-stream "$port") || { echo "$key failed" \
+	    "errors 1" >>"$RES"; return; }
+	pid=$SERVER_PID
+	timeout $((SECS + 30)) "$B/bench/stream_read" "$1" --port "$port" \
+	    --path "$path" --seconds "$SECS" --pid "$pid" >>"$log" 2>&1
+	local rc=$?
+	stop_server "$pid"
+	record "$key" "$log" "$rc"
+}
+
+# The stream route's config: `yes` prints its 63-byte word and a newline.
+stream_config() {
+	printf '[server]\nlisten = 127.0.0.1:1\n[route /stream]\n' \
+	    >"$OUT/stream.ini"
+	printf 'exec = yes %s\ntransports = websocket, sse\n' \
+	    "$(printf 'a%.0s' $(seq 63))" >>"$OUT/stream.ini"
+	# POST input: a program that takes everything and prints nothing.
+	printf "[route /sink]\nexec = sh -c 'cat > /dev/null'\n%s\n" \
+	    "transports = sse" >>"$OUT/stream.ini"
+}
+
 # record KEY LOG RC: the last RESULT line of LOG into $RES.
 record() {
 	local key=$1 log=$2 rc=$3 line f
@@ -196,6 +227,11 @@ round() {
 		measure "p99.$s" "$s" echo --conns 100 --depth 1 --size 64 \
 		    --seconds "$SECS"
 	done
+	# One writing program, read over WebSocket and over SSE (issue 16).
+	measure_stream ws
+	measure_stream sse
+	# POST input to an SSE session, 64-byte messages one after another.
+	measure_stream post
 	measure large.wsbridge-tcp wsbridge-tcp-large large --count 5
 	measure large.raw raw large --raw --count 5
 	measure large.relay relay large --raw --count 5
@@ -430,6 +466,20 @@ print_targets() {
 	    "$(ratio "$(med p99.websocketd-text p99_us)" \
 	    "$(med p99.wsbridge-text p99_us)")" ">=" 1
 	print_tls_targets
+	print_stream
+}
+
+# The fallback transport against WebSocket on one writing route.
+print_stream() {
+	local m=msgs_per_s c=cpu_us_per_msg
+	printf '\n%-44s %10s\n' "stream route, 64-byte lines (issue 16)" \
+	    "measured"
+	reference "SSE msgs/s / WebSocket msgs/s" \
+	    "$(ratio "$(med stream.sse $m)" "$(med stream.ws $m)")"
+	reference "SSE daemon CPU per msg / WebSocket's" \
+	    "$(ratio "$(med stream.sse $c)" "$(med stream.ws $c)")"
+	reference "POST input msgs/s (a connection each)" \
+	    "$(med stream.post $m)"
 }
 
 print_tls_targets() {
@@ -486,6 +536,7 @@ main() {
 	mkdir -p "$OUT"
 	: >"$RES"
 	make_cert
+	stream_config
 	ECHO_PORT=$(free_port)
 	start_server "$OUT/echo_server.log" "$ECHO_PORT" \
 	    "$B/bench/echo_server" --port "$ECHO_PORT" || exit 1

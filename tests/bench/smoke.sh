@@ -37,6 +37,22 @@ smoke_run tcp_relay "$B/bench/wsbench" raw --port "$relay_port" --conns 2 \
     --seconds 1
 smoke_run spawn_rate "$B/bench/spawn_rate" --conns 2 --seconds 1
 
+# A writing route read over WebSocket and over SSE (issue 16).
+stream=$(mktemp /tmp/wsbench-smoke-stream.XXXXXX)
+printf '[server]\nlisten = 127.0.0.1:1\n[route /stream]\nexec = yes %s\n%s\n' \
+    "$(printf 'a%.0s' $(seq 63))" "transports = websocket, sse" >"$stream"
+port=$(free_port)
+start_server "$log" "$port" "$B/wsbridge" -c "$stream" --port "$port" ||
+    exit 1
+for t in ws sse; do
+	smoke_run "stream_read $t" "$B/bench/stream_read" "$t" --port "$port" \
+	    --path /stream --seconds 1
+done
+smoke_run "stream_read post" "$B/bench/stream_read" post --port "$port" \
+    --path /stream --seconds 1
+stop_server "$SERVER_PID"
+rm -f "$stream"
+
 # wss: one second through wsbridge and through the C OpenSSL reference.
 tls=$(mktemp -d /tmp/wsbench-smoke-tls.XXXXXX)
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \

@@ -100,6 +100,7 @@ INSTALLED = ["usr/bin/wsbridge",
              "usr/share/wsbridge/examples/count.sh",
              "usr/share/wsbridge/www/index.html",
              "usr/share/wsbridge/www/favicon.svg",
+             "usr/share/wsbridge/www/wsbridge.js",
              "usr/share/wsbridge/www/terminal/index.html",
              "usr/share/wsbridge/reference.ini"]
 

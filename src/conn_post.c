@@ -1,0 +1,233 @@
+/*
+ * Input for a Server-Sent Events session (issue 16): POST
+ * /route?session=ID, the body one message (application/octet-stream:
+ * binary; anything else: text) for the program of the open stream with
+ * that id, as if its client had sent it over a WebSocket. 204 queued;
+ * 413 over max_message_size; 429 + Retry-After while the program's input
+ * is full (nothing dropped: send it again); 404 no such open stream on
+ * this route; 403 a disallowed Origin, another user's stream or a view
+ * route's (read-only); 415
+ * binary on a text route; 400 text that is not UTF-8 or a bad body.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "access.h"
+#include "config.h"
+#include "conn_cors.h"
+#include "conn_int.h"
+#include "conn_post.h"
+#include "handshake.h"
+#include "listener.h"
+#include "session.h"
+#include "transport_sse.h"
+#include "ws.h"
+
+/* Body bytes decoded per step (hs_body copies at most what it takes). */
+#define CONN_POST_CHUNK	(16 * 1024)
+
+struct conn_post {
+	char		 id[SSE_ID_HEX + 1];
+	enum msg_type	 type;
+	size_t		 max;		/* the route's max_message_size */
+	struct buf	 body;
+};
+
+/* ?session=ID (32 hex digits): 1, 0 absent, -1 malformed. */
+static int
+conn_post_id(const char *query, char *id)
+{
+	const char	*p = query, *end;
+	size_t		 n;
+
+	for (; p != NULL && *p != '\0'; p = end != NULL ? end + 1 : NULL) {
+		end = strchr(p, '&');
+		n = end != NULL ? (size_t)(end - p) : strlen(p);
+		if (n < 8 || strncmp(p, "session=", 8) != 0)
+			continue;
+		if (n - 8 != SSE_ID_HEX || strspn(p + 8, "0123456789abcdef") <
+		    SSE_ID_HEX)
+			return -1;
+		memcpy(id, p + 8, SSE_ID_HEX);
+		id[SSE_ID_HEX] = '\0';
+		return 1;
+	}
+	return 0;
+}
+
+/* The open stream of this route with that id, or NULL. */
+static struct conn *
+conn_post_stream(const struct conn *c, const char *id)
+{
+	struct conn	*sc = transport_sse_find(id);
+
+	if (sc == NULL || sc->route == NULL || sc->close_sent ||
+	    sc->member == NULL || sc->state != CONN_OPEN ||
+	    strcmp(sc->route->path, c->matched->path) != 0)
+		return NULL;
+	return sc;
+}
+
+void
+conn_post_free(struct conn *c)
+{
+	if (c->post == NULL)
+		return;
+	buf_free(&c->post->body);
+	free(c->post);
+	c->post = NULL;
+}
+
+/* An error answer; the body is not read further. */
+static void
+conn_post_refuse(struct conn *c, int status, const char *why)
+{
+	conn_post_free(c);
+	conn_http_respond(c, status, why);
+}
+
+/* The whole body is here: hand it to the stream's session. */
+static void
+conn_post_deliver(struct conn *c)
+{
+	struct conn_post	*q = c->post;
+	struct conn		*sc = conn_post_stream(c, q->id);
+	const uint8_t		*p = buf_head(&q->body);
+	size_t			 n = buf_len(&q->body), room;
+	unsigned		 code;
+	const char		*why;
+
+	if (sc == NULL) {
+		conn_post_refuse(c, 404, "no such session");
+		return;
+	}
+	if (sc->route->view_of != NULL) {
+		conn_post_refuse(c, 403, "a read-only (view) session");
+		return;
+	}
+	if (conn_input_refuses(sc, q->type, &code, &why)) {
+		conn_post_refuse(c, 415, why);
+		return;
+	}
+	if (q->type == MSG_TEXT && !ws_utf8_valid(p, n)) {
+		conn_post_refuse(c, 400, "text that is not UTF-8");
+		return;
+	}
+	/*
+	 * Whole messages: one that fits, or any once the queue is empty;
+	 * none while another writer of a shared session is mid-message.
+	 */
+	room = conn_sink_room(sc);
+	if (room == 0 || (room < n + 1 && session_input_pending(sc->member))) {
+		conn_post_refuse(c, 429, "session input full");
+		return;
+	}
+	if (conn_deliver_input(sc, q->type, p, n, true) == -1) {
+		conn_post_refuse(c, 404, "session ended");
+		return;
+	}
+	conn_post_free(c);
+	conn_cors_no_content(c, c->matched, false);
+}
+
+/* Decode the body from c->in as it comes; bounded by the message limit. */
+void
+conn_post_pump(struct conn *c)
+{
+	struct conn_post	*q = c->post;
+	uint8_t			*out;
+	size_t			 outlen, take;
+	ssize_t			 used;
+	int			 status;
+	const char		*why;
+
+	while (c->req->has_body && !c->req->body_done) {
+		if (buf_len(&c->in) == 0) {
+			watcher_set(&c->client.rd, true);
+			return;
+		}
+		take = buf_len(&c->in) < CONN_POST_CHUNK ? buf_len(&c->in) :
+		    CONN_POST_CHUNK;
+		if ((out = buf_reserve(&q->body, take)) == NULL) {
+			conn_post_refuse(c, 503, "out of memory");
+			return;
+		}
+		used = hs_body(c->req, (const char *)buf_head(&c->in), take,
+		    (char *)out, take, &outlen, &status, &why);
+		if (used == -1) {
+			conn_post_refuse(c, 400, why != NULL ? why :
+			    "malformed request body");
+			return;
+		}
+		buf_commit(&q->body, outlen);
+		buf_consume(&c->in, (size_t)used);
+		if (buf_len(&q->body) > q->max) {
+			conn_post_refuse(c, 413, "message too large");
+			return;
+		}
+	}
+	watcher_set(&c->client.rd, false);
+	conn_post_deliver(c);
+}
+
+/* Content-Length over the limit: refused before a byte is read. */
+static bool
+conn_post_too_long(const struct conn *c, size_t max)
+{
+	const char	*cl = hs_header(c->req, "Content-Length");
+	char		*end;
+	unsigned long long v;
+
+	if (cl == NULL)
+		return false;
+	v = strtoull(cl, &end, 10);
+	return *end == '\0' && v > max;
+}
+
+bool
+conn_post_input(struct conn *c)
+{
+	const char	*rest = "", *type;
+	struct route	*r;
+	char		 id[SSE_ID_HEX + 1];
+	int		 has;
+
+	if (c->req->method != HTTP_POST || (c->listener != NULL &&
+	    c->listener->metrics_only))
+		return false;
+	r = config_match(c->cref->cfg, c->path, &rest);
+	if (r == NULL || !(r->transports & ROUTE_TRANSPORT_SSE) ||
+	    (has = conn_post_id(c->query, id)) == 0)
+		return false;
+	c->matched = r;
+	if (has == -1)
+		conn_http_respond(c, 404, "malformed session id");
+	else if (!access_origin_allowed(r, c->req))
+		conn_http_respond(c, 403, "origin not allowed");
+	else if (conn_post_stream(c, id) == NULL)
+		conn_http_respond(c, 404, "no such session");
+	else if (!transport_sse_same_user(conn_post_stream(c, id), c))
+		conn_http_respond(c, 403, "the session belongs to another "
+		    "user");
+	else if (conn_post_too_long(c, (size_t)r->limits.max_message_size))
+		conn_http_respond(c, 413, "message too large");
+	else if ((c->post = calloc(1, sizeof(*c->post))) == NULL)
+		conn_http_respond(c, 503, "out of memory");
+	else {
+		memcpy(c->post->id, id, sizeof(id));
+		type = hs_header(c->req, "Content-Type");
+		c->post->type = type != NULL && strncasecmp(type,
+		    "application/octet-stream", 24) == 0 ? MSG_BINARY :
+		    MSG_TEXT;
+		c->post->max = (size_t)r->limits.max_message_size;
+		buf_init(&c->post->body, c->post->max + 1);
+		/* curl waits a second for this before a larger body. */
+		if (hs_header_has_token(c->req, "Expect", "100-continue") &&
+		    conn_send_raw(c, "HTTP/1.1 100 Continue\r\n\r\n", 25) ==
+		    -1)
+			return true;
+		conn_post_pump(c);
+	}
+	return true;
+}
