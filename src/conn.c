@@ -725,6 +725,28 @@ conn_read_auth(struct conn *c)
 	buf_commit(&c->in, (size_t)n);
 }
 
+/* One read of a request body into c->in; false when there is none now. */
+static bool
+conn_read_body(struct conn *c)
+{
+	uint8_t	*p;
+	ssize_t	 n;
+
+	if ((p = buf_reserve(&c->in, CONN_SOCKET_CHUNK_MIN)) == NULL) {
+		conn_close(c, "out of memory");
+		return false;
+	}
+	n = client_recv(c, p, CONN_SOCKET_CHUNK_MIN);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return false;
+	if (n <= 0) {
+		conn_close(c, "client gone during the request body");
+		return false;
+	}
+	buf_commit(&c->in, (size_t)n);
+	return true;
+}
+
 /*
  * A CGI request's body: one read into c->in when the program has taken
  * what came before (cgi_body_pump stops reading while its stdin is
@@ -733,23 +755,8 @@ conn_read_auth(struct conn *c)
 static void
 conn_read_cgi_body(struct conn *c)
 {
-	uint8_t	*p;
-	ssize_t	 n;
-
-	if (buf_len(&c->in) == 0) {
-		if ((p = buf_reserve(&c->in, CONN_SOCKET_CHUNK_MIN)) == NULL) {
-			conn_close(c, "out of memory");
-			return;
-		}
-		n = client_recv(c, p, CONN_SOCKET_CHUNK_MIN);
-		if (n == -1 && (errno == EAGAIN || errno == EINTR))
-			return;
-		if (n <= 0) {
-			conn_close(c, "client gone during the request body");
-			return;
-		}
-		buf_commit(&c->in, (size_t)n);
-	}
+	if (buf_len(&c->in) == 0 && !conn_read_body(c))
+		return;
 	cgi_body_pump(c);
 }
 
@@ -757,22 +764,8 @@ conn_read_cgi_body(struct conn *c)
 static void
 conn_read_post_body(struct conn *c)
 {
-	uint8_t	*p;
-	ssize_t	 n;
-
-	if ((p = buf_reserve(&c->in, CONN_SOCKET_CHUNK_MIN)) == NULL) {
-		conn_close(c, "out of memory");
-		return;
-	}
-	n = client_recv(c, p, CONN_SOCKET_CHUNK_MIN);
-	if (n == -1 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0) {
-		conn_close(c, "client gone during the request body");
-		return;
-	}
-	buf_commit(&c->in, (size_t)n);
-	conn_post_pump(c);
+	if (conn_read_body(c))
+		conn_post_pump(c);
 }
 
 /* Lingering close: discard what the client still sends until EOF. */

@@ -6,6 +6,7 @@ import base64
 import os
 import signal
 import socket
+import subprocess
 import threading
 import time
 import urllib.request
@@ -50,6 +51,18 @@ def status(port, path, headers=None):
 def basic(user, password):
     return {"Authorization": "Basic " + base64.b64encode(
         ("%s:%s" % (user, password)).encode()).decode()}
+
+
+def users_file(tmp_path):
+    """An htpasswd file (crypt(3) SHA-512) with alice and bob."""
+    path = tmp_path / "htpasswd"
+    entries = []
+    for user in ("alice", "bob"):
+        h = subprocess.run(["openssl", "passwd", "-6", "pw-" + user],
+                           capture_output=True, text=True, check=True)
+        entries.append("%s:%s" % (user, h.stdout.strip()))
+    path.write_text("\n".join(entries) + "\n")
+    return path
 
 
 def metrics(port):
@@ -194,15 +207,7 @@ def test_share_id_selects_and_refuses_bad_ids(wsbridge, tmp_path, lines):
 
 
 def test_session_belongs_to_its_user(wsbridge, tmp_path, lines):
-    htpasswd = tmp_path / "htpasswd"
-    # "{PLAIN}" entries are not htpasswd; use crypt(3) SHA-512 via openssl.
-    import subprocess
-    entries = []
-    for user in ("alice", "bob"):
-        h = subprocess.run(["openssl", "passwd", "-6", "pw-" + user],
-                           capture_output=True, text=True, check=True)
-        entries.append("%s:%s" % (user, h.stdout.strip()))
-    htpasswd.write_text("\n".join(entries) + "\n")
+    htpasswd = users_file(tmp_path)
     srv = start(wsbridge, tmp_path,
                 "[route /t]\nexec = %s\nshare = id\nauth = basic\n"
                 "auth_file = %s\n"
@@ -222,14 +227,7 @@ def test_session_belongs_to_its_user(wsbridge, tmp_path, lines):
 
 
 def test_share_user_one_session_per_user(wsbridge, tmp_path, lines):
-    import subprocess
-    htpasswd = tmp_path / "htpasswd"
-    entries = []
-    for user in ("alice", "bob"):
-        h = subprocess.run(["openssl", "passwd", "-6", "pw-" + user],
-                           capture_output=True, text=True, check=True)
-        entries.append("%s:%s" % (user, h.stdout.strip()))
-    htpasswd.write_text("\n".join(entries) + "\n")
+    htpasswd = users_file(tmp_path)
     srv = start(wsbridge, tmp_path,
                 "[route /mine]\nexec = %s\nshare = user\nauth = basic\n"
                 "auth_file = %s\n" % (lines, htpasswd))
