@@ -268,7 +268,7 @@ static size_t
 session_output_room(struct session *s)
 {
 	struct session_member	*m;
-	size_t			 room = 0, r, cap;
+	size_t			 room = 0, r, cap, held;
 
 	if (s->stopped)
 		return 0;
@@ -284,10 +284,13 @@ session_output_room(struct session *s)
 		    (r = m->peer.ops->room(m->peer.arg)) > room)
 			room = r;
 	/*
-	 * A third: what a read becomes on the wire (a frame header per
-	 * line, 2 bytes for "\n" alone) still fits the roomiest member.
+	 * What a read of k bytes becomes must fit the roomiest member: the
+	 * partial line held from before (L) completed by it, and a frame
+	 * header per line (up to 4 bytes, for "\n" alone too): at most
+	 * L + 5k + 4 bytes, so k is (room - L - 16) / 5.
 	 */
-	room /= 3;
+	held = buf_len(&s->line) + 16;
+	room = room > held ? (room - held) / 5 : 0;
 	return room < cap ? room : cap;
 }
 

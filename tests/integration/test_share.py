@@ -556,3 +556,25 @@ def test_pty_shared_writer_and_viewer(wsbridge, tmp_path):
     assert b"30 100" in seen        # the writer's size, not the viewer's
     w.close()
     v.close()
+
+
+def test_lone_client_that_pauses_is_never_too_slow(wsbridge, tmp_path,
+                                                   script):
+    # The session paces by its roomiest client; a read that completes a
+    # held partial line must still fit it (the bench saw a lone reader
+    # closed 1008 within 100 ms).
+    prog = script("yes.sh", "#!/bin/sh\nexec yes "
+                  "012345678901234567890123456789012345678901234567890123"
+                  "456789\n")
+    srv = start(wsbridge, tmp_path,
+                "[route /f]\nexec = %s\nshare = route\n"
+                "buffer_size = 4K\n" % prog)
+    c = open_ws(srv.port, "/f")
+    for _ in range(20):
+        # A reader that stops now and then (not a synchronisation): its
+        # queue fills, the program waits, nothing is dropped.
+        time.sleep(0.05)
+        for _ in range(200):
+            assert text(c).startswith("0123")
+    assert "fell behind" not in srv.log()
+    c.close()
