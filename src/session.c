@@ -30,6 +30,7 @@ static void	session_write_cb(struct ev_loop *, ev_io *, int);
 static void	session_flush_cb(struct endpoint *);
 static void	session_persist_cb(struct ev_loop *, ev_timer *, int);
 static void	session_kick_cb(struct ev_loop *, ev_timer *, int);
+static void	session_stall_cb(struct ev_loop *, ev_timer *, int);
 static void	session_stop(struct session *);
 static const struct backend_owner session_backend_owner;
 
@@ -259,16 +260,20 @@ session_abort(struct session *s, const char *why)
 
 /*
  * How much output the backend may give now. Alone: what the client
- * takes (the program waits for it). Shared: what the roomiest member
- * takes, in pieces small against buffer_size so that a member is only
- * too slow when it is really behind; with no member (persist), all of
- * it, for the replay ring.
+ * takes (the program waits for it). Shared: what the least roomy member
+ * takes, so that every client that reads keeps up; a member that has had
+ * no room for SESSION_STALL_S (stopped, or far slower) no longer holds
+ * the others: it is left out, and the next message it cannot take closes
+ * it (or it skips). Reads come in pieces small against buffer_size. With
+ * no member (persist): all of it, for the replay ring.
  */
 static size_t
 session_output_room(struct session *s)
 {
 	struct session_member	*m;
-	size_t			 room = 0, r, cap, held;
+	size_t			 room = SIZE_MAX, r, cap, held;
+	ev_tstamp		 now = ev_now(relay_loop());
+	bool			 waiting = false;
 
 	if (s->stopped)
 		return 0;
@@ -279,19 +284,47 @@ session_output_room(struct session *s)
 	cap = (size_t)s->route->limits.buffer_size / 4;
 	if (s->nmembers == 0)
 		return cap;
-	TAILQ_FOREACH(m, &s->members, entry)
-		if (m->open && !m->gone &&
-		    (r = m->peer.ops->room(m->peer.arg)) > room)
-			room = r;
 	/*
-	 * What a read of k bytes becomes must fit the roomiest member: the
-	 * partial line held from before (L) completed by it, and a frame
-	 * header per line (up to 4 bytes, for "\n" alone too): at most
-	 * L + 5k + 4 bytes, so k is (room - L - 16) / 5.
+	 * What a read of k bytes becomes must fit: the partial line held
+	 * from before (L) completed by it, and a frame header per line (up
+	 * to 4 bytes, for "\n" alone too): at most L + 5k + 4 bytes, so k
+	 * is (room - L - 16) / 5.
 	 */
 	held = buf_len(&s->line) + 16;
-	room = room > held ? (room - held) / 5 : 0;
+	TAILQ_FOREACH(m, &s->members, entry) {
+		if (!m->open || m->gone)
+			continue;
+		r = m->peer.ops->room(m->peer.arg);
+		r = r > held ? (r - held) / 5 : 0;
+		if (r >= cap / 8 + 1) {
+			m->full_since = 0;
+		} else {
+			if (m->full_since == 0)
+				m->full_since = now;
+			if (now - m->full_since >= SESSION_STALL_S)
+				continue;	/* stalled: left out */
+			waiting = true;
+		}
+		if (r < room)
+			room = r;
+	}
+	if (room == SIZE_MAX)
+		room = cap;	/* every member stalled: they are dropped */
+	/* Held by a full member: look again once it may count as stalled. */
+	if (waiting && room < cap / 8 + 1 && !ev_is_active(&s->stall)) {
+		ev_timer_set(&s->stall, SESSION_STALL_S, 0.);
+		ev_timer_start(relay_loop(), &s->stall);
+	}
 	return room < cap ? room : cap;
+}
+
+static void
+session_stall_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct session	*s = w->data;
+
+	(void)loop, (void)revents;
+	session_update_reading(s);
 }
 
 static void
@@ -355,6 +388,8 @@ session_new(const struct session_params *sp, const struct session_peer *peer,
 	s->persist.data = s;
 	ev_timer_init(&s->kick, session_kick_cb, 0., 0.);
 	s->kick.data = s;
+	ev_timer_init(&s->stall, session_stall_cb, 0., 0.);
+	s->stall.data = s;
 	base64_dec_init(&s->b64);
 	endpoint_init(&s->relay, s, CONFIG_BUFFER_SIZE, session_flush_cb);
 	backend_init(&s->be, backend_ops_for(sp->route),
@@ -466,6 +501,7 @@ session_stop(struct session *s)
 	s->stopped = true;
 	ev_timer_stop(relay_loop(), &s->persist);
 	ev_timer_stop(relay_loop(), &s->kick);
+	ev_timer_stop(relay_loop(), &s->stall);
 	registry_remove(s);
 	if (s->shared)
 		metrics_session_open(s->label, -1);

@@ -18,6 +18,8 @@
 
 /* A process's read is one message of at most this (websocketd). */
 #define SESSION_READ_CHUNK	(64 * 1024)
+/* A shared session's client without room this long no longer paces it. */
+#define SESSION_STALL_S		0.25
 
 /* A piece of output kept for clients that join later. */
 struct replay_rec {
@@ -39,6 +41,7 @@ struct session_member {
 	bool			 pty_init;	/* pty: its init message came */
 	bool			 in_msg;	/* viewer: inside a message */
 	bool			 gone;		/* closed as too slow */
+	ev_tstamp		 full_since;	/* no room since, or 0 */
 	uint64_t		 dropped;	/* viewer: messages dropped */
 	uint64_t		 skipped;	/* slow_client = skip: bytes */
 	uint64_t		 skipping;	/* since it last got output */
@@ -65,6 +68,7 @@ struct session {
 	bool			 ended;		/* its goodbye was said */
 	ev_timer		 persist;	/* no client: kept until it fires */
 	ev_timer		 kick;		/* the input turn is free: tell */
+	ev_timer		 stall;		/* a full member may be stalled */
 	LIST_ENTRY(session)	 reg;		/* registry bucket */
 	TAILQ_ENTRY(session)	 all;		/* every live session */
 
