@@ -309,7 +309,7 @@ session_output_room(struct session *s)
 			room = r;
 	}
 	if (room == SIZE_MAX)
-		room = cap;	/* every member stalled: they are dropped */
+		return 0;	/* all stalled: nobody waits on anyone, pause */
 	/* Held by a full member: look again once it may count as stalled. */
 	if (waiting && room < cap / 8 + 1 && !ev_is_active(&s->stall)) {
 		ev_timer_set(&s->stall, SESSION_STALL_S, 0.);
