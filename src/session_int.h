@@ -48,6 +48,12 @@ struct session_member {
 };
 TAILQ_HEAD(member_list, session_member);
 
+/* Members, safe against the current one leaving. */
+#define FOREACH_MEMBER(m, s, next)					\
+	for ((m) = TAILQ_FIRST(&(s)->members);				\
+	    (m) != NULL && ((next) = TAILQ_NEXT((m), entry), 1);	\
+	    (m) = (next))
+
 struct session {
 	uint64_t		 id;
 	const struct route	*route;
@@ -113,6 +119,13 @@ void	session_record_in(struct session *, enum msg_type, const void *,
 void	session_record_resize(struct session *, unsigned cols,
 	    unsigned rows);
 void	session_record_close(struct session *);
+
+/* session_fanout.c: output to the members, replay, pacing. */
+void	replay_send(struct session *, struct session_member *);
+size_t	session_output_room(struct session *);
+void	session_stall_cb(struct ev_loop *, ev_timer *, int);
+void	session_activity(struct session *);
+void	session_input_moved(struct session *, bool drained);
 
 /* session.c */
 int	session_deliver_to(struct session_member *, enum msg_type,

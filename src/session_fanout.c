@@ -1,0 +1,321 @@
+/*
+ * What a session's clients see: output to its one client (backpressure)
+ * or fanned out to its members, each with its own bounded queue, paced by
+ * the least roomy one that is not stalled; the replay ring a joining
+ * member gets first; the callbacks that reach every member.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "pty_proto.h"
+#include "session_int.h"
+#include "ws.h"
+
+/* --- what the clients see ----------------------------------------------- */
+
+static size_t
+iov_total(const struct iovec *iov, int iovcnt)
+{
+	size_t	 n = 0;
+	int	 i;
+
+	for (i = 0; i < iovcnt; i++)
+		n += iov[i].iov_len;
+	return n;
+}
+
+/* Output a shared session keeps for clients that join later. */
+static void
+replay_add(struct session *s, enum msg_type type, const struct iovec *iov,
+    int iovcnt)
+{
+	size_t			 cap = (size_t)s->route->replay, len, off = 0;
+	struct replay_rec	*r;
+	int			 i;
+
+	if (cap == 0)
+		return;
+	/* A terminal's screen is its output: not its title or prefs. */
+	if (s->route->mode == MODE_PTY && (iovcnt < 1 ||
+	    iov[0].iov_len < 1 ||
+	    *(const uint8_t *)iov[0].iov_base != PTY_OUT_OUTPUT))
+		return;
+	len = iov_total(iov, iovcnt);
+	if (len <= cap && (r = malloc(sizeof(*r) + len)) != NULL) {
+		for (i = 0; i < iovcnt; i++) {
+			memcpy(r->data + off, iov[i].iov_base,
+			    iov[i].iov_len);
+			off += iov[i].iov_len;
+		}
+		r->len = len;
+		r->seq = s->seq;
+		r->type = (uint8_t)type;
+		TAILQ_INSERT_TAIL(&s->replay, r, entry);
+		s->replay_len += len;
+	}
+	while (s->replay_len > cap ||
+	    (len > cap && !TAILQ_EMPTY(&s->replay))) {
+		r = TAILQ_FIRST(&s->replay);
+		TAILQ_REMOVE(&s->replay, r, entry);
+		s->replay_len -= r->len;
+		s->replay_trimmed = true;
+		free(r);
+		if (len > cap && TAILQ_EMPTY(&s->replay))
+			break;
+	}
+}
+
+/*
+ * What a joining member sees first. A terminal's replay starts at a line
+ * start (after the first newline of what is kept, unless nothing was
+ * dropped yet), so that the screen it draws is whole lines.
+ */
+void
+replay_send(struct session *s, struct session_member *m)
+{
+	struct replay_rec	*r;
+	struct iovec		 iov[2];
+	const uint8_t		*nl;
+	bool			 started = !s->replay_trimmed ||
+				    s->route->mode != MODE_PTY;
+
+	TAILQ_FOREACH(r, &s->replay, entry) {
+		iov[0].iov_base = r->data;
+		iov[0].iov_len = r->len;
+		if (!started) {
+			/* data[0] is the output command byte. */
+			if (r->len < 2 || (nl = memchr(r->data + 1, '\n',
+			    r->len - 1)) == NULL)
+				continue;
+			started = true;
+			iov[0].iov_len = 1;
+			iov[1].iov_base = (void *)(uintptr_t)(nl + 1);
+			iov[1].iov_len = r->len - (size_t)(nl + 1 - r->data);
+			if (session_deliver_to(m, (enum msg_type)r->type, iov,
+			    2) == -1)
+				return;
+			continue;
+		}
+		if (session_deliver_to(m, (enum msg_type)r->type, iov, 1) ==
+		    -1)
+			return;
+	}
+}
+
+/* How logs name it: "/feed", "/term?session=ID", "/term (user bob)". */
+const char *
+session_name(const struct session *s)
+{
+	static char	 name[PATH_MAX + 80];
+
+	if (s->key == NULL || !s->shared)
+		return s->path;	/* an unshared session's key is a secret */
+	snprintf(name, sizeof(name), "%s%s%s%s", s->route->path,
+	    s->route->share == SHARE_ID ? "?session=" :
+	    s->route->share == SHARE_USER ? " (user " : "", s->key,
+	    s->route->share == SHARE_USER ? ")" : "");
+	return name;
+}
+
+int
+session_deliver_to(struct session_member *m, enum msg_type type,
+    const struct iovec *iov, int iovcnt)
+{
+	return m->peer.ops->deliver(m->peer.arg, type, iov, iovcnt, true);
+}
+
+/* A shared session's member has no room for this output. */
+static void
+session_too_slow(struct session *s, struct session_member *m, size_t len)
+{
+	if (s->route->slow_client == SLOW_SKIP) {
+		m->skipped += len;
+		m->skipping += len;
+		metrics_session_skipped(s->label, len);
+		return;
+	}
+	log_info("conn %llu %s: session %s: a client fell behind by more "
+	    "than buffer_size: closed", (unsigned long long)s->id, s->peer,
+	    session_name(s));
+	metrics_session_too_slow(s->label);
+	m->gone = true;		/* its goodbye is said: no more output */
+	m->peer.ops->fail(m->peer.arg, WS_CLOSE_POLICY, "too slow");
+}
+
+/*
+ * Every open member gets the message, or is too slow for it: one
+ * member's full queue never holds the others or the program.
+ */
+static int
+session_broadcast(struct session *s, enum msg_type type,
+    const struct iovec *iov, int iovcnt)
+{
+	struct session_member	*m, *next;
+	size_t			 len = iov_total(iov, iovcnt);
+
+	FOREACH_MEMBER(m, s, next) {
+		if (!m->open || m->gone)
+			continue;
+		if (m->peer.ops->room(m->peer.arg) < len) {
+			session_too_slow(s, m, len);
+			continue;
+		}
+		if (m->skipping > 0) {
+			log_info("conn %llu %s: session %s: a slow client "
+			    "skipped %llu bytes", (unsigned long long)s->id,
+			    s->peer, session_name(s),
+			    (unsigned long long)m->skipping);
+			m->skipping = 0;
+		}
+		session_deliver_to(m, type, iov, iovcnt);
+	}
+	return 0;
+}
+
+int
+session_deliver(struct session *s, enum msg_type type,
+    const struct iovec *iov, int iovcnt, bool fin)
+{
+	struct session_member	*m;
+
+	if (s->stopped)
+		return -1;
+	if (fin)
+		s->seq++;
+	if (s->cast != NULL)
+		session_record_out(s, type, iov, iovcnt);
+	if (!s->shared) {
+		if ((m = TAILQ_FIRST(&s->members)) == NULL)
+			return -1;
+		return m->peer.ops->deliver(m->peer.arg, type, iov, iovcnt,
+		    fin);
+	}
+	replay_add(s, type, iov, iovcnt);
+	return session_broadcast(s, type, iov, iovcnt);
+}
+
+/* The member whose input runs now (alone: the one). */
+static struct session_member *
+session_current(struct session *s)
+{
+	return s->cur != NULL ? s->cur : s->shared ? NULL :
+	    TAILQ_FIRST(&s->members);
+}
+
+void
+session_fail(struct session *s, unsigned code, const char *why)
+{
+	struct session_member	*m = session_current(s);
+
+	if (!s->stopped && m != NULL)
+		m->peer.ops->fail(m->peer.arg, code, why);
+}
+
+void
+session_abort(struct session *s, const char *why)
+{
+	struct session_member	*m, *next;
+
+	if (s->stopped)
+		return;
+	if ((m = session_current(s)) != NULL) {
+		m->peer.ops->abort(m->peer.arg, why);
+		return;
+	}
+	FOREACH_MEMBER(m, s, next)
+		m->peer.ops->abort(m->peer.arg, why);
+}
+
+/*
+ * How much output the backend may give now. Alone: what the client
+ * takes (the program waits for it). Shared: what the least roomy member
+ * takes, so that every client that reads keeps up; a member that has had
+ * no room for SESSION_STALL_S (stopped, or far slower) no longer holds
+ * the others: it is left out, and the next message it cannot take closes
+ * it (or it skips). Reads come in pieces small against buffer_size. With
+ * no member (persist): all of it, for the replay ring.
+ */
+size_t
+session_output_room(struct session *s)
+{
+	struct session_member	*m;
+	size_t			 room = SIZE_MAX, r, cap, held;
+	ev_tstamp		 now = ev_now(relay_loop());
+	bool			 waiting = false;
+
+	if (s->stopped)
+		return 0;
+	if (!s->shared) {
+		m = TAILQ_FIRST(&s->members);
+		return m == NULL ? 0 : m->peer.ops->room(m->peer.arg);
+	}
+	cap = (size_t)s->route->limits.buffer_size / 4;
+	if (s->nmembers == 0)
+		return cap;
+	/*
+	 * What a read of k bytes becomes must fit: the partial line held
+	 * from before (L) completed by it, and a frame header per line (up
+	 * to 4 bytes, for "\n" alone too): at most L + 5k + 4 bytes, so k
+	 * is (room - L - 16) / 5.
+	 */
+	held = buf_len(&s->line) + 16;
+	TAILQ_FOREACH(m, &s->members, entry) {
+		if (!m->open || m->gone)
+			continue;
+		r = m->peer.ops->room(m->peer.arg);
+		r = r > held ? (r - held) / 5 : 0;
+		if (r >= cap / 8 + 1) {
+			m->full_since = 0;
+		} else {
+			if (m->full_since == 0)
+				m->full_since = now;
+			if (now - m->full_since >= SESSION_STALL_S)
+				continue;	/* stalled: left out */
+			waiting = true;
+		}
+		if (r < room)
+			room = r;
+	}
+	if (room == SIZE_MAX)
+		return 0;	/* all stalled: nobody waits on anyone, pause */
+	/* Held by a full member: look again once it may count as stalled. */
+	if (waiting && room < cap / 8 + 1 && !ev_is_active(&s->stall)) {
+		ev_timer_set(&s->stall, SESSION_STALL_S, 0.);
+		ev_timer_start(relay_loop(), &s->stall);
+	}
+	return room < cap ? room : cap;
+}
+
+void
+session_stall_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct session	*s = w->data;
+
+	(void)loop, (void)revents;
+	session_update_reading(s);
+}
+
+void
+session_activity(struct session *s)
+{
+	struct session_member	*m;
+
+	TAILQ_FOREACH(m, &s->members, entry)
+		m->peer.ops->activity(m->peer.arg);
+}
+
+/* Input moved toward the backend: writers waiting on it go on. */
+void
+session_input_moved(struct session *s, bool drained)
+{
+	struct session_member	*m, *next;
+
+	FOREACH_MEMBER(m, s, next)
+		if (!m->viewer)
+			m->peer.ops->input_moved(m->peer.arg, drained);
+}
+
