@@ -38,22 +38,16 @@ struct conn_post {
 static int
 conn_post_id(const char *query, char *id)
 {
-	const char	*p = query, *end;
+	const char	*v;
 	size_t		 n;
 
-	for (; p != NULL && *p != '\0'; p = end != NULL ? end + 1 : NULL) {
-		end = strchr(p, '&');
-		n = end != NULL ? (size_t)(end - p) : strlen(p);
-		if (n < 8 || strncmp(p, "session=", 8) != 0)
-			continue;
-		if (n - 8 != SSE_ID_HEX || strspn(p + 8, "0123456789abcdef") <
-		    SSE_ID_HEX)
-			return -1;
-		memcpy(id, p + 8, SSE_ID_HEX);
-		id[SSE_ID_HEX] = '\0';
-		return 1;
-	}
-	return 0;
+	if (!hs_query_param(query, "session", &v, &n))
+		return 0;
+	if (n != SSE_ID_HEX || strspn(v, "0123456789abcdef") < SSE_ID_HEX)
+		return -1;
+	memcpy(id, v, SSE_ID_HEX);
+	id[SSE_ID_HEX] = '\0';
+	return 1;
 }
 
 /* The open stream of this route with that id, or NULL. */

@@ -138,25 +138,16 @@ conn_session_id(const char *query, char *id, size_t idsz)
 {
 	static const char	 ok[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 				    "abcdefghijklmnopqrstuvwxyz0123456789_-";
-	const char		*p = query, *end;
+	const char		*v;
 	size_t			 n;
 
-	while (p != NULL && *p != '\0') {
-		end = strchr(p, '&');
-		n = end != NULL ? (size_t)(end - p) : strlen(p);
-		if (n >= 8 && strncmp(p, "session=", 8) == 0) {
-			p += 8;
-			n -= 8;
-			if (n == 0 || n >= idsz || n > SESSION_ID_MAX ||
-			    strspn(p, ok) < n)
-				return -1;
-			memcpy(id, p, n);
-			id[n] = '\0';
-			return 1;
-		}
-		p = end != NULL ? end + 1 : NULL;
-	}
-	return 0;
+	if (!hs_query_param(query, "session", &v, &n))
+		return 0;
+	if (n == 0 || n >= idsz || n > SESSION_ID_MAX || strspn(v, ok) < n)
+		return -1;
+	memcpy(id, v, n);
+	id[n] = '\0';
+	return 1;
 }
 
 /* What selects a shared session (NULL: answered, -1 from the caller). */

@@ -653,3 +653,22 @@ hs_response_error(int status, const char *body, bool head, int retry_after,
 
 	return http_response_answer(&a, time(NULL), len);
 }
+
+bool
+hs_query_param(const char *query, const char *name, const char **val,
+    size_t *len)
+{
+	const char	*p = query, *end;
+	size_t		 n, k = strlen(name);
+
+	for (; p != NULL && *p != '\0'; p = end != NULL ? end + 1 : NULL) {
+		end = strchr(p, '&');
+		n = end != NULL ? (size_t)(end - p) : strlen(p);
+		if (n > k && strncmp(p, name, k) == 0 && p[k] == '=') {
+			*val = p + k + 1;
+			*len = n - k - 1;
+			return true;
+		}
+	}
+	return false;
+}

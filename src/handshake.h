@@ -85,6 +85,12 @@ ssize_t	 hs_body(struct hs_request *, const char *buf, size_t len,
 /* First header of that name (case-insensitive), or NULL. */
 const char *hs_header(const struct hs_request *, const char *name);
 /* Does any header of that name list token (comma-separated, no case)? */
+/*
+ * The raw value of the query parameter name (no decoding): *val and *len,
+ * true when present.
+ */
+bool	 hs_query_param(const char *query, const char *name,
+	    const char **val, size_t *len);
 /* The value of a hex digit, or -1. */
 int	 hs_hex(char);
 /* How many times a header occurs. */

@@ -631,6 +631,23 @@ test_response_error(void)
 	free(r);
 }
 
+/* hs_query_param: the raw value of one parameter, no prefix matches. */
+static void
+test_query_param(void)
+{
+	const char	*v;
+	size_t		 n;
+
+	CHECK(hs_query_param("a=1&session=k3&b", "session", &v, &n));
+	CHECK_EQ(n, 2);
+	CHECK(strncmp(v, "k3", 2) == 0);
+	CHECK(hs_query_param("session=", "session", &v, &n));
+	CHECK_EQ(n, 0);
+	CHECK(!hs_query_param("sessions=x&xsession=y", "session", &v, &n));
+	CHECK(!hs_query_param("session", "session", &v, &n));
+	CHECK(!hs_query_param(NULL, "session", &v, &n));
+}
+
 int
 main(void)
 {
@@ -654,5 +671,6 @@ main(void)
 	test_status_text();
 	test_response_101();
 	test_response_error();
+	test_query_param();
 	TEST_REPORT();
 }
