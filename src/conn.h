@@ -67,7 +67,6 @@ struct conn {
 	enum conn_state		 state;
 	struct endpoint		 client;
 	struct buf		 in;		/* client bytes not yet decoded */
-	struct buf		 line;		/* text mode: partial output line */
 	struct config_ref	*cref;
 	struct route		*route;
 	const struct route	*matched;	/* by path, for metrics */
