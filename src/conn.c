@@ -275,7 +275,9 @@ conn_close(struct conn *c, const char *reason)
 		return;
 	log_debug("conn %llu %s: closed: %s", (unsigned long long)c->id,
 	    c->peer, reason);
-	conn_access_log(c, reason);
+	/* A keep-alive connection's requests each had their line. */
+	if (!c->idle_keepalive)
+		conn_access_log(c, reason);
 	if (conn_was_open(c) && c->session != NULL &&
 	    !session_messages_only(c->session) && record_enabled())
 		record_event(c->id, "close", NULL, NULL);

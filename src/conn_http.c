@@ -756,6 +756,12 @@ conn_next_request(struct conn *c)
 	const char	*why;
 	ssize_t		 used;
 
+	/* One access line per request, as a web server writes them. */
+	conn_access_log(c, "response sent");
+	c->started = ev_now(server.loop);
+	memset(&c->stats, 0, sizeof(c->stats));
+	c->status = 0;
+	c->refusal = NULL;
 	c->responded = false;
 	c->idle_keepalive = buf_len(&pending) == 0;
 	c->matched = NULL;
@@ -961,6 +967,7 @@ conn_plain_request(struct conn *c, struct route *r)
 		log_info("conn %llu %s %s: 404: no such file",
 		    (unsigned long long)c->id, c->peer, log_escape(esc,
 		    sizeof(esc), c->path, strlen(c->path)));
+		c->refusal = "no such file";
 	}
 	c->status = res.status;
 	c->responded = true;
