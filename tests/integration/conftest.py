@@ -6,6 +6,7 @@ leaves behind can be found and killed at teardown; its stderr and stdout
 go to a log file that is printed when the test fails.
 """
 
+import fcntl
 import os
 import signal
 import socket
@@ -45,12 +46,34 @@ def pytest_runtest_makereport(item, call):
 # handed out here is never also handed to a parallel worker, nor taken by a
 # client's outgoing connection between free_port() and the server's bind.
 # WSB_PORT_BASE separates suites that run at the same time.
+# A block is also claimed with a lock file, held for the process's life: a
+# suite run at the same time from another tree has the same worker numbers
+# and bases, and takes the next free block instead of racing for ports.
 PORT_BLOCK = 400
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "")
 _block = int(_worker[2:]) + 1 if _worker.startswith("gw") else 0
-_port_first = (int(os.environ.get("WSB_PORT_BASE", "20000"))
-               + _block * PORT_BLOCK)
+_port_wanted = (int(os.environ.get("WSB_PORT_BASE", "20000"))
+                + _block * PORT_BLOCK)
+_port_first = None
 _port_next = [0]
+_port_lock = []
+
+
+def _claim_port_block():
+    starts = list(range(20000, 32768 - PORT_BLOCK + 1, PORT_BLOCK))
+    i0 = starts.index(_port_wanted) if _port_wanted in starts else 0
+    for k in range(len(starts)):
+        first = starts[(i0 + k) % len(starts)]
+        fd = os.open("/tmp/wsbridge-test-ports-%d.lock" % first,
+                     os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        _port_lock.append(fd)       # not inherited: O_CLOEXEC
+        return first
+    raise AssertionError("every block of test ports is held")
 
 
 def _bindable(port):
@@ -64,6 +87,9 @@ def _bindable(port):
 
 
 def free_port():
+    global _port_first
+    if _port_first is None:
+        _port_first = _claim_port_block()
     for _ in range(PORT_BLOCK):
         port = _port_first + _port_next[0]
         _port_next[0] = (_port_next[0] + 1) % PORT_BLOCK
