@@ -151,6 +151,8 @@ config_limits_init(struct route_limits *l, int64_t v)
 	l->send_timeout_ms = v;
 	l->close_grace_ms = v;
 	l->connect_timeout_ms = v;
+	l->poll_timeout_ms = v;
+	l->session_timeout_ms = v;
 }
 
 struct config *
@@ -177,6 +179,8 @@ config_new(void)
 	cfg->limits.send_timeout_ms = CONFIG_SEND_TIMEOUT_MS;
 	cfg->limits.close_grace_ms = CONFIG_CLOSE_GRACE_MS;
 	cfg->limits.connect_timeout_ms = CONFIG_CONNECT_TIMEOUT_MS;
+	cfg->limits.poll_timeout_ms = CONFIG_POLL_TIMEOUT_MS;
+	cfg->limits.session_timeout_ms = CONFIG_SESSION_TIMEOUT_MS;
 	return cfg;
 }
 

@@ -29,6 +29,8 @@
 #define CONFIG_SEND_TIMEOUT_MS		30000
 #define CONFIG_CLOSE_GRACE_MS		500
 #define CONFIG_CONNECT_TIMEOUT_MS	5000
+#define CONFIG_POLL_TIMEOUT_MS		25000
+#define CONFIG_SESSION_TIMEOUT_MS	60000
 #define CONFIG_MAX_LINE			199	/* inih's line limit */
 /* Used when neither the file nor the flags name a listener. */
 #define CONFIG_DEFAULT_LISTEN		"127.0.0.1:8080"
@@ -78,6 +80,7 @@ enum send_proxy {
 /* How clients reach a route (transports = websocket, sse): a bit each. */
 #define ROUTE_TRANSPORT_WS	0x1
 #define ROUTE_TRANSPORT_SSE	0x2
+#define ROUTE_TRANSPORT_POLL	0x4
 
 enum access_log_format {
 	ACCESS_LOG_TEXT,
@@ -144,6 +147,8 @@ struct route_limits {
 	int64_t		send_timeout_ms;	/* output stalled */
 	int64_t		close_grace_ms;
 	int64_t		connect_timeout_ms;
+	int64_t		poll_timeout_ms;	/* a poll waits this long */
+	int64_t		session_timeout_ms;	/* no poll: the session ends */
 };
 
 struct route {

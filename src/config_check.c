@@ -222,6 +222,8 @@ config_inherit(struct route *r, const struct config *cfg)
 	INHERIT(send_timeout_ms);
 	INHERIT(close_grace_ms);
 	INHERIT(connect_timeout_ms);
+	INHERIT(poll_timeout_ms);
+	INHERIT(session_timeout_ms);
 	if (r->headers.v == NULL)
 		strlist_copy(&r->headers, &cfg->headers);
 	if (r->headers_ws.v == NULL)
@@ -252,6 +254,9 @@ config_finish_route(const struct config *cfg, struct route *r, FILE *errfp)
 	if (r->mode == MODE_PTY && (r->transports & ROUTE_TRANSPORT_SSE))
 		n += config_route_err(cfg, errfp, r, r->transports_line,
 		    "transports: sse does not work with mode = pty");
+	if (r->mode == MODE_PTY && (r->transports & ROUTE_TRANSPORT_POLL))
+		n += config_route_err(cfg, errfp, r, r->transports_line,
+		    "transports: poll does not work with mode = pty");
 	n += config_check_backend(cfg, r, errfp);
 	n += config_check_access(cfg, r, errfp);
 	if (r->cwd != NULL && (why = config_dir_why(r->cwd)) != NULL)

@@ -33,6 +33,10 @@
 	    NOLINE, 0, BIG, false },					\
 	{ "connect_timeout", T_DURATION, S(limits.connect_timeout_ms),	\
 	    NOLINE, 1, BIG, false },					\
+	{ "poll_timeout", T_DURATION, S(limits.poll_timeout_ms),	\
+	    NOLINE, 0, BIG, false },					\
+	{ "session_timeout", T_DURATION, S(limits.session_timeout_ms),	\
+	    NOLINE, 1, BIG, false },					\
 	{ "header", T_HEADER, S(headers), NOLINE, 0, 0, true },	\
 	{ "header_ws", T_HEADER, S(headers_ws), NOLINE, 0, 0, true },	\
 	{ "header_http", T_HEADER, S(headers_http), NOLINE, 0, 0, true }
@@ -477,7 +481,7 @@ config_set_checked(void *p, const struct config_key *k, const char *v,
 	return 0;
 }
 
-/* transports: a comma list of websocket and sse (poll: not yet). */
+/* transports: a comma list of websocket, sse and poll. */
 static int
 config_set_transports(unsigned *p, const char *v, char *err, size_t errlen)
 {
@@ -492,17 +496,17 @@ config_set_transports(unsigned *p, const char *v, char *err, size_t errlen)
 			t |= ROUTE_TRANSPORT_WS;
 		else if (strcmp(l.v[i], "sse") == 0)
 			t |= ROUTE_TRANSPORT_SSE;
+		else if (strcmp(l.v[i], "poll") == 0)
+			t |= ROUTE_TRANSPORT_POLL;
 		else {
-			snprintf(err, errlen, strcmp(l.v[i], "poll") == 0 ?
-			    "transport \"%s\" is not supported yet" :
-			    "invalid transport \"%s\" (websocket or sse)",
-			    l.v[i]);
+			snprintf(err, errlen, "invalid transport \"%s\" "
+			    "(websocket, sse or poll)", l.v[i]);
 			rc = -1;
 		}
 	}
 	strlist_free(&l);
 	if (rc == 0 && t == 0) {
-		snprintf(err, errlen, "empty list (websocket, sse)");
+		snprintf(err, errlen, "empty list (websocket, sse, poll)");
 		rc = -1;
 	}
 	if (rc == 0)

@@ -29,6 +29,7 @@
 #include "access.h"
 #include "backend.h"
 #include "cgi.h"
+#include "conn_poll.h"
 #include "conn_post.h"
 #include "conn.h"
 #include "listener.h"
@@ -37,6 +38,7 @@
 #include "forwarded.h"
 #include "hangup.h"
 #include "iplimit.h"
+#include "pollq.h"
 #include "log.h"
 #include "record.h"
 #include "metrics.h"
@@ -313,6 +315,7 @@ conn_close(struct conn *c, const char *reason)
 	c->member = NULL;
 	cgi_free(c);
 	conn_post_free(c);
+	conn_poll_cancel(c);
 	conn_free_request(c);
 	if (c->route != NULL)
 		c->route->active--;
@@ -948,6 +951,7 @@ conn_shutdown_all(void)
 	struct conn	*c, *next;
 
 	server.stopping = true;
+	pollq_shutdown();	/* poll sessions: their waiting polls answered */
 	session_shutdown();	/* kept sessions without clients */
 	for (c = TAILQ_FIRST(&server.conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);

@@ -51,6 +51,7 @@ struct conn;
 struct cgi;
 struct conn_post;
 struct pmd;
+struct pollq;
 struct tls_conn;
 struct listener;
 struct auth_pool_job;
@@ -99,6 +100,10 @@ struct conn {
 	/* Messages: the transport, and the session they go to. */
 	struct transport	*transport;	/* after the upgrade: WebSocket */
 	bool			 sse;		/* asked for text/event-stream */
+	bool			 poll_open;	/* POST ?transport=poll */
+	bool			 poll_get;	/* GET ?session= on a poll route */
+	bool			 post_in;	/* POST ?session=: input */
+	struct pollq		*pollq;		/* its poll waits on it */
 	struct session		*session;	/* from routing on (a reference) */
 	struct session_member	*member;	/* this client in it, until close */
 	bool			 input_blocked;	/* destination full */

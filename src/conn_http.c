@@ -10,6 +10,7 @@
 #include "backend.h"
 #include "cgi.h"
 #include "conn_cors.h"
+#include "conn_poll.h"
 #include "conn_post.h"
 #include "listener.h"
 #include "auth_pool.h"
@@ -146,6 +147,38 @@ conn_send_status_page(struct conn *c, int status, const char *type,
 	c->linger = true;
 	conn_set_state(c, CONN_CLOSING);
 	conn_deadline(c, c->cref->cfg->close_timeout_ms);
+}
+
+void
+conn_http_answer(struct conn *c, int status, const char *type,
+    const char *body, size_t len)
+{
+	struct strlist		 hv = { NULL, 0 };
+	struct http_answer	 a = { .status = status, .type = type,
+				    .body = body, .body_len = len,
+				    .cache_control = "no-store" };
+	char			*resp = NULL;
+	size_t			 n;
+	bool			 nomem = false;
+
+	conn_http_headers(c, c->matched, &hv, &nomem);
+	conn_cors_headers(c, c->matched, &hv, &nomem);
+	a.extra = hv.v;
+	a.nextra = hv.n;
+	a.head = c->req != NULL && c->req->method == HTTP_HEAD;
+	if (!nomem)
+		resp = http_response_answer(&a, time(NULL), &n);
+	strlist_free(&hv);
+	if (resp == NULL) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	c->status = status;
+	c->linger = true;
+	conn_set_state(c, CONN_CLOSING);
+	conn_deadline(c, c->cref->cfg->close_timeout_ms);
+	conn_send_raw(c, resp, n);
+	free(resp);
 }
 
 static void
@@ -390,6 +423,18 @@ conn_access_verdict(struct conn *c, int status, const char *user,
 static int	conn_check_rest(struct conn *, struct route *, const char *);
 static void	conn_start_backend(struct conn *);
 
+/* Access is granted: input by POST, a poll, or the route's backend. */
+static void
+conn_after_access(struct conn *c, struct route *r, const char *rest)
+{
+	if (c->post_in)
+		conn_post_begin(c, r);
+	else if (c->poll_get)
+		conn_poll_get(c, r);
+	else if (conn_check_rest(c, r, rest) == 0)
+		conn_start_backend(c);
+}
+
 /* Fires on the loop once the password of c is hashed: go on or 401. */
 static void
 conn_auth_done_cb(void *arg, struct auth_job *job)
@@ -407,9 +452,8 @@ conn_auth_done_cb(void *arg, struct auth_job *job)
 	assert(r != NULL);
 	status = access_auth_finish(r, job, user, sizeof(user), challenge,
 	    sizeof(challenge));
-	if (conn_access_verdict(c, status, user, challenge) == 0 &&
-	    conn_check_rest(c, r, rest) == 0)
-		conn_start_backend(c);
+	if (conn_access_verdict(c, status, user, challenge) == 0)
+		conn_after_access(c, r, rest);
 }
 
 /*
@@ -506,7 +550,8 @@ conn_check_rest(struct conn *c, struct route *r, const char *rest)
 	if (conn_check_limits(c, r) == -1)
 		return -1;
 	/* An event stream carries no subprotocol: a WebSocket check. */
-	if (r->require_protocol && !c->sse && (r->protocols.n == 0 ||
+	if (r->require_protocol && !c->sse && !c->poll_open &&
+	    (r->protocols.n == 0 ||
 	    hs_select_protocol(c->req, r->protocols.v, r->protocols.n) ==
 	    NULL)) {
 		conn_http_respond(c, 400, "no acceptable subprotocol");
@@ -530,15 +575,6 @@ conn_check_rest(struct conn *c, struct route *r, const char *rest)
 		return -1;
 	}
 	return conn_backend_address(c, r);
-}
-
-/* Checks that need the route; -1 also when a password check waits. */
-static int
-conn_check_route(struct conn *c, struct route *r, const char *rest)
-{
-	if (conn_check_access(c, r) != 0)
-		return -1;
-	return conn_check_rest(c, r, rest);
 }
 
 /*
@@ -697,6 +733,8 @@ conn_backend_connected(struct conn *c)
 	}
 	if (c->sse)
 		conn_open_sse(c);
+	else if (c->poll_open)
+		conn_poll_open(c);
 	else
 		conn_upgrade(c);
 }
@@ -1126,8 +1164,13 @@ conn_handle_request(struct conn *c)
 	}
 	conn_apply_forwarded(c);
 	kind = hs_classify(c->req, &status, &why);
-	if (kind == HS_PLAIN && conn_post_input(c))
+	if (kind == HS_PLAIN && (r = conn_post_route(c)) != NULL) {
+		c->matched = r;
+		c->post_in = true;
+		if (conn_check_access(c, r) == 0)
+			conn_after_access(c, r, "");
 		return;
+	}
 	/* Only CGI takes a body; unread, it would be the next request. */
 	if (c->req->has_body && (kind != HS_PLAIN || cfg->cgi_dir == NULL)) {
 		conn_http_respond(c, 400, "request body not supported");
@@ -1140,6 +1183,10 @@ conn_handle_request(struct conn *c)
 		return;
 	if (kind == HS_PLAIN && conn_wants_sse(c, r))
 		c->sse = true;
+	else if (kind == HS_PLAIN && conn_poll_wants_open(c, r))
+		c->poll_open = true;
+	else if (kind == HS_PLAIN && conn_poll_wants_poll(c, r))
+		c->poll_get = true;
 	else if (kind == HS_PLAIN) {
 		conn_plain_request(c, r);
 		return;
@@ -1148,8 +1195,9 @@ conn_handle_request(struct conn *c)
 		conn_http_respond(c, 404, "no route");
 	else if (kind == HS_BAD)
 		conn_http_respond(c, status, why);
-	else if (!c->sse && !(r->transports & ROUTE_TRANSPORT_WS))
+	else if (!c->sse && !c->poll_open && !c->poll_get &&
+	    !(r->transports & ROUTE_TRANSPORT_WS))
 		conn_http_respond(c, 400, "websocket not among the transports");
-	else if (conn_check_route(c, r, rest) == 0)
-		conn_start_backend(c);
+	else if (conn_check_access(c, r) == 0)
+		conn_after_access(c, r, rest);
 }

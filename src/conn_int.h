@@ -54,6 +54,9 @@ bool	conn_client_stalled(const struct conn *, int64_t ms);
 void	conn_handle_request(struct conn *);
 void	conn_http_respond(struct conn *, int status, const char *why);
 void	conn_free_request(struct conn *);
+/* A complete answer with a body (route headers, CORS), then close. */
+void	conn_http_answer(struct conn *, int status, const char *type,
+	    const char *body, size_t len);
 void	conn_backend_connected(struct conn *);
 void	conn_backend_failed(struct conn *, const char *why);
 /* The request facts a process's environment is built from. */

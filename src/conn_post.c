@@ -1,19 +1,20 @@
 /*
- * Input for a Server-Sent Events session (issue 16): POST
+ * Input for Server-Sent Events and long-polling sessions (issue 16): POST
  * /route?session=ID, the body one message (application/octet-stream:
- * binary; anything else: text) for the program of the open stream with
- * that id, as if its client had sent it over a WebSocket. 204 queued;
- * 413 over max_message_size; 429 + Retry-After while the program's input
- * is full (nothing dropped: send it again); 404 no such open stream on
- * this route; 403 a disallowed Origin, another user's stream or a view
- * route's (read-only); 415
- * binary on a text route; 400 text that is not UTF-8 or a bad body.
+ * binary; anything else: text) for the program of the session member
+ * with that id (an open stream, a poll session), as if its client had
+ * sent it over a WebSocket. The route's access rules apply as to a
+ * WebSocket (origin, authentication). 204 queued; 413 over
+ * max_message_size; 429 + Retry-After while the program's input is full
+ * (nothing dropped: send it again); 404 no such session on this route;
+ * 403 a disallowed Origin, another user's session (by user name) or a
+ * view route's (read-only); 415 binary on a text route; 400 text that is
+ * not UTF-8 or a bad body.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "access.h"
 #include "config.h"
 #include "conn_cors.h"
 #include "conn_int.h"
@@ -50,17 +51,15 @@ conn_post_id(const char *query, char *id)
 	return 1;
 }
 
-/* The open stream of this route with that id, or NULL. */
-static struct conn *
-conn_post_stream(const struct conn *c, const char *id)
+/* The session member of this route with that id, still running, or NULL. */
+static struct session_member *
+conn_post_member(const struct conn *c, const char *id)
 {
-	struct conn	*sc = transport_sse_find(id);
+	struct session_member	*m = session_find_member(c->matched, id);
 
-	if (sc == NULL || sc->route == NULL || sc->close_sent ||
-	    sc->member == NULL || sc->state != CONN_OPEN ||
-	    strcmp(sc->route->path, c->matched->path) != 0)
+	if (m == NULL || session_ended(session_of(m)))
 		return NULL;
-	return sc;
+	return m;
 }
 
 void
@@ -86,22 +85,19 @@ static void
 conn_post_deliver(struct conn *c)
 {
 	struct conn_post	*q = c->post;
-	struct conn		*sc = conn_post_stream(c, q->id);
+	struct session_member	*m = conn_post_member(c, q->id);
+	struct session		*s;
 	const uint8_t		*p = buf_head(&q->body);
 	size_t			 n = buf_len(&q->body), room;
-	unsigned		 code;
-	const char		*why;
 
-	if (sc == NULL) {
+	if (m == NULL) {
 		conn_post_refuse(c, 404, "no such session");
 		return;
 	}
-	if (sc->route->view_of != NULL) {
-		conn_post_refuse(c, 403, "a read-only (view) session");
-		return;
-	}
-	if (conn_input_refuses(sc, q->type, &code, &why)) {
-		conn_post_refuse(c, 415, why);
+	s = session_of(m);
+	if (q->type == MSG_BINARY && session_route(s)->mode == MODE_TEXT &&
+	    !session_messages_only(s)) {
+		conn_post_refuse(c, 415, "binary message on a text route");
 		return;
 	}
 	if (q->type == MSG_TEXT && !ws_utf8_valid(p, n)) {
@@ -112,12 +108,12 @@ conn_post_deliver(struct conn *c)
 	 * Whole messages: one that fits, or any once the queue is empty;
 	 * none while another writer of a shared session is mid-message.
 	 */
-	room = conn_sink_room(sc);
-	if (room == 0 || (room < n + 1 && session_input_pending(sc->member))) {
+	room = session_input_room(m);
+	if (room == 0 || (room < n + 1 && session_input_pending(m))) {
 		conn_post_refuse(c, 429, "session input full");
 		return;
 	}
-	if (conn_deliver_input(sc, q->type, p, n, true) == -1) {
+	if (session_post(m, q->type, p, n) == -1) {
 		conn_post_refuse(c, 404, "session ended");
 		return;
 	}
@@ -179,31 +175,41 @@ conn_post_too_long(const struct conn *c, size_t max)
 	return *end == '\0' && v > max;
 }
 
-bool
-conn_post_input(struct conn *c)
+struct route *
+conn_post_route(struct conn *c)
 {
-	const char	*rest = "", *type;
+	const char	*rest = "", *v;
 	struct route	*r;
-	char		 id[SSE_ID_HEX + 1];
-	int		 has;
+	size_t		 n;
 
 	if (c->req->method != HTTP_POST || (c->listener != NULL &&
-	    c->listener->metrics_only))
-		return false;
+	    c->listener->metrics_only) ||
+	    !hs_query_param(c->query, "session", &v, &n))
+		return NULL;
 	r = config_match(c->cref->cfg, c->path, &rest);
-	if (r == NULL || !(r->transports & ROUTE_TRANSPORT_SSE) ||
-	    (has = conn_post_id(c->query, id)) == 0)
-		return false;
-	c->matched = r;
-	if (has == -1)
+	if (r == NULL || !(r->transports & (ROUTE_TRANSPORT_SSE |
+	    ROUTE_TRANSPORT_POLL)))
+		return NULL;
+	return r;
+}
+
+void
+conn_post_begin(struct conn *c, struct route *r)
+{
+	struct session_member	*m;
+	const char		*type, *owner;
+	char			 id[SSE_ID_HEX + 1];
+
+	if (conn_post_id(c->query, id) != 1)
 		conn_http_respond(c, 404, "malformed session id");
-	else if (!access_origin_allowed(r, c->req))
-		conn_http_respond(c, 403, "origin not allowed");
-	else if (conn_post_stream(c, id) == NULL)
+	else if ((m = conn_post_member(c, id)) == NULL)
 		conn_http_respond(c, 404, "no such session");
-	else if (!transport_sse_same_user(conn_post_stream(c, id), c))
+	else if ((owner = session_owner(session_of(m))) != NULL &&
+	    (c->remote_user == NULL || strcmp(owner, c->remote_user) != 0))
 		conn_http_respond(c, 403, "the session belongs to another "
 		    "user");
+	else if (session_member_viewer(m))
+		conn_http_respond(c, 403, "a read-only (view) session");
 	else if (conn_post_too_long(c, (size_t)r->limits.max_message_size))
 		conn_http_respond(c, 413, "message too large");
 	else if ((c->post = calloc(1, sizeof(*c->post))) == NULL)
@@ -220,8 +226,7 @@ conn_post_input(struct conn *c)
 		if (hs_header_has_token(c->req, "Expect", "100-continue") &&
 		    conn_send_raw(c, "HTTP/1.1 100 Continue\r\n\r\n", 25) ==
 		    -1)
-			return true;
+			return;
 		conn_post_pump(c);
 	}
-	return true;
 }

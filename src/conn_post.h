@@ -1,6 +1,6 @@
 /*
  * POST /route?session=ID: a message for the program behind an open
- * Server-Sent Events stream (conn_post.c).
+ * Server-Sent Events stream or a poll session (conn_post.c).
  */
 #ifndef CONN_POST_H
 #define CONN_POST_H
@@ -9,8 +9,12 @@
 
 struct conn;
 
-/* A POST for an SSE route's session: taken (answered or reading), true. */
-bool	conn_post_input(struct conn *);
+struct route;
+
+/* A POST ?session= on a route with sse or poll: its route, else NULL. */
+struct route *conn_post_route(struct conn *);
+/* Access is granted: check the session, then read the body. */
+void	conn_post_begin(struct conn *, struct route *);
 /* More of the body is in c->in: decode it, deliver once whole. */
 void	conn_post_pump(struct conn *);
 void	conn_post_free(struct conn *);

@@ -112,6 +112,16 @@ conn_peer_activity(void *arg)
 	c->last_activity = ev_now(server.loop);
 }
 
+/* Input by POST for this event stream: its access line counts it. */
+static void
+conn_peer_posted(void *arg, size_t len)
+{
+	struct conn	*c = conn_of(arg);
+
+	c->stats.msgs_in++;
+	c->stats.bytes_in += len;
+}
+
 static void
 conn_peer_params(void *arg, struct backend_params *bp,
     struct proc_request *q, unsigned short cols, unsigned short rows)
@@ -129,6 +139,7 @@ static const struct session_peer_ops conn_peer_ops = {
 	.abort = conn_peer_abort,
 	.input_moved = conn_peer_input_moved,
 	.activity = conn_peer_activity,
+	.posted = conn_peer_posted,
 	.params = conn_peer_params,
 };
 

@@ -133,6 +133,70 @@ session_join(struct session *s, const struct session_peer *peer,
 	return m;
 }
 
+int
+session_member_name(struct session_member *m, const struct route *r,
+    const char *name)
+{
+	registry_remove_member(m);
+	if ((m->name = strdup(name)) == NULL)
+		return -1;
+	m->name_route = r;
+	registry_add_member(m);
+	return 0;
+}
+
+struct session_member *
+session_find_member(const struct route *r, const char *name)
+{
+	return registry_find_member(r->path, name);
+}
+
+struct session *
+session_of(const struct session_member *m)
+{
+	return m->s;
+}
+
+bool
+session_member_viewer(const struct session_member *m)
+{
+	return m->viewer;
+}
+
+const struct session_peer *
+session_member_peer(const struct session_member *m)
+{
+	return &m->peer;
+}
+
+void
+session_member_move(struct session_member *m, const struct session_peer *p)
+{
+	m->peer = *p;
+}
+
+bool
+session_ended(const struct session *s)
+{
+	return s->ended || s->stopped;
+}
+
+const struct route *
+session_route(const struct session *s)
+{
+	return s->route;
+}
+
+int
+session_post(struct session_member *m, enum msg_type type, const uint8_t *p,
+    size_t n)
+{
+	/* Counted first: input that breaks the rules may close m's client. */
+	if (m->peer.ops->posted != NULL)
+		m->peer.ops->posted(m->peer.arg, n);
+	return session_input(m, type, p, n, true);
+}
+
 const char *
 session_owner(const struct session *s)
 {
@@ -376,6 +440,7 @@ session_leave(struct session_member *m)
 		s->nviewers--;
 	TAILQ_REMOVE(&s->members, m, entry);
 	s->nmembers--;
+	registry_remove_member(m);
 	free(m);
 	if (s->stopped)
 		return;

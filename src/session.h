@@ -55,6 +55,8 @@ struct session_peer_ops {
 	void	(*input_moved)(void *, bool drained);
 	/* Output came from the backend (idle_timeout counts it). */
 	void	(*activity)(void *);
+	/* A message came for this client by POST (counted as its input). */
+	void	(*posted)(void *, size_t len);
 	/* What a process started now needs (a terminal: at init). */
 	void	(*params)(void *, struct backend_params *,
 		    struct proc_request *, unsigned short cols,
@@ -98,6 +100,29 @@ void	session_unref(struct session *);
 /* Join (a reference for the client, session_unref); NULL: out of memory. */
 struct session_member *session_join(struct session *,
 	    const struct session_peer *, bool viewer);
+/*
+ * The member answers to name (secret: an event stream's or a poll
+ * session's id) on route r until it leaves. -1 out of memory.
+ */
+int	session_member_name(struct session_member *, const struct route *r,
+	    const char *name);
+/* The member named so on route r (its session may have ended), or NULL. */
+struct session_member *session_find_member(const struct route *r,
+	    const char *name);
+struct session *session_of(const struct session_member *);
+bool	session_member_viewer(const struct session_member *);
+/* Its client, as the session calls it. */
+const struct session_peer *session_member_peer(const struct session_member *);
+/* Another client takes the member over (a poll session its opener's). */
+void	session_member_move(struct session_member *,
+	    const struct session_peer *);
+/* The backend's goodbye was said (or it stopped): no input goes in. */
+bool	session_ended(const struct session *);
+/* The writer route it runs for. */
+const struct route *session_route(const struct session *);
+/* A whole message by POST: session_input, counted for the member's client. */
+int	session_post(struct session_member *, enum msg_type, const uint8_t *,
+	    size_t);
 /* The user who started it (share with auth), or NULL. */
 const char *session_owner(const struct session *);
 /* The key that selects it, or NULL (not shared). */

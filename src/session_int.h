@@ -45,6 +45,10 @@ struct session_member {
 	uint64_t		 dropped;	/* viewer: messages dropped */
 	uint64_t		 skipped;	/* slow_client = skip: bytes */
 	uint64_t		 skipping;	/* since it last got output */
+	/* Named (POST input, polls): a secret id on the client's route. */
+	char			*name;
+	const struct route	*name_route;
+	LIST_ENTRY(session_member) named;
 };
 TAILQ_HEAD(member_list, session_member);
 
@@ -158,6 +162,11 @@ void	msgmode_output_end(struct session *);
 void	registry_add(struct session *);
 void	registry_remove(struct session *);
 struct session *registry_find(const char *route, const char *key);
+/* Members by name (session_member_name). */
+void	registry_add_member(struct session_member *);
+void	registry_remove_member(struct session_member *);
+struct session_member *registry_find_member(const char *route,
+	    const char *name);
 
 /* msgmode_pty.c */
 int	msgmode_pty_input(struct session *, const uint8_t *, size_t,

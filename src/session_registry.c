@@ -1,9 +1,12 @@
 /*
  * Shared sessions by route and key (share = route: "", id: the client's
- * ?session=, user: the user name), so that a client can join one. A
+ * ?session=, user: the user name), so that a client can join one; and
+ * members by their secret name (an event stream's or a poll session's
+ * id), so that POST input and polls find theirs. A
  * chained hash: the count is bounded by the server's connection limit
  * (session_new refuses more), so a fixed table keeps chains short.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "session_int.h"
@@ -12,6 +15,8 @@
 
 LIST_HEAD(registry_bucket, session);
 static struct registry_bucket	registry[REGISTRY_BUCKETS];
+LIST_HEAD(member_bucket, session_member);
+static struct member_bucket	named[REGISTRY_BUCKETS];
 
 /* FNV-1a over the route's path, a NUL, the key. */
 static unsigned
@@ -56,5 +61,34 @@ registry_find(const char *route, const char *key)
 		if (strcmp(s->key, key) == 0 &&
 		    strcmp(s->route->path, route) == 0)
 			return s;
+	return NULL;
+}
+
+void
+registry_add_member(struct session_member *m)
+{
+	LIST_INSERT_HEAD(&named[registry_hash(m->name_route->path, m->name)],
+	    m, named);
+}
+
+void
+registry_remove_member(struct session_member *m)
+{
+	if (m->name == NULL)
+		return;
+	LIST_REMOVE(m, named);
+	free(m->name);
+	m->name = NULL;
+}
+
+struct session_member *
+registry_find_member(const char *route, const char *name)
+{
+	struct session_member	*m;
+
+	LIST_FOREACH(m, &named[registry_hash(route, name)], named)
+		if (strcmp(m->name, name) == 0 &&
+		    strcmp(m->name_route->path, route) == 0)
+			return m;
 	return NULL;
 }

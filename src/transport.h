@@ -44,4 +44,10 @@ struct transport {
 	const struct transport_ops *ops;
 };
 
+/* Hex digits of a session id (event streams, polls): 128 random bits. */
+#define TRANSPORT_ID_HEX	32
+
+/* A fresh id, NUL-terminated (TRANSPORT_ID_HEX + 1); -1 no randomness. */
+int	transport_random_id(char *id);
+
 #endif

@@ -12,21 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sys/queue.h>
-
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "config.h"
 #include "conn_int.h"
 #include "handshake.h"
 #include "log.h"
+#include "session.h"
 #include "sse.h"
 #include "transport_sse.h"
-
-/* Open streams by id, for input by POST: a few per bucket at most. */
-#define SSE_BUCKETS	256
 
 struct sse_transport {
 	struct transport	 t;		/* first: c->transport */
@@ -34,50 +28,7 @@ struct sse_transport {
 	struct sse_enc		 enc;		/* ids, the open event */
 	ev_timer		 ping_timer;
 	char			 id[SSE_ID_HEX + 1];
-	/* With a user: SHA-256 of the credentials that proved it. */
-	bool			 has_user;
-	uint8_t			 cred[32];
-	LIST_ENTRY(sse_transport) entry;
-	bool			 listed;
 };
-
-LIST_HEAD(sse_bucket, sse_transport);
-static struct sse_bucket	sse_table[SSE_BUCKETS];
-
-/* The id is random hex: its first two digits spread it well enough. */
-static struct sse_bucket *
-sse_bucket(const char *id)
-{
-	return &sse_table[(hs_hex(id[0]) & 0xf) << 4 | (hs_hex(id[1]) & 0xf)];
-}
-
-/*
- * What identified the user: Authorization, and the route's auth_header
- * when the peer is a trusted proxy. A POST with the same bytes is the
- * same user; hashed, so no credential is kept.
- */
-static void
-sse_cred_digest(const struct conn *c, const struct hs_request *req,
-    uint8_t out[32])
-{
-	const char	*a = hs_header(req, "Authorization");
-	const char	*h = c->route->auth_header != NULL && c->peer_trusted ?
-			    hs_header(req, c->route->auth_header) : NULL;
-	EVP_MD_CTX	*x;
-	unsigned	 n = 32;
-
-	memset(out, 0, 32);
-	if ((x = EVP_MD_CTX_new()) == NULL)
-		return;
-	if (EVP_DigestInit_ex(x, EVP_sha256(), NULL) != 1 ||
-	    EVP_DigestUpdate(x, a ? "A" : "-", 1) != 1 ||
-	    EVP_DigestUpdate(x, a ? a : "", a ? strlen(a) + 1 : 1) != 1 ||
-	    EVP_DigestUpdate(x, h ? "H" : "-", 1) != 1 ||
-	    EVP_DigestUpdate(x, h ? h : "", h ? strlen(h) + 1 : 1) != 1 ||
-	    EVP_DigestFinal_ex(x, out, &n) != 1)
-		memset(out, 0, 32);
-	EVP_MD_CTX_free(x);
-}
 
 static struct sse_transport *
 sse_of(const struct conn *c)
@@ -174,8 +125,11 @@ sse_open(struct conn *c)
 	}
 	conn_send_raw(c, ev, strlen(ev));
 	free(ev);
-	LIST_INSERT_HEAD(sse_bucket(s->id), s, entry);
-	s->listed = true;
+	/* POST input finds the stream's member by it (session registry). */
+	if (session_member_name(c->member, c->route, s->id) == -1) {
+		conn_close(c, "out of memory");
+		return;
+	}
 	/* The id is a credential once input by POST exists: a prefix. */
 	log_debug("conn %llu %s: sse session %.8s...",
 	    (unsigned long long)c->id, c->peer, s->id);
@@ -201,8 +155,6 @@ sse_free(struct conn *c)
 	struct sse_transport	*s = sse_of(c);
 
 	ev_timer_stop(server.loop, &s->ping_timer);
-	if (s->listed)
-		LIST_REMOVE(s, entry);
 	explicit_bzero(s->id, sizeof(s->id));
 	free(s);
 	c->transport = NULL;
@@ -222,19 +174,15 @@ struct transport *
 transport_sse_new(struct conn *c)
 {
 	struct sse_transport	*s;
-	uint8_t			 raw[SSE_ID_HEX / 2];
-	size_t			 i;
 
-	if (RAND_bytes(raw, sizeof(raw)) != 1 ||
-	    (s = calloc(1, sizeof(*s))) == NULL)
+	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
-	for (i = 0; i < sizeof(raw); i++)
-		snprintf(s->id + 2 * i, 3, "%02x", raw[i]);
-	explicit_bzero(raw, sizeof(raw));
+	if (transport_random_id(s->id) == -1) {
+		free(s);
+		return NULL;
+	}
 	s->t.ops = &sse_ops;
 	s->conn = c;
-	if ((s->has_user = c->remote_user != NULL && c->req != NULL))
-		sse_cred_digest(c, c->req, s->cred);
 	ev_init(&s->ping_timer, sse_ping_cb);
 	s->ping_timer.data = s;
 	return &s->t;
@@ -265,28 +213,16 @@ transport_sse_head(char *const *hv, size_t nhv, size_t *len)
 	return resp;
 }
 
-struct conn *
-transport_sse_find(const char *id)
+int
+transport_random_id(char *id)
 {
-	struct sse_transport	*s;
+	uint8_t	 raw[TRANSPORT_ID_HEX / 2];
+	size_t	 i;
 
-	if (strlen(id) != SSE_ID_HEX || hs_hex(id[0]) < 0 ||
-	    hs_hex(id[1]) < 0)
-		return NULL;
-	LIST_FOREACH(s, sse_bucket(id), entry)
-		if (CRYPTO_memcmp(s->id, id, SSE_ID_HEX) == 0)
-			return s->conn;
-	return NULL;
-}
-
-bool
-transport_sse_same_user(const struct conn *sc, const struct conn *c)
-{
-	const struct sse_transport	*s = sse_of(sc);
-	uint8_t				 cred[32];
-
-	if (!s->has_user)
-		return true;
-	sse_cred_digest(sc, c->req, cred);
-	return CRYPTO_memcmp(cred, s->cred, sizeof(cred)) == 0;
+	if (RAND_bytes(raw, sizeof(raw)) != 1)
+		return -1;
+	for (i = 0; i < sizeof(raw); i++)
+		snprintf(id + 2 * i, 3, "%02x", raw[i]);
+	explicit_bzero(raw, sizeof(raw));
+	return 0;
 }

@@ -13,19 +13,10 @@
 
 struct conn;
 
-/* Hex digits of a session id: 128 random bits. */
-#define SSE_ID_HEX	32
+#define SSE_ID_HEX	TRANSPORT_ID_HEX
 
 /* NULL when out of memory or without random bytes. */
 struct transport *transport_sse_new(struct conn *);
-/* The open stream (its client) whose session id is id, or NULL. */
-struct conn	*transport_sse_find(const char *id);
-/*
- * May client c's request send input to stream sc? Yes when sc has no
- * user; else only with the credentials that proved sc's user.
- */
-bool		 transport_sse_same_user(const struct conn *sc,
-		    const struct conn *c);
 /* The 200 head with extra "Name: value" lines; NULL out of memory. */
 char		*transport_sse_head(char *const *hv, size_t nhv, size_t *len);
 

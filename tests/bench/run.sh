@@ -153,7 +153,7 @@ measure() {
 	record "$key" "$log" "$rc"
 }
 
-# measure_stream TRANSPORT: read the stream route over ws or sse for
+# measure_stream TRANSPORT: read the stream route over ws, sse or poll for
 # $SECS with stream_read; messages/s and the daemon's CPU per message.
 measure_stream() {
 	local key=stream.$1 port pid log=$OUT/stream.$1.log path=/stream
@@ -174,7 +174,7 @@ measure_stream() {
 stream_config() {
 	printf '[server]\nlisten = 127.0.0.1:1\n[route /stream]\n' \
 	    >"$OUT/stream.ini"
-	printf 'exec = yes %s\ntransports = websocket, sse\n' \
+	printf 'exec = yes %s\ntransports = websocket, sse, poll\n' \
 	    "$(printf 'a%.0s' $(seq 63))" >>"$OUT/stream.ini"
 	# POST input: a program that takes everything and prints nothing.
 	printf "[route /sink]\nexec = sh -c 'cat > /dev/null'\n%s\n" \
@@ -230,6 +230,7 @@ round() {
 	# One writing program, read over WebSocket and over SSE (issue 16).
 	measure_stream ws
 	measure_stream sse
+	measure_stream poll
 	# POST input to an SSE session, 64-byte messages one after another.
 	measure_stream post
 	measure large.wsbridge-tcp wsbridge-tcp-large large --count 5
@@ -478,6 +479,10 @@ print_stream() {
 	    "$(ratio "$(med stream.sse $m)" "$(med stream.ws $m)")"
 	reference "SSE daemon CPU per msg / WebSocket's" \
 	    "$(ratio "$(med stream.sse $c)" "$(med stream.ws $c)")"
+	reference "long poll msgs/s / WebSocket msgs/s" \
+	    "$(ratio "$(med stream.poll $m)" "$(med stream.ws $m)")"
+	reference "long poll daemon CPU per msg / WebSocket's" \
+	    "$(ratio "$(med stream.poll $c)" "$(med stream.ws $c)")"
 	reference "POST input msgs/s (a connection each)" \
 	    "$(med stream.post $m)"
 }

@@ -4,8 +4,12 @@
  * messages for --seconds and the daemon's own CPU (not its children's:
  * the program's work is the same either way) per message.
  *
- *   stream_read ws|sse|post --port P [--path /r] [--conns N]
+ *   stream_read ws|sse|poll|post --port P [--path /r] [--conns N]
  *               [--seconds T] [--pid DAEMON_PID]
+ *
+ * poll: open a long-polling session (POST ?transport=poll), then poll it
+ * one request after another (GET ?session=ID&after=SEQ, each answer
+ * acknowledging the last) for --seconds.
  *
  * post: open one event stream, then POST 64-byte messages to its
  * session one after another (a connection each, as wsbridge answers
@@ -315,6 +319,79 @@ sr_post_run(int port, const char *path, long secs, long pid)
 	return errors > 0 || ok == 0;
 }
 
+/* The whole answer to req on a new connection (Connection: close). */
+static size_t
+sr_exchange(int port, const char *req, char *resp, size_t max)
+{
+	struct pollfd	 pf;
+	size_t		 got = 0;
+	ssize_t		 r;
+	int		 fd = sr_connect_raw(port);
+
+	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
+		close(fd);
+		return 0;
+	}
+	pf.fd = fd;
+	pf.events = POLLIN;
+	while (got < max - 1 && poll(&pf, 1, SR_POST_WAIT) > 0 &&
+	    (r = read(fd, resp + got, max - 1 - got)) > 0)
+		got += (size_t)r;
+	resp[got] = '\0';
+	close(fd);
+	return got;
+}
+
+/* Poll a long-polling session for secs: messages (by their seq). */
+static int
+sr_poll_run(int port, const char *path, long secs, long pid)
+{
+	static char	 resp[16 << 20];
+	char		 req[1024], id[33], *p, *q;
+	uint64_t	 after = 0, first = 0, seq;
+	long long	 t0, t1;
+	double		 start, el;
+
+	snprintf(req, sizeof(req), "POST %s?transport=poll HTTP/1.1\r\n"
+	    "Host: 127.0.0.1:%d\r\nContent-Length: 0\r\n\r\n", path, port);
+	if (sr_exchange(port, req, resp, sizeof(resp)) == 0 ||
+	    strncmp(resp, "HTTP/1.1 201", 12) != 0 ||
+	    (p = strstr(resp, "\"id\":\"")) == NULL || strlen(p) < 6 + 32)
+		die("no poll session");
+	memcpy(id, p + 6, 32);
+	id[32] = '\0';
+	t0 = pid != 0 ? cpu_ticks(pid) : -1;
+	start = now_s();
+	while (now_s() < start + (double)secs) {
+		snprintf(req, sizeof(req), "GET %s?session=%s&after=%llu "
+		    "HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n", path, id,
+		    (unsigned long long)after, port);
+		if (sr_exchange(port, req, resp, sizeof(resp)) == 0 ||
+		    strncmp(resp, "HTTP/1.1 200", 12) != 0) {
+			errors++;
+			break;
+		}
+		/* The last message's seq: what the next poll acknowledges. */
+		for (q = resp; (p = strstr(q, "{\"seq\":")) != NULL; q = p + 7)
+			if ((seq = strtoull(p + 7, NULL, 10)) > after)
+				after = seq;
+		if (first == 0)
+			first = after;	/* the queue before the clock */
+	}
+	el = now_s() - start;
+	t1 = pid != 0 ? cpu_ticks(pid) : -1;
+	after -= first;
+	printf("stream poll: %.1f s, %llu messages, %.0f/s\n", el,
+	    (unsigned long long)after, (double)after / el);
+	printf("RESULT mode=stream.poll conns=1 msgs=%llu msgs_per_s=%.0f",
+	    (unsigned long long)after, (double)after / el);
+	if (t0 >= 0 && t1 >= 0 && after > 0)
+		printf(" cpu_us_per_msg=%.3f", (double)(t1 - t0) * 1e6 /
+		    (double)sysconf(_SC_CLK_TCK) / (double)after);
+	printf(" errors=%llu\n", (unsigned long long)errors);
+	return errors > 0 || after == 0;
+}
+
 static long
 num(const char *s, long lo, long hi)
 {
@@ -342,8 +419,9 @@ main(int argc, char **argv)
 	int			 a;
 
 	if (argc < 2 || (strcmp(argv[1], "ws") != 0 &&
-	    strcmp(argv[1], "sse") != 0 && strcmp(argv[1], "post") != 0))
-		die("usage: stream_read ws|sse|post --port P [--path /r] "
+	    strcmp(argv[1], "sse") != 0 && strcmp(argv[1], "post") != 0 &&
+	    strcmp(argv[1], "poll") != 0))
+		die("usage: stream_read ws|sse|poll|post --port P [--path /r] "
 		    "[--conns N] [--seconds T] [--pid PID]");
 	sse = strcmp(argv[1], "ws") != 0;
 	for (a = 2; a + 1 < argc; a += 2) {
@@ -364,6 +442,8 @@ main(int argc, char **argv)
 		die("--port is needed; options take a value");
 	if (strcmp(argv[1], "post") == 0)
 		return sr_post_run((int)port, path, secs, pid);
+	if (strcmp(argv[1], "poll") == 0)
+		return sr_poll_run((int)port, path, secs, pid);
 	for (i = 0; i < conns; i++) {
 		c[i].fd = sr_connect((int)port, path);
 		pf[i].fd = c[i].fd;

@@ -299,8 +299,7 @@ test('a same_origin route over SSE from its own page',
     }));
 
 test('counter over long polling through a proxy that refuses the Upgrade',
-  { timeout: 120000, skip: 'long polling (transports = poll) is not in ' +
-    'wsbridge yet: the config refuses it; remove this skip when it lands' },
+  { timeout: 120000 },
   () => Workspace.run('fallback-poll', async (w) => {
     const { go, ini } = routes(w, 'websocket, poll');
     const srv = await w.wsbridge(ini);

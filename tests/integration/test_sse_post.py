@@ -217,12 +217,31 @@ def test_another_users_session_403(wsbridge, tmp_path):
         r = post(srv.port, s.session["send"], b"x",
                  [basic("bob", "builder")])
         assert r.status == 403
+        # Without credentials: authentication first, as for a WebSocket.
         r = post(srv.port, s.session["send"], b"x")
-        assert r.status == 403
+        assert r.status == 401
         r = post(srv.port, s.session["send"], b"mine",
                  [basic("alice", "wonderland")])
         assert r.status == 204
         assert s.event()[:2] == ("message", "mine")
+    finally:
+        s.close()
+
+
+def test_same_user_other_credential_bytes_may_post(wsbridge, tmp_path):
+    # The session is the user's, not the header's: alice authenticated
+    # with "basic" (the scheme is case-insensitive) is still alice. Main
+    # compared a digest of the Authorization bytes and said 403.
+    path = htpasswd(tmp_path, {"alice": "wonderland"})
+    srv = server(wsbridge, tmp_path, "[route /cat]\nexec = cat\n"
+                 "transports = sse\nauth = basic\nauth_file = %s\n" % path)
+    s = Stream(srv.port, "/cat", [SSE, basic("alice", "wonderland")])
+    try:
+        name, value = basic("alice", "wonderland")
+        r = post(srv.port, s.session["send"], b"still alice",
+                 [(name, "basic " + value.split(" ", 1)[1])])
+        assert r.status == 204, r
+        assert s.event()[:2] == ("message", "still alice")
     finally:
         s.close()
 
