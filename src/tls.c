@@ -143,7 +143,6 @@ tls_ticket_cb(SSL *ssl, unsigned char name[16], unsigned char iv[16],
 	OSSL_PARAM			 params[2];
 	int				 cur, i, rv = 1;
 
-	(void)ssl;
 	cur = __atomic_load_n(&tls_keys->cur, __ATOMIC_ACQUIRE);
 	if (enc) {
 		k = &tls_keys->slot[cur];
@@ -160,7 +159,14 @@ tls_ticket_cb(SSL *ssl, unsigned char name[16], unsigned char iv[16],
 		if (i == 2)
 			return 0;	/* unknown key: full handshake */
 		k = &tls_keys->slot[i];
-		rv = i == cur ? 1 : 2;	/* 2: renew the ticket */
+		/*
+		 * 2: send a new ticket. Always on TLS 1.3, as OpenSSL's own
+		 * keys do: clients use a 1.3 ticket once (RFC 8446 C.4;
+		 * OpenSSL, browsers), so without a fresh one every other
+		 * connection was a full handshake. On 1.2 (tickets reused)
+		 * only when sealed with the previous key.
+		 */
+		rv = i == cur && SSL_version(ssl) != TLS1_3_VERSION ? 1 : 2;
 		if (EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k->aes,
 		    iv) != 1)
 			return -1;
