@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,14 @@
 /* a TLS 1.3 record: header, 16 KiB, content type, tag, padding slack */
 #define TLS_RECORD_MAX		(5 + 16384 + 256)
 #define TLS_OUT_CAP		(TLS_OUT_BATCH + TLS_RECORD_MAX)
+/*
+ * Handshakes between heap trims: a burst of concurrent handshakes (each
+ * with its read-ahead buffer, flight and key exchange) leaves freed
+ * pages among the connections that stay, ~2 KB of RSS per idle wss
+ * connection; malloc_trim gives them back once no handshake is under way
+ * (at most once per this many, so steady churn does not trim each time).
+ */
+#define TLS_TRIM_EVERY		256
 
 /* A [tls NAME] certificate: its own SSL_CTX, switched to by SNI. */
 struct tls_sni {
@@ -69,6 +78,7 @@ struct tls_conn {
 	bool		 rd_more;	/* records may wait in read-ahead */
 	bool		 rd_drained;	/* a short read(2) emptied the socket */
 	bool		 rd_eof;
+	bool		 hs_done;	/* no longer counted in tls_hs_busy */
 	uint8_t		*out;		/* ciphertext not sent yet */
 	size_t		 olen, ooff, ocap;
 	char		*subject;	/* cached tls_peer_subject() */
@@ -77,6 +87,23 @@ struct tls_conn {
 };
 
 static const unsigned char tls_alpn[] = "\x08http/1.1";
+
+static unsigned	 tls_hs_busy;	/* handshakes under way */
+static unsigned	 tls_hs_since;	/* handshakes ended since the last trim */
+
+/* A handshake ended (done or not): trim after a burst (TLS_TRIM_EVERY). */
+static void
+tls_hs_end(struct tls_conn *c)
+{
+	if (c->hs_done)
+		return;
+	c->hs_done = true;
+	tls_hs_busy--;
+	if (++tls_hs_since >= TLS_TRIM_EVERY && tls_hs_busy == 0) {
+		tls_hs_since = 0;
+		malloc_trim(0);
+	}
+}
 
 /*
  * Session ticket keys: in memory shared by the supervisor and all its
@@ -620,6 +647,7 @@ tls_conn_new(struct tls_ctx *tc, int fd)
 	SSL_set_accept_state(c->ssl);
 	c->tc = tc;
 	tc->refs++;
+	tls_hs_busy++;
 	return c;
 }
 
@@ -667,6 +695,7 @@ tls_handshake(struct tls_conn *c, const char **why)
 	errno = 0;
 	c->rd_drained = false;
 	if ((rc = SSL_do_handshake(c->ssl)) == 1) {
+		tls_hs_end(c);
 		c->want = 0;
 		/* read-ahead may hold the first request already */
 		c->rd_more = true;
@@ -868,6 +897,7 @@ tls_conn_free(struct tls_conn *c)
 	if (c == NULL)
 		return;
 	SSL_free(c->ssl);
+	tls_hs_end(c);
 	free(c->out);
 	free(c->subject);
 	free(c->verify);
