@@ -300,6 +300,43 @@ tls_sni_cb(SSL *ssl, int *alert, void *arg)
 #define TLS_SUITES	"TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:" \
 			"TLS_CHACHA20_POLY1305_SHA256"
 
+/*
+ * TLS 1.2 likewise: the context's own list (OpenSSL's DEFAULT, or what
+ * a system openssl.cnf set) kept whole, ECDHE with AES-128-GCM moved to
+ * the front (DEFAULT starts with AES-256-GCM). -1 without memory.
+ */
+static int
+tls_ctx_ciphers12(SSL_CTX *ctx)
+{
+	STACK_OF(SSL_CIPHER)	*sk = SSL_CTX_get_ciphers(ctx);
+	const SSL_CIPHER	*c;
+	char			*list;
+	size_t			 len = 1, off = 0;
+	int			 i, pass, first, rv;
+
+	for (i = 0; i < sk_SSL_CIPHER_num(sk); i++)
+		len += strlen(SSL_CIPHER_get_name(sk_SSL_CIPHER_value(sk,
+		    i))) + 1;
+	if ((list = malloc(len)) == NULL)
+		return -1;
+	list[0] = '\0';
+	for (pass = 0; pass < 2; pass++)
+		for (i = 0; i < sk_SSL_CIPHER_num(sk); i++) {
+			c = sk_SSL_CIPHER_value(sk, i);
+			if (strcmp(SSL_CIPHER_get_version(c), "TLSv1.3") == 0)
+				continue;	/* set by TLS_SUITES */
+			first = SSL_CIPHER_get_kx_nid(c) == NID_kx_ecdhe &&
+			    SSL_CIPHER_get_cipher_nid(c) == NID_aes_128_gcm;
+			if (first != (pass == 0))
+				continue;
+			off += (size_t)snprintf(list + off, len - off, "%s%s",
+			    off > 0 ? ":" : "", SSL_CIPHER_get_name(c));
+		}
+	rv = off == 0 || SSL_CTX_set_cipher_list(ctx, list) == 1 ? 0 : -1;
+	free(list);
+	return rv;
+}
+
 /* Protocol floor, options and the session cache of every context. */
 static int
 tls_ctx_options(SSL_CTX *ctx, const struct config *cfg)
@@ -313,7 +350,8 @@ tls_ctx_options(SSL_CTX *ctx, const struct config *cfg)
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
 	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_PRIORITIZE_CHACHA |
 	    SSL_OP_IGNORE_UNEXPECTED_EOF);
-	if (SSL_CTX_set_ciphersuites(ctx, TLS_SUITES) != 1)
+	if (SSL_CTX_set_ciphersuites(ctx, TLS_SUITES) != 1 ||
+	    tls_ctx_ciphers12(ctx) == -1)
 		return -1;
 	/*
 	 * Partial writes and a moving buffer: a record that could not go
@@ -372,7 +410,7 @@ tls_ctx_make(const struct config *cfg, const char *cert, int cert_line,
 		return NULL;
 	}
 	if (tls_ctx_options(ctx, cfg) == -1)
-		tls_errstr(err, errsz, "TLS 1.3 cipher suites");
+		tls_errstr(err, errsz, "cipher suites");
 	else if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
 		tls_file_err(err, errsz, cfg, cert_line, "cert", cert);
 	else if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
