@@ -28,7 +28,7 @@
 #define WB_TLS_READ_BUF	(64 * 1024)
 
 static SSL_CTX		*wtls_ctx;
-static SSL_SESSION	**wtls_saved;	/* --resume: each slot's newest ticket */
+static SSL_SESSION	**wtls_saved;	/* --resume: a loop's newest ticket */
 uint64_t		 wtls_offered, wtls_resumed;
 
 /* A ticket arrived: the slot keeps the newest for its next connection. */

@@ -585,7 +585,7 @@ usage(void)
 	    "  --binary        binary messages (text: lengths checked)\n"
 	    "  --raw           plain TCP, no WebSocket (mode raw = echo)\n"
 	    "  --tls           TLS 1.3 (wss), certificate not verified\n"
-	    "  --resume        --tls: offer the last session ticket again\n"
+	    "  --resume        --tls: each loop offers its newest ticket\n"
 	    "  --pid P         idle: server whose RSS is read\n"
 	    "  --count N       idle: connections (1000); large: rounds (1)\n"
 	    "  --rate R        idle: connections opened per second (2000)\n"
