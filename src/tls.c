@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,14 @@
 /* a TLS 1.3 record: header, 16 KiB, content type, tag, padding slack */
 #define TLS_RECORD_MAX		(5 + 16384 + 256)
 #define TLS_OUT_CAP		(TLS_OUT_BATCH + TLS_RECORD_MAX)
+/*
+ * Handshakes between heap trims: a burst of concurrent handshakes (each
+ * with its read-ahead buffer, flight and key exchange) leaves freed
+ * pages among the connections that stay, ~2 KB of RSS per idle wss
+ * connection; malloc_trim gives them back once no handshake is under way
+ * (at most once per this many, so steady churn does not trim each time).
+ */
+#define TLS_TRIM_EVERY		256
 
 /* A [tls NAME] certificate: its own SSL_CTX, switched to by SNI. */
 struct tls_sni {
@@ -69,6 +78,7 @@ struct tls_conn {
 	bool		 rd_more;	/* records may wait in read-ahead */
 	bool		 rd_drained;	/* a short read(2) emptied the socket */
 	bool		 rd_eof;
+	bool		 hs_done;	/* no longer counted in tls_hs_busy */
 	uint8_t		*out;		/* ciphertext not sent yet */
 	size_t		 olen, ooff, ocap;
 	char		*subject;	/* cached tls_peer_subject() */
@@ -77,6 +87,23 @@ struct tls_conn {
 };
 
 static const unsigned char tls_alpn[] = "\x08http/1.1";
+
+static unsigned	 tls_hs_busy;	/* handshakes under way */
+static unsigned	 tls_hs_since;	/* handshakes ended since the last trim */
+
+/* A handshake ended (done or not): trim after a burst (TLS_TRIM_EVERY). */
+static void
+tls_hs_end(struct tls_conn *c)
+{
+	if (c->hs_done)
+		return;
+	c->hs_done = true;
+	tls_hs_busy--;
+	if (++tls_hs_since >= TLS_TRIM_EVERY && tls_hs_busy == 0) {
+		tls_hs_since = 0;
+		malloc_trim(0);
+	}
+}
 
 /*
  * Session ticket keys: in memory shared by the supervisor and all its
@@ -143,7 +170,6 @@ tls_ticket_cb(SSL *ssl, unsigned char name[16], unsigned char iv[16],
 	OSSL_PARAM			 params[2];
 	int				 cur, i, rv = 1;
 
-	(void)ssl;
 	cur = __atomic_load_n(&tls_keys->cur, __ATOMIC_ACQUIRE);
 	if (enc) {
 		k = &tls_keys->slot[cur];
@@ -160,7 +186,14 @@ tls_ticket_cb(SSL *ssl, unsigned char name[16], unsigned char iv[16],
 		if (i == 2)
 			return 0;	/* unknown key: full handshake */
 		k = &tls_keys->slot[i];
-		rv = i == cur ? 1 : 2;	/* 2: renew the ticket */
+		/*
+		 * 2: send a new ticket. Always on TLS 1.3, as OpenSSL's own
+		 * keys do: clients use a 1.3 ticket once (RFC 8446 C.4;
+		 * OpenSSL, browsers), so without a fresh one every other
+		 * connection was a full handshake. On 1.2 (tickets reused)
+		 * only when sealed with the previous key.
+		 */
+		rv = i == cur && SSL_version(ssl) != TLS1_3_VERSION ? 1 : 2;
 		if (EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k->aes,
 		    iv) != 1)
 			return -1;
@@ -267,6 +300,43 @@ tls_sni_cb(SSL *ssl, int *alert, void *arg)
 #define TLS_SUITES	"TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:" \
 			"TLS_CHACHA20_POLY1305_SHA256"
 
+/*
+ * TLS 1.2 likewise: the context's own list (OpenSSL's DEFAULT, or what
+ * a system openssl.cnf set) kept whole, ECDHE with AES-128-GCM moved to
+ * the front (DEFAULT starts with AES-256-GCM). -1 without memory.
+ */
+static int
+tls_ctx_ciphers12(SSL_CTX *ctx)
+{
+	STACK_OF(SSL_CIPHER)	*sk = SSL_CTX_get_ciphers(ctx);
+	const SSL_CIPHER	*c;
+	char			*list;
+	size_t			 len = 1, off = 0;
+	int			 i, pass, first, rv;
+
+	for (i = 0; i < sk_SSL_CIPHER_num(sk); i++)
+		len += strlen(SSL_CIPHER_get_name(sk_SSL_CIPHER_value(sk,
+		    i))) + 1;
+	if ((list = malloc(len)) == NULL)
+		return -1;
+	list[0] = '\0';
+	for (pass = 0; pass < 2; pass++)
+		for (i = 0; i < sk_SSL_CIPHER_num(sk); i++) {
+			c = sk_SSL_CIPHER_value(sk, i);
+			if (strcmp(SSL_CIPHER_get_version(c), "TLSv1.3") == 0)
+				continue;	/* set by TLS_SUITES */
+			first = SSL_CIPHER_get_kx_nid(c) == NID_kx_ecdhe &&
+			    SSL_CIPHER_get_cipher_nid(c) == NID_aes_128_gcm;
+			if (first != (pass == 0))
+				continue;
+			off += (size_t)snprintf(list + off, len - off, "%s%s",
+			    off > 0 ? ":" : "", SSL_CIPHER_get_name(c));
+		}
+	rv = off == 0 || SSL_CTX_set_cipher_list(ctx, list) == 1 ? 0 : -1;
+	free(list);
+	return rv;
+}
+
 /* Protocol floor, options and the session cache of every context. */
 static int
 tls_ctx_options(SSL_CTX *ctx, const struct config *cfg)
@@ -280,7 +350,8 @@ tls_ctx_options(SSL_CTX *ctx, const struct config *cfg)
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
 	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_PRIORITIZE_CHACHA |
 	    SSL_OP_IGNORE_UNEXPECTED_EOF);
-	if (SSL_CTX_set_ciphersuites(ctx, TLS_SUITES) != 1)
+	if (SSL_CTX_set_ciphersuites(ctx, TLS_SUITES) != 1 ||
+	    tls_ctx_ciphers12(ctx) == -1)
 		return -1;
 	/*
 	 * Partial writes and a moving buffer: a record that could not go
@@ -339,7 +410,7 @@ tls_ctx_make(const struct config *cfg, const char *cert, int cert_line,
 		return NULL;
 	}
 	if (tls_ctx_options(ctx, cfg) == -1)
-		tls_errstr(err, errsz, "TLS 1.3 cipher suites");
+		tls_errstr(err, errsz, "cipher suites");
 	else if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
 		tls_file_err(err, errsz, cfg, cert_line, "cert", cert);
 	else if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
@@ -614,6 +685,7 @@ tls_conn_new(struct tls_ctx *tc, int fd)
 	SSL_set_accept_state(c->ssl);
 	c->tc = tc;
 	tc->refs++;
+	tls_hs_busy++;
 	return c;
 }
 
@@ -661,6 +733,7 @@ tls_handshake(struct tls_conn *c, const char **why)
 	errno = 0;
 	c->rd_drained = false;
 	if ((rc = SSL_do_handshake(c->ssl)) == 1) {
+		tls_hs_end(c);
 		c->want = 0;
 		/* read-ahead may hold the first request already */
 		c->rd_more = true;
@@ -862,6 +935,7 @@ tls_conn_free(struct tls_conn *c)
 	if (c == NULL)
 		return;
 	SSL_free(c->ssl);
+	tls_hs_end(c);
 	free(c->out);
 	free(c->subject);
 	free(c->verify);

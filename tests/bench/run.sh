@@ -512,6 +512,13 @@ print_tls_targets() {
 	    "$(med idle.wss.wsbridge-tcp bytes_per_conn)" "<=" 10240
 	reference "  OpenSSL alone, same SSL_CTX (tls_idle)" \
 	    "$(med idle.tls-floor bytes_per_conn)"
+	# each loop's first session has no ticket to offer
+	reference "  sessions resumed (--resume), wsbridge" \
+	    "$(ratio "$(med wss.resume.wsbridge-tcp resumed)" \
+	    "$(med wss.resume.wsbridge-tcp sessions)")"
+	reference "  sessions resumed (--resume), C OpenSSL echo" \
+	    "$(ratio "$(med wss.resume.tls-echo resumed)" \
+	    "$(med wss.resume.tls-echo sessions)")"
 	reference "  resumed / full handshake CPU per session" \
 	    "$(ratio "$(med wss.resume.wsbridge-tcp $s)" \
 	    "$(med wss.connect.wsbridge-tcp $s)")"

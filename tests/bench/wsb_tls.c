@@ -1,7 +1,11 @@
 /*
  * wsb_tls.c: the load client's TLS through OpenSSL (wss): TLS 1.3, no
  * certificate verification (loopback only, see resolve()), and with
- * --resume one saved session offered on every later connection.
+ * --resume each connection loop offers the newest ticket it was given.
+ * OpenSSL's client uses a TLS 1.3 ticket once (RFC 8446 C.4, as browsers
+ * do), so a loop resumes only while the server sends a fresh ticket on
+ * every resumed handshake; one ticket shared by all loops was spent by
+ * the first of them and the others sent none.
  */
 
 #include <sys/epoll.h>
@@ -12,6 +16,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,18 +28,21 @@
 #define WB_TLS_READ_BUF	(64 * 1024)
 
 static SSL_CTX		*wtls_ctx;
-static SSL_SESSION	*wtls_saved;	/* --resume: the newest ticket */
-uint64_t		 wtls_resumed;
+static SSL_SESSION	**wtls_saved;	/* --resume: a loop's newest ticket */
+uint64_t		 wtls_offered, wtls_resumed;
 
-/* A ticket arrived: keep the newest for the next connection. */
+/* A ticket arrived: the slot keeps the newest for its next connection. */
 static int
 wtls_new_session(SSL *ssl, SSL_SESSION *s)
 {
-	(void)ssl;
-	if (!opt.resume)
+	struct wb_conn	*c = SSL_get_app_data(ssl);
+	size_t		 i;
+
+	if (!opt.resume || c == NULL)
 		return 0;
-	SSL_SESSION_free(wtls_saved);
-	wtls_saved = s;
+	i = (size_t)(c - conns);
+	SSL_SESSION_free(wtls_saved[i]);
+	wtls_saved[i] = s;
 	return 1;
 }
 
@@ -52,18 +60,27 @@ wtls_setup(void)
 	SSL_CTX_set_session_cache_mode(wtls_ctx, SSL_SESS_CACHE_CLIENT |
 	    SSL_SESS_CACHE_NO_INTERNAL_STORE);
 	SSL_CTX_sess_set_new_cb(wtls_ctx, wtls_new_session);
+	if (opt.resume && (wtls_saved = calloc((size_t)opt.conns,
+	    sizeof(*wtls_saved))) == NULL)
+		die("out of memory");
 }
 
 /* After connect(): the TLS handshake comes before the upgrade. */
 int
 wtls_start(struct wb_conn *c)
 {
+	SSL_SESSION	*s;
+
 	if ((c->ssl = SSL_new(wtls_ctx)) == NULL ||
 	    SSL_set_fd(c->ssl, c->fd) != 1)
 		return -1;
 	(void)SSL_set_tlsext_host_name(c->ssl, "localhost");
-	if (wtls_saved != NULL)
-		(void)SSL_set_session(c->ssl, wtls_saved);
+	SSL_set_app_data(c->ssl, c);
+	if (wtls_saved != NULL && (s = wtls_saved[c - conns]) != NULL &&
+	    SSL_SESSION_is_resumable(s)) {
+		(void)SSL_set_session(c->ssl, s);
+		wtls_offered++;
+	}
 	SSL_set_connect_state(c->ssl);
 	return 0;
 }

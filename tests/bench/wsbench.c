@@ -335,9 +335,10 @@ run_connect(void)
 	    nerrors);
 	printf("RESULT mode=connect conns=%lld sessions=%" PRIu64
 	    " sessions_per_s=%.0f p50_us=%.0f p99_us=%.0f max_us=%.0f "
-	    "resumed=%" PRIu64 " errors=%" PRIu64 "%s\n", opt.conns,
-	    nsessions, rate, hist_us(&lat, 0.5), hist_us(&lat, 0.99),
-	    hist_us(&lat, 1.0), wtls_resumed, nerrors,
+	    "offered=%" PRIu64 " resumed=%" PRIu64 " errors=%" PRIu64 "%s\n",
+	    opt.conns, nsessions, rate, hist_us(&lat, 0.5),
+	    hist_us(&lat, 0.99), hist_us(&lat, 1.0), wtls_offered,
+	    wtls_resumed, nerrors,
 	    cpu_fields("session", cpu_us, nsessions, secs));
 }
 
@@ -584,7 +585,7 @@ usage(void)
 	    "  --binary        binary messages (text: lengths checked)\n"
 	    "  --raw           plain TCP, no WebSocket (mode raw = echo)\n"
 	    "  --tls           TLS 1.3 (wss), certificate not verified\n"
-	    "  --resume        --tls: offer the last session ticket again\n"
+	    "  --resume        --tls: each loop offers its newest ticket\n"
 	    "  --pid P         idle: server whose RSS is read\n"
 	    "  --count N       idle: connections (1000); large: rounds (1)\n"
 	    "  --rate R        idle: connections opened per second (2000)\n"

@@ -165,7 +165,7 @@ void		 conn_start(struct wb_conn *);
 void		 conn_event(const struct epoll_event *);
 
 /* wsb_tls.c */
-extern uint64_t	 wtls_resumed;
+extern uint64_t	 wtls_offered, wtls_resumed;
 void		 wtls_setup(void);
 int		 wtls_start(struct wb_conn *);
 int		 wtls_handshake(struct wb_conn *, uint32_t *);

@@ -5,6 +5,7 @@ order must come out exactly as through the plain path, also when the
 client stops reading for a while."""
 
 import os
+import socket
 import select
 import ssl
 import struct
@@ -103,3 +104,28 @@ def test_wss_bulk_through_tcp_route(wsbridge, tmp_path, certs, backend,
         assert echoed == payload, "echo differs from what was sent"
     finally:
         conn.sock.close()
+
+
+@pytest.mark.parametrize("version", ["1.3", "1.2"])
+def test_aes128_gcm_preferred(wsbridge, tmp_path, certs, version):  # noqa: F811
+    """AES-128-GCM costs 0.6 of AES-256-GCM per byte: the server picks it
+    over a client's AES-256-GCM first, on TLS 1.3 (TLS_SUITES) and 1.2
+    (OpenSSL's DEFAULT put ECDHE-*-AES256-GCM first), while a client that
+    puts ChaCha20 first (no AES instructions) still gets it."""
+    srv = start_tls(wsbridge, tmp_path, certs)
+    tls12 = version == "1.2"
+    aes256 = "ECDHE+AESGCM+AES256:ECDHE+AESGCM+AES128:ECDHE+CHACHA20"
+    chacha = "ECDHE+CHACHA20:ECDHE+AESGCM+AES256:ECDHE+AESGCM+AES128"
+    for offer, want in ((aes256, "AES128-GCM" if tls12 else "AES_128_GCM"),
+                        (chacha, "CHACHA20")):
+        ctx = client_context(certs.ca)
+        if tls12:
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+            ctx.set_ciphers(offer)
+        elif offer == chacha:
+            continue    # Python cannot order the client's 1.3 suites
+        raw = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+            name, proto, _ = s.cipher()
+        assert proto == ("TLSv1.2" if tls12 else "TLSv1.3")
+        assert want in name, (offer, name)
