@@ -192,3 +192,67 @@ def test_stopped_client_does_not_hold_the_readers(wsbridge, tmp_path, script,
         assert metric(srv.port, "wsbridge_slow_clients_closed_total") == 0
     for s in socks + [stopped]:
         s.close()
+
+
+# Waits for one input line, then 3000 numbered lines (bursts of many lines
+# per read), then exits: the session ends with 1000.
+BURST = """#!/bin/sh
+read go
+exec perl -e 'for (my $i = 0; $i < 3000; $i++) { printf "%05d %s\\n", $i,
+    "y" x ($i % 300) }'
+"""
+
+
+def collect(target):
+    """Run target on a thread; the returned list gets its result."""
+    out = []
+    t = threading.Thread(target=lambda: out.append(target()), daemon=True)
+    t.start()
+    return t, out
+
+
+def ws_lines(conn):
+    """Text messages up to the Close, and the Close's code."""
+    got = []
+    while True:
+        fin, op, payload = wsutil.recv_frame(conn, timeout=20)
+        if op == OP_CLOSE:
+            return got, parse_close(payload)[0]
+        assert fin and op == OP_TEXT, (fin, op)
+        got.append(payload.decode())
+
+
+def test_members_on_different_wires_get_the_same_lines(wsbridge, tmp_path,
+                                                       script):
+    # A read's lines are encoded once for the plain WebSocket members; a
+    # compressed one and an event stream get them one by one, in order.
+    from test_sse import parse_events, sse_get
+    prog = script("burst.sh", BURST)
+    srv, _ = start_config(wsbridge, tmp_path,
+                          "[route /f]\nexec = %s\nshare = route\n"
+                          "compression = yes\n"
+                          "transports = websocket, sse\n" % prog)
+    plain = [wsutil.open_ws(srv.port, "/f") for _ in range(2)]
+    sse, head = sse_get(srv.port, "/f")
+    assert head.status == 200, head
+    threads = [collect(lambda c=c: ws_lines(c)) for c in plain]
+    threads.append(collect(lambda: sse.recv_to_eof(timeout=20)))
+    # The compressed client joins last and starts the output.
+    s = wsutil.ws_session("ws://127.0.0.1:%d/f" % srv.port, send=["go"],
+                          timeout=30, compression="deflate")
+    assert s.response_headers.get("Sec-WebSocket-Extensions",
+                                  "").startswith("permessage-deflate")
+    want = ["%05d %s" % (i, "y" * (i % 300)) for i in range(3000)]
+    assert s.messages == want
+    assert s.code == 1000
+    for t, out in threads:
+        t.join(30)
+        assert not t.is_alive()
+        assert len(out) == 1
+    for t, out in threads[:2]:
+        assert out[0] == (want, 1000)
+    events = [e[1] for e in parse_events(threads[2][1][0])
+              if e[0] == "message"]
+    assert events == want
+    for c in plain + [sse]:
+        c.close()
