@@ -25,6 +25,7 @@ int	conn_lookup(struct conn *, void (*then)(struct conn *));
 /* The lookup's deadline passed: go on with the address. */
 void	conn_lookup_timeout(struct conn *);
 int	conn_send_raw(struct conn *, const void *, size_t);
+int	conn_send_wire(struct conn *, const void *, size_t);
 /* A message (or a piece: fin false) to the client, by its transport. */
 int	conn_deliver(struct conn *, enum msg_type, const void *, size_t,
 	    bool fin);

@@ -22,6 +22,19 @@ conn_send_raw(struct conn *c, const void *p, size_t n)
 	return 0;
 }
 
+/*
+ * Whole messages already on the transport's wire (its wire op): written
+ * at once when nothing waits and they are large, else queued.
+ */
+int
+conn_send_wire(struct conn *c, const void *p, size_t n)
+{
+	struct iovec	 iov = { (void *)(uintptr_t)p, n };
+
+	if (c->transport == NULL || c->state == CONN_CLOSED)
+		return -1;
+	return conn_client_write_through(c, &iov, 1);
+}
 
 int
 conn_deliverv(struct conn *c, enum msg_type type, const struct iovec *iov,

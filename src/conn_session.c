@@ -34,6 +34,33 @@ conn_peer_deliver(void *arg, enum msg_type type, const struct iovec *iov,
 	return conn_deliverv(c, type, iov, iovcnt, fin);
 }
 
+static const struct msg_wire *
+conn_peer_wire(void *arg)
+{
+	struct conn	*c = conn_of(arg);
+
+	if (c->state == CONN_CLOSED || c->close_sent || c->transport == NULL ||
+	    c->transport->ops->wire == NULL)
+		return NULL;
+	return c->transport->ops->wire(c);
+}
+
+/* Whole messages encoded once for every member (session_fanout.c). */
+static int
+conn_peer_deliver_wire(void *arg, const void *p, size_t n, unsigned nmsgs,
+    size_t payload)
+{
+	struct conn	*c = conn_of(arg);
+
+	if (c->state == CONN_CLOSED)
+		return -1;
+	if (c->close_sent)
+		return 0;
+	c->stats.msgs_out += nmsgs;
+	c->stats.bytes_out += payload;
+	return conn_send_wire(c, p, n);
+}
+
 static size_t
 conn_peer_room(void *arg)
 {
@@ -131,6 +158,8 @@ conn_peer_params(void *arg, struct backend_params *bp,
 
 static const struct session_peer_ops conn_peer_ops = {
 	.deliver = conn_peer_deliver,
+	.wire = conn_peer_wire,
+	.deliver_wire = conn_peer_deliver_wire,
 	.room = conn_peer_room,
 	.ready = conn_peer_ready,
 	.failed = conn_peer_failed,

@@ -833,6 +833,7 @@ session_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	size_t		 room = session_output_room(s), chunk;
 	struct iovec	 iov;
 	ssize_t		 n;
+	int		 rv;
 
 	(void)loop, (void)revents;
 	chunk = backend_has_process(&s->be) ? SESSION_READ_CHUNK :
@@ -874,7 +875,10 @@ session_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		iov.iov_len = (size_t)n;
 		record_data(s->id, "out", &iov, 1);
 	}
-	if (msgmode_output(s, relay_scratch, (size_t)n) == 0)
+	session_fanout_begin(s);
+	rv = msgmode_output(s, relay_scratch, (size_t)n);
+	session_fanout_end(s);
+	if (rv == 0)
 		session_update_reading(s);
 }
 

@@ -36,6 +36,14 @@ struct session_peer_ops {
 	/* Output: a message, or a piece of one. -1: the client is gone. */
 	int	(*deliver)(void *, enum msg_type, const struct iovec *,
 		    int iovcnt, bool fin);
+	/*
+	 * Optional: how the client's whole messages look on the wire now
+	 * (NULL: its bytes are its own), and whole messages (nmsgs, payload
+	 * bytes) in those bytes. -1: the client is gone.
+	 */
+	const struct msg_wire *(*wire)(void *);
+	int	(*deliver_wire)(void *, const void *, size_t, unsigned nmsgs,
+		    size_t payload);
 	/* How much output the client takes now; 0 also while it closes. */
 	size_t	(*room)(void *);
 	/* The backend is there (connected, or a terminal spawned). */

@@ -146,6 +146,23 @@ session_too_slow(struct session *s, struct session_member *m, size_t len)
 	m->peer.ops->fail(m->peer.arg, WS_CLOSE_POLICY, "too slow");
 }
 
+/* A member's turn for a message of len bytes: false when too slow. */
+static bool
+member_takes(struct session *s, struct session_member *m, size_t len)
+{
+	if (m->peer.ops->room(m->peer.arg) < len) {
+		session_too_slow(s, m, len);
+		return false;
+	}
+	if (m->skipping > 0) {
+		log_info("conn %llu %s: session %s: a slow client skipped "
+		    "%llu bytes", (unsigned long long)s->id, s->peer,
+		    session_name(s), (unsigned long long)m->skipping);
+		m->skipping = 0;
+	}
+	return true;
+}
+
 /*
  * Every open member gets the message, or is too slow for it: one
  * member's full queue never holds the others or the program.
@@ -160,20 +177,189 @@ session_broadcast(struct session *s, enum msg_type type,
 	FOREACH_MEMBER(m, s, next) {
 		if (!m->open || m->gone)
 			continue;
-		if (m->peer.ops->room(m->peer.arg) < len) {
-			session_too_slow(s, m, len);
-			continue;
-		}
-		if (m->skipping > 0) {
-			log_info("conn %llu %s: session %s: a slow client "
-			    "skipped %llu bytes", (unsigned long long)s->id,
-			    s->peer, session_name(s),
-			    (unsigned long long)m->skipping);
-			m->skipping = 0;
-		}
-		session_deliver_to(m, type, iov, iovcnt);
+		if (member_takes(s, m, len))
+			session_deliver_to(m, type, iov, iovcnt);
 	}
 	return 0;
+}
+
+/*
+ * The messages of one backend read (text: a line each), encoded once on
+ * the members' wire and handed to each member at the end of the read:
+ * one copy or write per member, not a frame and a call per member and
+ * line. Each member gets them in order with the same room rule as one
+ * by one (its room is known to cover them all, or they go one by one).
+ * One batch at a time: the loop runs one read callback at a time.
+ */
+struct fan_msg {
+	size_t		 off;		/* the frame in fan.data */
+	size_t		 flen, plen;	/* frame and payload lengths */
+	uint8_t		 type;
+};
+
+static struct {
+	struct session		*s;	/* batching for it, or NULL */
+	const struct msg_wire	*wire;	/* the encoding, once chosen */
+	bool			 nowire; /* no member has one: no batching */
+	uint8_t			*data;
+	size_t			 len, cap, payload;
+	struct fan_msg		*msgs;
+	size_t			 n, ncap;
+} fan;
+
+/* Larger messages go as before (written through from where they lie). */
+#define FAN_MSG_MAX	(16 * 1024)
+/* A batch flushes when it holds this much (bounds the static buffers). */
+#define FAN_BYTES_MAX	(256 * 1024)
+#define FAN_MSGS_MAX	4096
+
+/* The batch's messages [i, j) to one member, one by one. */
+static void
+fan_one_by_one(struct session *s, struct session_member *m,
+    const struct msg_wire *w, size_t i, size_t j)
+{
+	const struct fan_msg	*f;
+	struct iovec		 iov;
+
+	for (; i < j && !m->gone && m->open; i++) {
+		f = &fan.msgs[i];
+		if (!member_takes(s, m, f->plen))
+			continue;
+		if (w == fan.wire) {
+			if (m->peer.ops->deliver_wire(m->peer.arg,
+			    fan.data + f->off, f->flen, 1, f->plen) == -1)
+				return;
+			continue;
+		}
+		iov.iov_base = fan.data + f->off + (f->flen - f->plen);
+		iov.iov_len = f->plen;
+		if (session_deliver_to(m, (enum msg_type)f->type, &iov, 1) ==
+		    -1)
+			return;
+	}
+}
+
+static void
+fan_flush(struct session *s)
+{
+	struct session_member	*m, *next;
+	const struct msg_wire	*w;
+
+	if (fan.n == 0)
+		return;
+	FOREACH_MEMBER(m, s, next) {
+		if (!m->open || m->gone)
+			continue;
+		w = m->peer.ops->wire != NULL ?
+		    m->peer.ops->wire(m->peer.arg) : NULL;
+		/*
+		 * Room for all of it: each message one by one would find
+		 * room too (what it has left is at least its length).
+		 */
+		if (w == fan.wire && m->skipping == 0 &&
+		    m->peer.ops->room(m->peer.arg) >= fan.len) {
+			m->peer.ops->deliver_wire(m->peer.arg, fan.data,
+			    fan.len, (unsigned)fan.n, fan.payload);
+			continue;
+		}
+		fan_one_by_one(s, m, w, 0, fan.n);
+	}
+	fan.n = 0;
+	fan.len = 0;
+	fan.payload = 0;
+}
+
+/* The wire a member of s puts whole messages on, if any has one. */
+static const struct msg_wire *
+fan_wire(struct session *s)
+{
+	struct session_member	*m;
+	const struct msg_wire	*w;
+
+	TAILQ_FOREACH(m, &s->members, entry)
+		if (m->open && !m->gone && m->peer.ops->wire != NULL &&
+		    (w = m->peer.ops->wire(m->peer.arg)) != NULL)
+			return w;
+	return NULL;
+}
+
+/* Add a whole message to the batch; -1: not batched (deliver it now). */
+static int
+fan_add(struct session *s, enum msg_type type, const struct iovec *iov,
+    int iovcnt)
+{
+	size_t		 len = iov_total(iov, iovcnt), need, hlen;
+	struct fan_msg	*f;
+	uint8_t		*p;
+	void		*q;
+	int		 i;
+
+	if (fan.s != s || fan.nowire || len >= FAN_MSG_MAX)
+		return -1;
+	if (fan.wire == NULL && (fan.wire = fan_wire(s)) == NULL) {
+		fan.nowire = true;
+		return -1;
+	}
+	if (fan.n == FAN_MSGS_MAX || fan.len + len +
+	    fan.wire->max_header > FAN_BYTES_MAX)
+		fan_flush(s);
+	need = fan.len + len + fan.wire->max_header;
+	if (need > fan.cap) {
+		if ((q = realloc(fan.data, FAN_BYTES_MAX)) == NULL)
+			return -1;
+		fan.data = q;
+		fan.cap = FAN_BYTES_MAX;
+	}
+	if (fan.n == fan.ncap) {
+		if ((q = reallocarray(fan.msgs, fan.ncap == 0 ? 256 :
+		    fan.ncap * 2, sizeof(*fan.msgs))) == NULL)
+			return -1;
+		fan.msgs = q;
+		fan.ncap = fan.ncap == 0 ? 256 : fan.ncap * 2;
+	}
+	f = &fan.msgs[fan.n++];
+	f->off = fan.len;
+	f->type = (uint8_t)type;
+	f->plen = len;
+	p = fan.data + fan.len;
+	hlen = fan.wire->header(p, type, len);
+	p += hlen;
+	for (i = 0; i < iovcnt; i++) {
+		if (iov[i].iov_len > 0)
+			memcpy(p, iov[i].iov_base, iov[i].iov_len);
+		p += iov[i].iov_len;
+	}
+	f->flen = hlen + len;
+	fan.len += f->flen;
+	fan.payload += len;
+	return 0;
+}
+
+void
+session_fanout_begin(struct session *s)
+{
+	if (!s->shared || fan.s != NULL)
+		return;
+	fan.s = s;
+	fan.wire = NULL;
+	fan.nowire = false;
+}
+
+void
+session_fanout_end(struct session *s)
+{
+	if (fan.s != s)
+		return;
+	fan_flush(s);
+	fan.s = NULL;
+}
+
+/* What is batched goes first: nothing overtakes it. */
+static void
+fan_flush_if(struct session *s)
+{
+	if (fan.s == s)
+		fan_flush(s);
 }
 
 int
@@ -195,6 +381,9 @@ session_deliver(struct session *s, enum msg_type type,
 		    fin);
 	}
 	replay_add(s, type, iov, iovcnt);
+	if (fin && fan_add(s, type, iov, iovcnt) == 0)
+		return 0;
+	fan_flush_if(s);
 	return session_broadcast(s, type, iov, iovcnt);
 }
 
@@ -211,6 +400,7 @@ session_fail(struct session *s, unsigned code, const char *why)
 {
 	struct session_member	*m = session_current(s);
 
+	fan_flush_if(s);
 	if (!s->stopped && m != NULL)
 		m->peer.ops->fail(m->peer.arg, code, why);
 }
@@ -222,6 +412,7 @@ session_abort(struct session *s, const char *why)
 
 	if (s->stopped)
 		return;
+	fan_flush_if(s);
 	if ((m = session_current(s)) != NULL) {
 		m->peer.ops->abort(m->peer.arg, why);
 		return;

@@ -130,6 +130,9 @@ size_t	session_output_room(struct session *);
 void	session_stall_cb(struct ev_loop *, ev_timer *, int);
 void	session_activity(struct session *);
 void	session_input_moved(struct session *, bool drained);
+/* Around a backend read: its messages go to the members as one batch. */
+void	session_fanout_begin(struct session *);
+void	session_fanout_end(struct session *);
 
 /* session.c */
 int	session_deliver_to(struct session_member *, enum msg_type,

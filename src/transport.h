@@ -32,6 +32,13 @@ struct transport_ops {
 	 */
 	int	(*deliver)(struct conn *, enum msg_type, const struct iovec *,
 		    int iovcnt, bool fin);
+	/*
+	 * Optional (NULL: every message goes through deliver): how this
+	 * client's whole messages look on the wire now, or NULL when its
+	 * bytes are its own (compression, a message open). Bytes made with
+	 * it go out with conn_send_wire().
+	 */
+	const struct msg_wire *(*wire)(struct conn *);
 	/* Say goodbye with a close code and reason; nothing follows. */
 	void	(*close)(struct conn *, unsigned code, const char *reason);
 	/* Is the client still there? Something it must answer (a ping). */

@@ -162,6 +162,23 @@ ws_deliver(struct conn *c, enum msg_type type, const struct iovec *iov,
 	return ws_send_frame(c, fin, opcode, iov, iovcnt);
 }
 
+static size_t
+ws_wire_header(uint8_t *dst, enum msg_type type, size_t len)
+{
+	return ws_build_header(dst, true, (int)type, len);
+}
+
+static const struct msg_wire ws_wire = { WS_MAX_HEADER, ws_wire_header };
+
+/* Uncompressed, between messages: a whole message is one plain frame. */
+static const struct msg_wire *
+ws_wire_of(struct conn *c)
+{
+	struct ws_transport	*w = ws_of(c);
+
+	return w->pmd == NULL && !w->out_open ? &ws_wire : NULL;
+}
+
 /* Queue a Close frame; from now on nothing but the close handshake. */
 static void
 ws_close(struct conn *c, unsigned code, const char *reason)
@@ -473,6 +490,7 @@ static const struct transport_ops ws_ops = {
 	.open = ws_open,
 	.input = ws_input,
 	.deliver = ws_deliver,
+	.wire = ws_wire_of,
 	.close = ws_close,
 	.probe = ws_probe,
 	.free = ws_free,
