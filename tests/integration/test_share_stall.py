@@ -16,11 +16,14 @@ import wsutil
 from cfgutil import start_config, wait_log
 from wsutil import OP_CLOSE, OP_TEXT, parse_close
 
-# Numbered lines of 1 KB, as fast as perl writes them, until the session
-# ends (SIGPIPE).
+# Numbered lines of 1 KB until the session ends (SIGPIPE), at most about
+# 2 MB/s: readers in Python keep up with that even on a loaded machine
+# (a reader that stalls until its 4 MB are full is rightly too slow), and
+# the stopped client still fills its buffers in seconds.
 NUMBERED = """#!/bin/sh
 exec perl -e 'my $pad = "x" x 1000;
-    for (my $i = 0; ; $i++) { printf "%012d %s\\n", $i, $pad }'
+    for (my $i = 0; ; $i++) { printf "%012d %s\\n", $i, $pad;
+        select(undef, undef, undef, 0.01) if $i % 20 == 19 }'
 """
 LINE = re.compile(rb"^(\d{12}) x{1000}$")
 BIG = 4 * 1024 * 1024       # SO_RCVBUF of every client (net.core.rmem_max)
@@ -155,12 +158,16 @@ def test_stopped_client_does_not_hold_the_readers(wsbridge, tmp_path, script,
         wsutil.wait_until(lambda: r.count >= b + 4000 or r.error, 60,
                           what="4000 more lines for every reader")
         assert r.error is None, r.error
+    # Counted while the readers still read: once they stop, they too
+    # fall behind and are closed (or skip), as they should.
+    closed = metric(srv.port, "wsbridge_slow_clients_closed_total")
+    assert all(r.error is None for r in readers)
     counts = [r.finish() for r in readers]
     assert min(counts) > 4000, counts
     frames = Frames(stopped)
     got, last, gaps = 0, None, 0
     if slow == "close":
-        assert metric(srv.port, "wsbridge_slow_clients_closed_total") == 1
+        assert closed == 1, closed
         # It gets whole lines in order up to where it fell behind, then
         # Close 1008 "too slow".
         while True:
@@ -189,7 +196,7 @@ def test_stopped_client_does_not_hold_the_readers(wsbridge, tmp_path, script,
                 gaps, got = gaps + 1, 0
             last, got = n, got + 1
         assert "fell behind" not in srv.log()
-        assert metric(srv.port, "wsbridge_slow_clients_closed_total") == 0
+        assert closed == 0, closed
     for s in socks + [stopped]:
         s.close()
 
@@ -216,6 +223,8 @@ def ws_lines(conn):
     got = []
     while True:
         fin, op, payload = wsutil.recv_frame(conn, timeout=20)
+        if op == 9:         # a ping, when the machine is slow
+            continue
         if op == OP_CLOSE:
             return got, parse_close(payload)[0]
         assert fin and op == OP_TEXT, (fin, op)
