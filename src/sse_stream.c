@@ -468,6 +468,7 @@ sse_stream_attach(struct sse_stream *st, const struct session_peer *client,
 	struct sse_rec	*r;
 	struct iovec	 iov;
 	uint64_t	 from = after == 0 ? st->start : after + 1;
+	const char	*why;
 
 	/* Its old connection may not know yet that it is dead. */
 	if (attached(st))
@@ -478,6 +479,15 @@ sse_stream_attach(struct sse_stream *st, const struct session_peer *client,
 		st->route->active--;
 	st->counted = false;
 	st->client = *client;
+	/* It cannot go on: the session ends for it (and, alone, ends). */
+	if ((why = sse_stream_check(st, after)) != NULL) {
+		log_info("conn %llu %s: sse session %.8s...: %s after %llu",
+		    (unsigned long long)st->log_id, st->peer, st->id, why,
+		    (unsigned long long)after);
+		sse_stream_close(st, WS_CLOSE_INTERNAL, why);
+		client->ops->ended(client->arg, WS_CLOSE_INTERNAL, why);
+		return attached(st) ? 0 : -1;
+	}
 	TAILQ_FOREACH(r, &st->ring, entry) {
 		if (r->seq < from)
 			continue;
