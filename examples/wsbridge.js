@@ -14,9 +14,11 @@
 // stays on its transport. The route must list them (`transports =
 // websocket, sse, poll` in wsbridge's config). Over sse and poll, input
 // goes by `POST <route>?session=ID` (the URL the session event names).
-// An SSE stream that drops is reopened by the browser with Last-Event-ID;
-// if the server answers with another session, the old one is gone and the
-// socket closes with 1006.
+// An SSE stream that drops is reopened by the browser with Last-Event-ID
+// (each event's id names the stream and its place in it), and wsbridge
+// goes on where it stopped; when the browser gives up (a proxy's error
+// page, say) this module opens the stream again itself, with the last id
+// as ?last_event_id=. If the stream is gone, the socket closes with 1006.
 
 const CONNECTING = 0, OPEN = 1, CLOSING = 2, CLOSED = 3;
 const DEFAULTS = { transports: ['websocket', 'sse'], timeout: 5000,
@@ -188,19 +190,35 @@ class WsTransport {
 }
 
 // Server-Sent Events: open at the session event (the program runs).
+const SSE_REOPEN_TRIES = 3;
+
 class SseTransport {
   constructor(sock, cb) {
     this.sock = sock;
+    this.cb = cb;
     this.session = null;
     this.sendUrl = null;
-    const es = this.es = new EventSource(sock.url.href,
+    this.lastId = '';             // the last event's id: SEQ-SESSIONID
+    this.tries = 0;               // reopenings since the last event
+    this.timer = null;
+    this._open(sock.url.href);
+  }
+
+  _open(url) {
+    const sock = this.sock;
+    const es = this.es = new EventSource(url,
       { withCredentials: sock.options.withCredentials });
+    const seen = (ev) => {
+      if (ev.lastEventId) this.lastId = ev.lastEventId;
+      this.tries = 0;
+    };
     es.addEventListener('session', (ev) => {
       const s = JSON.parse(ev.data);
+      seen(ev);
       if (this.session === null) {
         this.session = s.id;
         this.sendUrl = new URL(s.send, sock.url).href;
-        cb.opened();
+        this.cb.opened();
       } else if (s.id !== this.session) {
         // Reconnected, but the server started another session: the
         // old one (and what it sent meanwhile) is gone.
@@ -208,28 +226,47 @@ class SseTransport {
         sock._closed(1006, 'session lost on reconnect', false);
       }
     });
-    es.onmessage = (ev) => sock._message(ev.data, ev.lastEventId);
-    es.addEventListener('binary', (ev) =>
-      sock._message(sock._binary(b64ToBytes(ev.data)), ev.lastEventId));
+    es.onmessage = (ev) => { seen(ev); sock._message(ev.data, ev.lastEventId); };
+    es.addEventListener('binary', (ev) => {
+      seen(ev);
+      sock._message(sock._binary(b64ToBytes(ev.data)), ev.lastEventId);
+    });
     es.addEventListener('close', (ev) => {
       const c = JSON.parse(ev.data);
       es.close();
       sock._closed(c.code, c.reason || '', true);
     });
     // Before the session event: this transport does not work here. After
-    // it the browser reconnects by itself, with Last-Event-ID.
+    // it the browser reconnects by itself, with Last-Event-ID; once it
+    // gives up (an answer that is not the stream), open it again here.
     es.onerror = () => {
-      if (this.session === null) cb.failed('event stream failed');
-      else if (es.readyState === EventSource.CLOSED)
-        sock._closed(1006, 'event stream closed', false);
+      if (this.session === null) this.cb.failed('event stream failed');
+      else if (es.readyState === EventSource.CLOSED) this._reopen();
     };
   }
+
+  _reopen() {
+    if (this.tries >= SSE_REOPEN_TRIES || !this.lastId) {
+      this.sock._closed(1006, 'event stream closed', false);
+      return;
+    }
+    const wait = 1000 * 2 ** this.tries++;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      if (this.sock.readyState === OPEN)
+        this._open(withParams(this.sock.url, { last_event_id: this.lastId }));
+    }, wait);
+  }
+
   send(data) { this.sock._post(this.sendUrl, data); }
   close(code, reason) {
-    this.es.close();
+    this.abort();
     this.sock._closed(code, reason, true);
   }
-  abort() { this.es.close(); }
+  abort() {
+    clearTimeout(this.timer);
+    this.es.close();
+  }
 }
 
 // Long polling: POST ?transport=poll opens a session (201), then GET

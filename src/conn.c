@@ -45,6 +45,7 @@
 #include "net.h"
 #include "proxy_proto.h"
 #include "session.h"
+#include "sse_stream.h"
 #include "static.h"
 #include "conn_int.h"
 #include "tls.h"
@@ -588,7 +589,8 @@ conn_client_gone(struct conn *c, const char *why)
 	/* Nobody will read the client side any more. */
 	buf_free(&c->client.out);
 	conn_client_writing(c, false);
-	if (c->member != NULL)
+	/* An event stream's drop is not the end of its input: a reconnect. */
+	if (c->member != NULL && !c->sse)
 		session_input_end(c->member);
 	conn_maybe_finish(c);
 	if (c->state != CONN_CLOSED)
@@ -952,6 +954,7 @@ conn_shutdown_all(void)
 
 	server.stopping = true;
 	pollq_shutdown();	/* poll sessions: their waiting polls answered */
+	sse_stream_shutdown();	/* event streams waiting for a reconnect */
 	session_shutdown();	/* kept sessions without clients */
 	for (c = TAILQ_FIRST(&server.conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);

@@ -58,6 +58,8 @@ struct auth_pool_job;
 struct jobpool_job;
 
 
+struct sse_stream;
+
 struct conn_stats {
 	uint64_t	 bytes_in, bytes_out;	/* payload, client's view */
 	uint64_t	 msgs_in, msgs_out;
@@ -100,6 +102,8 @@ struct conn {
 	/* Messages: the transport, and the session they go to. */
 	struct transport	*transport;	/* after the upgrade: WebSocket */
 	bool			 sse;		/* asked for text/event-stream */
+	struct sse_stream	*resume;	/* the stream its Last-Event-ID names */
+	uint64_t		 resume_after;	/* ... and the seq there */
 	bool			 poll_open;	/* POST ?transport=poll */
 	bool			 poll_get;	/* GET ?session= on a poll route */
 	bool			 post_in;	/* POST ?session=: input */

@@ -352,7 +352,7 @@ conn_upgrade(struct conn *c)
 }
 
 /* The backend exists: 200 and the event stream (no WebSocket). */
-static void
+void
 conn_open_sse(struct conn *c)
 {
 	struct strlist	 hv = { NULL, 0 };
@@ -362,7 +362,8 @@ conn_open_sse(struct conn *c)
 
 	conn_http_headers(c, c->route, &hv, &nomem);
 	conn_cors_headers(c, c->route, &hv, &nomem);
-	if (!nomem && (c->transport = transport_sse_new(c)) != NULL)
+	if (!nomem && (c->transport = transport_sse_new(c, c->resume,
+	    c->resume_after)) != NULL)
 		resp = transport_sse_head(hv.v, hv.n, &len);
 	strlist_free(&hv);
 	if (resp == NULL) {
@@ -389,7 +390,9 @@ conn_open_transport(struct conn *c, char *resp, size_t len)
 	conn_set_state(c, CONN_OPEN);
 	conn_start_timers(c);
 	c->transport->ops->open(c);
-	session_open(c->member, (size_t)r->limits.buffer_size);
+	/* A resumed stream's member is open: the stream replays. */
+	if (c->resume == NULL && c->state == CONN_OPEN)
+		session_open(c->member, (size_t)r->limits.buffer_size);
 	conn_process_input(c);
 }
 
@@ -431,6 +434,8 @@ conn_after_access(struct conn *c, struct route *r, const char *rest)
 		conn_post_begin(c, r);
 	else if (c->poll_get)
 		conn_poll_get(c, r);
+	else if (c->sse && conn_sse_resume(c, r))
+		return;
 	else if (conn_check_rest(c, r, rest) == 0)
 		conn_start_backend(c);
 }
@@ -490,7 +495,7 @@ conn_check_access(struct conn *c, struct route *r)
 }
 
 /* Server, route and per-address connection limits: 503 or 429. */
-static int
+int
 conn_check_limits(struct conn *c, struct route *r)
 {
 	struct config	*cfg = c->cref->cfg;
@@ -500,7 +505,9 @@ conn_check_limits(struct conn *c, struct route *r)
 		    "server connection limit");
 		return -1;
 	}
-	if (r->max_connections > 0 && r->active >= r->max_connections) {
+	/* A stream that resumes was counted while it waited. */
+	if (r->max_connections > 0 && r->active >= r->max_connections &&
+	    c->resume == NULL) {
 		conn_http_respond(c, 429, "route connection limit");
 		return -1;
 	}

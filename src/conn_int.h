@@ -15,6 +15,8 @@
 #include "conn.h"
 #include "proc_env.h"
 
+struct session_peer;
+
 /* conn.c: watchers, buffers, closing, frames to the client. */
 size_t	conn_socket_chunk(const struct conn *);
 /* Bytes for the client, without a copy when large; -1 closed it. */
@@ -59,6 +61,16 @@ void	conn_free_request(struct conn *);
 void	conn_http_answer(struct conn *, int status, const char *type,
 	    const char *body, size_t len);
 void	conn_backend_connected(struct conn *);
+/* Server and per-address limits; the route's too unless resuming. */
+int	conn_check_limits(struct conn *, struct route *);
+/* The backend is there (or a stream resumes): 200 and the event stream. */
+void	conn_open_sse(struct conn *);
+
+/* conn_session.c: the client as its session calls it. */
+void	conn_session_peer(struct conn *, struct session_peer *);
+
+/* conn_sse.c: an event stream's reconnect. 1 handled, 0 a new stream. */
+int	conn_sse_resume(struct conn *, struct route *);
 void	conn_backend_failed(struct conn *, const char *why);
 /* The request facts a process's environment is built from. */
 void	conn_backend_params(struct conn *, struct backend_params *,

@@ -136,7 +136,7 @@ conn_maybe_finish(struct conn *c)
 	    (c->close_sent && c->close_received);
 	if (!client_done || client_unsent(c) > 0 || c->file_fd != -1)
 		return;
-	if (c->member != NULL && session_input_pending(c->member))
+	if (c->member != NULL && !c->sse && session_input_pending(c->member))
 		return;
 	if (c->linger && !c->client.eof) {
 		/* Lingering close: the client reads all we sent, then EOF. */

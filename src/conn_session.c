@@ -172,6 +172,13 @@ static const struct session_peer_ops conn_peer_ops = {
 	.params = conn_peer_params,
 };
 
+void
+conn_session_peer(struct conn *c, struct session_peer *p)
+{
+	p->ops = &conn_peer_ops;
+	p->arg = c;
+}
+
 /* ?session=ID: 1 found (in id), 0 none, -1 malformed. */
 static int
 conn_session_id(const char *query, char *id, size_t idsz)

@@ -175,6 +175,15 @@ session_member_move(struct session_member *m, const struct session_peer *p)
 	m->peer = *p;
 }
 
+uint64_t
+session_output_seq(const struct session *s, bool fin)
+{
+	if (s->replay_seq != 0)
+		return s->replay_seq;
+	/* session_deliver counts a message at its last piece. */
+	return fin ? s->seq : s->seq + 1;
+}
+
 bool
 session_ended(const struct session *s)
 {

@@ -124,6 +124,11 @@ const struct session_peer *session_member_peer(const struct session_member *);
 /* Another client takes the member over (a poll session its opener's). */
 void	session_member_move(struct session_member *,
 	    const struct session_peer *);
+/*
+ * The sequence number of the message being delivered now (a replayed
+ * one's own), given the piece's fin as deliver was called with it.
+ */
+uint64_t session_output_seq(const struct session *, bool fin);
 /* The backend's goodbye was said (or it stopped): no input goes in. */
 bool	session_ended(const struct session *);
 /* The writer route it runs for. */

@@ -84,6 +84,7 @@ replay_send(struct session *s, struct session_member *m)
 				    s->route->mode != MODE_PTY;
 
 	TAILQ_FOREACH(r, &s->replay, entry) {
+		s->replay_seq = r->seq;	/* session_output_seq() */
 		iov[0].iov_base = r->data;
 		iov[0].iov_len = r->len;
 		if (!started) {
@@ -97,13 +98,14 @@ replay_send(struct session *s, struct session_member *m)
 			iov[1].iov_len = r->len - (size_t)(nl + 1 - r->data);
 			if (session_deliver_to(m, (enum msg_type)r->type, iov,
 			    2) == -1)
-				return;
+				break;
 			continue;
 		}
 		if (session_deliver_to(m, (enum msg_type)r->type, iov, 1) ==
 		    -1)
-			return;
+			break;
 	}
+	s->replay_seq = 0;
 }
 
 /* How logs name it: "/feed", "/term?session=ID", "/term (user bob)". */

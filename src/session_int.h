@@ -90,6 +90,7 @@ struct session {
 
 	/* Output: sequence numbers and the replay ring. */
 	uint64_t		 seq;		/* messages so far */
+	uint64_t		 replay_seq;	/* the record replay_send sends */
 	struct replay_list	 replay;
 	size_t			 replay_len;
 	bool			 replay_trimmed; /* the oldest output is gone */

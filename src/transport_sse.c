@@ -3,8 +3,10 @@
  * client (text as data lines, binary as base64 under "event: binary"),
  * numbered by id, a comment every ping_interval, and "event: close" with
  * the close code at the end. The client sends nothing on the stream; what
- * it reads is dropped, and its EOF ends the session as a WebSocket
- * client's would.
+ * it reads is dropped. Its session member is an sse_stream, which
+ * outlives the connection: an id is "SEQ-SESSIONID" (the session's
+ * sequence number, then the stream's id), so that the Last-Event-ID of
+ * a browser's reconnect names both the stream and where to go on.
  */
 #include <sys/uio.h>
 
@@ -20,6 +22,7 @@
 #include "log.h"
 #include "session.h"
 #include "sse.h"
+#include "sse_stream.h"
 #include "transport_sse.h"
 
 struct sse_transport {
@@ -27,7 +30,11 @@ struct sse_transport {
 	struct conn		*conn;
 	struct sse_enc		 enc;		/* ids, the open event */
 	ev_timer		 ping_timer;
+	struct sse_stream	*stream;	/* once open */
+	bool			 resume;	/* stream: a reconnect's */
+	uint64_t		 after;		/* its Last-Event-ID's seq */
 	char			 id[SSE_ID_HEX + 1];
+	char			 tag[SSE_ID_HEX + 2];	/* "-ID" */
 };
 
 static struct sse_transport *
@@ -41,7 +48,12 @@ static int
 sse_deliver(struct conn *c, enum msg_type type, const struct iovec *iov,
     int iovcnt, bool fin)
 {
-	if (sse_enc_message(&sse_of(c)->enc, &c->client.out, type, iov,
+	struct sse_transport	*s = sse_of(c);
+
+	/* The id is the session's number for it (the encoder adds one). */
+	if (!s->enc.open && s->stream != NULL)
+		s->enc.seq = sse_stream_seq(s->stream) - 1;
+	if (sse_enc_message(&s->enc, &c->client.out, type, iov,
 	    iovcnt, fin) == -1) {
 		conn_close(c, "out of memory");
 		return -1;
@@ -65,9 +77,12 @@ sse_close(struct conn *c, unsigned code, const char *reason)
 		return;
 	}
 	endpoint_flush_later(&c->client);
-	/* Nothing more comes either way: flush, shut down, await EOF. */
+	/*
+	 * Nothing more comes either way: flush, shut down, await EOF. The
+	 * program's input is the stream's to end, not this connection's.
+	 */
 	c->linger = true;
-	conn_close_received(c);
+	c->close_received = true;
 }
 
 /* A comment line keeps proxies from timing the stream out. */
@@ -109,34 +124,45 @@ sse_url_path(char *dst, size_t len, const char *path)
 	dst[o] = '\0';
 }
 
-/* The 200 is out: say the session's id and where its input goes. */
+/*
+ * The 200 is out: say the session's id, where its input goes, and (id:)
+ * where a reconnect goes on; a reconnect then gets what it missed.
+ */
 static void
 sse_open(struct conn *c)
 {
 	struct sse_transport	*s = sse_of(c);
+	struct session_peer	 peer;
 	int64_t			 every = c->route->limits.ping_interval_ms;
 	char			 path[4096 * 3 + 1], *ev;
 
+	conn_session_peer(c, &peer);
+	/* POST input finds the stream's member by its id (registry). */
+	if (s->stream == NULL && (s->stream = sse_stream_new(c->session,
+	    c->member, &peer, c->route, c->cref, s->id, c->id, c->peer)) ==
+	    NULL) {
+		conn_close(c, "out of memory");
+		return;
+	}
 	sse_url_path(path, sizeof(path), c->path);
-	if (asprintf(&ev, "event: session\ndata: {\"id\":\"%s\","
-	    "\"send\":\"%s?session=%s\"}\n\n", s->id, path, s->id) == -1) {
+	if (asprintf(&ev, "event: session\nid: %llu%s\ndata: {\"id\":\"%s\","
+	    "\"send\":\"%s?session=%s\"}\n\n", (unsigned long long)s->after,
+	    s->tag, s->id, path, s->id) == -1) {
 		conn_close(c, "out of memory");
 		return;
 	}
 	conn_send_raw(c, ev, strlen(ev));
 	free(ev);
-	/* POST input finds the stream's member by it (session registry). */
-	if (session_member_name(c->member, c->route, s->id) == -1) {
-		conn_close(c, "out of memory");
-		return;
-	}
-	/* The id is a credential once input by POST exists: a prefix. */
-	log_debug("conn %llu %s: sse session %.8s...",
-	    (unsigned long long)c->id, c->peer, s->id);
+	/* The id is a credential (input by POST, resume): a prefix. */
+	log_debug("conn %llu %s: sse session %.8s...%s",
+	    (unsigned long long)c->id, c->peer, s->id, s->resume ?
+	    " resumed" : "");
 	if (every > 0) {
 		ev_timer_set(&s->ping_timer, every / 1000., every / 1000.);
 		ev_timer_start(server.loop, &s->ping_timer);
 	}
+	if (s->resume)
+		sse_stream_attach(s->stream, &peer, s->after);
 }
 
 /* The client has nothing to say on the stream: drop it, read on. */
@@ -155,7 +181,13 @@ sse_free(struct conn *c)
 	struct sse_transport	*s = sse_of(c);
 
 	ev_timer_stop(server.loop, &s->ping_timer);
+	/* The member is the stream's: it leaves, or waits for a reconnect. */
+	if (s->stream != NULL && sse_stream_attached_to(s->stream, c)) {
+		sse_stream_detach(s->stream);
+		c->member = NULL;
+	}
 	explicit_bzero(s->id, sizeof(s->id));
+	explicit_bzero(s->tag, sizeof(s->tag));
 	free(s);
 	c->transport = NULL;
 }
@@ -171,16 +203,23 @@ static const struct transport_ops sse_ops = {
 };
 
 struct transport *
-transport_sse_new(struct conn *c)
+transport_sse_new(struct conn *c, struct sse_stream *resume, uint64_t after)
 {
 	struct sse_transport	*s;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
-	if (transport_random_id(s->id) == -1) {
+	if (resume != NULL) {
+		snprintf(s->id, sizeof(s->id), "%s", sse_stream_id(resume));
+		s->stream = resume;
+		s->resume = true;
+		s->after = after;
+	} else if (transport_random_id(s->id) == -1) {
 		free(s);
 		return NULL;
 	}
+	snprintf(s->tag, sizeof(s->tag), "-%s", s->id);
+	s->enc.tag = s->tag;
 	s->t.ops = &sse_ops;
 	s->conn = c;
 	ev_init(&s->ping_timer, sse_ping_cb);
@@ -224,5 +263,23 @@ transport_random_id(char *id)
 	for (i = 0; i < sizeof(raw); i++)
 		snprintf(id + 2 * i, 3, "%02x", raw[i]);
 	explicit_bzero(raw, sizeof(raw));
+	return 0;
+}
+
+int
+transport_sse_last_id(const char *v, size_t n, char *id, uint64_t *seq)
+{
+	uint64_t	 x = 0;
+	size_t		 i;
+
+	/* 1-19 digits (no overflow), "-", the id's hex digits. */
+	for (i = 0; i < n && i < 19 && v[i] >= '0' && v[i] <= '9'; i++)
+		x = x * 10 + (uint64_t)(v[i] - '0');
+	if (i == 0 || n != i + 1 + SSE_ID_HEX || v[i] != '-' ||
+	    strspn(v + i + 1, "0123456789abcdef") < SSE_ID_HEX)
+		return -1;
+	memcpy(id, v + i + 1, SSE_ID_HEX);
+	id[SSE_ID_HEX] = '\0';
+	*seq = x;
 	return 0;
 }

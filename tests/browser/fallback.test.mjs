@@ -35,12 +35,12 @@ function routes(w, transports, extra = '') {
 // WebSocket handshake reaches wsbridge without them and is refused.
 // Event streams are not buffered: proxy_buffering off here, and
 // wsbridge's X-Accel-Buffering: no says the same per response.
-async function nginx(w, upstreamPort) {
-  const port = await freePort();
-  const logs = path.join(w.dir, 'nginx');
+async function nginx(w, upstreamPort, port = 0, name = 'nginx') {
+  port = port || await freePort();
+  const logs = path.join(w.dir, name);
   fs.mkdirSync(logs, { mode: 0o777 });
   fs.chmodSync(logs, 0o777);
-  const conf = w.file('nginx.conf', `
+  const conf = w.file(name + '.conf', `
 daemon off;
 pid ${logs}/nginx.pid;
 error_log ${logs}/error.log info;
@@ -64,7 +64,7 @@ http {
     }
 }
 `);
-  const c = w.child('nginx', [NGINX, '-p', logs, '-e', path.join(logs,
+  const c = w.child(name, [NGINX, '-p', logs, '-e', path.join(logs,
     'error.log'), '-c', conf]);
   await waitFor(async () => {
     if (!c.running)
@@ -309,4 +309,125 @@ test('counter over long polling through a proxy that refuses the Upgrade',
       '?transports=websocket,poll');
     await countsToTen(page, go);
     assert.equal(await text(page, 'transport'), 'poll');
+  }));
+
+// A stream cut on the server's side (the front proxy stops and comes
+// back on the same port): the browser's EventSource reconnects with
+// Last-Event-ID and wsbridge goes on where it stopped, the program
+// untouched: every number once, in order, the last after the cut.
+test('an event stream cut by the proxy resumes without loss',
+  { timeout: 120000, skip: NGINX ? false : 'nginx is not installed' },
+  () => Workspace.run('fallback-resume', async (w) => {
+    const go = path.join(w.dir, 'go');
+    const script = w.file('count.sh', '#!/bin/sh\nfor n in 1 2 3 4 5; do ' +
+      'echo $n; done\ni=0\nwhile [ ! -e ' + go + ' ] && [ $i -lt 1200 ]; ' +
+      'do sleep 0.05; i=$((i+1)); done\nfor n in 6 7 8 9 10; do echo $n; ' +
+      'done\n');
+    fs.chmodSync(script, 0o755);
+    const srv = await w.wsbridge('[route /count]\nexec = ' + script + '\n' +
+      'transports = websocket, sse\n');
+    const ngx = await nginx(w, srv.port);
+    const browser = await w.browser();
+    const page = await openCounter(w, browser, ngx.base, 'fallback-resume');
+    await waitFor(async () => (await text(page, 'n')) === '5', 15000,
+      async () => 'the counter at 5; it shows ' + await text(page, 'n'));
+    assert.equal(await text(page, 'transport'), 'sse');
+    await ngx.stop();
+    await waitFor(async () => /the stream dropped: kept for a reconnect/
+      .test(srv.log()), 15000, 'wsbridge saw the stream cut');
+    // Output that comes while nobody is attached waits for the reconnect.
+    fs.writeFileSync(go, '');
+    await nginx(w, srv.port, ngx.port, 'nginx2');
+    await waitFor(async () => (await text(page, 'state')) === 'closed',
+      30000, 'the session closed');
+    assert.match(srv.log(), /sse session [0-9a-f]{8}\.\.\. resumed after 5/);
+    assert.equal(await text(page, 'n'), '10');
+    assert.match(await text(page, 'log'), /closed: 1000 \(normal closure\)/);
+    const rows = await page.evaluate(() => [...document.querySelectorAll(
+      '#log .in')].map((r) => r.lastChild.textContent.split(/\s/)[0]));
+    assert.deepEqual(rows, ['1', '2', '3', '4', '5', '6', '7', '8', '9', '10']);
+  }));
+
+// A front that passes every request through byte for byte, until cut():
+// then every stream is closed and the next request gets a 502. The
+// browser's EventSource gives up at a non-200 answer; wsbridge.js then
+// opens the stream again itself, with ?last_event_id=.
+function cuttingProxy(w, upstreamPort) {
+  return new Promise((resolve) => {
+    const live = new Set();
+    const front = { refuse: 0, urls: [] };
+    const srv = net.createServer((client) => {
+      client.on('error', () => {});
+      let head = Buffer.alloc(0);
+      const onData = (d) => {
+        head = Buffer.concat([head, d]);
+        if (head.indexOf('\r\n\r\n') < 0)
+          return;
+        client.removeListener('data', onData);
+        front.urls.push(head.toString('latin1').split(' ')[1]);
+        if (front.refuse > 0) {
+          front.refuse--;
+          client.end('HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n' +
+            'Connection: close\r\n\r\n');
+          return;
+        }
+        const up = net.connect({ host: '127.0.0.1', port: upstreamPort },
+          () => {
+            up.write(head);
+            client.pipe(up);
+            up.pipe(client);
+          });
+        const pair = { client, up };
+        live.add(pair);
+        up.on('error', () => client.destroy());
+        up.on('close', () => { live.delete(pair); client.destroy(); });
+        client.on('close', () => { live.delete(pair); up.destroy(); });
+      };
+      client.on('data', onData);
+    });
+    front.cut = () => {
+      front.refuse = 1;
+      for (const p of live) { p.client.destroy(); p.up.destroy(); }
+    };
+    srv.listen(0, '127.0.0.1', () => {
+      w.defer(() => new Promise((done) => {
+        front.cut();
+        srv.close(() => done());
+        setTimeout(done, 2000);
+      }));
+      front.base = 'http://127.0.0.1:' + srv.address().port;
+      resolve(front);
+    });
+  });
+}
+
+test('wsbridge.js reopens a stream the browser gave up on',
+  { timeout: 120000 }, () => Workspace.run('fallback-reopen', async (w) => {
+    const go = path.join(w.dir, 'go');
+    const script = w.file('count.sh', '#!/bin/sh\nfor n in 1 2 3 4 5; do ' +
+      'echo $n; done\ni=0\nwhile [ ! -e ' + go + ' ] && [ $i -lt 1200 ]; ' +
+      'do sleep 0.05; i=$((i+1)); done\nfor n in 6 7 8 9 10; do echo $n; ' +
+      'done\n');
+    fs.chmodSync(script, 0o755);
+    const srv = await w.wsbridge('[route /count]\nexec = ' + script + '\n' +
+      'transports = websocket, sse\n');
+    const front = await cuttingProxy(w, srv.port);
+    const browser = await w.browser();
+    const page = await openCounter(w, browser, front.base, 'fallback-reopen',
+      '?transports=sse');
+    await waitFor(async () => (await text(page, 'n')) === '5', 15000,
+      async () => 'the counter at 5; it shows ' + await text(page, 'n'));
+    front.cut();
+    await waitFor(async () => /the stream dropped: kept for a reconnect/
+      .test(srv.log()), 15000, 'wsbridge saw the stream cut');
+    fs.writeFileSync(go, '');
+    await waitFor(async () => (await text(page, 'state')) === 'closed',
+      30000, 'the session closed');
+    assert.match(srv.log(), /sse session [0-9a-f]{8}\.\.\. resumed after 5/);
+    assert.ok(front.urls.some((u) => /[?&]last_event_id=5-[0-9a-f]{32}/
+      .test(u)), front.urls.join(' '));
+    assert.match(await text(page, 'log'), /closed: 1000 \(normal closure\)/);
+    const rows = await page.evaluate(() => [...document.querySelectorAll(
+      '#log .in')].map((r) => r.lastChild.textContent.split(/\s/)[0]));
+    assert.deepEqual(rows, ['1', '2', '3', '4', '5', '6', '7', '8', '9', '10']);
   }));

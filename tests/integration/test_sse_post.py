@@ -101,7 +101,7 @@ def test_binary_post(wsbridge, tmp_path):
 
 def test_unknown_and_malformed_session_404(wsbridge, tmp_path):
     srv = server(wsbridge, tmp_path, "[route /cat]\nexec = cat\n"
-                 "transports = sse\n")
+                 "transports = sse\nsession_timeout = 200ms\n")
     r = post(srv.port, "/cat?session=" + secrets.token_hex(16), b"x")
     assert r.status == 404
     r = post(srv.port, "/cat?session=nothex", b"x")
@@ -109,7 +109,8 @@ def test_unknown_and_malformed_session_404(wsbridge, tmp_path):
     s = Stream(srv.port, "/cat")
     sid = s.session["id"]
     s.close()
-    # Its stream gone, the session is gone: 404, never a new program.
+    # Its stream gone (and not resumed within session_timeout), the
+    # session is gone: 404, never a new program.
     wsutil.wait_until(lambda: post(srv.port, "/cat?session=" + sid,
                                    b"x").status == 404, TIMEOUT,
                       what="404 once the stream closed")
@@ -272,8 +273,11 @@ def test_post_without_session_is_unchanged(wsbridge, tmp_path):
 
 
 def test_input_counts_in_the_access_log(wsbridge, tmp_path):
+    # The line comes when the program ends: session_timeout after the
+    # stream dropped.
     srv = server(wsbridge, tmp_path, "[route /cat]\nexec = cat\n"
-                 "transports = sse\n", "log_level = access\n")
+                 "transports = sse\nsession_timeout = 200ms\n",
+                 "log_level = access\n")
     s = Stream(srv.port, "/cat")
     r = post(srv.port, s.session["send"], b"abc")
     assert r.status == 204
