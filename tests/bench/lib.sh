@@ -58,7 +58,7 @@ stop_all() {
 trap stop_all EXIT
 trap 'exit 130' INT TERM
 
-# fanout_config FILE PORT [SLOW_CLIENT]: a wsbridge configuration with one
+# fanout_config FILE PORT [SLOW_CLIENT [LINES_ARGS]]: a wsbridge configuration with one
 # shared route, /feed: every client of it reads the one `lines` program
 # (issue 15). Returns non-zero when this wsbridge has no shared sessions.
 fanout_config() {
@@ -69,7 +69,7 @@ fanout_config() {
 	listen = 127.0.0.1:$2
 
 	[route /feed]
-	exec = $bin --size 64
+	exec = $bin --size 64${4:+ $4}
 	share = route
 	slow_client = ${3:-close}
 	INI

@@ -4,12 +4,14 @@
  * "SEQUENCE-IN-HEX pattern...\n", so a client can tell a lost, repeated
  * or reordered line from a good one.
  *
- *   lines [--size N] [--seconds T]
+ *   lines [--size N] [--seconds T] [--rate LINES_PER_S]
  *
  * Lines go out 1024 at a time (one write of 64 KiB at the default size):
  * the program must never be what limits a fan-out. It stops when stdout
  * closes (EPIPE, the session ended) or after T seconds (default 600), so
- * a forgotten one cannot run on.
+ * a forgotten one cannot run on. --rate caps the lines per second (the
+ * smoke test's readers must keep up on a loaded machine: there a reader
+ * dropped for being behind is the policy working, not the tools broken).
  */
 
 #include <errno.h>
@@ -74,13 +76,15 @@ main(int argc, char *argv[])
 	static const struct option	 lo[] = {
 		{ "size", required_argument, NULL, 's' },
 		{ "seconds", required_argument, NULL, 't' },
+		{ "rate", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
-	long		 size = 64, secs = 600, i, j;
+	long		 size = 64, secs = 600, rate = 0, i, j;
 	size_t		 len, off;
 	ssize_t		 w;
 	uint64_t	 seq = 0;
-	double		 until;
+	double		 until, start;
+	struct timespec	 nap;
 	char		*buf;
 	int		 ch;
 
@@ -90,9 +94,11 @@ main(int argc, char *argv[])
 			    "--size");
 		else if (ch == 't')
 			secs = arg_num(optarg, 1, LINES_MAX_SECS, "--seconds");
+		else if (ch == 'r')
+			rate = arg_num(optarg, 1, 100000000, "--rate");
 		else {
 			fprintf(stderr, "usage: lines [--size N] "
-			    "[--seconds T]\n");
+			    "[--seconds T] [--rate LINES_PER_S]\n");
 			return 2;
 		}
 	}
@@ -108,9 +114,20 @@ main(int argc, char *argv[])
 			buf[i * size + j] = (char)('a' + (i + j) % 26);
 		buf[i * size + size - 1] = '\n';
 	}
-	until = now_s() + (double)secs;
+	start = now_s();
+	until = start + (double)secs;
 	/* Each pass writes one batch; the clock bounds the passes. */
 	while (now_s() < until) {
+		/* --rate: batch k waits until its time, k * batch / rate. */
+		if (rate > 0 && (double)seq / (double)rate > now_s() - start) {
+			double	 d = (double)seq / (double)rate -
+				    (now_s() - start);
+
+			nap.tv_sec = (time_t)d;
+			nap.tv_nsec = (long)((d - (double)nap.tv_sec) * 1e9);
+			nanosleep(&nap, NULL);
+			continue;
+		}
 		number(buf, size, seq);
 		seq += LINES_PER_WRITE;
 		for (off = 0; off < len; off += (size_t)w) {
