@@ -876,7 +876,9 @@ conn_set_peer(struct conn *c, const struct sockaddr *sa, socklen_t len)
 static void
 conn_set_local(struct conn *c, const struct sockaddr *sa)
 {
-	memcpy(&c->local_addr, sa, sizeof(c->local_addr));
+	memcpy(&c->local_addr, sa, sa->sa_family == AF_INET6 ?
+	    sizeof(struct sockaddr_in6) : sa->sa_family == AF_INET ?
+	    sizeof(struct sockaddr_in) : sizeof(sa->sa_family));
 	net_addr_string(sa, c->local_ip, sizeof(c->local_ip),
 	    &c->local_port);
 }

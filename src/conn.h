@@ -60,6 +60,17 @@ struct jobpool_job;
 
 struct sse_stream;
 
+/*
+ * A client's or local address: IPv4 or IPv6 (a unix socket's keeps only
+ * its family, all that is used of it); not a sockaddr_storage, which
+ * would cost every connection 200 bytes more.
+ */
+union conn_addr {
+	struct sockaddr		 sa;
+	struct sockaddr_in	 sin;
+	struct sockaddr_in6	 sin6;
+};
+
 struct conn_stats {
 	uint64_t	 bytes_in, bytes_out;	/* payload, client's view */
 	uint64_t	 msgs_in, msgs_out;
@@ -82,8 +93,8 @@ struct conn {
 	char			*script_name;	/* dir routes: /scripts/NAME */
 	char			*path_info;	/* path after the script */
 	char			*program;	/* dir routes: resolved program */
-	struct sockaddr_storage	 peer_addr;	/* the client (PROXY, XFF) */
-	struct sockaddr_storage	 local_addr;
+	union conn_addr		 peer_addr;	/* the client (PROXY, XFF) */
+	union conn_addr		 local_addr;
 	bool			 peer_trusted;	/* in trusted_proxies */
 	bool			 ip_counted;	/* in the per-address count */
 	char			*remote_user;	/* authenticated user */

@@ -670,7 +670,7 @@ conn_lookup(struct conn *c, void (*then)(struct conn *))
 
 	if (!c->cref->cfg->reverse_lookup || c->remote_host != NULL)
 		return 0;
-	len = c->peer_addr.ss_family == AF_INET6 ?
+	len = c->peer_addr.sa.sa_family == AF_INET6 ?
 	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 	c->rdns_then = then;
 	c->rdns = rdns_submit(server.loop, (struct sockaddr *)&c->peer_addr,

@@ -54,13 +54,17 @@ session_new(const struct session_params *sp, const struct session_peer *peer,
 	s->path = strdup(sp->path);
 	s->key = sp->key != NULL ? strdup(sp->key) : NULL;
 	s->owner = sp->owner != NULL ? strdup(sp->owner) : NULL;
+	if (sp->route->share != SHARE_NO)
+		s->sh = calloc(1, sizeof(*s->sh));
 	if (s->peer == NULL || s->path == NULL ||
 	    (sp->key != NULL && s->key == NULL) ||
-	    (sp->owner != NULL && s->owner == NULL)) {
+	    (sp->owner != NULL && s->owner == NULL) ||
+	    (sp->route->share != SHARE_NO && s->sh == NULL)) {
 		free(s->peer);
 		free(s->path);
 		free(s->key);
 		free(s->owner);
+		free(s->sh);
 		free(s);
 		return NULL;
 	}
@@ -73,13 +77,14 @@ session_new(const struct session_params *sp, const struct session_peer *peer,
 	s->refs = 1;		/* alive: dropped by session_stop */
 	s->exit_status = -1;
 	TAILQ_INIT(&s->members);
-	TAILQ_INIT(&s->replay);
-	ev_timer_init(&s->persist, session_persist_cb, 0., 0.);
-	s->persist.data = s;
-	ev_timer_init(&s->kick, session_kick_cb, 0., 0.);
-	s->kick.data = s;
-	ev_timer_init(&s->stall, session_stall_cb, 0., 0.);
-	s->stall.data = s;
+	if (s->shared) {
+		TAILQ_INIT(&s->sh->replay);
+		ev_timer_init(&s->sh->persist, session_persist_cb, 0., 0.);
+		ev_timer_init(&s->sh->kick, session_kick_cb, 0., 0.);
+		ev_timer_init(&s->sh->stall, session_stall_cb, 0., 0.);
+		s->sh->persist.data = s->sh->kick.data = s;
+		s->sh->stall.data = s;
+	}
 	base64_dec_init(&s->b64);
 	endpoint_init(&s->relay, s, CONFIG_BUFFER_SIZE, session_flush_cb);
 	backend_init(&s->be, backend_ops_for(sp->route),
@@ -123,8 +128,8 @@ session_join(struct session *s, const struct session_peer *peer,
 	s->refs++;		/* the member's client: session_unref */
 	if (viewer)
 		s->nviewers++;
-	if (ev_is_active(&s->persist)) {
-		ev_timer_stop(relay_loop(), &s->persist);
+	if (s->sh != NULL && ev_is_active(&s->sh->persist)) {
+		ev_timer_stop(relay_loop(), &s->sh->persist);
 		log_info("conn %llu %s: session %s: a client is back",
 		    (unsigned long long)s->id, s->peer, session_name(s));
 	}
@@ -231,10 +236,11 @@ session_free(struct session *s)
 
 	TAILQ_REMOVE(&sessions, s, all);
 	nsessions--;
-	while ((r = TAILQ_FIRST(&s->replay)) != NULL) {
-		TAILQ_REMOVE(&s->replay, r, entry);
+	while (s->sh != NULL && (r = TAILQ_FIRST(&s->sh->replay)) != NULL) {
+		TAILQ_REMOVE(&s->sh->replay, r, entry);
 		free(r);
 	}
+	free(s->sh);
 	session_record_close(s);
 	buf_free(&s->line);
 	buf_free(&s->ctl);
@@ -262,9 +268,11 @@ session_stop(struct session *s)
 	if (s->stopped)
 		return;
 	s->stopped = true;
-	ev_timer_stop(relay_loop(), &s->persist);
-	ev_timer_stop(relay_loop(), &s->kick);
-	ev_timer_stop(relay_loop(), &s->stall);
+	if (s->sh != NULL) {
+		ev_timer_stop(relay_loop(), &s->sh->persist);
+		ev_timer_stop(relay_loop(), &s->sh->kick);
+		ev_timer_stop(relay_loop(), &s->sh->stall);
+	}
 	registry_remove(s);
 	if (s->shared)
 		metrics_session_open(s->label, -1);
@@ -292,8 +300,9 @@ session_last_left(struct session *s)
 {
 	if (s->shared && !s->ended && !shutting_down &&
 	    s->route->persist_ms > 0) {
-		ev_timer_set(&s->persist, s->route->persist_ms / 1000., 0.);
-		ev_timer_start(relay_loop(), &s->persist);
+		ev_timer_set(&s->sh->persist, s->route->persist_ms / 1000.,
+		    0.);
+		ev_timer_start(relay_loop(), &s->sh->persist);
 		log_info("conn %llu %s: session %s: no client, kept for "
 		    "%.3gs", (unsigned long long)s->id, s->peer,
 		    session_name(s), s->route->persist_ms / 1000.);
@@ -492,7 +501,8 @@ session_turn_abandoned(struct session *s)
 	/* A text route's partial line is ended, not joined to the next. */
 	if (s->route->mode == MODE_TEXT && !s->stopped)
 		session_sink(s, (const uint8_t *)"", 0, true);
-	ev_feed_event(relay_loop(), &s->kick, EV_TIMER);
+	if (s->sh != NULL)
+		ev_feed_event(relay_loop(), &s->sh->kick, EV_TIMER);
 }
 
 static void
@@ -534,7 +544,7 @@ session_input(struct session_member *m, enum msg_type type,
 			s->turn = m;
 		else if (s->turn == m) {
 			s->turn = NULL;
-			ev_feed_event(relay_loop(), &s->kick, EV_TIMER);
+			ev_feed_event(relay_loop(), &s->sh->kick, EV_TIMER);
 		}
 	}
 	return rv;

@@ -37,7 +37,7 @@ replay_add(struct session *s, enum msg_type type, const struct iovec *iov,
 	struct replay_rec	*r;
 	int			 i;
 
-	if (cap == 0)
+	if (cap == 0 || s->sh == NULL)
 		return;
 	/* A terminal's screen is its output: not its title or prefs. */
 	if (s->route->mode == MODE_PTY && (iovcnt < 1 ||
@@ -54,17 +54,17 @@ replay_add(struct session *s, enum msg_type type, const struct iovec *iov,
 		r->len = len;
 		r->seq = s->seq;
 		r->type = (uint8_t)type;
-		TAILQ_INSERT_TAIL(&s->replay, r, entry);
-		s->replay_len += len;
+		TAILQ_INSERT_TAIL(&s->sh->replay, r, entry);
+		s->sh->replay_len += len;
 	}
-	while (s->replay_len > cap ||
-	    (len > cap && !TAILQ_EMPTY(&s->replay))) {
-		r = TAILQ_FIRST(&s->replay);
-		TAILQ_REMOVE(&s->replay, r, entry);
-		s->replay_len -= r->len;
-		s->replay_trimmed = true;
+	while (s->sh->replay_len > cap ||
+	    (len > cap && !TAILQ_EMPTY(&s->sh->replay))) {
+		r = TAILQ_FIRST(&s->sh->replay);
+		TAILQ_REMOVE(&s->sh->replay, r, entry);
+		s->sh->replay_len -= r->len;
+		s->sh->replay_trimmed = true;
 		free(r);
-		if (len > cap && TAILQ_EMPTY(&s->replay))
+		if (len > cap && TAILQ_EMPTY(&s->sh->replay))
 			break;
 	}
 }
@@ -80,10 +80,12 @@ replay_send(struct session *s, struct session_member *m)
 	struct replay_rec	*r;
 	struct iovec		 iov[2];
 	const uint8_t		*nl;
-	bool			 started = !s->replay_trimmed ||
-				    s->route->mode != MODE_PTY;
+	bool			 started;
 
-	TAILQ_FOREACH(r, &s->replay, entry) {
+	if (s->sh == NULL)
+		return;		/* unshared: nothing is kept */
+	started = !s->sh->replay_trimmed || s->route->mode != MODE_PTY;
+	TAILQ_FOREACH(r, &s->sh->replay, entry) {
 		s->replay_seq = r->seq;	/* session_output_seq() */
 		iov[0].iov_base = r->data;
 		iov[0].iov_len = r->len;
@@ -476,9 +478,9 @@ session_output_room(struct session *s)
 	if (room == SIZE_MAX)
 		return 0;	/* all stalled: nobody waits on anyone, pause */
 	/* Held by a full member: look again once it may count as stalled. */
-	if (waiting && room < cap / 8 + 1 && !ev_is_active(&s->stall)) {
-		ev_timer_set(&s->stall, SESSION_STALL_S, 0.);
-		ev_timer_start(relay_loop(), &s->stall);
+	if (waiting && room < cap / 8 + 1 && !ev_is_active(&s->sh->stall)) {
+		ev_timer_set(&s->sh->stall, SESSION_STALL_S, 0.);
+		ev_timer_start(relay_loop(), &s->sh->stall);
 	}
 	return room < cap ? room : cap;
 }

@@ -58,6 +58,20 @@ TAILQ_HEAD(member_list, session_member);
 	    (m) != NULL && ((next) = TAILQ_NEXT((m), entry), 1);	\
 	    (m) = (next))
 
+/*
+ * What only a shared session (share != no) needs, allocated with it: an
+ * unshared one, the common case, is smaller by this (idle memory per
+ * connection, issue 14).
+ */
+struct session_shared {
+	ev_timer		 persist;	/* no client: kept until it fires */
+	ev_timer		 kick;		/* the input turn is free: tell */
+	ev_timer		 stall;		/* a full member may be stalled */
+	struct replay_list	 replay;
+	size_t			 replay_len;
+	bool			 replay_trimmed; /* the oldest output is gone */
+};
+
 struct session {
 	uint64_t		 id;
 	const struct route	*route;
@@ -76,9 +90,7 @@ struct session {
 	bool			 started, is_ready, prefixed;
 	bool			 stopped;	/* backend stopped */
 	bool			 ended;		/* its goodbye was said */
-	ev_timer		 persist;	/* no client: kept until it fires */
-	ev_timer		 kick;		/* the input turn is free: tell */
-	ev_timer		 stall;		/* a full member may be stalled */
+	struct session_shared	*sh;		/* shared sessions only, or NULL */
 	LIST_ENTRY(session)	 reg;		/* registry bucket */
 	TAILQ_ENTRY(session)	 all;		/* every live session */
 
@@ -91,9 +103,6 @@ struct session {
 	/* Output: sequence numbers and the replay ring. */
 	uint64_t		 seq;		/* messages so far */
 	uint64_t		 replay_seq;	/* the record replay_send sends */
-	struct replay_list	 replay;
-	size_t			 replay_len;
-	bool			 replay_trimmed; /* the oldest output is gone */
 	char			*title;		/* pty: what joiners are told */
 	struct cast		*cast;		/* record = DIR, or NULL */
 
