@@ -166,9 +166,10 @@ for s in $par; do
 done
 
 # Load, timing and the machine's process table: alone, one at a time.
-want integration && stage integration-serial $plain $py -m serial \
+want integration && stage integration-serial $plain $py --durations=8 -m serial \
     tests/integration
-want sanitize && stage sanitize-serial $san $py -m serial tests/integration
+want sanitize && stage sanitize-serial $san $py --durations=8 -m serial \
+    tests/integration
 echo "stages:$summary"
 t=$(((${EPOCHREALTIME/./} - start) / 1000000))
 echo "took $((t / 60)) min $((t % 60)) s"
