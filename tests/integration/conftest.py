@@ -32,8 +32,9 @@ def pytest_configure(config):
         "process table, fixed ports, apt): run alone, after the parallel "
         "part (tests/run_all.sh)")
     config.addinivalue_line(
-        "markers", "long: runs for minutes (the .deb build): started first "
-        "so that it does not end the parallel run last")
+        "markers", "long: runs for tens of seconds or more (the .deb "
+        "build, churn): started first so that it does not end the parallel "
+        "run last")
 
 
 def pytest_collection_modifyitems(config, items):
