@@ -63,6 +63,10 @@ PURE	:= ws handshake buf log filewatch config config_keys config_load config_par
 PURE_OBJS := $(filter $(PURE:%=$(B)/%.o),$(OBJS)) $(LLHTTP_OBJS)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
+# The test drivers themselves at -O0: the modules they test keep CFLAGS
+# (-O2); under ASan a driver compiles about 4 times faster unoptimised.
+# -U_FORTIFY_SOURCE: a packager's CFLAGS may carry it, and it warns at -O0.
+UNIT_OPT ?= -O0 -U_FORTIFY_SOURCE
 # test_nomem makes the modules' allocations fail, one at a time.
 UNIT_LDFLAGS_test_nomem := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc \
 	-Wl,--wrap=strdup
@@ -94,7 +98,7 @@ $(B)/llhttp/%.o: $(LLHTTP_SRC)/%.c | $(B)
 $(B)/tests/%: tests/unit/%.c tests/unit/test.h $(PURE_OBJS) | $(B)
 	@mkdir -p $(B)/tests
 	@echo "  LD    $@"
-	$(Q)$(CC) $(ALLCFLAGS) $(WARN) -Itests/unit -o $@ $< $(PURE_OBJS) \
+	$(Q)$(CC) $(ALLCFLAGS) $(UNIT_OPT) $(WARN) -Itests/unit -o $@ $< $(PURE_OBJS) \
 	    $(LDLIBS) $(UNIT_LDFLAGS_$*)
 
 $(B):

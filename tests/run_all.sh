@@ -6,12 +6,12 @@
 # WSB_STAGES="unit integration" limits the run to those stages.
 #
 # Most of the integration suite waits on sockets and processes, so it runs
-# under pytest-xdist (WSB_JOBS workers, default 4), the plain and the
+# under pytest-xdist (WSB_JOBS workers, default 6), the plain and the
 # sanitizer builds side by side with the unit, browser, fuzz and benchmark
 # smoke stages (none of them measures time: fuzz-smoke fuzzes 5 s per
 # target, bench-smoke fails only on errors); tests marked `serial` (load,
 # timing, the machine's process table) then run alone, one at a time.
-# Each stage's line gives its wall and CPU seconds.
+# Each stage's line gives its wall and CPU seconds and when it started.
 set -u
 cd "$(dirname "$0")/.."
 logs=build/test-logs
@@ -20,7 +20,7 @@ mkdir -p "$logs"
 passed=0 failed=0 summary=""
 start=${EPOCHREALTIME/./}
 stages=${WSB_STAGES:-"unit integration sanitize browser fuzz bench"}
-jobs=${WSB_JOBS:-4}
+jobs=${WSB_JOBS:-6}
 
 # Count "N passed"/"N failed" (pytest, unit), "# pass N"/"# fail N" (node).
 count() {
@@ -59,14 +59,15 @@ run() {
 	echo $rc >"$logs/$name.rc"
 	child_ticks
 	echo "$(((${EPOCHREALTIME/./} - t0) / 1000000))" \
-	    "$(((ticks - c0) / hz))" >"$logs/$name.time"
+	    "$(((ticks - c0) / hz))" "$(((t0 - start) / 1000000))" \
+	    >"$logs/$name.time"
 	return $rc
 }
 
 # tally NAME: add a finished stage's counts to the totals; show its log
 # when it failed.
 tally() {
-	local name=$1 log="$logs/$1.log" rc p f wall cpu
+	local name=$1 log="$logs/$1.log" rc p f wall cpu at
 	rc=$(cat "$logs/$name.rc" 2>/dev/null || echo 1)
 	read -r p f <<<"$(count "$log")"
 	# A stage that fails without counted failures counts as one failure.
@@ -78,8 +79,9 @@ tally() {
 		echo "-- $name failed (exit $rc); last lines of $log:"
 		tail -n 60 "$log"
 	fi
-	read -r wall cpu <"$logs/$name.time" 2>/dev/null || wall=? cpu=?
-	echo "   $name: $p passed, $f failed ($wall s, CPU $cpu s)"
+	read -r wall cpu at <"$logs/$name.time" 2>/dev/null ||
+	    wall=? cpu=? at=?
+	echo "   $name: $p passed, $f failed ($wall s from +$at s, CPU $cpu s)"
 	passed=$((passed + p))
 	failed=$((failed + f))
 	summary="$summary $name=$p/$f"
@@ -94,8 +96,13 @@ stage() {
 want() { case " $stages " in *" $1 "*) return 0 ;; esac; return 1; }
 
 py="/usr/bin/python3 -m pytest -q -p no:cacheprovider --timeout 120"
-plain="env WSBRIDGE_BIN=$PWD/build/wsbridge WSB_PORT_BASE=20000"
-san="env WSBRIDGE_BIN=$PWD/build/san/wsbridge WSB_PORT_BASE=26000
+# Ports: each suite takes (WSB_JOBS + 1) x 400 from its base, the plain
+# one from WSB_PORT_BASE (default 20000), the sanitizer's from 6000 above:
+# a second make test at once on the machine needs another base.
+port_base=${WSB_PORT_BASE:-20000}
+plain="env WSBRIDGE_BIN=$PWD/build/wsbridge WSB_PORT_BASE=$port_base"
+san="env WSBRIDGE_BIN=$PWD/build/san/wsbridge
+    WSB_PORT_BASE=$((port_base + 6000))
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=0"
 
 # Everything that does not need the machine to itself runs at once, as
@@ -104,21 +111,35 @@ san="env WSBRIDGE_BIN=$PWD/build/san/wsbridge WSB_PORT_BASE=26000
 mk="make --no-print-directory"
 par=""
 job() { par="$par $*"; }
+# bench-smoke runs its tools for a second each: niced, like fuzz-smoke.
 if want unit || want bench; then
 	(want unit && run unit $mk -j2 unit
-	    want bench && run bench $mk bench-smoke) &
+	    want bench && run bench nice -n 10 $mk bench-smoke) &
 	want unit && job unit
 	want bench && job bench
 fi
-# Both install the Debian package (the browser's package test reuses the
-# .deb the integration stage built): one after the other.
-if want integration || want browser; then
-	(want integration && run integration $plain $py -n "$jobs" \
-	    -m "not serial" tests/integration
-	    want browser && run browser-package $mk browser-test \
-	    BROWSER_TESTS=tests/browser/package.test.mjs) &
-	want integration && job integration
-	want browser && job browser-package
+# The Chromium stage runs its files one at a time and mostly waits: it
+# starts first, beside everything else. The browser's package test needs
+# the .deb installed: with the integration stage, its package test runs it
+# (WSB_DEB_BROWSER=1) between its own apt install and purge, so that the
+# package is built, installed and purged once.
+browser_rest=""
+for f in tests/browser/*.test.mjs; do
+	[ "$f" = tests/browser/package.test.mjs ] ||
+	    browser_rest="$browser_rest $f"
+done
+if want browser; then
+	want integration ||
+	    browser_rest="tests/browser/package.test.mjs$browser_rest"
+	run browser $mk browser-test BROWSER_TESTS="$browser_rest" &
+	job browser
+fi
+if want integration; then
+	deb_browser=0
+	want browser && deb_browser=1
+	run integration $plain WSB_DEB_BROWSER=$deb_browser $py -n "$jobs" \
+	    -m "not serial" tests/integration &
+	job integration
 fi
 if want sanitize; then
 	# The integration run needs only the binary, not the unit tests.
@@ -129,19 +150,12 @@ if want sanitize; then
 	    wait) &
 	job sanitize-build sanitize-unit sanitize
 fi
-# fuzz-smoke lasts 5 s per target however busy the machine is.
-browser_rest=""
-for f in tests/browser/*.test.mjs; do
-	[ "$f" = tests/browser/package.test.mjs ] ||
-	    browser_rest="$browser_rest $f"
-done
-if want fuzz || want browser; then
-	(want fuzz && run fuzz-build $mk fuzz-build &&
-	    run fuzz $mk fuzz-smoke
-	    want browser && run browser $mk browser-test \
-	    BROWSER_TESTS="$browser_rest") &
-	want fuzz && job fuzz-build fuzz
-	want browser && job browser
+# fuzz-smoke lasts 5 s per target however busy the machine is: niced, it
+# fuzzes with the CPU the other stages leave.
+if want fuzz; then
+	(run fuzz-build $mk fuzz-build &&
+	    run fuzz nice -n 19 $mk fuzz-smoke) &
+	job fuzz-build fuzz
 fi
 echo "== in parallel:$par"
 t=${EPOCHREALTIME/./}
@@ -153,9 +167,10 @@ for s in $par; do
 done
 
 # Load, timing and the machine's process table: alone, one at a time.
-want integration && stage integration-serial $plain $py -m serial \
+want integration && stage integration-serial $plain $py --durations=8 -m serial \
     tests/integration
-want sanitize && stage sanitize-serial $san $py -m serial tests/integration
+want sanitize && stage sanitize-serial $san $py --durations=8 -m serial \
+    tests/integration
 echo "stages:$summary"
 t=$(((${EPOCHREALTIME/./} - start) / 1000000))
 echo "took $((t / 60)) min $((t % 60)) s"

@@ -17,8 +17,8 @@ browser-test-deps:
 
 # One file at a time: each starts its own Chromium, X and VNC servers.
 # BROWSER_TESTS="tests/browser/X.test.mjs ...": only those files (make
-# test runs package.test.mjs apart, after the integration stage, which
-# installs the .deb too).
+# test runs package.test.mjs from the integration suite's package test,
+# while that one has the .deb installed).
 BROWSER_TESTS ?= $(sort $(wildcard tests/browser/*.test.mjs))
 browser-test: all browser-test-deps
 	@WSBRIDGE_BIN=$(CURDIR)/$(B)/wsbridge node --test --test-concurrency=1 \

@@ -13,6 +13,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { after } from 'node:test';
+
 import { chromium } from 'playwright-core';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)),
@@ -29,6 +31,31 @@ const CHROMIUM_ARGS = [
 ];
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// One Chromium per test file (node --test runs each file in a process of
+// its own), launched by the first test that asks: a launch costs about
+// 1.5 CPU s. Each test gets its pages in browser contexts of their own
+// (newPage makes one: fresh cookies, storage and cache) and closes them;
+// a browser that went away is launched again.
+let chromiumProc = null;
+async function sharedChromium() {
+  if (chromiumProc) {
+    const b = await chromiumProc.catch(() => null);
+    if (b && b.isConnected())
+      return b;
+  }
+  chromiumProc = chromium.launch({
+    executablePath: CHROMIUM,
+    args: CHROMIUM_ARGS,
+    timeout: 60000,
+  });
+  return chromiumProc;
+}
+after(async () => {
+  const b = chromiumProc && await chromiumProc.catch(() => null);
+  if (b)
+    await b.close();
+});
 
 // Poll fn until it returns a truthy value; throw what() after ms.
 export async function waitFor(fn, ms, what) {
@@ -224,16 +251,23 @@ export class Workspace {
     return c;
   }
 
-  // Debian's Chromium through playwright-core. launch() gives every browser
-  // a fresh temp profile (playwright's own --user-data-dir).
+  // Debian's Chromium through playwright-core: the file's shared browser,
+  // seen through newPage() only; every page this test opened (and its
+  // context) is closed at the end of the test.
   async browser() {
-    const b = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: CHROMIUM_ARGS,
-      timeout: 60000,
+    const b = await sharedChromium();
+    const pages = [];
+    this.defer(async () => {
+      for (const p of pages)
+        await p.context().close();
     });
-    this.defer(() => b.close());
-    return b;
+    return {
+      newPage: async (opts) => {
+        const p = await b.newPage(opts);
+        pages.push(p);
+        return p;
+      },
+    };
   }
 }
 

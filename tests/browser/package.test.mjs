@@ -8,6 +8,10 @@
 // The .deb: $WSB_DEB, or build/wsbridge_VERSION_ARCH.deb when it is newer
 // than every tracked file, or a fresh `make deb`. Needs root (apt); skipped
 // when a wsbridge package or user is already on the machine.
+// WSB_DEB_INSTALLED=1: the package is installed already and stays so (make
+// test runs this file from the integration suite's package test, between
+// its apt install and purge, so that the .deb is installed once); fails
+// when it is not installed.
 //
 //   node --test tests/browser/package.test.mjs    (or: make browser-test)
 
@@ -22,6 +26,7 @@ import { REPO, Workspace, captureConsole, freePort, portOpen, waitFor }
   from './lib.mjs';
 
 const APT_ENV = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+const INSTALLED = process.env.WSB_DEB_INSTALLED === '1';
 const PAGES = ['/', '/echo.html', '/count.html', '/vmstat.html',
   '/terminal/', '/vnc/'];
 // In examples/ but not part of the site: never served by the package.
@@ -135,22 +140,29 @@ async function loadPage(w, browser, base, p) {
 
 test('package: the installed demo site, every link and asset, terminal',
   { timeout: 1500000 }, async (t) => {
-    const why = whyNot();
+    const why = INSTALLED ? null : whyNot();
     if (why) {
       t.skip(why);
       return;
     }
     await Workspace.run('package', async (w) => {
-      const deb = buildDeb();
-      w.defer(() => {
-        const r = sh(['apt-get', 'purge', '-y', 'wsbridge'],
-          { env: APT_ENV, timeout: 300000 });
-        if (r.code !== 0)
-          console.error('# apt-get purge:\n' + r.out);
-      });
-      const inst = sh(['apt-get', 'install', '-y', '--no-install-recommends',
-        path.resolve(deb)], { env: APT_ENV, timeout: 300000 });
-      assert.equal(inst.code, 0, 'apt-get install:\n' + inst.out.slice(-4000));
+      if (INSTALLED) {
+        assert.match(sh(['dpkg-query', '-W', '-f=${Status}', 'wsbridge']).out,
+          /ok installed/, 'WSB_DEB_INSTALLED=1 but no wsbridge package');
+      } else {
+        const deb = buildDeb();
+        w.defer(() => {
+          const r = sh(['apt-get', 'purge', '-y', 'wsbridge'],
+            { env: APT_ENV, timeout: 300000 });
+          if (r.code !== 0)
+            console.error('# apt-get purge:\n' + r.out);
+        });
+        const inst = sh(['apt-get', 'install', '-y',
+          '--no-install-recommends', path.resolve(deb)],
+        { env: APT_ENV, timeout: 300000 });
+        assert.equal(inst.code, 0, 'apt-get install:\n' +
+          inst.out.slice(-4000));
+      }
 
       // The shipped config as systemd would run it, on a free port.
       const port = await freePort();

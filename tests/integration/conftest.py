@@ -32,6 +32,15 @@ def pytest_configure(config):
         "markers", "serial: needs the machine to itself (timing, load, the "
         "process table, fixed ports, apt): run alone, after the parallel "
         "part (tests/run_all.sh)")
+    config.addinivalue_line(
+        "markers", "long: runs for tens of seconds or more (the .deb "
+        "build, churn): started first so that it does not end the parallel "
+        "run last")
+
+
+def pytest_collection_modifyitems(config, items):
+    # pytest-xdist hands tests out in this order: `long` ones first.
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)

@@ -5,8 +5,8 @@ everything was delivered and the backend ended cleanly.
 Linux reports a pending reset once (ECONNRESET from the first call that
 looks, or SO_ERROR); after that recv() returns 0 like a clean EOF. Each
 test makes one of the calls that can meet the reset (or the loss) first
-deterministically, synchronising on what the kernel shows (/proc/net/tcp
-queues, FIONREAD) and on wsbridge's log, never on time."""
+deterministically, synchronising on what the kernel shows (the sockets'
+queues from sock_diag, FIONREAD) and on wsbridge's log, never on time."""
 
 import errno
 import fcntl
@@ -20,25 +20,12 @@ import pytest
 
 from cfgutil import Backend, start_config, unix_path, wait_log
 from wsutil import (OP_BINARY, OP_TEXT, expect_close, open_ws, recv_message,
-                    send_frame, wait_until, write_script)
+                    send_frame, tcp_queues, wait_until, write_script)
 
 ECHO_ROUTE = "[route /echo]\necho = yes\n"
 RESET = "backend: " + os.strerror(errno.ECONNRESET)
 BROKEN_PIPE = "backend: " + os.strerror(errno.EPIPE)
 UNDELIVERED = "backend: closed with data undelivered"
-
-
-def tcp_queues(local_port, remote_port):
-    """(tx_queue, rx_queue) of the IPv4 TCP socket local->remote, from
-    /proc/net/tcp, or None."""
-    with open("/proc/net/tcp") as f:
-        for line in f.readlines()[1:]:
-            p = line.split()
-            if (int(p[1].split(":")[1], 16) == local_port and
-                    int(p[2].split(":")[1], 16) == remote_port):
-                tx, rx = p[4].split(":")
-                return int(tx, 16), int(rx, 16)
-    return None
 
 
 def outq(sock):

@@ -25,8 +25,10 @@ import loadutil
 from loadutil import churn, quiesce, scaled, settle
 from wsutil import OP_BINARY, OP_TEXT, rss_kib, wait_until
 
-# Load tests: they measure the machine, so they run alone.
-pytestmark = pytest.mark.serial
+# Nothing here is timed (descriptors, children and RSS are counted once
+# the churn is over), so they run beside the rest, not alone; first
+# (`long`), so that they do not end the parallel run.
+pytestmark = pytest.mark.long
 
 WARMUP = 200
 THREADS = 4

@@ -280,8 +280,26 @@ def check_installed_package(version):
     smoke_installed_daemon()
 
 
-# Building (first time: installing debhelper and lintian), lintian, apt.
-@pytest.mark.timeout(MAKE_TIMEOUT + 2 * APT_TIMEOUT + 60)
+def check_package_in_browser():
+    """tests/browser/package.test.mjs (the demo site in Chromium) against
+    the package installed here: make test (WSB_DEB_BROWSER=1) runs it from
+    this test, so that the .deb is installed and purged once."""
+    rc, out = run(["node", "--test", "tests/browser/package.test.mjs"],
+                  timeout=BROWSER_TIMEOUT, check=False,
+                  env={"WSB_DEB_INSTALLED": "1", "WSBRIDGE_BIN": BIN})
+    assert rc == 0, "browser package test exited %d:\n%s" % (rc, out[-8000:])
+    assert re.search(r"^# pass 1$", out, re.M), out[-8000:]
+    assert re.search(r"^# skipped 0$", out, re.M), out[-8000:]
+
+
+BROWSER_TIMEOUT = 300
+
+
+# Building (first time: installing debhelper and lintian), lintian, apt;
+# first of the suite (conftest: `long`), so that it does not end the
+# parallel run last.
+@pytest.mark.long
+@pytest.mark.timeout(MAKE_TIMEOUT + 2 * APT_TIMEOUT + BROWSER_TIMEOUT + 60)
 def test_deb_installs_runs_and_purges():
     why = deb_preconditions()
     if why:
@@ -304,6 +322,8 @@ def test_deb_installs_runs_and_purges():
         run(["apt-get", "install", "-y", "--no-install-recommends", deb],
             timeout=APT_TIMEOUT, env=apt_env)
         check_installed_package(version)
+        if os.environ.get("WSB_DEB_BROWSER") == "1":
+            check_package_in_browser()
     finally:
         run(["apt-get", "purge", "-y", "wsbridge"], timeout=APT_TIMEOUT,
             env=apt_env, check=False)

@@ -64,15 +64,9 @@ def sha512(password, rounds):
 
 def server_rx_queue(server_port, client_port):
     """Bytes the server has not read yet on the loopback connection from
-    client_port, from /proc/net/tcp; None when it is not there."""
-    with open("/proc/net/tcp") as f:
-        for line in f.readlines()[1:]:
-            fields = line.split()
-            local, remote = fields[1], fields[2]
-            if (int(local.split(":")[1], 16) == server_port and
-                    int(remote.split(":")[1], 16) == client_port):
-                return int(fields[4].split(":")[1], 16)
-    return None
+    client_port; None when it is not there."""
+    q = wsutil.tcp_queues(server_port, client_port)
+    return None if q is None else q[1]
 
 
 def wait_read(server_port, conn):

@@ -512,6 +512,32 @@ def rss_kib(pid):
     raise AssertionError("no VmRSS for %d" % pid)
 
 
+def tcp_queues(local_port, remote_port):
+    """(send queue, receive queue) in bytes of the loopback IPv4 TCP
+    socket 127.0.0.1:local_port -> 127.0.0.1:remote_port, or None when
+    there is none. One sock_diag lookup of that socket: /proc/net/tcp
+    lists every socket of the machine (thousands while other suites run,
+    tenths of a second to read)."""
+    lo = socket.inet_aton("127.0.0.1") + bytes(12)
+    # inet_diag_req_v2: AF_INET, TCP, no extensions, every state; the
+    # socket's id (ports, addresses, any interface, no cookie).
+    req = struct.pack("=BBBBI", socket.AF_INET, socket.IPPROTO_TCP, 0, 0,
+                      0xfff)
+    req += struct.pack("!HH", local_port, remote_port) + lo + lo
+    req += struct.pack("=III", 0, 0xffffffff, 0xffffffff)
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW,
+                       4) as nl:                # NETLINK_SOCK_DIAG
+        nl.settimeout(5)
+        # nlmsghdr: SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST (one socket).
+        nl.send(struct.pack("=IHHII", 16 + len(req), 20, 1, 1, 0) + req)
+        data = nl.recv(65536)
+    if len(data) < 16 + 72 or struct.unpack_from("=H", data, 4)[0] != 20:
+        return None                             # NLMSG_ERROR: not found
+    # inet_diag_msg: 4 bytes, the 48-byte id, expires, rqueue, wqueue.
+    rq, wq = struct.unpack_from("=II", data, 16 + 56)
+    return wq, rq
+
+
 def fd_count(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 
