@@ -540,6 +540,24 @@ sse_stream_detach(struct sse_stream *st)
 	ev_timer_start(relay_loop(), &st->expire);
 }
 
+int
+sse_stream_end_by_client(struct sse_stream *st, const char *reason)
+{
+	if (st->told || st->ending)
+		return -1;
+	log_info("conn %llu %s: sse session %.8s...: %s",
+	    (unsigned long long)st->log_id, st->peer, st->id, reason);
+	if (!attached(st)) {
+		sse_stream_close(st, WS_CLOSE_NORMAL, reason);
+		sse_stream_end(st);
+		return 0;
+	}
+	/* Told now: its connection's end (sse_stream_detach) ends it. */
+	sse_stream_close(st, WS_CLOSE_NORMAL, reason);
+	st->client.ops->ended(st->client.arg, WS_CLOSE_NORMAL, reason);
+	return 0;
+}
+
 void
 sse_stream_shutdown(void)
 {

@@ -59,6 +59,13 @@ int		 sse_stream_attach(struct sse_stream *,
  * a reconnect, session_timeout at most.
  */
 void		 sse_stream_detach(struct sse_stream *);
+/*
+ * The client is done (DELETE ?session=): an attached connection gets
+ * the close event (1000, reason) and ends, and with it the stream; a
+ * detached stream ends now. -1: it had its goodbye already (gone).
+ */
+int		 sse_stream_end_by_client(struct sse_stream *,
+		    const char *reason);
 /* The server stops: streams without a client end now, others at detach. */
 void		 sse_stream_shutdown(void);
 
