@@ -210,6 +210,7 @@ conn_post_end(struct conn *c, const char *id)
 	struct session_member	*m = session_find_member(c->matched, id);
 	struct sse_stream	*st;
 	struct pollq		*q;
+	struct conn		*sc;
 	const char		*owner;
 	const char		*why = "ended by the client";
 
@@ -225,6 +226,9 @@ conn_post_end(struct conn *c, const char *id)
 		return;
 	}
 	if ((st = sse_stream_of(m)) != NULL) {
+		/* The stream's member leaves: its connection lets go of it. */
+		if (!sse_stream_told(st) && (sc = sse_stream_client(st)) != NULL)
+			sc->member = NULL;
 		if (sse_stream_end_by_client(st, why) == -1) {
 			conn_http_respond(c, 404, "no such session");
 			return;
