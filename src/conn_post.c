@@ -192,8 +192,7 @@ conn_post_route(struct conn *c)
 	size_t		 n;
 
 	if ((c->req->method != HTTP_POST && c->req->method != HTTP_DELETE) ||
-	    (c->listener != NULL &&
-	    c->listener->metrics_only) ||
+	    (c->listener != NULL && c->listener->metrics_only) ||
 	    !hs_query_param(c->query, "session", &v, &n))
 		return NULL;
 	r = config_match(c->cref->cfg, c->path, &rest);
