@@ -19,6 +19,10 @@
 // goes on where it stopped; when the browser gives up (a proxy's error
 // page, say) this module opens the stream again itself, with the last id
 // as ?last_event_id=. If the stream is gone, the socket closes with 1006.
+// close() over sse and poll tells wsbridge the session is over (`DELETE
+// <route>?session=ID`, after the input sent before it, with keepalive so
+// that it also goes out from a pagehide handler); without it the program
+// runs on for session_timeout, waiting for a reconnect or a poll.
 
 const CONNECTING = 0, OPEN = 1, CLOSING = 2, CLOSED = 3;
 const DEFAULTS = { transports: ['websocket', 'sse'], timeout: 5000,
@@ -161,6 +165,15 @@ export class Socket {
       this._emit('onerror', { type: 'error', message: 'send failed: ' + e.message });
     });
   }
+
+  // The client is done: DELETE ends the session now (after the input
+  // sent before it); keepalive lets it outlive the page. 404: gone already.
+  _end(url) {
+    if (!url) return;
+    const creds = this.options.withCredentials ? 'include' : 'same-origin';
+    this._queue = this._queue.then(() => fetch(url, { method: 'DELETE',
+      credentials: creds, keepalive: true })).catch(() => {});
+  }
 }
 Object.assign(Socket, { CONNECTING, OPEN, CLOSING, CLOSED });
 
@@ -261,6 +274,7 @@ class SseTransport {
   send(data) { this.sock._post(this.sendUrl, data); }
   close(code, reason) {
     this.abort();
+    this.sock._end(this.sendUrl);
     this.sock._closed(code, reason, true);
   }
   abort() {
@@ -323,6 +337,7 @@ class PollTransport {
   send(data) { this.sock._post(this.sendUrl, data); }
   close(code, reason) {
     this.abort();
+    this.sock._end(this.sendUrl);
     this.sock._closed(code, reason, true);
   }
   abort() {

@@ -84,7 +84,7 @@ conn_cors_204(const struct conn *c, const struct route *r, bool preflight,
 		return NULL;
 	if (preflight) {
 		http_response_header(&h, "Access-Control-Allow-Methods",
-		    "GET, POST, OPTIONS");
+		    "GET, POST, DELETE, OPTIONS");
 		http_response_header(&h, "Access-Control-Allow-Headers",
 		    "Content-Type, Last-Event-ID");
 		http_response_header(&h, "Access-Control-Max-Age", "%d",
@@ -110,7 +110,8 @@ conn_cors_no_content(struct conn *c, const struct route *r, bool preflight)
 		return;
 	}
 	c->status = 204;
-	c->refusal = preflight ? "preflight" : "input queued";
+	c->refusal = preflight ? "preflight" : c->req->method == HTTP_DELETE ?
+	    "session ended" : "input queued";
 	c->linger = true;
 	conn_set_state(c, CONN_CLOSING);
 	conn_deadline(c, c->cref->cfg->close_timeout_ms);

@@ -10,6 +10,13 @@
  * 403 a disallowed Origin, another user's session (by user name) or a
  * view route's (read-only); 415 binary on a text route; 400 text that is
  * not UTF-8 or a bad body.
+ *
+ * DELETE /route?session=ID: the client is done (a page closed), so the
+ * session need not wait session_timeout for a reconnect or a poll: its
+ * member ends as a WebSocket client's close would (alone, the program's
+ * stdin is closed and its grace sequence follows; a shared session goes
+ * on without it). The same checks as for input; 204, or 404 when there
+ * is no such session (any more).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +28,9 @@
 #include "conn_post.h"
 #include "handshake.h"
 #include "listener.h"
+#include "pollq.h"
 #include "session.h"
+#include "sse_stream.h"
 #include "transport_sse.h"
 #include "ws.h"
 
@@ -182,8 +191,8 @@ conn_post_route(struct conn *c)
 	struct route	*r;
 	size_t		 n;
 
-	if (c->req->method != HTTP_POST || (c->listener != NULL &&
-	    c->listener->metrics_only) ||
+	if ((c->req->method != HTTP_POST && c->req->method != HTTP_DELETE) ||
+	    (c->listener != NULL && c->listener->metrics_only) ||
 	    !hs_query_param(c->query, "session", &v, &n))
 		return NULL;
 	r = config_match(c->cref->cfg, c->path, &rest);
@@ -191,6 +200,45 @@ conn_post_route(struct conn *c)
 	    ROUTE_TRANSPORT_POLL)))
 		return NULL;
 	return r;
+}
+
+/* DELETE: end the member named id (its session may have ended). */
+static void
+conn_post_end(struct conn *c, const char *id)
+{
+	struct session_member	*m = session_find_member(c->matched, id);
+	struct sse_stream	*st;
+	struct pollq		*q;
+	struct conn		*sc;
+	const char		*owner;
+	const char		*why = "ended by the client";
+
+	if (m == NULL) {
+		conn_http_respond(c, 404, "no such session");
+		return;
+	}
+	owner = session_owner(session_of(m));
+	if (owner != NULL && (c->remote_user == NULL ||
+	    strcmp(owner, c->remote_user) != 0)) {
+		conn_http_respond(c, 403, "the session belongs to another "
+		    "user");
+		return;
+	}
+	if ((st = sse_stream_of(m)) != NULL) {
+		/* The stream's member leaves: its connection lets go of it. */
+		if (!sse_stream_told(st) && (sc = sse_stream_client(st)) != NULL)
+			sc->member = NULL;
+		if (sse_stream_end_by_client(st, why) == -1) {
+			conn_http_respond(c, 404, "no such session");
+			return;
+		}
+	} else if ((q = pollq_of(m)) != NULL)
+		pollq_end_by_client(q, why);
+	else {
+		conn_http_respond(c, 404, "no such session");
+		return;
+	}
+	conn_cors_no_content(c, c->matched, false);
 }
 
 void
@@ -202,6 +250,8 @@ conn_post_begin(struct conn *c, struct route *r)
 
 	if (conn_post_id(c->query, id) != 1)
 		conn_http_respond(c, 404, "malformed session id");
+	else if (c->req->method == HTTP_DELETE)
+		conn_post_end(c, id);
 	else if ((m = conn_post_member(c, id)) == NULL)
 		conn_http_respond(c, 404, "no such session");
 	else if ((owner = session_owner(session_of(m))) != NULL &&

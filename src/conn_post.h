@@ -1,6 +1,7 @@
 /*
  * POST /route?session=ID: a message for the program behind an open
- * Server-Sent Events stream or a poll session (conn_post.c).
+ * Server-Sent Events stream or a poll session; DELETE: its end
+ * (conn_post.c).
  */
 #ifndef CONN_POST_H
 #define CONN_POST_H
@@ -11,7 +12,10 @@ struct conn;
 
 struct route;
 
-/* A POST ?session= on a route with sse or poll: its route, else NULL. */
+/*
+ * A POST or DELETE ?session= on a route with sse or poll: its route,
+ * else NULL.
+ */
 struct route *conn_post_route(struct conn *);
 /* Access is granted: check the session, then read the body. */
 void	conn_post_begin(struct conn *, struct route *);

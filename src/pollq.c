@@ -468,6 +468,17 @@ pollq_cancel(struct pollq *q, void *waiter)
 }
 
 void
+pollq_end_by_client(struct pollq *q, const char *reason)
+{
+	log_info("conn %llu %s: poll session %.8s...: %s (in=%llu out=%llu "
+	    "messages)", (unsigned long long)q->log_id, q->peer, q->id, reason,
+	    (unsigned long long)q->msgs_in, (unsigned long long)q->msgs_out);
+	pollq_close(q, WS_CLOSE_NORMAL, reason);
+	pollq_answer(q, false);
+	pollq_free(q);
+}
+
+void
 pollq_shutdown(void)
 {
 	struct pollq	*q;

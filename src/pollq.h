@@ -44,6 +44,12 @@ int		 pollq_poll(struct pollq *, int64_t after, void *waiter,
 		    pollq_answer_fn *);
 /* The waiting poll's client is gone: nobody is answered. */
 void		 pollq_cancel(struct pollq *, void *waiter);
+/*
+ * The client is done (DELETE ?session=): a waiting poll is answered
+ * with closed (1000, reason), the session goes on without this client
+ * (alone, its backend stops) and the id is forgotten.
+ */
+void		 pollq_end_by_client(struct pollq *, const char *reason);
 /* The server stops: every poll session ends (its backend too). */
 void		 pollq_shutdown(void);
 

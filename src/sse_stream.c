@@ -540,6 +540,47 @@ sse_stream_detach(struct sse_stream *st)
 	ev_timer_start(relay_loop(), &st->expire);
 }
 
+int
+sse_stream_end_by_client(struct sse_stream *st, const char *reason)
+{
+	struct session_member	*m;
+
+	if (sse_stream_told(st))
+		return -1;
+	log_info("conn %llu %s: sse session %.8s...: %s",
+	    (unsigned long long)st->log_id, st->peer, st->id, reason);
+	if (!attached(st)) {
+		sse_stream_close(st, WS_CLOSE_NORMAL, reason);
+		sse_stream_end(st);
+		return 0;
+	}
+	/*
+	 * Told now: its connection says the goodbye and ends the stream
+	 * (sse_stream_detach); the member leaves now, not when that
+	 * connection is done (the caller took the member from it).
+	 */
+	sse_stream_close(st, WS_CLOSE_NORMAL, reason);
+	st->client.ops->ended(st->client.arg, WS_CLOSE_NORMAL, reason);
+	if (!st->ending && st->m != NULL) {
+		m = st->m;
+		st->m = NULL;
+		session_leave(m);
+	}
+	return 0;
+}
+
+bool
+sse_stream_told(const struct sse_stream *st)
+{
+	return st->told || st->ending;
+}
+
+void *
+sse_stream_client(const struct sse_stream *st)
+{
+	return attached(st) ? st->client.arg : NULL;
+}
+
 void
 sse_stream_shutdown(void)
 {

@@ -59,6 +59,18 @@ int		 sse_stream_attach(struct sse_stream *,
  * a reconnect, session_timeout at most.
  */
 void		 sse_stream_detach(struct sse_stream *);
+/* The argument of the client attached (its peer's), or NULL. */
+void		*sse_stream_client(const struct sse_stream *);
+/* Its goodbye went to a client, or it ends: nothing more to end. */
+bool		 sse_stream_told(const struct sse_stream *);
+/*
+ * The client is done (DELETE ?session=): the member leaves the session
+ * now (the attached client must no longer use it), an attached
+ * connection gets the close event (1000, reason) and its end ends the
+ * stream; a detached stream ends now. -1: it had its goodbye already.
+ */
+int		 sse_stream_end_by_client(struct sse_stream *,
+		    const char *reason);
 /* The server stops: streams without a client end now, others at detach. */
 void		 sse_stream_shutdown(void);
 
