@@ -49,7 +49,7 @@ def group_route(script, tmp_path, path, transports, extra=""):
 
 
 def pids_of(pidfile):
-    pids = [int(p) for p in pidfile.read_text().split()]
+    pids = wsutil.read_pids(pidfile, 2)
     assert len(pids) == 2 and all(wsutil.alive(p) for p in pids), pids
     return pids
 

@@ -87,7 +87,7 @@ def test_resume_gets_exactly_what_it_missed(wsbridge, tmp_path, script):
     assert a.event() == ("message", "m2", "2-" + sid)
     a.close()
     wait_log(srv, "the stream dropped: kept for a reconnect")
-    pid = int(pidfile.read_text())
+    pid, = wsutil.read_pids(pidfile)
     assert wsutil.alive(pid)
     # Input goes on while no stream is attached: the session lives.
     say(srv.port, a, "m3")
@@ -178,7 +178,7 @@ def test_output_no_longer_kept_gets_close(wsbridge, tmp_path, script):
         assert a.event()[2] == "%d-%s" % (i, sid)
     a.close()
     wait_log(srv, "kept for a reconnect")
-    pid = int(pidfile.read_text())
+    pid, = wsutil.read_pids(pidfile)
     b = Stream(srv.port, "/cat", "1-" + sid)
     assert b.session["id"] == sid
     ev = b.event()
@@ -298,7 +298,7 @@ def test_program_ended_while_away_resume_gets_the_rest_and_close(
     assert a.event() == ("message", "one", "1-" + sid)
     a.close()
     wait_log(srv, "kept for a reconnect")
-    pid = int(pidfile.read_text())
+    pid, = wsutil.read_pids(pidfile)
     go.write_text("")
     # Reaped: its exit is in the dropped connection's access line.
     wsutil.wait_until(lambda: wsutil.proc_stat(pid) is None, TIMEOUT,
@@ -367,7 +367,7 @@ def test_shutdown_ends_a_waiting_stream(wsbridge, tmp_path, script):
     a = Stream(srv.port, "/cat")
     a.close()
     wait_log(srv, "kept for a reconnect")
-    pid = int(pidfile.read_text())
+    pid, = wsutil.read_pids(pidfile)
     srv.proc.send_signal(signal.SIGTERM)
     assert srv.proc.wait(timeout=TIMEOUT) == 0
     wsutil.wait_until(lambda: not wsutil.alive(pid), TIMEOUT,

@@ -475,6 +475,22 @@ def proc_stat(pid):
     return rest[0], int(rest[1]), int(rest[2]), int(rest[3])
 
 
+def read_pids(path, count=1, timeout=10):
+    """The pids a program wrote to path (`echo $$ > path`), once count of
+    them are there in whole lines: the file exists, empty, before the
+    write."""
+    def lines():
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            return None
+        got = text[:text.rfind("\n") + 1].split()     # whole lines only
+        return got if len(got) >= count else None
+    return [int(x) for x in wait_until(lines, timeout,
+                                       what="%d pid(s) in %s"
+                                       % (count, path))]
+
+
 def alive(pid):
     """True while pid exists and is not a zombie."""
     st = proc_stat(pid)
