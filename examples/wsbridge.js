@@ -14,11 +14,11 @@
 // stays on its transport. The route must list them (`transports =
 // websocket, sse, poll` in wsbridge's config). Over sse and poll, input
 // goes by `POST <route>?session=ID` (the URL the session event names).
-// An SSE stream that drops is reopened by the browser with Last-Event-ID
-// (each event's id names the stream and its place in it), and wsbridge
-// goes on where it stopped; when the browser gives up (a proxy's error
-// page, say) this module opens the stream again itself, with the last id
-// as ?last_event_id=. If the stream is gone, the socket closes with 1006.
+// An SSE stream that drops is reopened by this module (not left to the
+// browser, whose reconnect to the first URL would start a new session):
+// at once, then after 1, 2 and 4 s, as <route>?session=ID&last_event_id=SEQ
+// (each event's id is its sequence number), and wsbridge goes on where it
+// stopped. If the stream is gone, the socket closes with 1006.
 // close() over sse and poll tells wsbridge the session is over (`DELETE
 // <route>?session=ID`, after the input sent before it, with keepalive so
 // that it also goes out from a pagehide handler); without it the program
@@ -203,7 +203,7 @@ class WsTransport {
 }
 
 // Server-Sent Events: open at the session event (the program runs).
-const SSE_REOPEN_TRIES = 3;
+const SSE_REOPEN_WAITS = [0, 1000, 2000, 4000];
 
 class SseTransport {
   constructor(sock, cb) {
@@ -211,7 +211,7 @@ class SseTransport {
     this.cb = cb;
     this.session = null;
     this.sendUrl = null;
-    this.lastId = '';             // the last event's id: SEQ-SESSIONID
+    this.lastId = '';             // the last event's id: its sequence number
     this.tries = 0;               // reopenings since the last event
     this.timer = null;
     this._open(sock.url.href);
@@ -250,25 +250,28 @@ class SseTransport {
       sock._closed(c.code, c.reason || '', true);
     });
     // Before the session event: this transport does not work here. After
-    // it the browser reconnects by itself, with Last-Event-ID; once it
-    // gives up (an answer that is not the stream), open it again here.
+    // it the stream is reopened here, by its session's id: the browser's
+    // own reconnect would not name the session.
     es.onerror = () => {
       if (this.session === null) this.cb.failed('event stream failed');
-      else if (es.readyState === EventSource.CLOSED) this._reopen();
+      else if (this.es === es && this.timer === null) {
+        es.close();
+        this._reopen();
+      }
     };
   }
 
   _reopen() {
-    if (this.tries >= SSE_REOPEN_TRIES || !this.lastId) {
+    if (this.tries >= SSE_REOPEN_WAITS.length) {
       this.sock._closed(1006, 'event stream closed', false);
       return;
     }
-    const wait = 1000 * 2 ** this.tries++;
     this.timer = setTimeout(() => {
       this.timer = null;
       if (this.sock.readyState === OPEN)
-        this._open(withParams(this.sock.url, { last_event_id: this.lastId }));
-    }, wait);
+        this._open(withParams(this.sock.url, { session: this.session,
+          last_event_id: this.lastId || '0' }));
+    }, SSE_REOPEN_WAITS[this.tries++]);
   }
 
   send(data) { this.sock._post(this.sendUrl, data); }

@@ -102,10 +102,9 @@ sse_binary(struct sse_enc *e, struct buf *b, const uint8_t *p, size_t n)
 	return 0;
 }
 
-/* "[event: binary\n]id: SEQTAG\ndata: " (no printf: once per message). */
+/* "[event: binary\n]id: SEQ\ndata: " (no printf: once per message). */
 static size_t
-sse_head(char *dst, enum msg_type type, uint64_t seq, const char *tag,
-    size_t taglen)
+sse_head(char *dst, enum msg_type type, uint64_t seq)
 {
 	static const char	 bin[] = "event: binary\nid: ", txt[] = "id: ";
 	char			 dec[20];
@@ -123,8 +122,6 @@ sse_head(char *dst, enum msg_type type, uint64_t seq, const char *tag,
 	while ((seq /= 10) > 0);
 	while (k > 0)
 		dst[o++] = dec[--k];
-	memcpy(dst + o, tag, taglen);
-	o += taglen;
 	memcpy(dst + o, "\ndata: ", 7);
 	return o + 7;
 }
@@ -134,15 +131,12 @@ sse_enc_message(struct sse_enc *e, struct buf *b, enum msg_type type,
     const struct iovec *iov, int iovcnt, bool fin)
 {
 	char	*head;
-	size_t	 taglen = e->tag != NULL ? strlen(e->tag) : 0;
 	int	 i, rv = 0;
 
 	if (!e->open) {
-		if ((head = (char *)buf_reserve(b, SSE_HEAD_MAX + taglen)) ==
-		    NULL)
+		if ((head = (char *)buf_reserve(b, SSE_HEAD_MAX)) == NULL)
 			return -1;
-		buf_commit(b, sse_head(head, type, ++e->seq, e->tag != NULL ?
-		    e->tag : "", taglen));
+		buf_commit(b, sse_head(head, type, ++e->seq));
 		e->open = true;
 		e->cr = false;
 		e->ncarry = 0;

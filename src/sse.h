@@ -20,7 +20,6 @@ struct iovec;
 
 struct sse_enc {
 	uint64_t	 seq;		/* id of the last event begun */
-	const char	*tag;		/* after the number in id:, or NULL */
 	bool		 open;		/* an event's data is open */
 	bool		 cr;		/* text: last byte was CR */
 	uint8_t		 carry[3];	/* binary: bytes short of 3 */
@@ -29,8 +28,7 @@ struct sse_enc {
 
 /*
  * A message toward the client or a piece of one (fin false: more
- * follows): the first piece opens the event ("id: seq" and the tag),
- * fin ends it.
+ * follows): the first piece opens the event ("id: seq"), fin ends it.
  * 0, or -1 out of memory.
  */
 int	sse_enc_message(struct sse_enc *, struct buf *, enum msg_type,

@@ -4,9 +4,9 @@
  * numbered by id, a comment every ping_interval, and "event: close" with
  * the close code at the end. The client sends nothing on the stream; what
  * it reads is dropped. Its session member is an sse_stream, which
- * outlives the connection: an id is "SEQ-SESSIONID" (the session's
- * sequence number, then the stream's id), so that the Last-Event-ID of
- * a browser's reconnect names both the stream and where to go on.
+ * outlives the connection: an event's id is the session's sequence
+ * number, and a reconnect to ?session=ID with that Last-Event-ID goes
+ * on after it (conn_sse.c).
  */
 #include <sys/uio.h>
 
@@ -34,7 +34,6 @@ struct sse_transport {
 	bool			 resume;	/* stream: a reconnect's */
 	uint64_t		 after;		/* its Last-Event-ID's seq */
 	char			 id[SSE_ID_HEX + 1];
-	char			 tag[SSE_ID_HEX + 2];	/* "-ID" */
 };
 
 static struct sse_transport *
@@ -125,8 +124,9 @@ sse_url_path(char *dst, size_t len, const char *path)
 }
 
 /*
- * The 200 is out: say the session's id, where its input goes, and (id:)
- * where a reconnect goes on; a reconnect then gets what it missed.
+ * The 200 is out: say the session's id, where its input and a reconnect
+ * go, and (id:) where a reconnect goes on; a reconnect then gets what it
+ * missed.
  */
 static void
 sse_open(struct conn *c)
@@ -145,9 +145,10 @@ sse_open(struct conn *c)
 		return;
 	}
 	sse_url_path(path, sizeof(path), c->path);
-	if (asprintf(&ev, "event: session\nid: %llu%s\ndata: {\"id\":\"%s\","
-	    "\"send\":\"%s?session=%s\"}\n\n", (unsigned long long)s->after,
-	    s->tag, s->id, path, s->id) == -1) {
+	if (asprintf(&ev, "event: session\nid: %llu\ndata: {\"id\":\"%s\","
+	    "\"send\":\"%s?session=%s\",\"resume\":\"%s?session=%s\"}\n\n",
+	    (unsigned long long)s->after, s->id, path, s->id, path, s->id) ==
+	    -1) {
 		conn_close(c, "out of memory");
 		return;
 	}
@@ -187,7 +188,6 @@ sse_free(struct conn *c)
 		c->member = NULL;
 	}
 	explicit_bzero(s->id, sizeof(s->id));
-	explicit_bzero(s->tag, sizeof(s->tag));
 	free(s);
 	c->transport = NULL;
 }
@@ -218,8 +218,6 @@ transport_sse_new(struct conn *c, struct sse_stream *resume, uint64_t after)
 		free(s);
 		return NULL;
 	}
-	snprintf(s->tag, sizeof(s->tag), "-%s", s->id);
-	s->enc.tag = s->tag;
 	s->t.ops = &sse_ops;
 	s->conn = c;
 	ev_init(&s->ping_timer, sse_ping_cb);
@@ -272,14 +270,18 @@ transport_sse_last_id(const char *v, size_t n, char *id, uint64_t *seq)
 	uint64_t	 x = 0;
 	size_t		 i;
 
-	/* 1-19 digits (no overflow), "-", the id's hex digits. */
+	/* 1-19 digits (no overflow), then maybe "-" and the id's hex. */
 	for (i = 0; i < n && i < 19 && v[i] >= '0' && v[i] <= '9'; i++)
 		x = x * 10 + (uint64_t)(v[i] - '0');
-	if (i == 0 || n != i + 1 + SSE_ID_HEX || v[i] != '-' ||
-	    strspn(v + i + 1, "0123456789abcdef") < SSE_ID_HEX)
+	if (i == 0 || (i != n && (n != i + 1 + SSE_ID_HEX || v[i] != '-' ||
+	    strspn(v + i + 1, "0123456789abcdef") < SSE_ID_HEX)))
 		return -1;
-	memcpy(id, v + i + 1, SSE_ID_HEX);
-	id[SSE_ID_HEX] = '\0';
+	if (i == n)
+		id[0] = '\0';
+	else {
+		memcpy(id, v + i + 1, SSE_ID_HEX);
+		id[SSE_ID_HEX] = '\0';
+	}
 	*seq = x;
 	return 0;
 }

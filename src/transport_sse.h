@@ -24,7 +24,7 @@ struct sse_stream;
 struct transport *transport_sse_new(struct conn *, struct sse_stream *resume,
 	    uint64_t after);
 /*
- * A Last-Event-ID ("SEQ-ID", as the stream's ids are): 0 and the parts,
+ * A Last-Event-ID, "SEQ" (id: "") or the old "SEQ-ID": 0 and the parts,
  * or -1 when it is not one of ours.
  */
 int		 transport_sse_last_id(const char *, size_t, char *id,

@@ -312,8 +312,8 @@ test('counter over long polling through a proxy that refuses the Upgrade',
   }));
 
 // A stream cut on the server's side (the front proxy stops and comes
-// back on the same port): the browser's EventSource reconnects with
-// Last-Event-ID and wsbridge goes on where it stopped, the program
+// back on the same port): wsbridge.js reopens it as ?session=ID with
+// last_event_id= and wsbridge goes on where it stopped, the program
 // untouched: every number once, in order, the last after the cut.
 test('an event stream cut by the proxy resumes without loss',
   { timeout: 120000, skip: NGINX ? false : 'nginx is not installed' },
@@ -349,9 +349,9 @@ test('an event stream cut by the proxy resumes without loss',
   }));
 
 // A front that passes every request through byte for byte, until cut():
-// then every stream is closed and the next request gets a 502. The
-// browser's EventSource gives up at a non-200 answer; wsbridge.js then
-// opens the stream again itself, with ?last_event_id=.
+// then every stream is closed and the next request gets a 502.
+// wsbridge.js opens the stream again itself (at once: the 502; then 1 s
+// later), with ?session=ID&last_event_id=SEQ.
 function cuttingProxy(w, upstreamPort) {
   return new Promise((resolve) => {
     const live = new Set();
@@ -424,8 +424,12 @@ test('wsbridge.js reopens a stream the browser gave up on',
     await waitFor(async () => (await text(page, 'state')) === 'closed',
       30000, 'the session closed');
     assert.match(srv.log(), /sse session [0-9a-f]{8}\.\.\. resumed after 5/);
-    assert.ok(front.urls.some((u) => /[?&]last_event_id=5-[0-9a-f]{32}/
-      .test(u)), front.urls.join(' '));
+    // The id is the sequence number alone; ?session= names the stream.
+    const reopened = front.urls.filter((u) => /[?&]last_event_id=5(&|$)/
+      .test(u));
+    assert.equal(reopened.length, 2, front.urls.join(' '));
+    assert.ok(reopened.every((u) => /[?&]session=[0-9a-f]{32}(&|$)/.test(u)),
+      front.urls.join(' '));
     assert.match(await text(page, 'log'), /closed: 1000 \(normal closure\)/);
     const rows = await page.evaluate(() => [...document.querySelectorAll(
       '#log .in')].map((r) => r.lastChild.textContent.split(/\s/)[0]));

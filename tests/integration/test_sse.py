@@ -51,11 +51,10 @@ def parse_events(data):
             etype = value
         elif name == "id":
             eid = value
-    # An id is SEQ-SESSIONID (what a reconnect resumes): all one stream's.
-    tags = {e[2].partition("-")[2] for e in events if e[2] is not None}
-    assert len(tags) <= 1, tags
-    return [(t, d, i.partition("-")[0] if i is not None else i)
-            for t, d, i in events]
+    # An id is the session's sequence number (what a reconnect resumes).
+    assert all(re.fullmatch(r"[0-9]+", e[2]) for e in events
+               if e[2] is not None), events
+    return events
 
 
 def read_stream(port, path, headers=(SSE,)):

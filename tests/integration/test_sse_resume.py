@@ -1,7 +1,7 @@
 """Issue 16: an event stream that drops resumes with Last-Event-ID. Each
-event's id is SEQ-SESSIONID (the session's sequence number, then the
-stream's id), so a browser's EventSource resumes by itself: its reconnect
-to the same URL sends the last id it saw. Within session_timeout the
+event's id is the session's sequence number; a reconnect is GET
+/route?session=ID (the id of the session event) with Last-Event-ID: SEQ
+(or ?last_event_id=SEQ; none is 0). Within session_timeout the
 reconnect gets exactly what came after that id; an id whose output is no
 longer kept (buffer_size bytes of what went out) gets an `event: close`
 saying so; a stream gone (session_timeout passed, or ended) gets 404, and
@@ -80,11 +80,11 @@ def test_resume_gets_exactly_what_it_missed(wsbridge, tmp_path, script):
     srv = server(wsbridge, tmp_path, route)
     a = Stream(srv.port, "/cat")
     sid = a.session["id"]
-    assert a.session_event_id == "0-" + sid
+    assert a.session_event_id == "0"
     say(srv.port, a, "m1")
     say(srv.port, a, "m2")
-    assert a.event() == ("message", "m1", "1-" + sid)
-    assert a.event() == ("message", "m2", "2-" + sid)
+    assert a.event() == ("message", "m1", "1")
+    assert a.event() == ("message", "m2", "2")
     a.close()
     wait_log(srv, "the stream dropped: kept for a reconnect")
     pid, = wsutil.read_pids(pidfile)
@@ -92,14 +92,14 @@ def test_resume_gets_exactly_what_it_missed(wsbridge, tmp_path, script):
     # Input goes on while no stream is attached: the session lives.
     say(srv.port, a, "m3")
     say(srv.port, a, "m4")
-    b = Stream(srv.port, "/cat", "2-" + sid)
+    b = Stream(srv.port, "/cat?session=" + sid, "2")
     assert b.head.status == 200
     assert b.session["id"] == sid
-    assert b.session_event_id == "2-" + sid
-    assert b.event() == ("message", "m3", "3-" + sid)
-    assert b.event() == ("message", "m4", "4-" + sid)
+    assert b.session_event_id == "2"
+    assert b.event() == ("message", "m3", "3")
+    assert b.event() == ("message", "m4", "4")
     say(srv.port, b, "m5")
-    assert b.event() == ("message", "m5", "5-" + sid)
+    assert b.event() == ("message", "m5", "5")
     assert wsutil.alive(pid)
     wait_log(srv, "resumed after 2")
     # What went out before the drop is kept too (it may have been lost
@@ -107,16 +107,16 @@ def test_resume_gets_exactly_what_it_missed(wsbridge, tmp_path, script):
     mark = len(srv.log())
     b.close()
     wait_log(srv, "kept for a reconnect", start=mark)
-    c = Stream(srv.port, "/cat", "2-" + sid)
+    c = Stream(srv.port, "/cat?session=" + sid, "2")
     assert [c.event() for _ in range(3)] == [
-        ("message", "m%d" % n, "%d-%s" % (n, sid)) for n in (3, 4, 5)]
+        ("message", "m%d" % n, str(n)) for n in (3, 4, 5)]
     say(srv.port, c, "m6")
-    assert c.event() == ("message", "m6", "6-" + sid)
+    assert c.event() == ("message", "m6", "6")
     c.close()
 
 
 def test_resume_before_the_first_message(wsbridge, tmp_path, script):
-    # The session event's id (0-ID) is enough: everything from the start.
+    # The session event's id (0) is enough: everything from the start.
     _, route = cat_route(tmp_path, script)
     srv = server(wsbridge, tmp_path, route)
     a = Stream(srv.port, "/cat")
@@ -124,8 +124,8 @@ def test_resume_before_the_first_message(wsbridge, tmp_path, script):
     a.close()
     wait_log(srv, "kept for a reconnect")
     say(srv.port, a, "x")
-    b = Stream(srv.port, "/cat", a.session_event_id)
-    assert b.event() == ("message", "x", "1-" + sid)
+    b = Stream(srv.port, "/cat?session=" + sid, a.session_event_id)
+    assert b.event() == ("message", "x", "1")
     b.close()
 
 
@@ -140,9 +140,9 @@ def test_resume_by_query_parameter(wsbridge, tmp_path, script):
     a.close()
     wait_log(srv, "kept for a reconnect")
     say(srv.port, a, "two")
-    b = Stream(srv.port, "/cat?last_event_id=1-" + sid)
+    b = Stream(srv.port, "/cat?session=%s&last_event_id=1" % sid)
     assert b.session["id"] == sid
-    assert b.event() == ("message", "two", "2-" + sid)
+    assert b.event() == ("message", "two", "2")
     b.close()
 
 
@@ -156,11 +156,11 @@ def test_resume_takes_over_a_stream_not_yet_seen_gone(wsbridge, tmp_path,
     sid = a.session["id"]
     say(srv.port, a, "one")
     assert a.event()[1] == "one"
-    b = Stream(srv.port, "/cat", "1-" + sid)
+    b = Stream(srv.port, "/cat?session=" + sid, "1")
     assert b.session["id"] == sid
     a.conn.recv_to_eof(timeout=TIMEOUT)     # closed by the server
     say(srv.port, b, "two")
-    assert b.event() == ("message", "two", "2-" + sid)
+    assert b.event() == ("message", "two", "2")
     wait_log(srv, "resumed by another connection")
     a.close()
     b.close()
@@ -175,11 +175,11 @@ def test_output_no_longer_kept_gets_close(wsbridge, tmp_path, script):
     sid = a.session["id"]
     for i in range(1, 41):
         say(srv.port, a, "%03d" % i + "x" * 96)
-        assert a.event()[2] == "%d-%s" % (i, sid)
+        assert a.event()[2] == str(i)
     a.close()
     wait_log(srv, "kept for a reconnect")
     pid, = wsutil.read_pids(pidfile)
-    b = Stream(srv.port, "/cat", "1-" + sid)
+    b = Stream(srv.port, "/cat?session=" + sid, "1")
     assert b.session["id"] == sid
     ev = b.event()
     assert ev[0] == "close", ev
@@ -190,7 +190,7 @@ def test_output_no_longer_kept_gets_close(wsbridge, tmp_path, script):
     # The session is over: the program is gone, the id unknown.
     wsutil.wait_until(lambda: not wsutil.alive(pid), TIMEOUT,
                       what="pid %d gone" % pid)
-    wsutil.wait_until(lambda: Stream(srv.port, "/cat", "40-" + sid)
+    wsutil.wait_until(lambda: Stream(srv.port, "/cat?session=" + sid, "40")
                       .head.status == 404, TIMEOUT, what="404")
 
 
@@ -203,11 +203,11 @@ def test_recent_output_still_resumes_after_trimming(wsbridge, tmp_path,
     sid = a.session["id"]
     for i in range(1, 41):
         say(srv.port, a, "%03d" % i + "x" * 96)
-        assert a.event()[2] == "%d-%s" % (i, sid)
+        assert a.event()[2] == str(i)
     a.close()
     wait_log(srv, "kept for a reconnect")
-    b = Stream(srv.port, "/cat", "38-" + sid)
-    assert [b.event()[2] for _ in range(2)] == ["39-" + sid, "40-" + sid]
+    b = Stream(srv.port, "/cat?session=" + sid, "38")
+    assert [b.event()[2] for _ in range(2)] == ["39", "40"]
     b.close()
 
 
@@ -218,7 +218,7 @@ def test_an_id_never_sent_gets_close(wsbridge, tmp_path, script):
     sid = a.session["id"]
     a.close()
     wait_log(srv, "kept for a reconnect")
-    b = Stream(srv.port, "/cat", "7-" + sid)
+    b = Stream(srv.port, "/cat?session=" + sid, "7")
     ev = b.event()
     assert ev[0] == "close"
     assert json.loads(ev[1])["reason"] == "resume: no such event"
@@ -229,15 +229,20 @@ def test_unknown_stream_404_and_foreign_ids_start_anew(wsbridge, tmp_path,
                                                        script):
     _, route = cat_route(tmp_path, script)
     srv = server(wsbridge, tmp_path, route)
-    s = Stream(srv.port, "/cat", "3-" + secrets.token_hex(16))
-    assert s.head.status == 404
-    s.close()
-    # Not one of ours (another server's numbering): a new stream.
-    for foreign in ("42", "abc", "3-" + "A" * 32, "-" + "a" * 32):
+    for path, last in (("/cat?session=" + secrets.token_hex(16), "3"),
+                       ("/cat?session=" + secrets.token_hex(16), None),
+                       ("/cat?session=nope", "3"),
+                       ("/cat", "3-" + secrets.token_hex(16))):
+        s = Stream(srv.port, path, last)
+        assert s.head.status == 404, (path, last)
+        s.close()
+    # Without ?session=, a number (a browser's own reconnect to the
+    # plain URL) or an id not ours: a new stream.
+    for foreign in ("42", "0", "abc", "3-" + "A" * 32, "-" + "a" * 32):
         s = Stream(srv.port, "/cat", foreign)
         assert s.head.status == 200, foreign
         assert re.fullmatch(r"[0-9a-f]{32}", s.session["id"])
-        assert s.session_event_id == "0-" + s.session["id"]
+        assert s.session_event_id == "0"
         s.close()
 
 
@@ -260,7 +265,7 @@ def test_after_session_timeout_404_and_program_gone(wsbridge, tmp_path,
     for pid in (leader, child):
         wsutil.wait_until(lambda: not wsutil.alive(pid), TIMEOUT,
                           what="pid %d gone" % pid)
-    s = Stream(srv.port, "/pg", "0-" + sid)
+    s = Stream(srv.port, "/pg?session=" + sid, "0")
     assert s.head.status == 404
     s.close()
     r = post(srv.port, "/pg?session=" + sid, b"x")
@@ -280,7 +285,7 @@ def test_a_stream_closed_after_the_program_ended_ends_at_once(
     a.conn.recv_to_eof(timeout=TIMEOUT)
     a.close()
     # Told the end: nothing waits for a reconnect.
-    wsutil.wait_until(lambda: Stream(srv.port, "/two", "2-" + sid)
+    wsutil.wait_until(lambda: Stream(srv.port, "/two?session=" + sid, "2")
                       .head.status == 404, TIMEOUT, what="404")
     assert "kept for a reconnect" not in srv.log()
 
@@ -295,7 +300,7 @@ def test_program_ended_while_away_resume_gets_the_rest_and_close(
                  "transports = sse\n" % prog, "log_level = access\n")
     a = Stream(srv.port, "/late")
     sid = a.session["id"]
-    assert a.event() == ("message", "one", "1-" + sid)
+    assert a.event() == ("message", "one", "1")
     a.close()
     wait_log(srv, "kept for a reconnect")
     pid, = wsutil.read_pids(pidfile)
@@ -304,8 +309,8 @@ def test_program_ended_while_away_resume_gets_the_rest_and_close(
     wsutil.wait_until(lambda: wsutil.proc_stat(pid) is None, TIMEOUT,
                       what="pid %d reaped" % pid)
     wait_log(srv, 'exit="exit 3"')
-    b = Stream(srv.port, "/late", "1-" + sid)
-    assert b.event() == ("message", "two", "2-" + sid)
+    b = Stream(srv.port, "/late?session=" + sid, "1")
+    assert b.event() == ("message", "two", "2")
     ev = b.event()
     assert ev[0] == "close"
     assert json.loads(ev[1]) == {"code": 1011, "reason": "exit 3"}
@@ -325,14 +330,14 @@ def test_output_while_away_waits_nothing_lost(wsbridge, tmp_path, script):
     a.close()
     wait_log(srv, "kept for a reconnect")
     say(srv.port, a, "go")
-    b = Stream(srv.port, "/burst", "0-" + sid)
+    b = Stream(srv.port, "/burst?session=" + sid, "0")
     body = b.conn.recv_to_eof(timeout=TIMEOUT * 3)
     b.close()
     events = [event_block(x) for x in body.split(b"\n\n") if x]
     assert events[-1][0] == "close", events[-1]
     msgs = events[:-1]
     assert [m[1] for m in msgs] == [str(n) for n in range(1, 20001)]
-    assert [m[2] for m in msgs] == ["%d-%s" % (n, sid)
+    assert [m[2] for m in msgs] == [str(n)
                                     for n in range(1, 20001)]
 
 
@@ -349,14 +354,14 @@ def test_shared_session_ids_are_the_sessions_sequence(wsbridge, tmp_path,
     b = Stream(srv.port, "/chat")
     bid = b.session["id"]
     assert [b.event() for _ in range(2)] == [
-        ("message", "one", "1-" + bid), ("message", "two", "2-" + bid)]
+        ("message", "one", "1"), ("message", "two", "2")]
     say(srv.port, a, "three")
-    assert b.event() == ("message", "three", "3-" + bid)
+    assert b.event() == ("message", "three", "3")
     b.close()
     wait_log(srv, "kept for a reconnect")
     say(srv.port, a, "four")
-    c = Stream(srv.port, "/chat", "3-" + bid)
-    assert c.event() == ("message", "four", "4-" + bid)
+    c = Stream(srv.port, "/chat?session=" + bid, "3")
+    assert c.event() == ("message", "four", "4")
     a.close()
     c.close()
 
@@ -373,3 +378,95 @@ def test_shutdown_ends_a_waiting_stream(wsbridge, tmp_path, script):
     wsutil.wait_until(lambda: not wsutil.alive(pid), TIMEOUT,
                       what="pid %d gone" % pid)
     assert os.path.exists(str(pidfile))
+
+
+def test_ids_are_plain_numbers_and_the_session_event_names_the_resume(
+        wsbridge, tmp_path, script):
+    _, route = cat_route(tmp_path, script)
+    srv = server(wsbridge, tmp_path, route)
+    a = Stream(srv.port, "/cat")
+    sid = a.session["id"]
+    assert a.session == {"id": sid, "send": "/cat?session=" + sid,
+                         "resume": "/cat?session=" + sid}
+    say(srv.port, a, "one")
+    assert a.event() == ("message", "one", "1")
+    a.close()
+
+
+def test_resume_without_last_event_id_from_what_is_kept(wsbridge, tmp_path,
+                                                        script):
+    pidfile, route = cat_route(tmp_path, script)
+    srv = server(wsbridge, tmp_path, route)
+    a = Stream(srv.port, "/cat")
+    sid = a.session["id"]
+    for w in ("one", "two"):
+        say(srv.port, a, w)
+        assert a.event()[1] == w
+    a.close()
+    wait_log(srv, "kept for a reconnect")
+    b = Stream(srv.port, a.session["resume"])
+    assert b.head.status == 200
+    assert b.session["id"] == sid and b.session_event_id == "0"
+    assert [b.event() for _ in range(2)] == [
+        ("message", "one", "1"), ("message", "two", "2")]
+    say(srv.port, b, "three")
+    assert b.event() == ("message", "three", "3")
+    assert wsutil.alive(int(pidfile.read_text()))
+    b.close()
+
+
+def test_header_wins_over_query(wsbridge, tmp_path, script):
+    _, route = cat_route(tmp_path, script)
+    srv = server(wsbridge, tmp_path, route)
+    a = Stream(srv.port, "/cat")
+    sid = a.session["id"]
+    for w in ("one", "two", "three"):
+        say(srv.port, a, w)
+        assert a.event()[1] == w
+    a.close()
+    wait_log(srv, "kept for a reconnect")
+    b = Stream(srv.port, "/cat?session=%s&last_event_id=1" % sid, "2")
+    assert b.session_event_id == "2"
+    assert b.event() == ("message", "three", "3")
+    b.close()
+
+
+def test_old_compound_id_still_resumes(wsbridge, tmp_path, script):
+    # "SEQ-ID", the ids of earlier versions, names the stream itself.
+    _, route = cat_route(tmp_path, script)
+    srv = server(wsbridge, tmp_path, route)
+    a = Stream(srv.port, "/cat")
+    sid = a.session["id"]
+    for w in ("one", "two"):
+        say(srv.port, a, w)
+        assert a.event()[1] == w
+    a.close()
+    wait_log(srv, "kept for a reconnect")
+    b = Stream(srv.port, "/cat", "1-" + sid)
+    assert b.session["id"] == sid
+    assert b.event() == ("message", "two", "2")
+    b.close()
+
+
+def test_share_id_session_key_is_not_a_stream(wsbridge, tmp_path, script):
+    # share = id: ?session=KEY joins the shared session; ?session= with a
+    # stream's id resumes that stream.
+    srv = server(wsbridge, tmp_path, "[route /room]\nexec = cat\n"
+                 "share = id\ntransports = sse\n")
+    a = Stream(srv.port, "/room?session=k3")
+    assert a.head.status == 200
+    b = Stream(srv.port, "/room?session=k3", "5")
+    assert b.head.status == 200
+    assert a.session["id"] != b.session["id"]
+    say(srv.port, a, "hi")
+    assert a.event() == ("message", "hi", "1")
+    assert b.event() == ("message", "hi", "1")
+    b.close()
+    wait_log(srv, "kept for a reconnect")
+    say(srv.port, a, "again")
+    assert a.event()[1] == "again"
+    c = Stream(srv.port, "/room?session=" + b.session["id"], "1")
+    assert c.session["id"] == b.session["id"]
+    assert c.event() == ("message", "again", "2")
+    a.close()
+    c.close()
