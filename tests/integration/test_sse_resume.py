@@ -70,16 +70,22 @@ def cat_route(tmp_path, script, extra=""):
                      % (prog, extra))
 
 
+def cat_stream(wsbridge, tmp_path, script, extra=""):
+    """A server with the cat route and a first stream on it: (pid file,
+    server, stream, its session id)."""
+    pidfile, route = cat_route(tmp_path, script, extra)
+    srv = server(wsbridge, tmp_path, route)
+    a = Stream(srv.port, "/cat")
+    return pidfile, srv, a, a.session["id"]
+
+
 def say(port, s, text):
     r = post(port, s.session["send"], text.encode())
     assert r.status == 204, r
 
 
 def test_resume_gets_exactly_what_it_missed(wsbridge, tmp_path, script):
-    pidfile, route = cat_route(tmp_path, script)
-    srv = server(wsbridge, tmp_path, route)
-    a = Stream(srv.port, "/cat")
-    sid = a.session["id"]
+    pidfile, srv, a, sid = cat_stream(wsbridge, tmp_path, script)
     assert a.session_event_id == "0"
     say(srv.port, a, "m1")
     say(srv.port, a, "m2")
@@ -117,10 +123,7 @@ def test_resume_gets_exactly_what_it_missed(wsbridge, tmp_path, script):
 
 def test_resume_before_the_first_message(wsbridge, tmp_path, script):
     # The session event's id (0) is enough: everything from the start.
-    _, route = cat_route(tmp_path, script)
-    srv = server(wsbridge, tmp_path, route)
-    a = Stream(srv.port, "/cat")
-    sid = a.session["id"]
+    _, srv, a, sid = cat_stream(wsbridge, tmp_path, script)
     a.close()
     wait_log(srv, "kept for a reconnect")
     say(srv.port, a, "x")
@@ -131,10 +134,7 @@ def test_resume_before_the_first_message(wsbridge, tmp_path, script):
 
 def test_resume_by_query_parameter(wsbridge, tmp_path, script):
     # A client that opens a new EventSource itself cannot set headers.
-    _, route = cat_route(tmp_path, script)
-    srv = server(wsbridge, tmp_path, route)
-    a = Stream(srv.port, "/cat")
-    sid = a.session["id"]
+    _, srv, a, sid = cat_stream(wsbridge, tmp_path, script)
     say(srv.port, a, "one")
     assert a.event()[1] == "one"
     a.close()
@@ -150,10 +150,7 @@ def test_resume_takes_over_a_stream_not_yet_seen_gone(wsbridge, tmp_path,
                                                       script):
     # The old connection may look alive to the server (a client that
     # moved networks): the reconnect wins, the old one is closed.
-    _, route = cat_route(tmp_path, script)
-    srv = server(wsbridge, tmp_path, route)
-    a = Stream(srv.port, "/cat")
-    sid = a.session["id"]
+    _, srv, a, sid = cat_stream(wsbridge, tmp_path, script)
     say(srv.port, a, "one")
     assert a.event()[1] == "one"
     b = Stream(srv.port, "/cat?session=" + sid, "1")
@@ -169,10 +166,7 @@ def test_resume_takes_over_a_stream_not_yet_seen_gone(wsbridge, tmp_path,
 def test_output_no_longer_kept_gets_close(wsbridge, tmp_path, script):
     # buffer_size = 1k: 40 messages of 100 bytes went out, the first are
     # no longer kept. A reconnect after 1 cannot go on: close, 1011.
-    pidfile, route = cat_route(tmp_path, script, "buffer_size = 1k\n")
-    srv = server(wsbridge, tmp_path, route)
-    a = Stream(srv.port, "/cat")
-    sid = a.session["id"]
+    pidfile, srv, a, sid = cat_stream(wsbridge, tmp_path, script, "buffer_size = 1k\n")
     for i in range(1, 41):
         say(srv.port, a, "%03d" % i + "x" * 96)
         assert a.event()[2] == str(i)
@@ -197,10 +191,7 @@ def test_output_no_longer_kept_gets_close(wsbridge, tmp_path, script):
 def test_recent_output_still_resumes_after_trimming(wsbridge, tmp_path,
                                                     script):
     # The same stream, a reconnect after 38: what is kept suffices.
-    _, route = cat_route(tmp_path, script, "buffer_size = 1k\n")
-    srv = server(wsbridge, tmp_path, route)
-    a = Stream(srv.port, "/cat")
-    sid = a.session["id"]
+    _, srv, a, sid = cat_stream(wsbridge, tmp_path, script, "buffer_size = 1k\n")
     for i in range(1, 41):
         say(srv.port, a, "%03d" % i + "x" * 96)
         assert a.event()[2] == str(i)
@@ -212,10 +203,7 @@ def test_recent_output_still_resumes_after_trimming(wsbridge, tmp_path,
 
 
 def test_an_id_never_sent_gets_close(wsbridge, tmp_path, script):
-    _, route = cat_route(tmp_path, script)
-    srv = server(wsbridge, tmp_path, route)
-    a = Stream(srv.port, "/cat")
-    sid = a.session["id"]
+    _, srv, a, sid = cat_stream(wsbridge, tmp_path, script)
     a.close()
     wait_log(srv, "kept for a reconnect")
     b = Stream(srv.port, "/cat?session=" + sid, "7")
@@ -382,10 +370,7 @@ def test_shutdown_ends_a_waiting_stream(wsbridge, tmp_path, script):
 
 def test_ids_are_plain_numbers_and_the_session_event_names_the_resume(
         wsbridge, tmp_path, script):
-    _, route = cat_route(tmp_path, script)
-    srv = server(wsbridge, tmp_path, route)
-    a = Stream(srv.port, "/cat")
-    sid = a.session["id"]
+    _, srv, a, sid = cat_stream(wsbridge, tmp_path, script)
     assert a.session == {"id": sid, "send": "/cat?session=" + sid,
                          "resume": "/cat?session=" + sid}
     say(srv.port, a, "one")
@@ -395,10 +380,7 @@ def test_ids_are_plain_numbers_and_the_session_event_names_the_resume(
 
 def test_resume_without_last_event_id_from_what_is_kept(wsbridge, tmp_path,
                                                         script):
-    pidfile, route = cat_route(tmp_path, script)
-    srv = server(wsbridge, tmp_path, route)
-    a = Stream(srv.port, "/cat")
-    sid = a.session["id"]
+    pidfile, srv, a, sid = cat_stream(wsbridge, tmp_path, script)
     for w in ("one", "two"):
         say(srv.port, a, w)
         assert a.event()[1] == w
@@ -416,10 +398,7 @@ def test_resume_without_last_event_id_from_what_is_kept(wsbridge, tmp_path,
 
 
 def test_header_wins_over_query(wsbridge, tmp_path, script):
-    _, route = cat_route(tmp_path, script)
-    srv = server(wsbridge, tmp_path, route)
-    a = Stream(srv.port, "/cat")
-    sid = a.session["id"]
+    _, srv, a, sid = cat_stream(wsbridge, tmp_path, script)
     for w in ("one", "two", "three"):
         say(srv.port, a, w)
         assert a.event()[1] == w
@@ -433,10 +412,7 @@ def test_header_wins_over_query(wsbridge, tmp_path, script):
 
 def test_old_compound_id_still_resumes(wsbridge, tmp_path, script):
     # "SEQ-ID", the ids of earlier versions, names the stream itself.
-    _, route = cat_route(tmp_path, script)
-    srv = server(wsbridge, tmp_path, route)
-    a = Stream(srv.port, "/cat")
-    sid = a.session["id"]
+    _, srv, a, sid = cat_stream(wsbridge, tmp_path, script)
     for w in ("one", "two"):
         say(srv.port, a, w)
         assert a.event()[1] == w
