@@ -947,6 +947,10 @@ conn_plain_request(struct conn *c, struct route *r)
 			conn_http_respond(c, 400, "request body not supported");
 			return;
 		}
+		/* Routes with sse or poll also take input and ends. */
+		if (r != NULL && (r->transports & (ROUTE_TRANSPORT_SSE |
+		    ROUTE_TRANSPORT_POLL)))
+			allow[0] = "Allow: GET, HEAD, POST, DELETE, OPTIONS";
 		c->status = 405;
 		conn_http_error(c, 405, allow, 1);
 		return;

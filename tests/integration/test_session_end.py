@@ -248,3 +248,19 @@ def test_shared_session_only_that_member_leaves(wsbridge, tmp_path, script):
     finally:
         s.close()
         ws.close()
+
+
+def test_405_names_the_methods_a_route_takes(wsbridge, tmp_path):
+    # A route with sse or poll also takes POST (input, opening a poll),
+    # DELETE (the end) and OPTIONS (preflights): its 405 says so; a
+    # WebSocket-only route's doesn't.
+    from cfgutil import http_request
+    srv = server(wsbridge, tmp_path, "[route /s]\nexec = cat\n"
+                 "transports = websocket, sse, poll\n"
+                 "[route /w]\nexec = cat\n")
+    r = http_request(srv.port, "PUT", "/s")
+    assert r.status == 405, r
+    assert r.header("allow") == "GET, HEAD, POST, DELETE, OPTIONS", r
+    r = http_request(srv.port, "PUT", "/w")
+    assert r.status == 405, r
+    assert r.header("allow") == "GET, HEAD", r
