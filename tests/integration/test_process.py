@@ -155,8 +155,11 @@ def test_exit_status_close_code(wsbridge, script, body, code, reason, msgs):
 
 def test_stdout_closed_early_then_exit(wsbridge, script):
     # EOF and exit arrive in either order; the close code still follows
-    # the exit status.
-    srv = wsbridge(script("eof.sh", "echo out\nexec >&-\nsleep 0.3\nexit 7\n"))
+    # the exit status. The grace sequence starts at the EOF: a long
+    # close_grace lets the exit come first however loaded the machine is
+    # (with the default 500 ms, `sleep 0.3` lost to the TERM in CI).
+    srv = wsbridge("--close-grace", "30s",
+                   script("eof.sh", "echo out\nexec >&-\nsleep 0.3\nexit 7\n"))
     s = ws_session(srv.url("/"))
     assert s.messages == ["out"]
     assert (s.code, s.reason) == (1011, "exit 7")
