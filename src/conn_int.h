@@ -56,6 +56,21 @@ bool	conn_client_stalled(const struct conn *, int64_t ms);
 /* conn_http.c */
 void	conn_handle_request(struct conn *);
 void	conn_http_respond(struct conn *, int status, const char *why);
+/* An error answer with extra header lines, then close. */
+void	conn_http_error(struct conn *, int status, char *const *more,
+	    size_t nmore);
+/* header and header_http (the route's, when r) for a plain response. */
+void	conn_http_headers(const struct conn *, const struct route *,
+	    struct strlist *, bool *nomem);
+void	conn_list_add(struct strlist *, const char *, bool *nomem);
+/* A built-in page (terminal page, devconsole), then keep-alive or close. */
+void	conn_send_status_page(struct conn *, int status, const char *type,
+	    const char *body, size_t len, bool head);
+void	conn_send_page(struct conn *, const char *type, const char *body,
+	    size_t len, bool head);
+
+/* conn_plain.c: static files, metrics, pages; the next request. */
+void	conn_plain_request(struct conn *, struct route *);
 void	conn_free_request(struct conn *);
 /* A complete answer with a body (route headers, CORS), then close. */
 void	conn_http_answer(struct conn *, int status, const char *type,
