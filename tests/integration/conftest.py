@@ -228,15 +228,11 @@ SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
                    "runtime error:")
 
 
-@pytest.fixture
-def wsbridge(request, tmp_path):
-    """Factory: wsbridge(*args, env=None, port=None) -> Server.
-
-    --port and --address are added (unless listen_args=False); env entries are added to (or, with
-    value None, removed from) this process's environment.
-    """
-    servers = []
-
+def server_starter(tmp_dir, started):
+    """start(*args, env=None, port=None, ready=True, listen_args=True) ->
+    Server, appended to started. --port and --address are added (unless
+    listen_args=False); env entries are added to (or, with value None,
+    removed from) this process's environment."""
     def start(*args, env=None, port=None, ready=True, listen_args=True):
         port = port or free_port()
         full_env = dict(os.environ)
@@ -248,12 +244,25 @@ def wsbridge(request, tmp_path):
         argv = list(args)
         if listen_args:
             argv = ["--port", str(port), "--address", "127.0.0.1"] + argv
-        srv = Server(argv, str(tmp_path), full_env,
-                     str(tmp_path / ("wsbridge-%d.log" % len(servers))), port)
-        servers.append(srv)
+        srv = Server(argv, str(tmp_dir), full_env,
+                     str(tmp_dir / ("wsbridge-%d.log" % len(started))), port)
+        started.append(srv)
         if ready:
             srv.wait_ready()
         return srv
+    return start
+
+
+@pytest.fixture
+def wsbridge(request, tmp_path):
+    """Factory: wsbridge(*args, env=None, port=None) -> Server.
+
+    --port and --address are added (unless listen_args=False); env entries are added to (or, with
+    value None, removed from) this process's environment.
+    """
+    servers = []
+
+    start = server_starter(tmp_path, servers)
 
     yield start
 

@@ -26,9 +26,8 @@ factory, for servers started from a config file (cfgutil.start_config).
 """
 
 import contextlib
-import os
 
-from conftest import SANITIZER_MARKS, Server, free_port
+from conftest import SANITIZER_MARKS, server_starter
 import wsutil
 
 
@@ -39,23 +38,7 @@ def servers(tmp_dir):
     may have logged a sanitizer report."""
     started = []
 
-    def start(*args, env=None, port=None, ready=True, listen_args=True):
-        port = port or free_port()
-        full_env = dict(os.environ)
-        for k, v in (env or {}).items():
-            if v is None:
-                full_env.pop(k, None)
-            else:
-                full_env[k] = v
-        argv = list(args)
-        if listen_args:
-            argv = ["--port", str(port), "--address", "127.0.0.1"] + argv
-        srv = Server(argv, str(tmp_dir), full_env,
-                     str(tmp_dir / ("wsbridge-%d.log" % len(started))), port)
-        started.append(srv)
-        if ready:
-            srv.wait_ready()
-        return srv
+    start = server_starter(tmp_dir, started)
 
     try:
         yield start
